@@ -1,0 +1,294 @@
+"""Reading the `codex exec --json` event stream: a running summary and a readable rendering.
+
+Tolerant by design: old field names (`item_type`, `assistant_message`), unknown
+event and item types, and lines that are not JSON at all (stderr, banners) are
+all kept rather than dropped or fatal.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+LineKind = Literal[
+    "agent", "reasoning", "command", "output", "file_change", "todo", "error", "usage", "info", "raw"
+]
+
+_ITEM_ALIASES = {"assistant_message": "agent_message", "local_shell_call": "command_execution"}
+_MAX_OUTPUT_LINES_SHOWN = 5
+_MAX_COMMANDS_KEPT = 200
+_MAX_ERRORS_KEPT = 50
+
+
+def parse_event(line: str) -> dict[str, Any] | None:
+    """The event a line holds, or None when the line is not a JSON object."""
+    text = line.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        event = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def event_type(event: dict[str, Any]) -> str:
+    value = event.get("type") or event.get("event_type") or ""
+    return value if isinstance(value, str) else ""
+
+
+def item_of(event: dict[str, Any]) -> dict[str, Any] | None:
+    item = event.get("item")
+    return item if isinstance(item, dict) else None
+
+
+def item_type(item: dict[str, Any]) -> str:
+    value = item.get("type") or item.get("item_type") or ""
+    value = value if isinstance(value, str) else ""
+    return _ITEM_ALIASES.get(value, value)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass
+class CommandRun:
+    command: str
+    exit_code: int | None = None
+    status: str = "in_progress"
+
+
+@dataclass
+class Summary:
+    """What a person wants to know about a run, kept up to date line by line."""
+
+    session_id: str | None = None
+    last_agent_message: str | None = None
+    commands: list[CommandRun] = field(default_factory=list)
+    file_changes: list[dict[str, str]] = field(default_factory=list)
+    todo_list: list[dict[str, Any]] = field(default_factory=list)
+    usage: dict[str, int] | None = None
+    errors: list[str] = field(default_factory=list)
+    turn_completed: bool = False
+    turn_failed: bool = False
+    events: int = 0
+    other_lines: int = 0
+    _command_index: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def feed_line(self, line: str) -> None:
+        event = parse_event(line)
+        if event is None:
+            if line.strip():
+                self.other_lines += 1
+            return
+        self.feed(event)
+
+    def feed(self, event: dict[str, Any]) -> None:
+        self.events += 1
+        kind = event_type(event)
+        if kind == "thread.started":
+            thread_id = event.get("thread_id")
+            if isinstance(thread_id, str) and thread_id:
+                self.session_id = thread_id
+        elif kind == "turn.started":
+            self.turn_completed = False
+        elif kind == "turn.completed":
+            self.turn_completed = True
+            usage = event.get("usage")
+            if isinstance(usage, dict):
+                self.usage = {k: v for k, v in usage.items() if isinstance(v, int)}
+        elif kind == "turn.failed":
+            self.turn_failed = True
+            self._error(_error_message(event.get("error")) or "the turn failed")
+        elif kind == "error":
+            self._error(_text(event.get("message")) or "error")
+        elif kind.startswith("item."):
+            item = item_of(event)
+            if item is not None:
+                self._feed_item(item, kind)
+
+    def _feed_item(self, item: dict[str, Any], kind: str) -> None:
+        itype = item_type(item)
+        if itype == "agent_message" and kind == "item.completed":
+            self.last_agent_message = _text(item.get("text"))
+        elif itype == "command_execution":
+            key = _text(item.get("id")) or f"#{len(self.commands)}"
+            exit_code = item.get("exit_code")
+            run = CommandRun(
+                command=_text(item.get("command")),
+                exit_code=exit_code if isinstance(exit_code, int) else None,
+                status=_text(item.get("status"))
+                or ("completed" if kind == "item.completed" else "in_progress"),
+            )
+            if key in self._command_index:
+                self.commands[self._command_index[key]] = run
+            elif len(self.commands) < _MAX_COMMANDS_KEPT:
+                self._command_index[key] = len(self.commands)
+                self.commands.append(run)
+        elif itype == "file_change" and kind == "item.completed":
+            for change in item.get("changes") or []:
+                if isinstance(change, dict):
+                    self.file_changes.append(
+                        {"path": _text(change.get("path")), "kind": _text(change.get("kind"))}
+                    )
+        elif itype == "todo_list":
+            items = item.get("items")
+            if isinstance(items, list):
+                self.todo_list = [
+                    {"text": _text(i.get("text")), "completed": bool(i.get("completed"))}
+                    for i in items
+                    if isinstance(i, dict)
+                ]
+        elif itype == "error" and kind == "item.completed":
+            self._error(_text(item.get("message")))
+
+    def _error(self, message: str) -> None:
+        if message and len(self.errors) < _MAX_ERRORS_KEPT:
+            self.errors.append(message)
+
+    @property
+    def last_error(self) -> str | None:
+        return self.errors[-1] if self.errors else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("_command_index", None)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Summary:
+        summary = cls()
+        for name in (
+            "session_id",
+            "last_agent_message",
+            "file_changes",
+            "todo_list",
+            "usage",
+            "errors",
+            "turn_completed",
+            "turn_failed",
+            "events",
+            "other_lines",
+        ):
+            if name in data:
+                setattr(summary, name, data[name])
+        summary.commands = [CommandRun(**c) for c in data.get("commands") or [] if isinstance(c, dict)]
+        return summary
+
+
+def _error_message(error: Any) -> str:
+    if isinstance(error, dict):
+        return _text(error.get("message"))
+    return _text(error)
+
+
+@dataclass(frozen=True)
+class RenderedLine:
+    """One line for a person to read, with a kind that a UI can colour."""
+
+    kind: LineKind
+    text: str
+
+
+def render_line(line: str) -> list[RenderedLine]:
+    """A raw output line made readable. Non-JSON lines are shown as they are."""
+    event = parse_event(line)
+    if event is None:
+        text = line.rstrip("\n")
+        return [RenderedLine("raw", text)] if text.strip() else []
+    return render_event(event)
+
+
+def render_event(event: dict[str, Any]) -> list[RenderedLine]:
+    kind = event_type(event)
+    if kind == "thread.started":
+        return [RenderedLine("info", f"session {event.get('thread_id', '?')}")]
+    if kind == "turn.started":
+        return []
+    if kind == "turn.completed":
+        usage = event.get("usage") if isinstance(event.get("usage"), dict) else {}
+        return [RenderedLine("usage", "turn completed · " + format_usage(usage))]
+    if kind == "turn.failed":
+        return [RenderedLine("error", "turn failed: " + (_error_message(event.get("error")) or "?"))]
+    if kind == "error":
+        return [RenderedLine("error", "error: " + _text(event.get("message")))]
+    item = item_of(event)
+    if item is None:
+        return [RenderedLine("info", f"[{kind or 'event'}]")]
+    return _render_item(item, kind)
+
+
+def _render_item(item: dict[str, Any], kind: str) -> list[RenderedLine]:
+    itype = item_type(item)
+    done = kind == "item.completed"
+    if itype == "agent_message":
+        return [RenderedLine("agent", t) for t in _text(item.get("text")).splitlines()] if done else []
+    if itype == "reasoning":
+        return [RenderedLine("reasoning", t) for t in _text(item.get("text")).splitlines()] if done else []
+    if itype == "command_execution":
+        command = _text(item.get("command"))
+        if not done:
+            return [RenderedLine("command", f"$ {command}")] if kind == "item.started" else []
+        exit_code = item.get("exit_code")
+        status = f"exit {exit_code}" if isinstance(exit_code, int) else _text(item.get("status"))
+        lines = [RenderedLine("command" if exit_code in (0, None) else "error", f"$ {command}  [{status}]")]
+        output = _text(item.get("aggregated_output")).splitlines()
+        if len(output) > _MAX_OUTPUT_LINES_SHOWN:
+            lines.append(RenderedLine("output", f"  … {len(output) - _MAX_OUTPUT_LINES_SHOWN} more lines"))
+        lines += [RenderedLine("output", "  " + o) for o in output[-_MAX_OUTPUT_LINES_SHOWN:]]
+        return lines
+    if itype == "file_change":
+        if not done:
+            return []
+        return [
+            RenderedLine("file_change", f"{_text(c.get('kind')) or 'change'}: {_text(c.get('path'))}")
+            for c in item.get("changes") or []
+            if isinstance(c, dict)
+        ]
+    if itype == "todo_list":
+        entries = [i for i in item.get("items") or [] if isinstance(i, dict)]
+        return [
+            RenderedLine("todo", ("[x] " if i.get("completed") else "[ ] ") + _text(i.get("text")))
+            for i in entries
+        ]
+    if itype == "error":
+        return [RenderedLine("error", "error: " + _text(item.get("message")))] if done else []
+    if itype == "mcp_tool_call":
+        if not done:
+            return []
+        return [
+            RenderedLine(
+                "command",
+                f"tool {_text(item.get('server'))}.{_text(item.get('tool'))} [{_text(item.get('status'))}]",
+            )
+        ]
+    if itype == "web_search":
+        return [RenderedLine("command", f"web search: {_text(item.get('query'))}")] if done else []
+    if not done:
+        return []
+    return [RenderedLine("info", f"[{itype or 'item'}]")]
+
+
+def format_usage(usage: dict[str, Any]) -> str:
+    tin = usage.get("input_tokens")
+    tout = usage.get("output_tokens")
+    parts = []
+    if isinstance(tin, int):
+        parts.append(f"{tin:,} in")
+    if isinstance(tout, int):
+        parts.append(f"{tout:,} out")
+    return " / ".join(parts) + " tokens" if parts else "no usage reported"
+
+
+def total_tokens(usage: dict[str, Any] | None) -> int | None:
+    if not usage:
+        return None
+    tin = usage.get("input_tokens") or 0
+    tout = usage.get("output_tokens") or 0
+    return int(tin) + int(tout)

@@ -1,0 +1,230 @@
+"""The job's runner: a detached process that runs codex for one job and records how it ended.
+
+Started by the store as `python -m jobstore.runner <root> <job_id>` in a session of
+its own, it outlives the process that started the job (even a SIGKILL of it). It
+spawns codex in a new process group with stdin closed and stdout+stderr appended
+to output.txt, follows the output to learn the session id and keep a summary,
+turns a cancel request (SIGTERM to the runner, or the job's `cancel` marker) into
+SIGTERM / grace / SIGKILL for codex's whole tree, and finally records the exit
+code, the status the exit deserves, and starts the next queued job.
+
+Codex writes straight to the file, not through this process, so its output
+survives the runner; if the runner dies, the job reads `running` while codex
+lives and `lost` after.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from jobstore import fsio
+from jobstore.events import Summary
+from jobstore.processes import (
+    become_child_subreaper,
+    descendants,
+    kill_tree_now,
+    start_time_of,
+    terminate_tree,
+)
+from jobstore.record import JobRecord
+from jobstore.states import JobStatus
+from jobstore.store import JobStore
+from jobstore.tail import OutputFollower
+
+TICK_SECONDS = 0.1
+SUMMARY_EVERY_SECONDS = 0.5
+
+
+def final_status(
+    returncode: int, summary: Summary, *, cancel_requested: bool, last_raw_line: str | None
+) -> tuple[JobStatus, str | None]:
+    """What an exit means. Only a clean exit after a finished turn is `done`."""
+    if returncode == 0 and summary.turn_completed and not summary.turn_failed:
+        return JobStatus.DONE, None
+    if cancel_requested:
+        return JobStatus.CANCELLED, "cancelled on request"
+    detail = summary.last_error or last_raw_line
+    if returncode < 0:
+        name = _signal_name(-returncode)
+        return JobStatus.ERROR, f"codex was killed by {name}" + (f"; last error: {detail}" if detail else "")
+    if returncode == 0:
+        return JobStatus.ERROR, "codex exited 0 without finishing its turn" + (
+            f": {detail}" if detail else ""
+        )
+    return JobStatus.ERROR, f"codex exited with code {returncode}" + (f": {detail}" if detail else "")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class Runner:
+    def __init__(self, store: JobStore, job_id: str) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.layout = store.layout
+        self.cancel_event = threading.Event()
+        self.summary = Summary()
+        self.last_raw_line: str | None = None
+        self._summary_dirty = False
+        self._summary_written_at = 0.0
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, lambda *_: self.cancel_event.set())
+        become_child_subreaper()
+        # The starter marks the job running under the scheduler lock right after spawning
+        # us; taking the lock once orders our writes after its.
+        with fsio.file_lock(self.layout.scheduler_lock):
+            pass
+        record = self.store.read_record(self.job_id)
+        if record.status != JobStatus.RUNNING:
+            return 0  # cancelled or settled before we got here
+        try:
+            proc = self._spawn_codex(record)
+        except OSError as exc:
+            self._finish(JobStatus.ERROR, None, f"could not start codex: {exc}")
+            return 1
+        returncode = self._follow(proc)
+        self._stop_leftovers(proc.pid)
+        cancel_requested = self._cancel_requested()
+        status, error = final_status(
+            returncode, self.summary, cancel_requested=cancel_requested, last_raw_line=self.last_raw_line
+        )
+        self._finish(status, returncode, error)
+        return 0
+
+    def _spawn_codex(self, record: JobRecord) -> subprocess.Popen[bytes]:
+        command = json.loads(self.layout.command(self.job_id).read_bytes())
+        argv: list[str] = command["argv"]
+        stdin_path = self.layout.prompt_file(self.job_id) if command.get("stdin") else None
+        out_fd = os.open(
+            self.layout.output(self.job_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, fsio.FILE_MODE
+        )
+        stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.follower = OutputFollower(self.layout.output(self.job_id), os.fstat(out_fd).st_size)
+            proc = subprocess.Popen(
+                argv,
+                stdin=stdin,  # never a pipe: codex would wait on it
+                stdout=out_fd,
+                stderr=out_fd,
+                cwd=record.cwd,
+                start_new_session=True,  # its own process group: cancel signals the group
+                close_fds=True,
+            )
+        finally:
+            os.close(out_fd)
+            if stdin_path:
+                stdin.close()  # type: ignore[union-attr]
+        self.store.update(
+            self.job_id,
+            codex_pid=proc.pid,
+            codex_pgid=proc.pid,
+            codex_started_at=start_time_of(proc.pid),
+        )
+        return proc
+
+    def _follow(self, proc: subprocess.Popen[bytes]) -> int:
+        cancel_deadline: float | None = None
+        while True:
+            returncode = proc.poll()
+            self._consume(self.follower.read_new(final=returncode is not None))
+            if returncode is not None:
+                return returncode
+            if cancel_deadline is None and self._cancel_requested():
+                cancel_deadline = time.monotonic() + self.store.cancel_grace
+                self._signal_tree(proc.pid, signal.SIGTERM)
+            elif cancel_deadline is not None and time.monotonic() >= cancel_deadline:
+                self._signal_tree(proc.pid, signal.SIGKILL)
+                cancel_deadline = float("inf")
+            self._maybe_write_summary()
+            self.cancel_event.wait(TICK_SECONDS)
+
+    def _cancel_requested(self) -> bool:
+        if self.cancel_event.is_set() or self.layout.cancel_marker(self.job_id).exists():
+            if not self.cancel_event.is_set():
+                self.cancel_event.set()
+            return True
+        return False
+
+    def _signal_tree(self, codex_pid: int, sig: int) -> None:
+        targets = descendants(os.getpid())
+        try:
+            os.killpg(codex_pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for proc in targets:
+            try:
+                proc.send_signal(sig)
+            except Exception:
+                pass
+
+    def _stop_leftovers(self, codex_pid: int) -> None:
+        # Whatever codex started and left behind was reparented to us (subreaper) or
+        # is still in its group: nothing of the job may outlive it.
+        leftovers = descendants(os.getpid())
+        if leftovers:
+            terminate_tree(None, None, codex_pid, 1.0, extra_roots=[os.getpid()])
+            kill_tree_now(descendants(os.getpid()), codex_pid)
+
+    def _consume(self, lines: list[str]) -> None:
+        for line in lines:
+            before = self.summary.session_id
+            self.summary.feed_line(line)
+            if line.strip() and not line.lstrip().startswith("{"):
+                self.last_raw_line = line.strip()[:500]
+            if self.summary.session_id and self.summary.session_id != before:
+                try:
+                    self.store.record_session_id(self.job_id, self.summary.session_id)
+                except Exception as exc:
+                    print(f"runner: cannot record session id: {exc}", file=sys.stderr)
+            self._summary_dirty = True
+
+    def _maybe_write_summary(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if self._summary_dirty and (force or now - self._summary_written_at >= SUMMARY_EVERY_SECONDS):
+            try:
+                fsio.write_json_atomic(self.layout.summary(self.job_id), self.summary.to_dict())
+                self._summary_dirty = False
+                self._summary_written_at = now
+            except Exception as exc:
+                print(f"runner: cannot write summary: {exc}", file=sys.stderr)
+
+    def _finish(self, status: JobStatus, returncode: int | None, error: str | None) -> None:
+        self._maybe_write_summary(force=True)
+        self.store.transition(self.job_id, status, exit_code=returncode, error=error)
+        self.store.schedule()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m jobstore.runner STORE_ROOT JOB_ID", file=sys.stderr)
+        return 2
+    root, job_id = args
+    store = JobStore(Path(root))
+    try:
+        return Runner(store, job_id).run()
+    except Exception as exc:
+        # Record why, so the job never reads as running or done after a runner failure.
+        print(f"runner: {exc!r}", file=sys.stderr)
+        try:
+            store.transition(job_id, JobStatus.ERROR, error=f"the job's runner failed: {exc}")
+        finally:
+            store.schedule()
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

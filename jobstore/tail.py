@@ -1,0 +1,117 @@
+"""Reading a job's output from its end, at a cost that does not depend on the file's size.
+
+`read_tail` scans backwards in blocks until it has the lines it needs (toolong's
+approach), and bounds the bytes it will scan, so a 1 GB file or a single 10 MB
+line costs no more than a small one. `OutputFollower` reads what was appended
+since the last call, for the runner and for live views.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+_BLOCK = 64 * 1024
+DEFAULT_MAX_SCAN_BYTES = 4 * 1024 * 1024
+MAX_LINE_CHARS = 20_000
+
+
+def clean_text(raw: bytes) -> str:
+    """Decode whatever codex wrote: invalid UTF-8 and NUL bytes become visible, never fatal."""
+    return raw.decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
+def clip_line(line: str) -> str:
+    if len(line) > MAX_LINE_CHARS:
+        return line[:MAX_LINE_CHARS] + f" … [{len(line) - MAX_LINE_CHARS:,} more characters]"
+    return line
+
+
+@dataclass(frozen=True)
+class Tail:
+    lines: list[str]
+    size: int  # the file's size when read: where a follower can carry on from
+    truncated: bool  # the scan limit was reached before `lines` lines were found
+
+
+def read_tail(path: Path, lines: int, *, max_scan_bytes: int = DEFAULT_MAX_SCAN_BYTES) -> Tail:
+    """The last `lines` lines of `path` (fewer if the file is shorter or the scan limit hit)."""
+    if lines <= 0:
+        return Tail([], _size(path), False)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return Tail([], 0, False)
+    try:
+        size = os.fstat(fd).st_size
+        end = size
+        chunks: list[bytes] = []
+        newlines = 0
+        scanned = 0
+        while end > 0 and newlines <= lines and scanned < max_scan_bytes:
+            start = max(0, end - _BLOCK)
+            block = os.pread(fd, end - start, start)
+            # A final newline ends the last line rather than starting an empty one.
+            newlines += block.count(b"\n") - (1 if end == size and block.endswith(b"\n") else 0)
+            chunks.append(block)
+            scanned += len(block)
+            end = start
+    finally:
+        os.close(fd)
+    data = b"".join(reversed(chunks))
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    parts = data.split(b"\n") if data else []
+    truncated = end > 0 and len(parts) <= lines
+    if end > 0 and parts:
+        parts = parts[1:] if len(parts) > lines else parts  # the first may be a partial line
+    selected = parts[-lines:]
+    return Tail([clip_line(clean_text(p)) for p in selected], size, truncated)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+class OutputFollower:
+    """Hands out complete lines appended to a file since the previous call."""
+
+    def __init__(self, path: Path, offset: int = 0, *, max_line_bytes: int = 16 * 1024 * 1024):
+        self.path = path
+        self.offset = offset
+        self._partial = b""
+        self._max_line_bytes = max_line_bytes
+        self._skipping = False
+
+    def read_new(self, *, final: bool = False) -> list[str]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(data)
+        if not data and not (final and self._partial):
+            return []
+        buf = self._partial + data
+        pieces = buf.split(b"\n")
+        self._partial = pieces.pop()
+        if final and self._partial:
+            pieces.append(self._partial)
+            self._partial = b""
+        out: list[str] = []
+        for piece in pieces:
+            if self._skipping:
+                # The rest of a line too long to keep: drop it, as a marker says.
+                self._skipping = False
+                continue
+            out.append(clip_line(clean_text(piece)))
+        if len(self._partial) > self._max_line_bytes:
+            out.append(clip_line(clean_text(self._partial[: MAX_LINE_CHARS * 4])))
+            self._partial = b""
+            self._skipping = True
+        return out

@@ -1,0 +1,67 @@
+"""Shared fixtures: a private store, and a fake codex binary for unit tests."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobstore import JobStatus, JobStore
+
+FAKES = Path(__file__).parent / "fakes"
+
+
+def make_fake_codex(bin_dir: Path, version: str | None = None) -> Path:
+    """Write an executable `codex` that runs tests/fakes/fake_codex.py."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    path = bin_dir / "codex"
+    env_line = f"os.environ['FAKE_CODEX_VERSION'] = {version!r}\n" if version else ""
+    path.write_text(
+        f"#!{sys.executable}\nimport os, runpy, sys\n{env_line}"
+        f"sys.argv[0] = {str(FAKES / 'fake_codex.py')!r}\n"
+        f"runpy.run_path({str(FAKES / 'fake_codex.py')!r}, run_name='__main__')\n"
+    )
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+@pytest.fixture
+def fake_codex(tmp_path: Path) -> Path:
+    return make_fake_codex(tmp_path / "bin")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    path = tmp_path / "project"
+    path.mkdir()
+    return path
+
+
+def stop_everything(store: JobStore) -> None:
+    """Leave no job process behind after a test."""
+    for job_id in store.job_ids():
+        try:
+            record = store.read_record(job_id)
+        except Exception:  # noqa: BLE001
+            continue
+        if record.status in (JobStatus.RUNNING, JobStatus.QUEUED):
+            store.cancel(job_id, wait=10)
+
+
+@pytest.fixture
+def store(tmp_path: Path, fake_codex: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[JobStore]:
+    monkeypatch.setenv("CODEX_BIN", str(fake_codex))
+    s = JobStore(tmp_path / "store", max_jobs=5, codex_bin=str(fake_codex), cancel_grace=2.0)
+    yield s
+    stop_everything(s)
+
+
+@pytest.fixture(autouse=True)
+def _private_umask() -> Iterator[None]:
+    old = os.umask(0o022)
+    yield
+    os.umask(old)

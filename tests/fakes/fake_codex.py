@@ -1,0 +1,104 @@
+"""A stand-in for the `codex` CLI in unit tests: same argv shape, a realistic `--json` stream.
+
+Behaviour is chosen by words in the prompt:
+  sleep=N      sleep N seconds mid-turn (a command "running" meanwhile)
+  fail         the turn fails (turn.failed) and the process exits 1
+  crash        exit 3 without finishing the turn
+  noturn       exit 0 without finishing the turn
+  child        start a `sleep 300` grandchild in a session of its own, then wait
+  lines=N      print N extra agent-message lines
+  garbage      print non-JSON, invalid UTF-8 and NUL bytes
+Environment: FAKE_CODEX_VERSION (default 0.169.0), FAKE_CODEX_ARGV_LOG (append argv as JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+
+FLAGS = (
+    "--json --output-last-message --model --profile --sandbox --dangerously-bypass-approvals-and-sandbox "
+    "--cd --add-dir --image --skip-git-repo-check --ephemeral --ignore-user-config --output-schema "
+    "--color --config"
+)
+
+
+def emit(event: dict) -> None:
+    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    log = os.environ.get("FAKE_CODEX_ARGV_LOG")
+    if log:
+        with open(log, "a") as f:
+            f.write(json.dumps(args) + "\n")
+    if args == ["--version"]:
+        print(f"codex-cli {os.environ.get('FAKE_CODEX_VERSION', '0.169.0')}")
+        return 0
+    if args[:1] != ["exec"]:
+        print("fake codex: only exec is supported", file=sys.stderr)
+        return 2
+    if "--help" in args:
+        print("Usage: codex exec [OPTIONS] [PROMPT]\n" + "\n".join(f"  {f}" for f in FLAGS.split()))
+        return 0
+    if "--full-auto" in args:
+        print("error: unexpected argument '--full-auto' found", file=sys.stderr)
+        return 2
+    last_message_path = None
+    if "--output-last-message" in args:
+        last_message_path = args[args.index("--output-last-message") + 1]
+    thread_id = str(uuid.uuid4())
+    if "resume" in args:
+        thread_id = args[args.index("resume") + 1]
+    review = "review" in args
+    prompt = args[-1]
+    if prompt == "-":
+        prompt = sys.stdin.read()
+    elif args[-2:-1] != ["--"] and not review:
+        print("fake codex: prompt must follow --", file=sys.stderr)
+        return 2
+
+    emit({"type": "thread.started", "thread_id": thread_id})
+    emit({"type": "turn.started"})
+    if "garbage" in prompt:
+        sys.stdout.buffer.write(b"plain text line\n\xff\xfe broken utf8 \x00 nul\n")
+        sys.stdout.flush()
+    match = re.search(r"lines=(\d+)", prompt)
+    for i in range(int(match[1]) if match else 0):
+        emit({"type": "item.completed", "item": {"id": f"l{i}", "type": "agent_message", "text": f"line {i}"}})
+    match = re.search(r"sleep=([\d.]+)", prompt)
+    if match or "child" in prompt:
+        command = {"id": "item_1", "type": "command_execution", "command": "sleep", "aggregated_output": "",
+                   "exit_code": None, "status": "in_progress"}
+        emit({"type": "item.started", "item": command})
+        if "child" in prompt:
+            subprocess.Popen(["sleep", "300"], start_new_session=True)
+            subprocess.Popen(["sleep", "301"])
+        time.sleep(float(match[1]) if match else 300)
+        emit({"type": "item.completed", "item": {**command, "exit_code": 0, "status": "completed"}})
+    if "fail" in prompt:
+        emit({"type": "turn.failed", "error": {"message": "fake model failure"}})
+        return 1
+    if "crash" in prompt:
+        print("fake codex: crashed", file=sys.stderr)
+        return 3
+    text = ("Review: no issues found." if review else f"Done: {prompt[:60]}")
+    emit({"type": "item.completed", "item": {"id": "item_9", "type": "agent_message", "text": text}})
+    if last_message_path:
+        with open(last_message_path, "w") as f:
+            f.write(text)
+    if "noturn" in prompt:
+        return 0
+    emit({"type": "turn.completed", "usage": {"input_tokens": 10, "cached_input_tokens": 0, "output_tokens": 5}})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
