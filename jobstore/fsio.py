@@ -64,6 +64,14 @@ def create_empty(path: Path) -> None:
         raise StoreWriteError(f"cannot create {path}: {exc.strerror or exc}") from exc
 
 
+def make_private(folder: Path) -> None:
+    """Tighten the files in `folder` that another program created with its own umask."""
+    for path in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if path.is_file() and path.stat().st_mode & 0o077:
+                path.chmod(FILE_MODE)
+
+
 def remove_if_exists(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()

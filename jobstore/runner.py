@@ -111,6 +111,8 @@ class Runner:
         out_fd = os.open(
             self.layout.output(self.job_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, fsio.FILE_MODE
         )
+        # Pre-created private, so codex's own write of it does not follow the umask.
+        fsio.create_empty(self.layout.last_message(self.job_id))
         stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.follower = OutputFollower(self.layout.output(self.job_id), os.fstat(out_fd).st_size)
@@ -203,6 +205,7 @@ class Runner:
 
     def _finish(self, status: JobStatus, returncode: int | None, error: str | None) -> None:
         self._maybe_write_summary(force=True)
+        fsio.make_private(self.layout.job_dir(self.job_id))
         self.store.transition(self.job_id, status, exit_code=returncode, error=error)
         self.store.schedule()
 

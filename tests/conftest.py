@@ -46,7 +46,7 @@ def stop_everything(store: JobStore) -> None:
     for job_id in store.job_ids():
         try:
             record = store.read_record(job_id)
-        except Exception:  # noqa: BLE001
+        except Exception:
             continue
         if record.status in (JobStatus.RUNNING, JobStatus.QUEUED):
             store.cancel(job_id, wait=10)

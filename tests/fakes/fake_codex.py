@@ -72,11 +72,19 @@ def main() -> int:
         sys.stdout.flush()
     match = re.search(r"lines=(\d+)", prompt)
     for i in range(int(match[1]) if match else 0):
-        emit({"type": "item.completed", "item": {"id": f"l{i}", "type": "agent_message", "text": f"line {i}"}})
+        emit(
+            {"type": "item.completed", "item": {"id": f"l{i}", "type": "agent_message", "text": f"line {i}"}}
+        )
     match = re.search(r"sleep=([\d.]+)", prompt)
     if match or "child" in prompt:
-        command = {"id": "item_1", "type": "command_execution", "command": "sleep", "aggregated_output": "",
-                   "exit_code": None, "status": "in_progress"}
+        command = {
+            "id": "item_1",
+            "type": "command_execution",
+            "command": "sleep",
+            "aggregated_output": "",
+            "exit_code": None,
+            "status": "in_progress",
+        }
         emit({"type": "item.started", "item": command})
         if "child" in prompt:
             subprocess.Popen(["sleep", "300"], start_new_session=True)
@@ -89,14 +97,19 @@ def main() -> int:
     if "crash" in prompt:
         print("fake codex: crashed", file=sys.stderr)
         return 3
-    text = ("Review: no issues found." if review else f"Done: {prompt[:60]}")
+    text = "Review: no issues found." if review else f"Done: {prompt[:60]}"
     emit({"type": "item.completed", "item": {"id": "item_9", "type": "agent_message", "text": text}})
     if last_message_path:
         with open(last_message_path, "w") as f:
             f.write(text)
     if "noturn" in prompt:
         return 0
-    emit({"type": "turn.completed", "usage": {"input_tokens": 10, "cached_input_tokens": 0, "output_tokens": 5}})
+    emit(
+        {
+            "type": "turn.completed",
+            "usage": {"input_tokens": 10, "cached_input_tokens": 0, "output_tokens": 5},
+        }
+    )
     return 0
 
 

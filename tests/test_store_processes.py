@@ -1,0 +1,206 @@
+"""The store against real processes: queueing, cancelling trees, crashes and pid reuse."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from jobstore import JobStatus, JobStore, RunOptions
+from jobstore.record import JobRecord
+from tests.helpers import processes_matching, wait_until
+
+
+def run(store: JobStore, workdir: Path, prompt: str) -> JobRecord:
+    return store.start(RunOptions.checked(prompt=prompt, cwd=str(workdir)))
+
+
+def test_jobs_over_the_limit_queue_and_run_in_order(tmp_path: Path, fake_codex: Path, workdir: Path) -> None:
+    store = JobStore(tmp_path / "s", max_jobs=2, codex_bin=str(fake_codex), cancel_grace=2)
+    jobs = [run(store, workdir, f"job {i} sleep=0.6") for i in range(6)]
+    assert [j.status for j in jobs[:2]] == [JobStatus.RUNNING] * 2
+    assert [j.status for j in jobs[2:]] == [JobStatus.QUEUED] * 4
+    most = 0
+    started_order: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        records = [store.get(j.job_id) for j in jobs]
+        running = [r for r in records if r.status == JobStatus.RUNNING]
+        most = max(most, len(running))
+        for r in running:
+            if r.job_id not in started_order:
+                started_order.append(r.job_id)
+        if all(r.is_terminal for r in records):
+            break
+        time.sleep(0.02)
+    assert all(store.get(j.job_id).status == JobStatus.DONE for j in jobs)
+    assert most <= 2
+    assert started_order == [j.job_id for j in jobs]  # FIFO
+    assert not list(store.layout.running_dir.iterdir())
+    assert not list(store.layout.queue_dir.iterdir())
+
+
+def test_cancel_running_job_stops_its_whole_tree(store: JobStore, workdir: Path) -> None:
+    job = run(store, workdir, "child please")
+    record = wait_until(lambda: (r := store.get(job.job_id)).codex_pid and r)
+    wait_until(lambda: len(store.rendered_tail(job.job_id, 10)) >= 2)
+    codex = psutil.Process(record.codex_pid)
+    tree = wait_until(lambda: len(k := codex.children(recursive=True)) >= 2 and k)
+    outcome = store.cancel(job.job_id)
+    assert outcome.changed
+    assert outcome.record.status == JobStatus.CANCELLED
+    assert outcome.record.finished_at
+    for proc in [codex, *tree]:
+        assert not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    # Cancelling again changes nothing.
+    again = store.cancel(job.job_id)
+    assert not again.changed and "already ended" in again.message
+    assert store.get(job.job_id).to_dict() == outcome.record.to_dict()
+
+
+def test_cancel_queued_job(tmp_path: Path, fake_codex: Path, workdir: Path) -> None:
+    store = JobStore(tmp_path / "s", max_jobs=1, codex_bin=str(fake_codex), cancel_grace=2)
+    first = run(store, workdir, "sleep=30")
+    second = run(store, workdir, "never runs")
+    assert second.status == JobStatus.QUEUED
+    outcome = store.cancel(second.job_id)
+    assert outcome.changed and outcome.record.status == JobStatus.CANCELLED
+    store.cancel(first.job_id)
+    assert store.get(second.job_id).started_at is None
+    assert store.get(second.job_id).pid is None
+
+
+def test_cancel_of_finished_job_changes_nothing(store: JobStore, workdir: Path) -> None:
+    done = store.wait(run(store, workdir, "quick").job_id, 20)
+    before = store.layout.meta(done.job_id).read_bytes()
+    outcome = store.cancel(done.job_id)
+    assert not outcome.changed and outcome.record.status == JobStatus.DONE
+    assert store.layout.meta(done.job_id).read_bytes() == before
+
+
+def test_runner_turns_sigterm_into_a_cancel(store: JobStore, workdir: Path) -> None:
+    job = run(store, workdir, "sleep=30")
+    wait_until(lambda: store.get(job.job_id).codex_pid)
+    os.kill(job.pid, signal.SIGTERM)  # type: ignore[arg-type]
+    final = store.wait(job.job_id, 10)
+    assert final.status == JobStatus.CANCELLED
+
+
+def test_two_cancels_at_once_record_one_end(store: JobStore, workdir: Path) -> None:
+    job = run(store, workdir, "sleep=30")
+    wait_until(lambda: store.get(job.job_id).codex_pid)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(store.cancel(job.job_id))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {r.record.status for r in results} == {JobStatus.CANCELLED}
+    assert len({r.record.finished_at for r in results}) == 1
+
+
+def test_job_outlives_sigkill_of_the_process_that_started_it(store: JobStore, workdir: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
+        from jobstore import JobStore, RunOptions
+        store = JobStore({str(store.root)!r}, codex_bin={store.codex_bin!r})
+        job = store.start(RunOptions.checked(prompt="sleep=1.5", cwd={str(workdir)!r}))
+        print(job.job_id, flush=True)
+        time.sleep(600)
+        """
+    )
+    starter = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    job_id = starter.stdout.readline().strip()  # type: ignore[union-attr]
+    wait_until(lambda: store.get(job_id).codex_pid)
+    starter.kill()
+    starter.wait()
+    final = store.wait(job_id, 20)
+    assert final.status == JobStatus.DONE and final.exit_code == 0
+
+
+def test_codex_killed_is_an_error_with_its_signal(store: JobStore, workdir: Path) -> None:
+    job = run(store, workdir, "sleep=30")
+    codex_pid = wait_until(lambda: store.get(job.job_id).codex_pid)
+    os.kill(codex_pid, signal.SIGKILL)
+    final = store.wait(job.job_id, 10)
+    assert final.status == JobStatus.ERROR
+    assert final.exit_code == -signal.SIGKILL
+    assert "SIGKILL" in (final.error or "")
+
+
+def test_runner_killed_job_runs_on_then_reads_lost(store: JobStore, workdir: Path) -> None:
+    job = run(store, workdir, "sleep=1.5")
+    record = wait_until(lambda: (r := store.get(job.job_id)).codex_pid and r)
+    os.kill(record.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    time.sleep(0.3)
+    assert store.get(job.job_id).status == JobStatus.RUNNING  # codex still works
+    final = store.wait(job.job_id, 20)
+    assert final.status == JobStatus.LOST
+    assert final.exit_code is None
+    assert final.session_id == record.session_id or final.session_id
+
+
+def test_reused_pid_is_not_mistaken_for_the_job(store: JobStore, workdir: Path) -> None:
+    done = store.wait(run(store, workdir, "quick").job_id, 20)
+    stranger = subprocess.Popen(["sleep", "30"])
+    try:
+        # Pretend the job still runs, under pids that now belong to a stranger.
+        with store.locked_record(done.job_id) as rec:
+            rec.status = JobStatus.RUNNING
+            rec.finished_at = None
+            rec.exit_code = None
+            rec.pid = stranger.pid
+            rec.codex_pid = stranger.pid
+        assert store.get(done.job_id).status == JobStatus.LOST
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_process_with_matching_start_time_counts_as_alive(store: JobStore, workdir: Path) -> None:
+    done = store.wait(run(store, workdir, "quick").job_id, 20)
+    init = psutil.Process(1)
+    with store.locked_record(done.job_id) as rec:
+        rec.status = JobStatus.RUNNING
+        rec.pid = 1
+        rec.pid_started_at = init.create_time()
+    assert store.get(done.job_id).status == JobStatus.RUNNING
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.15])
+def test_cancel_racing_natural_end_records_one_end(store: JobStore, workdir: Path, delay: float) -> None:
+    job = run(store, workdir, "sleep=0.3")
+    wait_until(lambda: store.get(job.job_id).codex_pid)
+    time.sleep(0.2 + delay)
+    outcome = store.cancel(job.job_id)
+    final = store.get(job.job_id)
+    assert final.status in (JobStatus.DONE, JobStatus.CANCELLED)
+    assert outcome.record.status == final.status
+    assert outcome.changed == (final.status == JobStatus.CANCELLED)
+
+
+def test_no_job_process_outlives_the_tests(store: JobStore, workdir: Path) -> None:
+    job = run(store, workdir, "child sleep=30")
+    wait_until(lambda: store.get(job.job_id).codex_pid)
+    store.cancel(job.job_id)
+    assert not processes_matching(f"jobstore.runner {store.root}")
+
+
+def test_access_denied_is_not_dead(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobstore import processes
+
+    def denied(self: psutil.Process) -> float:
+        raise psutil.AccessDenied(self.pid)
+
+    monkeypatch.setattr(psutil.Process, "create_time", denied)
+    assert processes.is_alive(1, 123.0)
