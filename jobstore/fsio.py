@@ -32,7 +32,9 @@ def ensure_dir(path: Path) -> None:
         raise StoreWriteError(f"cannot create folder {path}: {exc.strerror or exc}") from exc
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
+def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace `path` with `data` in one step. `durable` fsyncs before the rename, so a
+    crash cannot leave an empty file behind the new name; job records always are."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
@@ -41,7 +43,8 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -51,8 +54,9 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         raise StoreWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_bytes_atomic(path, json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8"))
+def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
+    raw = json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")
+    write_bytes_atomic(path, raw, durable=durable)
 
 
 def create_empty(path: Path) -> None:

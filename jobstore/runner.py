@@ -80,6 +80,7 @@ class Runner:
         self._summary_written_at = 0.0
 
     def run(self) -> int:
+        os.chdir("/")  # hold no folder of the starter's busy
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda *_: self.cancel_event.set())
         become_child_subreaper()

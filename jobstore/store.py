@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -89,7 +88,7 @@ class JobStore:
         self.max_jobs = max_jobs if max_jobs is not None else max_jobs_from_env()
         self.codex_bin = codex_bin
         self.cancel_grace = cancel_grace if cancel_grace is not None else cancel_grace_from_env()
-        self._runners: list[subprocess.Popen[bytes]] = []
+        self._runner_pids: list[int] = []
         self._runners_lock = threading.Lock()
 
     # ------------------------------------------------------------------ setup
@@ -335,13 +334,18 @@ class JobStore:
         job_id, job_dir = self._claim_job_dir()
         try:
             argv, via_stdin = build(self.layout.last_message(job_id))
+            # Inputs of the runner, not records: only meta.json needs to be durable, and
+            # one fsync is most of what a start costs.
             if via_stdin:
                 fsio.write_bytes_atomic(
-                    self.layout.prompt_file(job_id), (stdin_text or prompt).encode("utf-8")
+                    self.layout.prompt_file(job_id),
+                    (stdin_text or prompt).encode("utf-8"),
+                    durable=False,
                 )
             fsio.write_json_atomic(
                 self.layout.command(job_id),
                 {"argv": argv, "stdin": "prompt.txt" if via_stdin else None},
+                durable=False,
             )
             fsio.create_empty(self.layout.output(job_id))
             record = JobRecord(
@@ -354,18 +358,48 @@ class JobStore:
                 approval_policy=str(fields.pop("approval_policy")),
                 **fields,  # type: ignore[arg-type]
             )
-            self._write(record)
             if record.session_id:
                 fsio.append_line(self.layout.session_index(record.session_id), job_id)
             with fsio.file_lock(self.layout.scheduler_lock):
-                fsio.create_empty(self.layout.queued_marker(job_id))
-                self._schedule_locked()
+                self._admit_locked(record)
         except BaseException:
             # Never leave a half-created job behind.
             fsio.remove_if_exists(self.layout.queued_marker(job_id))
+            fsio.remove_if_exists(self.layout.running_marker(job_id))
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
-        return self.read_record(job_id)
+        return record
+
+    def _admit_locked(self, record: JobRecord) -> None:
+        """Start a new job at once if a slot is free and nobody queues before it, else
+        queue it. Its record is written once, in the state it is admitted in."""
+        job_id = record.job_id
+        queued = _ids_in(self.layout.queue_dir)
+        running = _ids_in(self.layout.running_dir)
+        if not queued and len(running) >= self.max_jobs:
+            running = self._reconcile_slots_locked()
+        if queued or len(running) >= self.max_jobs:
+            self._write(record)
+            fsio.create_empty(self.layout.queued_marker(job_id))
+            self._schedule_locked()
+            record.status = self.read_record(job_id).status
+            return
+        fsio.create_empty(self.layout.running_marker(job_id))
+        try:
+            pid, pid_started = self._spawn_runner(job_id)
+        except OSError as exc:
+            record.status = JobStatus.ERROR
+            record.error = f"could not start the job's runner: {exc}"
+            record.finished_at = now_iso()
+            self._write(record)
+            fsio.remove_if_exists(self.layout.running_marker(job_id))
+            return
+        record.status = JobStatus.RUNNING
+        record.pid = pid
+        record.pid_started_at = pid_started
+        record.started_at = now_iso()
+        # The runner waits for the scheduler lock we hold before it reads this record.
+        self._write(record)
 
     def _claim_job_dir(self) -> tuple[str, Path]:
         for _ in range(20):
@@ -583,31 +617,37 @@ class JobStore:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
         env["CODEX_ASYNC_MAX_JOBS"] = str(self.max_jobs)
         env["CODEX_ASYNC_CANCEL_GRACE"] = str(self.cancel_grace)
-        log_fd = os.open(
-            self.layout.runner_log(job_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, fsio.FILE_MODE
+        log = str(self.layout.runner_log(job_id))
+        # posix_spawn (vfork-like) costs a fraction of fork+exec of a large process; our own
+        # fds are close-on-exec by default, so the runner inherits none but these.
+        pid = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-m", "jobstore.runner", str(self.root), job_id],
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, fsio.FILE_MODE),
+                (os.POSIX_SPAWN_DUP2, 1, 2),
+            ],
+            setsid=True,  # outlives whoever started it, and its terminal's signals
         )
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "jobstore.runner", str(self.root), job_id],
-                stdin=subprocess.DEVNULL,
-                stdout=log_fd,
-                stderr=log_fd,
-                cwd="/",
-                env=env,
-                start_new_session=True,  # outlives whoever started it, and its signals
-                close_fds=True,
-            )
-        finally:
-            os.close(log_fd)
         with self._runners_lock:
-            self._runners.append(proc)
-        return proc.pid, start_time_of(proc.pid)
+            self._runner_pids.append(pid)
+        return pid, start_time_of(pid)
 
     def _reap_runners(self) -> None:
         # Runners are detached but still our children until they exit: collect them so
         # that they do not linger as zombies.
         with self._runners_lock:
-            self._runners = [p for p in self._runners if p.poll() is None]
+            alive = []
+            for pid in self._runner_pids:
+                try:
+                    done, _ = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    continue
+                if done == 0:
+                    alive.append(pid)
+            self._runner_pids = alive
 
     # ------------------------------------------------------- liveness, lost
 
