@@ -33,9 +33,9 @@ from jobstore.processes import (
     start_time_of,
     terminate_tree,
 )
-from jobstore.record import JobRecord
-from jobstore.states import JobStatus
-from jobstore.store import JobStore
+from jobstore.record import JobRecord, now_iso
+from jobstore.states import JobStatus, can_transition
+from jobstore.store import JobStore, UnreadableRecord
 from jobstore.tail import OutputFollower
 
 TICK_SECONDS = 0.1
@@ -89,6 +89,7 @@ class Runner:
         with fsio.file_lock(self.layout.scheduler_lock):
             pass
         record = self.store.read_record(self.job_id)
+        self.record = record
         if record.status != JobStatus.RUNNING:
             return 0  # cancelled or settled before we got here
         try:
@@ -97,6 +98,7 @@ class Runner:
             self._finish(JobStatus.ERROR, None, f"could not start codex: {exc}")
             return 1
         returncode = self._follow(proc)
+        self.follower.close()
         self._stop_leftovers(proc.pid)
         cancel_requested = self._cancel_requested()
         status, error = final_status(
@@ -130,13 +132,33 @@ class Runner:
             os.close(out_fd)
             if stdin_path:
                 stdin.close()  # type: ignore[union-attr]
-        self.store.update(
-            self.job_id,
+        self._record(
+            None,
             codex_pid=proc.pid,
             codex_pgid=proc.pid,
             codex_started_at=start_time_of(proc.pid),
         )
         return proc
+
+    def _record(self, status: JobStatus | None, **fields: object) -> None:
+        """Write to the job's record; if someone deleted or damaged it meanwhile, put back
+        what this runner knows, so the job's end is never lost."""
+        try:
+            if status is None:
+                self.record = self.store.update(self.job_id, **fields)
+            else:
+                self.record = self.store.transition(self.job_id, status, **fields) or self.record
+            return
+        except UnreadableRecord as exc:
+            print(f"runner: job record damaged ({exc}); restoring it", file=sys.stderr)
+        for name, value in fields.items():
+            setattr(self.record, name, value)
+        if status is not None and can_transition(self.record.status, status):
+            self.record.status = status
+            self.record.finished_at = self.record.finished_at or now_iso()
+        self.store.restore(self.record)
+        if status is not None and status.is_terminal:
+            self.store.release_slot(self.job_id)
 
     def _follow(self, proc: subprocess.Popen[bytes]) -> int:
         cancel_deadline: float | None = None
@@ -207,7 +229,7 @@ class Runner:
     def _finish(self, status: JobStatus, returncode: int | None, error: str | None) -> None:
         self._maybe_write_summary(force=True)
         fsio.make_private(self.layout.job_dir(self.job_id))
-        self.store.transition(self.job_id, status, exit_code=returncode, error=error)
+        self._record(status, exit_code=returncode, error=error)
         self.store.schedule()
 
 

@@ -451,8 +451,19 @@ class JobStore:
             if new.is_terminal and record.finished_at is None:
                 record.finished_at = now_iso()
         if new.is_terminal:
-            self._release_slot(job_id)
+            self.release_slot(job_id)
         return record
+
+    def restore(self, record: JobRecord) -> bool:
+        """Put back a record whose meta.json was deleted or damaged under a live job.
+        A readable record is never overwritten. Returns whether it was written."""
+        with fsio.file_lock(self.layout.job_lock(record.job_id)):
+            try:
+                self.read_record(record.job_id)
+                return False
+            except UnreadableRecord:
+                self._write(record)
+                return True
 
     def record_session_id(self, job_id: str, session_id: str) -> None:
         check_session_id(session_id)
@@ -608,7 +619,7 @@ class JobStore:
                     fsio.create_empty(self.layout.queued_marker(job_id))
         return holding
 
-    def _release_slot(self, job_id: str) -> None:
+    def release_slot(self, job_id: str) -> None:
         fsio.remove_if_exists(self.layout.running_marker(job_id))
         fsio.remove_if_exists(self.layout.queued_marker(job_id))
 

@@ -78,7 +78,11 @@ def _size(path: Path) -> int:
 
 
 class OutputFollower:
-    """Hands out complete lines appended to a file since the previous call."""
+    """Hands out complete lines appended to a file since the previous call.
+
+    The file stays open once found, so the follower keeps reading what the writer
+    appends even if someone deletes the file's name meanwhile.
+    """
 
     def __init__(self, path: Path, offset: int = 0, *, max_line_bytes: int = 16 * 1024 * 1024):
         self.path = path
@@ -86,15 +90,34 @@ class OutputFollower:
         self._partial = b""
         self._max_line_bytes = max_line_bytes
         self._skipping = False
+        self._fd: int | None = None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()
+
+    def _read_appended(self, limit: int = 64 * 1024 * 1024) -> bytes:
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                return b""
+        chunks = []
+        while limit > 0:
+            chunk = os.pread(self._fd, min(1024 * 1024, limit), self.offset)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            self.offset += len(chunk)
+            limit -= len(chunk)
+        return b"".join(chunks)
 
     def read_new(self, *, final: bool = False) -> list[str]:
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-        except FileNotFoundError:
-            return []
-        self.offset += len(data)
+        data = self._read_appended()
         if not data and not (final and self._partial):
             return []
         buf = self._partial + data

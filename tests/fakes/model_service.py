@@ -7,14 +7,17 @@ message of the request, so a test picks a behaviour through the prompt alone:
 
 - default: an assistant message ``Done: <first 60 chars of the prompt>``.
 - ``REPLY: <text>``: an assistant message with exactly ``<text>`` (rest of that line).
-- ``RUN_COMMAND: <cmd>``: a shell tool call running ``<cmd>``; once codex sends the
-  tool output back, the message ``Command finished.``.
-- ``SLOW_COMMAND: <cmd>``: like ``RUN_COMMAND``, but keeps waiting on the command for
-  as long as it runs (for cancelling a job in the middle of e.g. ``sleep 600``).
+- ``RUN_COMMAND: <cmd>``: a shell tool call (``exec_command``) running ``<cmd>``; once
+  codex sends the tool output back, the message ``Command finished.``.
+- ``SLOW_COMMAND: <cmd>``: like ``RUN_COMMAND``, for long commands (e.g. ``sleep 600``
+  that a test cancels midway): waits 30 s per tool call instead of codex's default 10 s.
+  Both keep polling the command (``write_stdin``) while codex reports it still running.
 - ``FAIL_TURN``: a ``response.failed`` event ("fake model failure"); exec exits 1.
 - ``STALL``: ``response.created`` and then nothing, until the client disconnects or
   the service stops (a long-running job to cancel).
-- review requests (``codex exec review``): a JSON review result with no findings.
+- review requests (``codex exec review``): the JSON review result codex asks for, with
+  one P2 finding on ``<cwd>/README.md``; the run exits 0.
+- ``GET`` on any path: ``{"data":[],"models":[]}``.
 
 Only the standard library is used, and the server binds to 127.0.0.1 only.
 """
@@ -33,18 +36,21 @@ from typing import Any, Self
 
 __all__ = ["FakeModelService"]
 
-MODEL = "gpt-5.1-codex"  # a name codex knows, so it adds no "model metadata" error item
+# codex 0.169.0 runs with this name but, lacking it in its bundled model catalogue, starts
+# each run with an `error` item "Model metadata for `gpt-5.1-codex` not found" (exit code
+# unaffected); pass model="gpt-5.5" to write_codex_home for a run without it.
+MODEL = "gpt-5.1-codex"
 FAILURE_MESSAGE = "fake model failure"
 COMMAND_DONE_MESSAGE = "Command finished."
 # Our tool calls carry this call_id prefix, so a function_call_output can be matched to them.
 CALL_ID_PREFIX = "call_fake_"
-# How long codex's exec_command waits for output before answering "still running"; for
-# SLOW_COMMAND we ask for the longest wait and then keep polling with write_stdin.
+# How long an exec_command / write_stdin call waits before codex answers "still running"
+# (codex caps exec_command at 30 s); fewer model round trips for a long command.
 SLOW_YIELD_MS = 30_000
 # Step of the polling loop in a stalled stream: bounds how late stop() / a disconnect is noticed.
 STALL_POLL_SECONDS = 0.1
 
-_SESSION_ID_RE = re.compile(r"session ID (\d+)", re.IGNORECASE)
+_RUNNING_RE = re.compile(r"Process running with session ID (\d+)")
 
 
 def _user_text(item: dict[str, Any]) -> str | None:
@@ -190,12 +196,12 @@ class FakeModelService:
         port = self._server.server_address[1]
         return f"http://127.0.0.1:{port}/v1"
 
-    def write_codex_home(self, codex_home: pathlib.Path) -> None:
+    def write_codex_home(self, codex_home: pathlib.Path, *, model: str = MODEL) -> None:
         """Write ``config.toml`` into ``codex_home`` pointing codex at this service."""
         codex_home.mkdir(parents=True, exist_ok=True)
         # Retries at 0: a broken stream must fail the run at once instead of being retried.
         config = (
-            f'model = "{MODEL}"\n'
+            f'model = "{model}"\n'
             'model_provider = "fake"\n'
             "\n"
             "[model_providers.fake]\n"
@@ -269,9 +275,7 @@ class FakeModelService:
             "output_tokens_details": None,
             "total_tokens": 15,
         }
-        handler.send_event(
-            {"type": "response.completed", "response": {"id": response_id, "usage": usage}}
-        )
+        handler.send_event({"type": "response.completed", "response": {"id": response_id, "usage": usage}})
 
     def _stall(self, handler: _Handler) -> None:
         # Hold the stream open without sending anything; small steps keep stop() prompt.
@@ -287,10 +291,11 @@ class FakeModelService:
             if slow:
                 arguments["yield_time_ms"] = SLOW_YIELD_MS
             return self._function_call(n, "exec_command", arguments)
-        # exec_command returns after its yield time with "Process running with session ID N"
-        # when the command is still going; for SLOW_COMMAND keep waiting on that session.
-        match = _SESSION_ID_RE.search(_output_text(outputs[-1]))
-        if slow and match and "exit code" not in _output_text(outputs[-1]).lower():
+        # exec_command answers "Process running with session ID N" once its yield time is
+        # up and the command is still going: keep waiting on that session (an empty
+        # write_stdin polls), so the turn lasts as long as the command does.
+        match = _RUNNING_RE.search(_output_text(outputs[-1]))
+        if match:
             arguments = {
                 "session_id": int(match.group(1)),
                 "chars": "",
