@@ -20,7 +20,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -73,7 +72,9 @@ class Runner:
         self.store = store
         self.job_id = job_id
         self.layout = store.layout
-        self.cancel_event = threading.Event()
+        # Set from a signal handler: a plain flag, since a lock taken there could deadlock
+        # against the same lock held by the code the signal interrupted.
+        self.cancel_signalled = False
         self.summary = Summary()
         self.last_raw_line: str | None = None
         self._summary_dirty = False
@@ -82,7 +83,7 @@ class Runner:
     def run(self) -> int:
         os.chdir("/")  # hold no folder of the starter's busy
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, lambda *_: self.cancel_event.set())
+            signal.signal(sig, self._on_signal)
         become_child_subreaper()
         # The starter marks the job running under the scheduler lock right after spawning
         # us; taking the lock once orders our writes after its.
@@ -174,14 +175,15 @@ class Runner:
                 self._signal_tree(proc.pid, signal.SIGKILL)
                 cancel_deadline = float("inf")
             self._maybe_write_summary()
-            self.cancel_event.wait(TICK_SECONDS)
+            time.sleep(TICK_SECONDS)
 
     def _cancel_requested(self) -> bool:
-        if self.cancel_event.is_set() or self.layout.cancel_marker(self.job_id).exists():
-            if not self.cancel_event.is_set():
-                self.cancel_event.set()
-            return True
-        return False
+        if not self.cancel_signalled and self.layout.cancel_marker(self.job_id).exists():
+            self.cancel_signalled = True
+        return self.cancel_signalled
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.cancel_signalled = True
 
     def _signal_tree(self, codex_pid: int, sig: int) -> None:
         targets = descendants(os.getpid())
