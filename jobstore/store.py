@@ -34,6 +34,7 @@ from jobstore.states import JobStatus, can_transition
 from jobstore.tail import Tail, read_tail
 
 MAX_LIST_LIMIT = 10_000
+STAGING_PREFIX = ".new-"  # a job being assembled; never listed (not a job id)
 MAX_TAIL_LINES = 10_000
 _HEAD_BYTES_FOR_SESSION = 64 * 1024
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
@@ -220,8 +221,8 @@ class JobStore:
 
     def final_message(self, job_id: str) -> str | None:
         with contextlib.suppress(OSError):
-            text = self.layout.last_message(job_id).read_text("utf-8", "replace").strip()
-            if text:
+            text = self.layout.last_message(job_id).read_text("utf-8", "replace")
+            if text.strip():
                 return text
         return self.summary(job_id).last_agent_message
 
@@ -331,23 +332,25 @@ class JobStore:
         stdin_text: str | None = None,
     ) -> JobRecord:
         self.ensure()
-        job_id, job_dir = self._claim_job_dir()
+        # The job is assembled in a hidden staging folder and renamed into place with its
+        # record, so no reader ever sees a job folder without a meta.json.
+        job_id, staging = self._claim_staging_dir()
         try:
             argv, via_stdin = build(self.layout.last_message(job_id))
             # Inputs of the runner, not records: only meta.json needs to be durable, and
             # one fsync is most of what a start costs.
             if via_stdin:
                 fsio.write_bytes_atomic(
-                    self.layout.prompt_file(job_id),
+                    staging / self.layout.prompt_file(job_id).name,
                     (stdin_text or prompt).encode("utf-8"),
                     durable=False,
                 )
             fsio.write_json_atomic(
-                self.layout.command(job_id),
+                staging / self.layout.command(job_id).name,
                 {"argv": argv, "stdin": "prompt.txt" if via_stdin else None},
                 durable=False,
             )
-            fsio.create_empty(self.layout.output(job_id))
+            fsio.create_empty(staging / self.layout.output(job_id).name)
             record = JobRecord(
                 job_id=job_id,
                 status=JobStatus.QUEUED,
@@ -358,40 +361,42 @@ class JobStore:
                 approval_policy=str(fields.pop("approval_policy")),
                 **fields,  # type: ignore[arg-type]
             )
+            with fsio.file_lock(self.layout.scheduler_lock):
+                self._admit_locked(record, staging)
             if record.session_id:
                 fsio.append_line(self.layout.session_index(record.session_id), job_id)
-            with fsio.file_lock(self.layout.scheduler_lock):
-                self._admit_locked(record)
         except BaseException:
             # Never leave a half-created job behind.
             fsio.remove_if_exists(self.layout.queued_marker(job_id))
             fsio.remove_if_exists(self.layout.running_marker(job_id))
-            shutil.rmtree(job_dir, ignore_errors=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(self.layout.job_dir(job_id), ignore_errors=True)
             raise
         return record
 
-    def _admit_locked(self, record: JobRecord) -> None:
+    def _admit_locked(self, record: JobRecord, staging: Path) -> None:
         """Start a new job at once if a slot is free and nobody queues before it, else
-        queue it. Its record is written once, in the state it is admitted in."""
+        queue it. Its record is written once, in the state it is admitted in, and the job
+        folder appears (renamed from `staging`) with it."""
         job_id = record.job_id
         queued = _ids_in(self.layout.queue_dir)
         running = _ids_in(self.layout.running_dir)
         if not queued and len(running) >= self.max_jobs:
             running = self._reconcile_slots_locked()
         if queued or len(running) >= self.max_jobs:
-            self._write(record)
+            self._publish(record, staging)
             fsio.create_empty(self.layout.queued_marker(job_id))
             self._schedule_locked()
             record.status = self.read_record(job_id).status
             return
         fsio.create_empty(self.layout.running_marker(job_id))
         try:
-            pid, pid_started = self._spawn_runner(job_id)
+            pid, pid_started = self._spawn_runner(job_id, staging)
         except OSError as exc:
             record.status = JobStatus.ERROR
             record.error = f"could not start the job's runner: {exc}"
             record.finished_at = now_iso()
-            self._write(record)
+            self._publish(record, staging)
             fsio.remove_if_exists(self.layout.running_marker(job_id))
             return
         record.status = JobStatus.RUNNING
@@ -399,19 +404,28 @@ class JobStore:
         record.pid_started_at = pid_started
         record.started_at = now_iso()
         # The runner waits for the scheduler lock we hold before it reads this record.
-        self._write(record)
+        self._publish(record, staging)
 
-    def _claim_job_dir(self) -> tuple[str, Path]:
+    def _publish(self, record: JobRecord, staging: Path) -> None:
+        fsio.write_json_atomic(staging / "meta.json", record.to_dict())
+        try:
+            os.rename(staging, self.layout.job_dir(record.job_id))
+        except OSError as exc:
+            raise StoreWriteError(f"cannot create job {record.job_id}: {exc.strerror or exc}") from exc
+
+    def _claim_staging_dir(self) -> tuple[str, Path]:
         for _ in range(20):
             job_id = new_job_id()
-            job_dir = self.layout.job_dir(job_id)
+            staging = self.layout.jobs_dir / f"{STAGING_PREFIX}{job_id}"
+            if self.layout.job_dir(job_id).exists():
+                continue
             try:
-                job_dir.mkdir(mode=fsio.DIR_MODE)
+                staging.mkdir(mode=fsio.DIR_MODE)
             except FileExistsError:
                 continue
             except OSError as exc:
-                raise StoreWriteError(f"cannot create {job_dir}: {exc.strerror or exc}") from exc
-            return job_id, job_dir
+                raise StoreWriteError(f"cannot create {staging}: {exc.strerror or exc}") from exc
+            return job_id, staging
         raise StoreWriteError("could not find a free job id")
 
     def _write(self, record: JobRecord) -> None:
@@ -623,12 +637,12 @@ class JobStore:
         fsio.remove_if_exists(self.layout.running_marker(job_id))
         fsio.remove_if_exists(self.layout.queued_marker(job_id))
 
-    def _spawn_runner(self, job_id: str) -> tuple[int, float | None]:
+    def _spawn_runner(self, job_id: str, job_dir: Path | None = None) -> tuple[int, float | None]:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
         env["CODEX_ASYNC_MAX_JOBS"] = str(self.max_jobs)
         env["CODEX_ASYNC_CANCEL_GRACE"] = str(self.cancel_grace)
-        log = str(self.layout.runner_log(job_id))
+        log = str((job_dir or self.layout.job_dir(job_id)) / self.layout.runner_log(job_id).name)
         # posix_spawn (vfork-like) costs a fraction of fork+exec of a large process; our own
         # fds are close-on-exec by default, so the runner inherits none but these.
         pid = os.posix_spawn(

@@ -368,3 +368,24 @@ def test_output_with_garbage_renders(store: JobStore, workdir: Path) -> None:
     texts = [line.text for line in store.rendered_tail(final.job_id, 50)]
     assert "plain text line" in texts
     assert any("\ufffd" in t for t in texts)
+
+
+def test_listing_never_sees_a_half_created_job(store: JobStore, workdir: Path) -> None:
+    import threading
+
+    stop = threading.Event()
+    seen_unreadable: list[object] = []
+
+    def lister() -> None:
+        while not stop.is_set():
+            seen_unreadable.extend(e for e in store.list_jobs(limit=100) if isinstance(e, UnreadableJob))
+
+    thread = threading.Thread(target=lister)
+    thread.start()
+    try:
+        for i in range(15):
+            run(store, workdir, f"job {i}")
+    finally:
+        stop.set()
+        thread.join()
+    assert seen_unreadable == []

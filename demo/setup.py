@@ -1,0 +1,101 @@
+"""Build a demo: a fresh temporary store, a sample project, the simulated codex as `codex`,
+and a script of jobs started one after another through the real store and runner."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from demo import scenarios
+from jobstore import JobStore, ReviewOptions, RunOptions
+from jobstore.errors import JobStoreError
+
+_PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+
+
+@dataclass(frozen=True)
+class DemoEnvironment:
+    root: Path
+    store_root: Path
+    project: Path
+    codex_bin: Path
+
+
+def prepare(base: Path | None = None) -> DemoEnvironment:
+    """A temporary folder holding the store, a small git project and the simulated codex.
+    Also points CODEX_BIN at the simulated codex, so every job of this process uses it."""
+    root = Path(tempfile.mkdtemp(prefix="codex-tui-demo-", dir=base))
+    project = root / "demo-project"
+    (project / "src").mkdir(parents=True)
+    (project / "README.md").write_text("# demo-project\n\nA small CLI used by the codex-tui demo.\n")
+    (project / "src" / "cli.py").write_text("import argparse\n\nparser = argparse.ArgumentParser()\n")
+    (project / "app.py").write_text("def add(a, b):\n    return a + b\n")
+    _git(project, "init", "-q", "-b", "main")
+    _git(project, "add", ".")
+    _git(project, "commit", "-q", "-m", "demo project")
+    (project / "app.py").write_text("def add(a, b):\n    return a - b\n")  # something to review
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    codex = bin_dir / "codex"
+    codex.write_text(
+        f"#!{sys.executable}\n"
+        "# SIMULATED codex for the codex-tui demo: plays scripted runs, asks no model.\n"
+        f"import sys\nsys.path.insert(0, {_PACKAGE_PARENT!r})\n"
+        "from demo.simulated_codex import main\nsys.exit(main())\n"
+    )
+    codex.chmod(codex.stat().st_mode | stat.S_IXUSR)
+    os.environ["CODEX_BIN"] = str(codex)
+    return DemoEnvironment(root, root / "store", project, codex)
+
+
+def _git(cwd: Path, *args: str) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "demo",
+        "GIT_AUTHOR_EMAIL": "demo@example.invalid",
+        "GIT_COMMITTER_NAME": "demo",
+        "GIT_COMMITTER_EMAIL": "demo@example.invalid",
+    }
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=False, capture_output=True)
+
+
+def play(store: JobStore, project: Path, *, pace: float = 1.0, stop: threading.Event | None = None) -> None:
+    """Start the demo's jobs a moment apart, then continue the explained session once its
+    first turn has ended. Blocking: run it in a thread."""
+    stop = stop or threading.Event()
+    cwd = str(project)
+
+    def start(prompt: str, **kw: object) -> str | None:
+        try:
+            return store.start(RunOptions.checked(prompt=prompt, cwd=cwd, **kw)).job_id
+        except JobStoreError:
+            return None
+
+    explain = start(scenarios.EXPLAIN, approval_policy="suggest")
+    for prompt in (scenarios.FEATURE, scenarios.MIGRATION, scenarios.FIX_TESTS, scenarios.AUDIT):
+        if stop.wait(1.5 * pace):
+            return
+        start(prompt)
+    if stop.wait(1.0 * pace):
+        return
+    try:
+        store.start_review(ReviewOptions.checked(cwd=cwd, uncommitted=True))
+    except JobStoreError:
+        pass
+    if explain is None:
+        return
+    deadline = time.monotonic() + 120
+    while not stop.is_set() and time.monotonic() < deadline:
+        record = store.get(explain)
+        if record.is_terminal:
+            if record.session_id:
+                start(scenarios.FOLLOW_UP, session_id=record.session_id, approval_policy="suggest")
+            return
+        stop.wait(0.3)

@@ -1,0 +1,52 @@
+"""The demo's simulated codex plays its jobs through the real store and runner."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from demo import scenarios, setup
+from jobstore import JobStatus, JobStore
+from tests.conftest import stop_everything
+from tests.helpers import processes_matching, wait_until
+
+
+@pytest.fixture
+def demo_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[JobStore, Path]]:
+    monkeypatch.setenv("SIMULATED_CODEX_SPEED", "0.05")
+    monkeypatch.setenv("CODEX_BIN", os.environ.get("CODEX_BIN", ""))
+    env = setup.prepare(tmp_path)
+    store = JobStore(env.store_root, codex_bin=str(env.codex_bin), cancel_grace=2)
+    yield store, env.project
+    stop_everything(store)
+
+
+def test_demo_plays_every_kind_of_job(demo_store: tuple[JobStore, Path]) -> None:
+    store, project = demo_store
+    player = threading.Thread(target=setup.play, args=(store, project), kwargs={"pace": 0.1})
+    player.start()
+    by_prompt = wait_until(
+        lambda: (
+            (jobs := {j.prompt: j for j in store.list_jobs(limit=50)}) and scenarios.AUDIT in jobs and jobs
+        ),
+        timeout=30,
+    )
+    audit = by_prompt[scenarios.AUDIT]
+    wait_until(lambda: processes_matching("sleep 3600"), timeout=20)
+    player.join(60)
+    jobs = {j.prompt: store.wait(j.job_id, 30) for j in store.list_jobs(limit=50) if j.job_id != audit.job_id}
+    assert jobs[scenarios.FEATURE].status == JobStatus.DONE
+    assert jobs[scenarios.FIX_TESTS].status == JobStatus.DONE
+    assert jobs[scenarios.MIGRATION].status == JobStatus.ERROR
+    assert jobs["Review uncommitted changes"].status == JobStatus.DONE
+    first, second = jobs[scenarios.EXPLAIN], jobs[scenarios.FOLLOW_UP]
+    assert second.status == JobStatus.DONE and second.session_id == first.session_id
+    kinds = {line.kind for line in store.rendered_tail(jobs[scenarios.FEATURE].job_id, 200)}
+    assert {"reasoning", "command", "agent", "file_change", "todo", "usage"} <= kinds
+    assert store.get(audit.job_id).status == JobStatus.RUNNING
+    assert store.cancel(audit.job_id).record.status == JobStatus.CANCELLED
+    assert processes_matching("sleep 3600") == []
