@@ -182,6 +182,8 @@ class ReviewOptions:
         approval_policy: object = "suggest",
         model: object = None,
     ) -> ReviewOptions:
+        if uncommitted is None:
+            uncommitted = False
         if not isinstance(uncommitted, bool):
             raise InvalidInput("uncommitted must be true or false")
         targets = [t for t in (uncommitted or None, base, commit) if t not in (None, "")]

@@ -84,7 +84,8 @@ class JobStore:
         codex_bin: str | None = None,
         cancel_grace: float | None = None,
     ) -> None:
-        self.root = Path(root).expanduser() if root is not None else default_root()
+        # Absolute: runners work from "/" and get the root on their command line.
+        self.root = (Path(root).expanduser() if root is not None else default_root()).absolute()
         self.layout = StoreLayout(self.root)
         self.max_jobs = max_jobs if max_jobs is not None else max_jobs_from_env()
         self.codex_bin = codex_bin
@@ -169,6 +170,8 @@ class JobStore:
                 except ValueError:
                     valid = ", ".join([*(s.value for s in JobStatus), "unreadable"])
                     raise InvalidInput(f"unknown status {status!r}; valid values: {valid}") from None
+        if cwd is not None and not os.path.isabs(cwd):
+            raise InvalidInput(f"cwd {cwd!r} is not an absolute path")
         cwd_filter = os.path.realpath(cwd) if cwd else None
         ids = self._candidate_ids(wanted)
         out: list[JobEntry] = []

@@ -1,0 +1,129 @@
+"""`codex-async-mcp` / `python -m mcp_server`: serve the job store over MCP on stdio.
+
+stdout carries the protocol and nothing else: logs go to stderr (and to
+`$CODEX_ASYNC_LOG_FILE` when set), and no banner is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jobstore import JobStore, JobStoreError
+from jobstore.config import default_root
+from mcp_server import __version__
+from mcp_server.settings import ENV_LOG_FILE, ServerSettings
+
+if TYPE_CHECKING:
+    from fastmcp import FastMCP
+
+log = logging.getLogger("codex_async_mcp")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="codex-async-mcp",
+        description="MCP server (stdio) that runs OpenAI Codex jobs in the background.",
+        epilog="Environment: CODEX_ASYNC_HOME (store folder, default ~/.codex-async), CODEX_BIN "
+        "(codex binary), CODEX_ASYNC_MAX_JOBS (jobs at once), CODEX_ASYNC_MAX_POLICY (most "
+        "permissive approval policy accepted: suggest, auto-edit or full-auto), "
+        "CODEX_ASYNC_CANCEL_GRACE (seconds), CODEX_ASYNC_LOG_FILE (also log to this file).",
+    )
+    parser.add_argument(
+        "--store", metavar="DIR", type=Path, help="the job store folder (overrides CODEX_ASYNC_HOME)"
+    )
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("CODEX_ASYNC_LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+    )
+    parser.add_argument("--version", action="version", version=f"codex-async-mcp {__version__}")
+    return parser.parse_args(argv)
+
+
+def setup_logging(level: str, log_file: str | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        try:
+            handlers.append(logging.FileHandler(Path(log_file).expanduser(), encoding="utf-8"))
+        except OSError as exc:
+            print(f"codex-async-mcp: cannot write the log file {log_file}: {exc}", file=sys.stderr)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    logging.basicConfig(level=level, handlers=handlers, force=True)
+
+
+def route_fastmcp_logs() -> None:
+    """FastMCP installs its own (rich) stderr handlers; send its records through ours instead."""
+    fastmcp_logger = logging.getLogger("fastmcp")
+    for handler in list(fastmcp_logger.handlers):
+        fastmcp_logger.removeHandler(handler)
+    fastmcp_logger.propagate = True
+    fastmcp_logger.setLevel(logging.NOTSET)
+
+
+def settle_store(store: JobStore) -> None:
+    """Settle jobs a crash left behind, and learn codex's version once, off the main thread."""
+    try:
+        store.reconcile()
+    except Exception:
+        log.exception("reconciling the store at %s failed", store.root)
+    try:
+        info = store.codex_info()
+        log.info("codex %s at %s", info.version_string, info.path)
+    except JobStoreError as exc:
+        log.warning("%s", exc)
+
+
+def run_stdio(server: FastMCP) -> None:
+    import anyio
+
+    # uvloop where installed (not on Windows); anyio imports it.
+    options = {"use_uvloop": importlib.util.find_spec("uvloop") is not None}
+    anyio.run(lambda: server.run_stdio_async(show_banner=False), backend="asyncio", backend_options=options)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(args.log_level, os.environ.get(ENV_LOG_FILE))
+    try:
+        settings = ServerSettings.from_env()
+        # Absolute: job runners run in "/", and get the store's path from us.
+        root = Path(os.path.abspath((args.store or default_root()).expanduser()))
+        store = JobStore(root)
+    except JobStoreError as exc:
+        print(f"codex-async-mcp: {exc}", file=sys.stderr)
+        return 2
+    if store.root.exists() and not store.root.is_dir():
+        print(f"codex-async-mcp: the store {store.root} is not a folder", file=sys.stderr)
+        return 2
+
+    from mcp_server.server import create_server
+
+    route_fastmcp_logs()
+    server = create_server(store, settings)
+    threading.Thread(target=settle_store, args=(store,), name="settle-store", daemon=True).start()
+    log.info(
+        "codex-async-mcp %s serving on stdio; store %s, max policy %s, %d jobs at once",
+        __version__,
+        store.root,
+        settings.max_policy,
+        store.max_jobs,
+    )
+    try:
+        run_stdio(server)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""One middleware around every tool call: readable argument errors, and a readable text form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mcp_types
+from fastmcp.exceptions import ToolError, ValidationError
+from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
+from fastmcp.tools.base import ToolResult
+from pydantic import ValidationError as PydanticValidationError
+
+from mcp_server.errors import describe_validation_error
+from mcp_server.render import render_text
+
+
+class ReadableResults(Middleware):
+    async def on_call_tool(
+        self,
+        context: MiddlewareContext[mcp_types.CallToolRequestParams],
+        call_next: CallNext[mcp_types.CallToolRequestParams, ToolResult],
+    ) -> ToolResult:
+        try:
+            result = await call_next(context)
+        except ValidationError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, PydanticValidationError):
+                raise
+            name = context.message.name
+            params = await _param_names(context, name)
+            raise ToolError(describe_validation_error(name, cause, params)) from None
+        if isinstance(result.structured_content, dict) and not result.is_error:
+            # The structured content (validated against the output schema) stays as it is;
+            # the text form is the same data laid out for reading instead of one JSON line.
+            result.content = [mcp_types.TextContent(type="text", text=render_text(result.structured_content))]
+        return result
+
+
+async def _param_names(context: MiddlewareContext[Any], name: str) -> list[str] | None:
+    ctx = context.fastmcp_context
+    if ctx is None:
+        return None
+    try:
+        tool = await ctx.fastmcp.get_tool(name)
+    except Exception:  # only used to improve a message
+        return None
+    if tool is None:
+        return None
+    return list(tool.parameters.get("properties", {}))

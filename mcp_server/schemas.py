@@ -1,0 +1,168 @@
+"""What each tool returns. FastMCP derives every tool's output schema from these models.
+
+The models are also what strict clients validate `structuredContent` against, and
+what Claude Code hands to the calling model, so every result carries its own
+`next` hint rather than relying on the text form alone.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JobStatusName = Literal["queued", "running", "done", "error", "cancelled", "lost"]
+EntryStatusName = Literal["queued", "running", "done", "error", "cancelled", "lost", "unreadable"]
+JobKindName = Literal["run", "review"]
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CommandRun(_Result):
+    command: str
+    exit_code: int | None = Field(description="None while the command runs")
+    status: str
+
+
+class FileChange(_Result):
+    path: str
+    kind: str = Field(description="add, update or delete")
+
+
+class StartResult(_Result):
+    """A job that was just created: running, or queued behind the store's parallel limit."""
+
+    job_id: str
+    kind: JobKindName
+    status: JobStatusName
+    pid: int | None = Field(
+        description="the job's runner process (codex's own pid shows in codex_poll as codex_pid); "
+        "None while queued"
+    )
+    session_id: str | None = Field(description="the codex session, when already known")
+    cwd: str
+    next: str
+
+
+class JobView(_Result):
+    """A job as codex_poll and codex_wait show it."""
+
+    job_id: str
+    kind: JobKindName
+    status: JobStatusName
+    exit_code: int | None
+    prompt: str = Field(description="the prompt, shortened if long")
+    cwd: str
+    approval_policy: str
+    sandbox: str | None
+    model: str | None
+    session_id: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    duration_seconds: float | None = Field(description="run time so far, or in total once ended")
+    pid: int | None = Field(description="the job's runner process")
+    codex_pid: int | None
+    error: str | None
+    last_message: str | None = Field(description="codex's last agent message: its answer once done")
+    output: str = Field(description="the end of codex's output, rendered for reading, one line each")
+    output_lines: int
+    commands: list[CommandRun] = Field(description="shell commands codex ran, with exit codes")
+    file_changes: list[FileChange]
+    usage: dict[str, int] | None = Field(description="token usage of the finished turn")
+    next: str
+
+
+class WaitResult(JobView):
+    finished: bool = Field(description="True once the job has ended (any final status)")
+    timed_out: bool = Field(description="True when the wait ended because the time given ran out")
+    waited_seconds: float
+
+
+class ListEntry(_Result):
+    job_id: str
+    status: EntryStatusName
+    kind: JobKindName | None = None
+    prompt: str | None = None
+    cwd: str | None = None
+    created_at: str | None = None
+    finished_at: str | None = None
+    exit_code: int | None = None
+    session_id: str | None = None
+    error: str | None = None
+
+
+class ListResult(_Result):
+    jobs: list[ListEntry] = Field(description="newest first")
+    count: int
+
+
+class CancelResult(_Result):
+    job_id: str
+    status: JobStatusName
+    changed: bool = Field(description="False when the job had already ended: nothing was done")
+    message: str
+    exit_code: int | None
+
+
+class SessionTurn(_Result):
+    job_id: str
+    prompt: str
+    status: JobStatusName
+    created_at: str
+    final_message: str | None
+
+
+class SessionEntry(_Result):
+    session_id: str
+    cwd: str
+    updated_at: str
+    turns: list[SessionTurn] = Field(description="oldest first")
+
+
+class SessionsResult(_Result):
+    sessions: list[SessionEntry] = Field(description="most recently active first")
+    count: int
+    next: str
+
+
+class CodexResult(_Result):
+    """The one-call form: the answer if codex finished in time, else how to go on."""
+
+    job_id: str
+    status: JobStatusName
+    finished: bool
+    answer: str | None = Field(description="codex's final message, once the job has ended")
+    exit_code: int | None
+    error: str | None
+    session_id: str | None
+    waited_seconds: float
+    next: str
+
+
+class BatchJob(_Result):
+    job_id: str
+    status: JobStatusName
+    pid: int | None
+    prompt: str
+
+
+class BatchResult(_Result):
+    jobs: list[BatchJob] = Field(description="one per prompt, in the order given")
+    running: int
+    queued: int
+    next: str
+
+
+class PingResult(_Result):
+    ok: bool
+    server_version: str
+    server_pid: int
+    store_root: str
+    max_jobs: int = Field(description="how many jobs run at once; more are queued")
+    max_policy: str = Field(description="the most permissive approval_policy this server accepts")
+    codex_version: str | None
+    codex_path: str | None
+    codex_error: str | None = Field(description="why codex cannot be used, when it cannot")
