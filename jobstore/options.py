@@ -85,15 +85,21 @@ def check_prompt(value: object, *, name: str = "prompt", required: bool = True) 
     return value
 
 
-def check_cwd(value: object) -> str:
-    """An absolute path to an existing folder that this user can enter and read."""
+def check_absolute_path(name: str, value: object) -> Path:
+    """Text that names an absolute path (it need not exist)."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput("cwd is required: the absolute path of the folder codex works in")
+        raise InvalidInput(f"{name} is required: the absolute path of the folder codex works in")
     if "\x00" in value:
-        raise InvalidInput("cwd holds a NUL character")
+        raise InvalidInput(f"{name} holds a NUL character")
     path = Path(value).expanduser()
     if not path.is_absolute():
-        raise InvalidInput(f"cwd {value!r} is not an absolute path")
+        raise InvalidInput(f"{name} {value!r} is not an absolute path")
+    return path
+
+
+def check_cwd(value: object) -> str:
+    """An absolute path to an existing folder that this user can enter and read."""
+    path = check_absolute_path("cwd", value)
     if not path.exists():
         raise InvalidInput(f"cwd {value!r} does not exist")
     if not path.is_dir():

@@ -27,7 +27,7 @@ from jobstore.errors import InvalidInput, JobNotFound, JobStoreError, StoreWrite
 from jobstore.events import RenderedLine, Summary, render_line
 from jobstore.ids import check_job_id, check_session_id, is_job_id, new_job_id
 from jobstore.layout import StoreLayout
-from jobstore.options import ReviewOptions, RunOptions
+from jobstore.options import ReviewOptions, RunOptions, check_absolute_path
 from jobstore.processes import is_alive, start_time_of, terminate_tree
 from jobstore.record import JobEntry, JobRecord, UnreadableJob, now_iso, parse_iso
 from jobstore.states import JobStatus, can_transition
@@ -170,9 +170,7 @@ class JobStore:
                 except ValueError:
                     valid = ", ".join([*(s.value for s in JobStatus), "unreadable"])
                     raise InvalidInput(f"unknown status {status!r}; valid values: {valid}") from None
-        if cwd is not None and not os.path.isabs(cwd):
-            raise InvalidInput(f"cwd {cwd!r} is not an absolute path")
-        cwd_filter = os.path.realpath(cwd) if cwd else None
+        cwd_filter = os.path.realpath(check_absolute_path("cwd", cwd)) if cwd is not None else None
         ids = self._candidate_ids(wanted)
         out: list[JobEntry] = []
         for job_id in ids:
