@@ -389,3 +389,15 @@ def test_listing_never_sees_a_half_created_job(store: JobStore, workdir: Path) -
         stop.set()
         thread.join()
     assert seen_unreadable == []
+
+
+def test_cwd_without_permission_is_refused(
+    store: JobStore, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Root reads everything, so the refusal of the OS is simulated at the check itself.
+    import jobstore.options
+
+    monkeypatch.setattr(jobstore.options.os, "access", lambda path, mode: False)
+    with pytest.raises(InvalidInput, match="permission denied"):
+        RunOptions.checked(prompt="hi", cwd=str(workdir))
+    assert store.job_ids() == []
