@@ -312,8 +312,8 @@ class JobStore:
         )
 
     def _check_session_resumable(self, session_id: str) -> None:
-        # Sessions this store has not seen may still be codex's own (started elsewhere);
-        # only refuse one whose every job we know is still running (a turn at a time).
+        # A session this store has not seen may still be codex's own (started elsewhere), so
+        # it is allowed; a known one takes one turn at a time.
         session = self.session(session_id, missing_ok=True)
         if session and any(t.status in (JobStatus.RUNNING, JobStatus.QUEUED) for t in session.turns):
             busy = next(t for t in session.turns if not t.is_terminal)
