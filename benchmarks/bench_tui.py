@@ -1,0 +1,449 @@
+"""codex-tui, the real app in a real terminal (tmux, 160x45), watched from outside: the pane is
+captured every few milliseconds until what is looked for is on screen.
+
+    python -m benchmarks.bench_tui [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+from benchmarks._common import (
+    PROJECT,
+    Context,
+    Row,
+    build_store,
+    median,
+    ms,
+    print_table,
+    temp_area,
+    wait_terminal,
+)
+from jobstore import JobStore, RunOptions
+
+WIDTH, HEIGHT = 160, 45
+POLL_SECONDS = 0.004
+
+
+class Tmux:
+    """A tmux server of our own (its own socket), killed at the end."""
+
+    def __init__(self) -> None:
+        if shutil.which("tmux") is None:
+            raise RuntimeError("tmux is not installed")
+        self.socket = f"codex-bench-{os.getpid()}-{secrets.token_hex(3)}"
+        # A first session keeps the server up, so that starting the app does not include
+        # starting tmux itself.
+        self._tmux("new-session", "-d", "-s", "keep", "-x", "80", "-y", "10", "sleep 3600")
+        # An app that dies leaves its pane (and its traceback) to be read.
+        self._tmux("set-option", "-g", "remain-on-exit", "on")
+
+    def _tmux(self, *args: str) -> str:
+        done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=20)
+        if done.returncode != 0:
+            raise RuntimeError(f"tmux {' '.join(args)} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def start(self, name: str, command: str, env: dict[str, str]) -> None:
+        options = [item for key, value in env.items() for item in ("-e", f"{key}={value}")]
+        self._tmux("new-session", "-d", "-s", name, "-x", str(WIDTH), "-y", str(HEIGHT), *options, command)
+
+    def pid(self, name: str) -> int:
+        return int(self._tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip())
+
+    def capture(self, name: str) -> str:
+        return self._tmux("capture-pane", "-p", "-t", name)
+
+    def keys(self, name: str, *keys: str) -> None:
+        self._tmux("send-keys", "-t", name, *keys)
+
+    def kill(self, name: str) -> None:
+        subprocess.run(
+            ["tmux", "-L", self.socket, "kill-session", "-t", name], capture_output=True, timeout=20
+        )
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=20)
+
+    def wait_for(
+        self, name: str, found: Callable[[str], bool], timeout: float, since: float | None = None
+    ) -> float | None:
+        """Seconds from `since` (default: now) until `found(pane text)` holds; None on timeout."""
+        since = time.perf_counter() if since is None else since
+        deadline = time.perf_counter() + timeout
+        next_check = time.perf_counter() + 0.5
+        while True:
+            if found(self.capture(name)):
+                return time.perf_counter() - since
+            now = time.perf_counter()
+            if now > deadline:
+                return None
+            if now > next_check:
+                next_check = now + 0.5
+                if self.dead(name):
+                    raise RuntimeError(f"codex-tui exited; its pane:\n{self.capture(name)}")
+            time.sleep(POLL_SECONDS)
+
+    def dead(self, name: str) -> bool:
+        return self._tmux("display-message", "-p", "-t", name, "#{pane_dead}").strip() == "1"
+
+
+def app_command(store: Path, overrides: dict[str, object] | None = None) -> str:
+    """The command tmux runs: the installed `codex-tui`, or with TuiConfig fields overridden
+    (benchmarks.tui_variant) to try a proposed change."""
+    if overrides:
+        sets = " ".join(f"--set {k}={v}" for k, v in overrides.items())
+        return f"exec {sys.executable} -m benchmarks.tui_variant --store {store} {sets}"
+    exe = Path(sys.executable).parent / "codex-tui"
+    argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "tui"]
+    return "exec " + " ".join(argv) + f" --store {store}"
+
+
+def counts(pane: str) -> int | None:
+    """The total of the status bar's counts once every job is loaded (None while loading)."""
+    first = pane.splitlines()[0] if pane else ""
+    if "loading" in first:
+        return None
+    found = re.findall(r"([\d,]+) (?:running|queued|done|error|cancelled|lost|unreadable)", first)
+    return sum(int(n.replace(",", "")) for n in found)
+
+
+def loaded(total: int) -> Callable[[str], bool]:
+    return lambda pane: (counts(pane) or 0) >= total
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
+
+
+class App:
+    """One codex-tui in a tmux session."""
+
+    def __init__(
+        self, tmux: Tmux, store: Path, env: dict[str, str], overrides: dict[str, object] | None = None
+    ) -> None:
+        self.tmux = tmux
+        self.name = f"app{secrets.token_hex(3)}"
+        self.started = time.perf_counter()
+        tmux.start(self.name, app_command(store, overrides), env)
+        self.proc = psutil.Process(tmux.pid(self.name))
+
+    def wait_for(
+        self, found: Callable[[str], bool], timeout: float, since: float | None = None
+    ) -> float | None:
+        return self.tmux.wait_for(self.name, found, timeout, since)
+
+    def shows(self, text: str) -> Callable[[str], bool]:
+        return lambda pane: text in pane
+
+    def since_start(self, found: Callable[[str], bool], timeout: float) -> float | None:
+        return self.tmux.wait_for(self.name, found, timeout, self.started)
+
+    def rss_mb(self) -> float:
+        return self.proc.memory_info().rss / 2**20
+
+    def close(self) -> None:
+        self.tmux.kill(self.name)
+        try:
+            self.proc.wait(5)
+        except psutil.TimeoutExpired:
+            self.proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def agent_line(text: str) -> bytes:
+    import json
+
+    event = {"type": "item.completed", "item": {"id": "bench", "type": "agent_message", "text": text}}
+    return (json.dumps(event) + "\n").encode()
+
+
+def idle_cpu(app: App, seconds: float) -> float:
+    """CPU of the app over `seconds`, in % of one core."""
+    before = cpu_seconds(app.proc)
+    time.sleep(seconds)
+    return 100.0 * (cpu_seconds(app.proc) - before) / seconds
+
+
+def first_paint(ctx: Context, tmux: Tmux, env: dict[str, str], count: int, rows: list[Row]) -> None:
+    root, ids = ctx.store_with(10_000)
+    newest = ids[:20]
+    paints, loads, rss, idle = [], [], [], None
+    for i in range(count):
+        app = App(tmux, root, env)
+        try:
+            paint = app.since_start(lambda pane: any(job_id in pane for job_id in newest), 30)
+            if paint is None:
+                raise RuntimeError("codex-tui showed no job within 30 s:\n" + tmux.capture(app.name))
+            paints.append(paint)
+            done = app.since_start(loaded(len(ids)), 60)
+            if done is not None:
+                loads.append(done)
+            rss.append(app.rss_mb())
+            if i == 0 and not ctx.quick:
+                time.sleep(2.0)
+                idle = idle_cpu(app, 10.0)
+        finally:
+            app.close()
+    rows += [
+        Row.under(
+            "start to first paint, 10,000 jobs (median)",
+            median(paints),
+            "s",
+            1.0,
+            note="from the tmux command to a job row on screen",
+        ),
+        Row.info("start to all 10,000 loaded (status bar counts)", median(loads) if loads else None, "s"),
+        Row.info("resident memory, 10,000 jobs loaded", max(rss), "MB"),
+    ]
+    if idle is not None:
+        rows.append(
+            Row.info(
+                "idle CPU, 10,000 jobs, none changing (10 s)",
+                idle,
+                "%",
+                note="% of one core; the same measure as the 1,000-job figure",
+            )
+        )
+
+
+def new_jobs(ctx: Context, app: App, store: JobStore, count: int) -> tuple[list[float], list[float]]:
+    """Jobs started (JobStore.start, instant fake codex) while the app runs: seconds until
+    the id shows, and until the prompt shows."""
+    token = secrets.token_hex(3)
+    by_id, by_prompt = [], []
+    for i in range(count):
+        marker = f"bench-new-{i}-{token}"
+        started = time.perf_counter()
+        record = store.start(RunOptions.checked(prompt=f"{marker} please", cwd=str(ctx.project)))
+        seen_id = app.wait_for(app.shows(record.job_id), 10, started)
+        seen_prompt = app.wait_for(app.shows(marker), 10, started)
+        if seen_id is None or seen_prompt is None:
+            raise RuntimeError(f"new job {record.job_id} never showed:\n{app.tmux.capture(app.name)}")
+        by_id.append(seen_id)
+        by_prompt.append(seen_prompt)
+        wait_terminal(store.root, [record.job_id], 30)
+        time.sleep(0.5)
+    return by_id, by_prompt
+
+
+def appended_lines(ctx: Context, app: App, store: JobStore, count: int) -> tuple[list[float], float]:
+    """Start a job that keeps running, select it, append `count` lines to its output one at a
+    time: seconds until each shows. Also the app's CPU while it follows that job, idle."""
+    marker = f"bench-follow-{secrets.token_hex(3)}"
+    record = store.start(RunOptions.checked(prompt=f"{marker} @sleep=600@", cwd=str(ctx.project)))
+    job_id = record.job_id
+    try:
+        if app.wait_for(app.shows(marker), 10) is None:
+            raise RuntimeError("the running job never showed")
+        app.tmux.keys(app.name, "g")  # the first (newest) job: it is the one shown
+        if app.wait_for(app.shows(f"Output · {job_id}"), 10) is None:
+            raise RuntimeError("could not select the running job:\n" + app.tmux.capture(app.name))
+        time.sleep(1.0)
+        output = store.layout.output(job_id)
+        times = []
+        for i in range(count):
+            line_marker = f"APPENDED-{i}-{secrets.token_hex(4)}"
+            started = time.perf_counter()
+            fd = os.open(output, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, agent_line(f"Working: {line_marker}"))
+            finally:
+                os.close(fd)
+            seen = app.wait_for(app.shows(line_marker), 5, started)
+            if seen is None:
+                raise RuntimeError("an appended line never showed:\n" + app.tmux.capture(app.name))
+            times.append(seen)
+            time.sleep(0.3)
+        busy = idle_cpu(app, 5.0)
+    finally:
+        stop_job(store, job_id)
+    return times, busy
+
+
+def stop_job(store: JobStore, job_id: str) -> None:
+    try:
+        pgid = store.read_record(job_id).codex_pgid
+        if pgid:
+            os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+    wait_terminal(store.root, [job_id], 30)
+
+
+def live_updates(
+    ctx: Context,
+    tmux: Tmux,
+    env: dict[str, str],
+    rows: list[Row],
+    *,
+    overrides: dict[str, object] | None = None,
+    label: str = "",
+) -> None:
+    live = ctx.fresh_store("tui-live")
+    live_ids = build_store(live, 1_000)
+    store = JobStore(live, codex_bin=str(ctx.fake_codex))
+    app = App(tmux, live, env, overrides)
+    quick = ctx.quick
+    try:
+        if app.since_start(app.shows(live_ids[0]), 30) is None:
+            raise RuntimeError("codex-tui showed nothing:\n" + tmux.capture(app.name))
+        app.wait_for(loaded(1_000), 30)
+        time.sleep(2.0)  # let start-up work (rescan, watcher restart) finish
+        idle = idle_cpu(app, 10.0)
+        by_id, by_prompt = new_jobs(ctx, app, store, 4 if quick else 10)
+        appended, busy = appended_lines(ctx, app, store, 6 if quick else 15)
+    finally:
+        app.close()
+    rows += [
+        Row.under(f"idle CPU, 1,000 jobs, none changing (10 s){label}", idle, "%", 1.0, note="% of one core"),
+        Row.under(
+            f"a line appended to the output, to the screen (median){label}",
+            ms(median(appended)),
+            "ms",
+            100.0,
+            note="the selected job is running; one JSONL agent_message appended per try",
+        ),
+        Row.under(
+            f"a new job in the store, to its row on screen (median){label}",
+            ms(median(by_prompt)),
+            "ms",
+            200.0,
+            note="JobStore.start() in another process, until its prompt shows in the table",
+        ),
+        Row.info(f"a new job, to its id on screen (median){label}", ms(median(by_id)), "ms"),
+        Row.info(
+            f"CPU while following a running job, nothing written (5 s){label}",
+            busy,
+            "%",
+            note="the running job's spinner redraws every 0.2 s",
+        ),
+    ]
+
+
+def big_output(ctx: Context, tmux: Tmux, env: dict[str, str], rows: list[Row]) -> None:
+    big = ctx.big_job()
+    app = App(tmux, big.store, env)
+    try:
+        if app.since_start(app.shows(f"Output · {big.neighbour}"), 30) is None:
+            raise RuntimeError("codex-tui did not show the newest job:\n" + tmux.capture(app.name))
+        time.sleep(1.0)
+        shown, rss = [], []
+        for _ in range(3 if ctx.quick else 6):
+            started = time.perf_counter()
+            app.tmux.keys(app.name, "j")  # down: from the small newest job to the 1 GB one
+            seen = app.wait_for(app.shows(big.marker), 10, started)
+            if seen is None:
+                raise RuntimeError("the 1 GB output's end never showed:\n" + tmux.capture(app.name))
+            shown.append(seen)
+            time.sleep(0.3)
+            rss.append(app.rss_mb())
+            app.tmux.keys(app.name, "k")
+            app.wait_for(lambda pane: big.marker not in pane, 10)
+            time.sleep(0.3)
+    finally:
+        app.close()
+    rows += [
+        Row.under(
+            "1 GB output: select the job, to its end on screen (median)",
+            ms(median(shown)),
+            "ms",
+            300.0,
+            note="sparse 1 GB file (a hole, then ~2.6 MB of realistic JSONL at its end)",
+        ),
+        Row.under("1 GB output: resident memory (max)", max(rss), "MB", 200.0),
+    ]
+
+
+# Each part's figures with their targets, to report as missing when the part fails.
+PARTS: dict[str, list[tuple[str, str]]] = {
+    "first paint": [("start to first paint, 10,000 jobs (median)", "< 1 s")],
+    "live updates": [
+        ("idle CPU, 1,000 jobs, none changing (10 s)", "< 1 %"),
+        ("a line appended to the output, to the screen (median)", "< 100 ms"),
+        ("a new job in the store, to its row on screen (median)", "< 200 ms"),
+    ],
+    "1 GB output": [
+        ("1 GB output: select the job, to its end on screen (median)", "< 300 ms"),
+        ("1 GB output: resident memory (max)", "< 200 MB"),
+    ],
+}
+
+
+def guarded(part: str, measure: Callable[[list[Row]], None]) -> list[Row]:
+    """Run one part; if the app fails, report its figures as missing (with why) and go on."""
+    rows: list[Row] = []
+    try:
+        measure(rows)
+    except Exception as exc:
+        lines = [line.strip(" │╭╰─") for line in str(exc).splitlines() if line.strip(" │╭╰─")]
+        why = lines[-1] if lines else repr(exc)
+        print(f"  !! {part} failed: {str(exc)[-3000:]}", file=sys.stderr)
+        rows = [Row.missing(figure, target, f"not measured: {why[:200]}") for figure, target in PARTS[part]]
+    print_table(f"tui: {part}", rows)
+    return rows
+
+
+def run(ctx: Context, *, explore: bool = False) -> list[tuple[str, list[Row]]]:
+    env = {
+        "CODEX_BIN": str(ctx.fake_codex),
+        "PATH": f"{ctx.fake_codex.parent}:{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(PROJECT),
+    }
+    tmux = Tmux()
+    ctx.area.on_cleanup(tmux.close)
+    try:
+        rows = guarded("first paint", lambda out: first_paint(ctx, tmux, env, 2 if ctx.quick else 3, out))
+        rows += guarded("live updates", lambda out: live_updates(ctx, tmux, env, out))
+        rows += guarded("1 GB output", lambda out: big_output(ctx, tmux, env, out))
+        sections = [("codex-tui", rows)]
+        if explore:
+            variants: list[Row] = []
+            for overrides, label in (
+                ({"watch_step_ms": 20}, " [watch_step_ms=20]"),
+                ({"spinner_seconds": 1.0}, " [spinner_seconds=1]"),
+            ):
+                try:
+                    live_updates(ctx, tmux, env, variants, overrides=overrides, label=label)
+                except Exception as exc:
+                    print(f"  !! variant{label} failed: {str(exc)[-500:]}", file=sys.stderr)
+            print_table("tui: proposed changes, tried through TuiConfig", variants)
+            sections.append(("codex-tui, proposed changes tried through TuiConfig", variants))
+        return sections
+    finally:
+        tmux.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--explore",
+        action="store_true",
+        help="also measure proposed TuiConfig changes (watch step, spinner rate)",
+    )
+    args = parser.parse_args()
+    with temp_area(keep=args.keep) as area:
+        run(Context(area, quick=args.quick), explore=args.explore)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
