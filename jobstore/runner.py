@@ -15,6 +15,7 @@ lives and `lost` after.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -135,6 +136,7 @@ class Runner:
                 stdin.close()  # type: ignore[union-attr]
         self._record(
             None,
+            pid_started_at=start_time_of(os.getpid()),
             codex_pid=proc.pid,
             codex_pgid=proc.pid,
             codex_started_at=start_time_of(proc.pid),
@@ -175,7 +177,8 @@ class Runner:
                 self._signal_tree(proc.pid, signal.SIGKILL)
                 cancel_deadline = float("inf")
             self._maybe_write_summary()
-            time.sleep(TICK_SECONDS)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(TICK_SECONDS)  # returns as soon as codex exits
 
     def _cancel_requested(self) -> bool:
         if not self.cancel_signalled and self.layout.cancel_marker(self.job_id).exists():

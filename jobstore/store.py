@@ -28,7 +28,7 @@ from jobstore.events import RenderedLine, Summary, render_line
 from jobstore.ids import check_job_id, check_session_id, is_job_id, new_job_id
 from jobstore.layout import StoreLayout
 from jobstore.options import ReviewOptions, RunOptions, check_absolute_path
-from jobstore.processes import is_alive, start_time_of, terminate_tree
+from jobstore.processes import is_alive, terminate_tree
 from jobstore.record import JobEntry, JobRecord, UnreadableJob, now_iso, parse_iso
 from jobstore.states import JobStatus, can_transition
 from jobstore.tail import Tail, read_tail
@@ -91,12 +91,16 @@ class JobStore:
         self.codex_bin = codex_bin
         self.cancel_grace = cancel_grace if cancel_grace is not None else cancel_grace_from_env()
         self._runner_pids: list[int] = []
+        self._ensured = False
         self._runners_lock = threading.Lock()
 
     # ------------------------------------------------------------------ setup
 
     def ensure(self) -> None:
-        """Create the store's folders (private to the user). Writers call this; readers need not."""
+        """Create the store's folders (private to the user). Writers call this; readers need not.
+        Done once per JobStore; a store deleted meanwhile is made again on the next refusal."""
+        if self._ensured:
+            return
         for path in (
             self.root,
             self.layout.jobs_dir,
@@ -105,6 +109,7 @@ class JobStore:
             self.layout.sessions_dir,
         ):
             fsio.ensure_dir(path)
+        self._ensured = True
 
     def codex_info(self) -> CodexInfo:
         return probe_codex(self.codex_bin)
@@ -424,6 +429,10 @@ class JobStore:
                 staging.mkdir(mode=fsio.DIR_MODE)
             except FileExistsError:
                 continue
+            except FileNotFoundError:
+                self._ensured = False  # someone removed the store's folders: make them again
+                self.ensure()
+                continue
             except OSError as exc:
                 raise StoreWriteError(f"cannot create {staging}: {exc.strerror or exc}") from exc
             return job_id, staging
@@ -659,7 +668,8 @@ class JobStore:
         )
         with self._runners_lock:
             self._runner_pids.append(pid)
-        return pid, start_time_of(pid)
+        # The runner records its own start time: reading it here would wait for its exec.
+        return pid, None
 
     def _reap_runners(self) -> None:
         # Runners are detached but still our children until they exit: collect them so

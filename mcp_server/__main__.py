@@ -7,6 +7,7 @@ stdout carries the protocol and nothing else: logs go to stderr (and to
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import logging
 import os
@@ -92,6 +93,9 @@ def run_stdio(server: FastMCP) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Start-up is mostly importing FastMCP and the MCP SDK's many pydantic models; the
+    # garbage collector's passes over them meanwhile find nothing to free.
+    gc.disable()
     args = parse_args(argv)
     setup_logging(args.log_level, os.environ.get(ENV_LOG_FILE))
     try:
@@ -110,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
 
     route_fastmcp_logs()
     server = create_server(store, settings)
+    gc.freeze()  # what start-up made lives as long as the server: keep it out of collections
+    gc.enable()
     threading.Thread(target=settle_store, args=(store,), name="settle-store", daemon=True).start()
     log.info(
         "codex-async-mcp %s serving on stdio; store %s, max policy %s, %d jobs at once",

@@ -78,6 +78,9 @@ def batch_job(record: JobRecord) -> BatchJob:
     )
 
 
+RECENT_ITEMS = 20
+
+
 def job_view(store: JobStore, record: JobRecord, tail_lines: int) -> JobView:
     """Everything codex_poll shows of a job; reads its output tail and summary."""
     job_id = record.job_id
@@ -104,12 +107,17 @@ def job_view(store: JobStore, record: JobRecord, tail_lines: int) -> JobView:
         last_message=store.final_message(job_id),
         output="\n".join(line.text for line in lines),
         output_lines=len(lines),
+        # Only the latest: a long run's full lists would make every poll heavy to send and check.
         commands=[
-            CommandRun(command=c.command, exit_code=c.exit_code, status=c.status) for c in summary.commands
+            CommandRun(command=c.command, exit_code=c.exit_code, status=c.status)
+            for c in summary.commands[-RECENT_ITEMS:]
         ],
+        commands_total=len(summary.commands),
         file_changes=[
-            FileChange(path=str(c.get("path", "")), kind=str(c.get("kind", ""))) for c in summary.file_changes
+            FileChange(path=str(c.get("path", "")), kind=str(c.get("kind", "")))
+            for c in summary.file_changes[-RECENT_ITEMS:]
         ],
+        file_changes_total=len(summary.file_changes),
         usage=summary.usage,
         next=next_hint(record),
     )

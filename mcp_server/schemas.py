@@ -69,8 +69,10 @@ class JobView(_Result):
     last_message: str | None = Field(description="codex's last agent message: its answer once done")
     output: str = Field(description="the end of codex's output, rendered for reading, one line each")
     output_lines: int
-    commands: list[CommandRun] = Field(description="shell commands codex ran, with exit codes")
-    file_changes: list[FileChange]
+    commands: list[CommandRun] = Field(description="the last shell commands codex ran, with exit codes")
+    commands_total: int = Field(description="how many commands codex ran in all")
+    file_changes: list[FileChange] = Field(description="the last files codex changed")
+    file_changes_total: int
     usage: dict[str, int] | None = Field(description="token usage of the finished turn")
     next: str
 

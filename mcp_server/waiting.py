@@ -11,6 +11,8 @@ from fastmcp import Context
 from jobstore import JobRecord, JobStore
 from mcp_server.errors import in_thread
 
+# Check often at first (short jobs answer at once), then settle to a cheap pace.
+FIRST_POLL_SECONDS = 0.01
 POLL_INTERVAL_SECONDS = 0.2
 PROGRESS_EVERY_SECONDS = 1.0
 
@@ -46,6 +48,7 @@ async def wait_for_job(
     start = time.monotonic()
     deadline = start + timeout
     next_progress = start
+    pause = FIRST_POLL_SECONDS
     while True:
         record = await in_thread(store.get, job_id)
         now = time.monotonic()
@@ -57,4 +60,5 @@ async def wait_for_job(
             elapsed = now - start
             message = f"job {job_id} {record.status} · {elapsed:.0f}s" + (f" · {line}" if line else "")
             await ctx.report_progress(progress=round(elapsed, 1), total=timeout, message=message)
-        await anyio.sleep(max(min(interval, deadline - time.monotonic()), 0))
+        await anyio.sleep(max(min(pause, deadline - time.monotonic()), 0))
+        pause = min(pause * 2, interval)
