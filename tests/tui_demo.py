@@ -1,0 +1,425 @@
+"""A deterministic demo store for the UI's tests and screenshots.
+
+Writes job records straight into a store (as the runner would leave them): fixed ids
+and timestamps, one job in every status, two codex sessions, realistic
+`codex exec --json` output, an unreadable record. Nothing is started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from jobstore import JobRecord, JobStatus, JobStore
+from jobstore.events import Summary
+from jobstore.fsio import append_line, create_empty, write_bytes_atomic, write_json_atomic
+
+NOW = datetime(2025, 6, 2, 9, 30, 0, tzinfo=UTC)
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def job_id_at(when: datetime, suffix: str) -> str:
+    """A valid job id for a creation time (ids sort by creation time)."""
+    ms = int(when.timestamp() * 1000)
+    chars = []
+    for _ in range(10):
+        ms, digit = divmod(ms, 32)
+        chars.append(_ALPHABET[digit])
+    return "".join(reversed(chars)) + suffix
+
+
+def iso(when: datetime) -> str:
+    return when.isoformat(timespec="milliseconds")
+
+
+def ev(kind: str, **fields: Any) -> str:
+    return json.dumps({"type": kind, **fields})
+
+
+def item(kind: str, **fields: Any) -> str:
+    return ev(kind, item=fields)
+
+
+def usage_line(tin: int, tout: int) -> str:
+    return ev(
+        "turn.completed",
+        usage={"input_tokens": tin, "cached_input_tokens": tin // 3, "output_tokens": tout},
+    )
+
+
+def running_output(session: str) -> list[str]:
+    return [
+        ev("thread.started", thread_id=session),
+        ev("turn.started"),
+        item(
+            "item.completed",
+            id="item_0",
+            type="reasoning",
+            text="**Finding the flaky test**\nThe retry test "
+            "sleeps on a real clock; I will look at how the backoff is computed.",
+        ),
+        item(
+            "item.started",
+            id="item_1",
+            type="command_execution",
+            command="bash -lc 'pytest -q tests/test_http.py'",
+            aggregated_output="",
+            exit_code=None,
+            status="in_progress",
+        ),
+        item(
+            "item.completed",
+            id="item_1",
+            type="command_execution",
+            command="bash -lc 'pytest -q tests/test_http.py'",
+            aggregated_output="..F.....\nFAILED tests/test_http.py::test_retry_backoff - assert 0.31 < 0.3\n"
+            "1 failed, 7 passed in 1.92s\n",
+            exit_code=1,
+            status="completed",
+        ),
+        item(
+            "item.completed",
+            id="item_2",
+            type="todo_list",
+            items=[
+                {"text": "Reproduce the failure", "completed": True},
+                {"text": "Inject a fake clock into RetryPolicy", "completed": False},
+                {"text": "Run the whole suite", "completed": False},
+            ],
+        ),
+        item(
+            "item.completed",
+            id="item_3",
+            type="agent_message",
+            text="The backoff uses time.monotonic() directly, so a slow CI machine pushes it over the limit. "
+            "I'll pass a clock into RetryPolicy so the test can control time.",
+        ),
+        item(
+            "item.completed",
+            id="item_4",
+            type="file_change",
+            status="completed",
+            changes=[
+                {"path": "src/api/retry.py", "kind": "update"},
+                {"path": "tests/test_http.py", "kind": "update"},
+            ],
+        ),
+        item(
+            "item.started",
+            id="item_5",
+            type="command_execution",
+            command="bash -lc 'pytest -q'",
+            aggregated_output="",
+            exit_code=None,
+            status="in_progress",
+        ),
+    ]
+
+
+def done_output(session: str, answer: str, tin: int, tout: int) -> list[str]:
+    return [
+        ev("thread.started", thread_id=session),
+        ev("turn.started"),
+        item("item.completed", id="item_0", type="reasoning", text="Reading the module layout first."),
+        item(
+            "item.completed",
+            id="item_1",
+            type="command_execution",
+            command="bash -lc 'rg -l payment src'",
+            aggregated_output="src/payments/core.py\nsrc/payments/refunds.py\nsrc/payments/gateway.py\n"
+            "src/payments/ledger.py\nsrc/payments/fees.py\nsrc/payments/webhooks.py\nsrc/payments/__init__.py\n",
+            exit_code=0,
+            status="completed",
+        ),
+        item(
+            "item.completed",
+            id="item_2",
+            type="file_change",
+            status="completed",
+            changes=[
+                {"path": "src/payments/gateway.py", "kind": "add"},
+                {"path": "src/payments/core.py", "kind": "update"},
+            ],
+        ),
+        item(
+            "item.completed",
+            id="item_3",
+            type="error",
+            message="Model metadata for `gpt-5.1-codex` not found",
+        ),
+        item("item.completed", id="item_4", type="agent_message", text=answer),
+        usage_line(tin, tout),
+    ]
+
+
+def failed_output(session: str) -> list[str]:
+    return [
+        ev("thread.started", thread_id=session),
+        ev("turn.started"),
+        item(
+            "item.completed",
+            id="item_1",
+            type="command_execution",
+            command="bash -lc 'uv lock --upgrade'",
+            aggregated_output="Resolved 84 packages in 1.2s\n",
+            exit_code=0,
+            status="completed",
+        ),
+        ev("error", message="stream disconnected before completion: rate limit exceeded"),
+        ev("turn.failed", error={"message": "rate limit exceeded (429); retry after 20s"}),
+    ]
+
+
+@dataclass
+class DemoStore:
+    store: JobStore
+    now: datetime
+    jobs: dict[str, str] = field(default_factory=dict)  # name -> job id
+    sessions: dict[str, str] = field(default_factory=dict)  # name -> session id
+
+
+def build_demo_store(
+    root: Path,
+    *,
+    now: datetime = NOW,
+    projects: str = "/home/dev/src",
+    running_pid: int | None = None,
+    session_cwd: str | None = None,
+    codex_bin: str | None = None,
+) -> DemoStore:
+    """A store with one job in every status. `running_pid` (default: this process)
+    keeps the running job alive for `JobStore.get`; `session_cwd` overrides the
+    folder of the sessions' turns (it must exist to continue one)."""
+    store = JobStore(root, codex_bin=codex_bin, cancel_grace=2.0)
+    store.ensure()
+    demo = DemoStore(store, now)
+    pid = running_pid if running_pid is not None else os.getpid()
+    pid_started = psutil.Process(pid).create_time()
+    sess_a = "0197a3c2-5e1f-7d40-9b2a-3c4d5e6f7a81"
+    sess_b = "0197a3b0-11aa-7c3e-8f00-aa55cc77ee99"
+    sess_c = "0197a1f4-2b3c-7e8f-a1b2-c3d4e5f6a7b8"
+    demo.sessions = {"payments": sess_a, "flaky": sess_b, "deps": sess_c}
+    api = f"{projects}/api"
+    web = session_cwd or f"{projects}/web"
+    infra = f"{projects}/infra"
+
+    def write(
+        name: str,
+        minutes_ago: float,
+        suffix: str,
+        status: JobStatus,
+        prompt: str,
+        cwd: str,
+        *,
+        output: list[str] | None = None,
+        ran: float | None = None,
+        session: str | None = None,
+        resumes: str | None = None,
+        **fields: Any,
+    ) -> str:
+        created = now - timedelta(minutes=minutes_ago)
+        job_id = job_id_at(created, suffix)
+        started = created + timedelta(seconds=2) if status != JobStatus.QUEUED else None
+        finished = started + timedelta(seconds=ran) if (started and ran is not None) else None
+        record = JobRecord(
+            job_id=job_id,
+            status=status,
+            kind=fields.pop("kind", "run"),
+            prompt=prompt,
+            cwd=cwd,
+            approval_policy=fields.pop("approval_policy", "auto-edit"),
+            created_at=iso(created),
+            started_at=iso(started) if started else None,
+            finished_at=iso(finished) if finished else None,
+            session_id=session,
+            resumes_session=resumes,
+            codex_version="0.169.0",
+            **fields,
+        )
+        store.layout.job_dir(job_id).mkdir(mode=0o700)
+        lines = output or []
+        write_bytes_atomic(store.layout.output(job_id), "".join(line + "\n" for line in lines).encode())
+        store._write(record)
+        summary = Summary()
+        for line in lines:
+            summary.feed_line(line)
+        if lines:
+            write_json_atomic(store.layout.summary(job_id), summary.to_dict())
+        if summary.last_agent_message and status.is_terminal:
+            write_bytes_atomic(store.layout.last_message(job_id), summary.last_agent_message.encode())
+        if session:
+            index = store.layout.session_index(session)
+            append_line(index, job_id)
+            # Sessions are listed by their index's mtime: make that the turn's time, not the clock's.
+            stamp = (finished or started or created).timestamp()
+            os.utime(index, (stamp, stamp))
+        if status == JobStatus.QUEUED:
+            create_empty(store.layout.queued_marker(job_id))
+        if status == JobStatus.RUNNING:
+            create_empty(store.layout.running_marker(job_id))
+        demo.jobs[name] = job_id
+        return job_id
+
+    write(
+        "payments_1",
+        185,
+        "p1a1",
+        JobStatus.DONE,
+        "Refactor the payment module into smaller services\n\nKeep the public API stable.",
+        web,
+        output=done_output(
+            sess_a,
+            "Split payments into gateway, ledger and fees services; the public "
+            "API is unchanged and all 212 tests pass.",
+            48_210,
+            3_904,
+        ),
+        ran=412,
+        session=sess_a,
+        exit_code=0,
+    )
+    write(
+        "deps",
+        150,
+        "d3p5",
+        JobStatus.ERROR,
+        "Upgrade the dependencies and fix what breaks",
+        infra,
+        output=failed_output(sess_c),
+        ran=95,
+        session=sess_c,
+        exit_code=1,
+        error="codex exited with code 1: rate limit exceeded (429); retry after 20s",
+    )
+    write(
+        "payments_2",
+        120,
+        "p2b2",
+        JobStatus.DONE,
+        "Now add tests for the new gateway service",
+        web,
+        output=done_output(
+            sess_a,
+            "Added 18 tests for GatewayService (timeouts, retries, signature "
+            "checks); coverage of src/payments is now 94%.",
+            61_002,
+            5_117,
+        ),
+        ran=288,
+        session=sess_a,
+        resumes=sess_a,
+        exit_code=0,
+    )
+    write(
+        "review",
+        95,
+        "r3v1",
+        JobStatus.DONE,
+        "Review uncommitted changes",
+        api,
+        kind="review",
+        approval_policy="suggest",
+        output=[
+            ev("thread.started", thread_id="0197a2aa-0000-7000-8000-000000000001"),
+            ev("turn.started"),
+            item("item.completed", id="i1", type="agent_message", text="Review: no issues found."),
+            usage_line(9_870, 402),
+        ],
+        ran=41,
+        session="0197a2aa-0000-7000-8000-000000000001",
+        exit_code=0,
+    )
+    write(
+        "cancelled",
+        70,
+        "c4nc",
+        JobStatus.CANCELLED,
+        "Migrate the database schema to the new tenant model",
+        infra,
+        output=running_output("0197a2c0-7777-7888-8999-aaaabbbbcccc")[:3],
+        ran=33,
+        exit_code=-15,
+        error="cancelled on request",
+        cancel_requested_at=iso(now - timedelta(minutes=69)),
+    )
+    write(
+        "lost",
+        45,
+        "7a5t",
+        JobStatus.LOST,
+        "Benchmark the search endpoint under load",
+        api,
+        output=running_output("0197a2ff-1111-7222-8333-444455556666")[:4],
+        ran=600,
+        error="the job's processes are gone and no end was recorded "
+        "(its runner was killed, or the machine restarted)",
+    )
+    # An unreadable record: a truncated meta.json.
+    bad_id = job_id_at(now - timedelta(minutes=20), "x0x0")
+    store.layout.job_dir(bad_id).mkdir(mode=0o700)
+    write_bytes_atomic(store.layout.meta(bad_id), b'{"job_id": "' + bad_id.encode() + b'", "status": "ru')
+    demo.jobs["unreadable"] = bad_id
+    write(
+        "running",
+        3,
+        "r7n2",
+        JobStatus.RUNNING,
+        "Fix the flaky retry test in tests/test_http.py",
+        api,
+        output=running_output(sess_b),
+        session=sess_b,
+        pid=pid,
+        pid_started_at=pid_started,
+    )
+    write("queued", 0.5, "q8e9", JobStatus.QUEUED, "Add OpenAPI docs for the /v2 endpoints", api)
+    return demo
+
+
+def write_many_jobs(root: Path, count: int, *, now: datetime = NOW) -> list[str]:
+    """`count` finished jobs, written fast (no fsync): for load tests of big stores."""
+    store = JobStore(root)
+    store.ensure()
+    ids = []
+    for n in range(count):
+        created = now - timedelta(minutes=count - n)
+        job_id = job_id_at(created, f"{n % 65536:04x}")
+        record = JobRecord(
+            job_id=job_id,
+            status=JobStatus.DONE if n % 7 else JobStatus.ERROR,
+            kind="run",
+            prompt=f"Job number {n}: tidy up module {n % 50}",
+            cwd=f"/home/dev/src/project{n % 12}",
+            approval_policy="auto-edit",
+            created_at=iso(created),
+            started_at=iso(created + timedelta(seconds=1)),
+            finished_at=iso(created + timedelta(seconds=30)),
+            exit_code=0,
+        )
+        folder = store.layout.job_dir(job_id)
+        folder.mkdir()
+        (folder / "meta.json").write_text(json.dumps(record.to_dict()))
+        (folder / "output.txt").write_text("")
+        ids.append(job_id)
+    return ids
+
+
+async def settle(pilot: Any, timeout: float = 10.0) -> None:
+    """Wait until the app has read everything it was asked to read, then let it paint."""
+    app = pilot.app
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        await pilot.pause(0.02)
+        if app.settled:
+            break
+    else:
+        raise AssertionError("the app did not settle")
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()

@@ -1,0 +1,56 @@
+"""`codex-tui` / `python -m tui`: watch, follow, start and cancel codex jobs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from jobstore.config import default_root
+from tui import __version__
+from tui.config import TuiConfig
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="codex-tui",
+        description="A terminal UI for codex-async jobs: watch them live, read their output, "
+        "start, continue and cancel them.",
+    )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="the job store folder (default: $CODEX_ASYNC_HOME or ~/.codex-async); it may not exist yet",
+    )
+    parser.add_argument(
+        "--codex-bin", default=None, help="the codex binary for new jobs (default: $CODEX_BIN, PATH)"
+    )
+    parser.add_argument(
+        "--no-watch", action="store_true", help="do not watch files; rescan every few seconds"
+    )
+    parser.add_argument("--no-spinner", action="store_true", help="a static marker for running jobs")
+    parser.add_argument("--version", action="version", version=f"codex-tui {__version__}")
+    return parser.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> TuiConfig:
+    store_path = (args.store if args.store is not None else default_root()).expanduser().absolute()
+    return TuiConfig(
+        store_path=store_path,
+        codex_bin=args.codex_bin,
+        watch=not args.no_watch,
+        spinner=not args.no_spinner,
+        rescan_seconds=3.0 if args.no_watch else 15.0,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = config_from_args(parse_args(argv))
+    from tui.app import CodexTuiApp  # Textual loads only when the UI runs
+
+    CodexTuiApp(config).run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

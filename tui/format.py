@@ -1,0 +1,116 @@
+"""How values look on screen: ages, durations, token counts, status marks. No Textual here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tui.jobs import JobRow
+
+SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+# status -> (mark, Rich style)
+STATUS_MARKS: dict[str, tuple[str, str]] = {
+    "running": ("●", "bold #4ec9b0"),
+    "queued": ("◌", "#d7ba7d"),
+    "done": ("✓", "#6a9955"),
+    "error": ("✗", "bold #f14c4c"),
+    "cancelled": ("⊘", "#c586c0"),
+    "lost": ("?", "#ce9178"),
+    "unreadable": ("!", "bold #f14c4c"),
+}
+
+
+def status_mark(status: str, *, frame: int | None = None) -> tuple[str, str]:
+    mark, style = STATUS_MARKS.get(status, ("·", ""))
+    if status == "running" and frame is not None:
+        mark = SPINNER_FRAMES[frame % len(SPINNER_FRAMES)]
+    return mark, style
+
+
+def status_label(row: JobRow) -> str:
+    if row.status == "running" and row.cancel_requested:
+        return "cancelling"
+    return row.status
+
+
+def span(seconds: float) -> str:
+    """A short duration: 45s, 3m05s, 1h02m, 2d03h."""
+    total = max(0, int(seconds))
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def age(then: datetime | None, now: datetime) -> str:
+    """How long ago, coarse: 12s, 5m, 3h, 4d, 2y."""
+    if then is None:
+        return "—"
+    total = max(0, int((now - then).total_seconds()))
+    if total < 60:
+        return f"{total}s"
+    if total < 3600:
+        return f"{total // 60}m"
+    if total < 86400:
+        return f"{total // 3600}h"
+    if total < 365 * 86400:
+        return f"{total // 86400}d"
+    return f"{total // (365 * 86400)}y"
+
+
+def age_changes_in(then: datetime, now: datetime) -> float:
+    """Seconds until `age(then, now)` reads differently: ages in seconds change every
+    second, in minutes every minute, in hours every hour, older ones once a day."""
+    total = max(0.0, (now - then).total_seconds())
+    if total < 60:
+        step = 1
+    elif total < 3600:
+        step = 60
+    elif total < 86400:
+        step = 3600
+    else:
+        step = 86400
+    return step - total % step
+
+
+def duration(row: JobRow, now: datetime) -> str:
+    if row.started_at is None:
+        return "—"
+    end = row.finished_at or (now if row.is_active else None)
+    if end is None:
+        return "—"
+    return span((end - row.started_at).total_seconds())
+
+
+def tokens(value: int | None) -> str:
+    if value is None:
+        return ""
+    if value < 1000:
+        return str(value)
+    if value < 1_000_000:
+        return f"{value / 1000:.1f}k"
+    return f"{value / 1_000_000:.1f}M"
+
+
+def short_session(session_id: str | None) -> str:
+    return session_id[:8] if session_id else ""
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def byte_size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"

@@ -1,0 +1,273 @@
+"""What the UI knows about a job, read from the store off the UI thread.
+
+No Textual here: these functions run in worker threads and their results travel
+to the UI in messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from jobstore import JobRecord, JobStore, UnreadableJob
+from jobstore.errors import JobNotFound, JobStoreError, StoreWriteError
+from jobstore.events import total_tokens
+from jobstore.ids import is_job_id
+from jobstore.record import parse_iso
+
+# In the order the status bar shows them.
+STATUSES: tuple[str, ...] = ("running", "queued", "done", "error", "cancelled", "lost", "unreadable")
+ACTIVE_STATUSES = frozenset({"running", "queued"})
+TERMINAL_STATUSES = frozenset({"done", "error", "cancelled", "lost"})
+
+_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+Stamp = tuple[int, int]  # meta.json (mtime_ns, inode) when it was read
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """One job as the UI shows it."""
+
+    job_id: str
+    status: str
+    prompt: str = ""
+    cwd: str = ""
+    kind: str = "run"
+    session_id: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    tokens: int | None = None
+    error: str | None = None
+    exit_code: int | None = None
+    approval_policy: str = ""
+    model: str | None = None
+    cancel_requested: bool = False
+    stamp: Stamp | None = None
+    # time.monotonic() when the read began: a later read always wins.
+    read_at: float = 0.0
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def first_line(self) -> str:
+        for line in self.prompt.splitlines():
+            if line.strip():
+                return line.strip()
+        return ""
+
+    @property
+    def project(self) -> str:
+        return short_project(self.cwd)
+
+    def search_text(self) -> str:
+        return " ".join(
+            part
+            for part in (
+                self.job_id,
+                self.status,
+                self.cwd,
+                self.prompt,
+                self.session_id or "",
+                self.error or "",
+            )
+            if part
+        ).lower()
+
+
+_HOME = os.path.expanduser("~")
+
+
+def short_project(cwd: str) -> str:
+    if not cwd:
+        return ""
+    path = cwd.rstrip(os.sep) or os.sep
+    if path == _HOME:
+        return "~"
+    return os.path.basename(path) or path
+
+
+def created_from_id(job_id: str) -> datetime | None:
+    """Job ids start with their creation time (ms, base32): useful when the record is unreadable."""
+    if not is_job_id(job_id):
+        return None
+    ms = 0
+    for char in job_id[:10]:
+        ms = ms * 32 + _ID_ALPHABET.index(char)
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def meta_stamp(store: JobStore, job_id: str) -> Stamp | None:
+    try:
+        st = os.stat(store.layout.meta(job_id))
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_ino)
+
+
+def row_from_record(record: JobRecord, *, tokens: int | None, stamp: Stamp | None, read_at: float) -> JobRow:
+    return JobRow(
+        job_id=record.job_id,
+        status=str(record.status),
+        prompt=record.prompt,
+        cwd=record.cwd,
+        kind=record.kind,
+        session_id=record.session_id,
+        created_at=parse_iso(record.created_at),
+        started_at=parse_iso(record.started_at),
+        finished_at=parse_iso(record.finished_at),
+        tokens=tokens,
+        error=record.error,
+        exit_code=record.exit_code,
+        approval_policy=record.approval_policy,
+        model=record.model,
+        cancel_requested=record.cancel_requested_at is not None,
+        stamp=stamp,
+        read_at=read_at,
+    )
+
+
+def unreadable_row(job_id: str, reason: str, *, stamp: Stamp | None, read_at: float) -> JobRow:
+    return JobRow(
+        job_id=job_id,
+        status="unreadable",
+        error=reason,
+        created_at=created_from_id(job_id),
+        stamp=stamp,
+        read_at=read_at,
+    )
+
+
+def read_row(store: JobStore, job_id: str) -> JobRow | None:
+    """The job as the UI shows it, or None when it is no longer in the store. Never raises."""
+    read_at = time.monotonic()
+    stamp = meta_stamp(store, job_id)
+    try:
+        try:
+            entry = store.entry(job_id)
+        except StoreWriteError:
+            # A read-only store: `get` could not record a lost job; show the record as it is.
+            entry = store.read_record(job_id)
+    except JobNotFound:
+        return None
+    except JobStoreError as exc:
+        return unreadable_row(job_id, str(exc), stamp=stamp, read_at=read_at)
+    except Exception as exc:  # a worker must not die on one odd job
+        return unreadable_row(job_id, f"cannot read this job: {exc!r}", stamp=stamp, read_at=read_at)
+    if isinstance(entry, UnreadableJob):
+        return unreadable_row(job_id, entry.reason, stamp=stamp, read_at=read_at)
+    tokens: int | None = None
+    if entry.status.value != "queued":
+        with contextlib.suppress(JobStoreError, OSError, ValueError, TypeError):
+            tokens = total_tokens(store.summary(job_id).usage)
+    return row_from_record(entry, tokens=tokens, stamp=stamp, read_at=read_at)
+
+
+def read_rows(store: JobStore, job_ids: Iterable[str]) -> tuple[list[JobRow], list[tuple[str, float]]]:
+    """Rows for `job_ids`, and (job_id, read_at) for those that are gone."""
+    rows: list[JobRow] = []
+    gone: list[tuple[str, float]] = []
+    for job_id in job_ids:
+        if not is_job_id(job_id):
+            continue
+        started = time.monotonic()
+        row = read_row(store, job_id)
+        if row is None:
+            gone.append((job_id, started))
+        else:
+            rows.append(row)
+    return rows, gone
+
+
+def rescan(
+    store: JobStore,
+    known: set[str],
+    recheck: set[str],
+    stamps: Mapping[str, Stamp | None] | None = None,
+) -> tuple[list[str], list[str]]:
+    """Which jobs to read again and which are gone, from a listing of the store.
+
+    New jobs and those in `recheck` (active and unreadable ones: a running job's
+    processes may be gone without any file changing; reading it turns it `lost`) are
+    read again. Finished records do not change, so the others are compared only when
+    `stamps` is given (a full rescan): one stat per job.
+    """
+    ids = store.job_ids()
+    to_read = [
+        job_id
+        for job_id in ids
+        if job_id not in known
+        or job_id in recheck
+        or (stamps is not None and stamps.get(job_id) != meta_stamp(store, job_id))
+    ]
+    present = set(ids)
+    gone = [job_id for job_id in known if job_id not in present]
+    return to_read, gone
+
+
+def count_statuses(rows: Iterable[JobRow]) -> dict[str, int]:
+    counts = dict.fromkeys(STATUSES, 0)
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """What `/` typed: words that must all match.
+
+    A status name (`running`, `error`...) or `status:NAME` keeps jobs in that status
+    (a prefix is enough: `status:err`); `project:NAME` (or `p:`) keeps jobs whose folder
+    contains NAME; any other word must appear in the job's id, prompt, folder, session or error.
+    """
+
+    text: str = ""
+    statuses: tuple[str, ...] = ()
+    projects: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> JobFilter:
+        statuses: list[str] = []
+        projects: list[str] = []
+        words: list[str] = []
+        for token in text.lower().split():
+            name, sep, value = token.partition(":")
+            if sep and name in ("status", "s", "is") and value:
+                statuses.append(value)
+            elif sep and name in ("project", "p", "cwd") and value:
+                projects.append(value)
+            elif token in STATUSES:
+                statuses.append(token)
+            else:
+                words.append(token)
+        return cls(text.strip(), tuple(statuses), tuple(projects), tuple(words))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.statuses or self.projects or self.words)
+
+    def matches(self, row: JobRow) -> bool:
+        if self.statuses and not any(row.status.startswith(s) for s in self.statuses):
+            return False
+        cwd = row.cwd.lower()
+        if any(p not in cwd for p in self.projects):
+            return False
+        if self.words:
+            haystack = row.search_text()
+            return all(w in haystack for w in self.words)
+        return True

@@ -1,0 +1,53 @@
+"""Continue a codex session: a new turn with a new prompt, in the session's folder."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from jobstore import JobStore, SessionInfo
+from tui import format as fmt
+from tui.screens.new_job import StartJobScreen
+
+
+class ContinueSessionScreen(StartJobScreen):
+    TITLE_TEXT = "Continue session"
+
+    def __init__(self, store: JobStore, session: SessionInfo, *, animations: bool = True) -> None:
+        last = session.turns[-1]
+        super().__init__(store, cwd=session.cwd, approval_policy=last.approval_policy, animations=animations)
+        self.session = session
+
+    def compose_intro(self) -> ComposeResult:
+        text = Text()
+        text.append("session ", style="dim")
+        text.append(self.session.session_id, style="bold #9cdcfe")
+        text.append(f"\n{self.session.cwd}", style="dim")
+        turns = self.session.turns
+        shown = list(enumerate(turns, 1))[-3:]
+        text.append(
+            "\nTurns so far:" if len(shown) == len(turns) else f"\nThe last 3 of {len(turns)} turns:",
+            style="dim",
+        )
+        for number, turn in shown:
+            mark, style = fmt.status_mark(str(turn.status))
+            text.append(f"\n{mark} {number}. ", style=style)
+            text.append(fmt.one_line(turn.prompt, 90))
+        busy = next((t for t in turns if not t.is_terminal), None)
+        if busy is not None:
+            text.append(
+                f"\nTurn {turns.index(busy) + 1} (job {busy.job_id}) is still {busy.status}: codex takes one "
+                "turn at a time, so wait for it to end before starting the next.",
+                style="#d7ba7d",
+            )
+        yield Static(text, id="session-intro")
+
+    def compose_cwd(self) -> ComposeResult:
+        yield from ()
+
+    def cwd_value(self) -> str:
+        return self.session.cwd
+
+    def session_id(self) -> str | None:
+        return self.session.session_id

@@ -1,0 +1,63 @@
+"""`?`: every key, from the bindings themselves, and the filter syntax."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+FILTER_HELP = (
+    "Filter (/): words that must all match. A status name (running, error…) or status:NAME keeps "
+    "jobs in that status; project:NAME keeps jobs whose folder contains NAME; any other word is "
+    "looked for in the job id, prompt, folder, session and error. Enter keeps the filter, Esc clears it."
+)
+
+
+def _key_display(key: str) -> str:
+    names = {"question_mark": "?", "slash": "/", "escape": "esc", "ctrl+p": "ctrl+p"}
+    return ", ".join(names.get(k.strip(), k.strip()) for k in key.split(","))
+
+
+def binding_rows(sections: Iterable[tuple[str, Iterable[BindingType]]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold #d7ba7d", no_wrap=True)
+    table.add_column()
+    for title, bindings in sections:
+        table.add_row(Text(title, style="bold underline"), "")
+        for binding in bindings:
+            if not isinstance(binding, Binding) or not binding.description:
+                continue
+            table.add_row(
+                _key_display(binding.key_display or binding.key), binding.tooltip or binding.description
+            )
+        table.add_row("", "")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss_help", "Close", show=False),
+    ]
+
+    def __init__(self, sections: list[tuple[str, list[BindingType]]]) -> None:
+        super().__init__()
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-dialog", classes="dialog"), VerticalScroll():
+            yield Static(binding_rows(self.sections))
+            yield Static(Text(FILTER_HELP, style="dim"))
+
+    def on_mount(self) -> None:
+        dialog = self.query_one("#help-dialog")
+        dialog.border_title = "Keys"
+        dialog.border_subtitle = "esc to close"
+
+    def action_dismiss_help(self) -> None:
+        self.dismiss(None)

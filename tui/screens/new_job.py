@@ -1,0 +1,163 @@
+"""The new-job form: prompt, folder, approval policy; starts a job in the store.
+
+The store's own checks decide what is valid: its InvalidInput and CodexUnavailable
+messages are shown in the form as they are, and nothing is started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Select, Static, TextArea
+
+from jobstore import APPROVAL_POLICIES, DEFAULT_APPROVAL_POLICY, JobStore, RunOptions
+from jobstore.errors import CodexUnavailable, InvalidInput, JobStoreError
+
+
+class StartJobScreen(ModalScreen[str | None]):
+    """Shared by the new-job and continue-session forms: dismisses with the new job's id."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Start", priority=True),
+        Binding("escape", "close", "Cancel", show=False),
+    ]
+
+    TITLE_TEXT = "New codex job"
+
+    @dataclass
+    class Finished(Message):
+        job_id: str | None
+        error: str | None
+
+    def __init__(
+        self,
+        store: JobStore,
+        *,
+        cwd: str,
+        approval_policy: str = DEFAULT_APPROVAL_POLICY,
+        animations: bool = True,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.default_cwd = cwd
+        self.default_policy = (
+            approval_policy if approval_policy in APPROVAL_POLICIES else DEFAULT_APPROVAL_POLICY
+        )
+        self.animations = animations
+        self.starting = False
+
+    def compose_intro(self) -> ComposeResult:
+        yield from ()
+
+    def compose_cwd(self) -> ComposeResult:
+        yield Static("Folder (codex works here)", classes="field-label")
+        yield Input(self.default_cwd, id="cwd", compact=True)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="job-form", classes="dialog"):
+            yield from self.compose_intro()
+            yield Static("Prompt", classes="field-label")
+            yield TextArea(id="prompt", soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
+            yield from self.compose_cwd()
+            with Horizontal(id="policy-row"):
+                yield Static("Approval policy", classes="field-label")
+                yield Select(
+                    [(p, p) for p in APPROVAL_POLICIES],
+                    value=self.default_policy,
+                    allow_blank=False,
+                    id="policy",
+                    compact=True,
+                )
+            yield Static("", id="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Start (ctrl+s)", id="start", variant="primary")
+                yield Button("Cancel (esc)", id="close")
+
+    def on_mount(self) -> None:
+        self.query_one("#job-form").border_title = self.TITLE_TEXT
+        prompt = self.query_one("#prompt", TextArea)
+        if not self.animations:
+            prompt.cursor_blink = False
+            for field in self.query(Input):
+                field.cursor_blink = False
+        prompt.focus()
+
+    # ---------------------------------------------------------------- values
+
+    def cwd_value(self) -> str:
+        return self.query_one("#cwd", Input).value.strip()
+
+    def session_id(self) -> str | None:
+        return None
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#form-error", Static).update(Text(message, style="bold #f14c4c"))
+
+    # ---------------------------------------------------------------- submit
+
+    def action_submit(self) -> None:
+        if self.starting:
+            return
+        prompt = self.query_one("#prompt", TextArea).text
+        policy = self.query_one("#policy", Select).value
+        cwd = self.cwd_value()
+        session_id = self.session_id()
+        try:
+            options = RunOptions.checked(
+                prompt=prompt, cwd=cwd, approval_policy=policy, session_id=session_id
+            )
+        except InvalidInput as exc:
+            self.show_error(str(exc))
+            return
+        self.starting = True
+        self.query_one("#start", Button).disabled = True
+        self.query_one("#form-error", Static).update(Text("Starting…", style="italic"))
+
+        def work() -> None:
+            try:
+                record = self.store.start(options)
+            except (InvalidInput, CodexUnavailable) as exc:
+                self.post_message(self.Finished(None, str(exc)))
+            except JobStoreError as exc:
+                self.post_message(self.Finished(None, f"the store refused: {exc}"))
+            except Exception as exc:  # shown, never a crash of the app
+                self.post_message(self.Finished(None, f"could not start the job: {exc!r}"))
+            else:
+                self.post_message(self.Finished(record.job_id, None))
+
+        self.run_worker(work, thread=True, group="start", exit_on_error=False)
+
+    @on(Finished)
+    def _finished(self, message: Finished) -> None:
+        message.stop()
+        self.starting = False
+        self.query_one("#start", Button).disabled = False
+        if message.job_id is not None:
+            self.dismiss(message.job_id)
+        else:
+            self.show_error(message.error or "could not start the job")
+
+    def action_close(self) -> None:
+        if not self.starting:
+            self.dismiss(None)
+
+    @on(Button.Pressed, "#start")
+    def _start_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_submit()
+
+    @on(Button.Pressed, "#close")
+    def _close_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_close()
+
+
+class NewJobScreen(StartJobScreen):
+    """`n`: a new codex job."""
