@@ -99,3 +99,17 @@ def play(store: JobStore, project: Path, *, pace: float = 1.0, stop: threading.E
                 start(scenarios.FOLLOW_UP, session_id=record.session_id, approval_policy="suggest")
             return
         stop.wait(0.3)
+
+
+def shutdown(store: JobStore, env: DemoEnvironment, stop: threading.Event) -> None:
+    """End the demo: stop starting jobs, cancel what still runs, remove the temporary folder."""
+    import shutil
+
+    stop.set()
+    for entry in store.list_jobs(limit=100):
+        if not entry.is_terminal and entry.status != "unreadable":
+            try:
+                store.cancel(entry.job_id, wait=5)
+            except JobStoreError:
+                pass
+    shutil.rmtree(env.root, ignore_errors=True)

@@ -196,12 +196,16 @@ class RenderedLine:
     text: str
 
 
+# What codex prints on stderr at every start when stdin is closed: says nothing to a reader.
+_NOISE_LINES = frozenset({"Reading additional input from stdin..."})
+
+
 def render_line(line: str) -> list[RenderedLine]:
     """A raw output line made readable. Non-JSON lines are shown as they are."""
     event = parse_event(line)
     if event is None:
         text = line.rstrip("\n")
-        return [RenderedLine("raw", text)] if text.strip() else []
+        return [RenderedLine("raw", text)] if text.strip() and text.strip() not in _NOISE_LINES else []
     return render_event(event)
 
 
@@ -234,7 +238,8 @@ def _render_item(item: dict[str, Any], kind: str) -> list[RenderedLine]:
     if itype == "command_execution":
         command = _text(item.get("command"))
         if not done:
-            return [RenderedLine("command", f"$ {command}")] if kind == "item.started" else []
+            # Dim while it runs; the completed line below carries the exit code.
+            return [RenderedLine("info", f"… $ {command}")] if kind == "item.started" else []
         exit_code = item.get("exit_code")
         status = f"exit {exit_code}" if isinstance(exit_code, int) else _text(item.get("status"))
         lines = [RenderedLine("command" if exit_code in (0, None) else "error", f"$ {command}  [{status}]")]

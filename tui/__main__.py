@@ -29,6 +29,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-watch", action="store_true", help="do not watch files; rescan every few seconds"
     )
     parser.add_argument("--no-spinner", action="store_true", help="a static marker for running jobs")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="open the UI on a fresh temporary store where a SIMULATED codex (no model, no network) "
+        "plays example jobs; everything is removed on quit",
+    )
     parser.add_argument("--version", action="version", version=f"codex-tui {__version__}")
     return parser.parse_args(argv)
 
@@ -45,10 +51,38 @@ def config_from_args(args: argparse.Namespace) -> TuiConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = config_from_args(parse_args(argv))
+    args = parse_args(argv)
+    if args.demo:
+        return run_demo(args)
+    config = config_from_args(args)
     from tui.app import CodexTuiApp  # Textual loads only when the UI runs
 
     CodexTuiApp(config).run()
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """The real app on a temporary store, with the simulated codex playing jobs into it."""
+    import dataclasses
+    import threading
+
+    from demo import setup
+    from jobstore import JobStore
+    from tui.app import CodexTuiApp
+
+    env = setup.prepare()
+    store = JobStore(env.store_root, codex_bin=str(env.codex_bin))
+    args.store = env.store_root
+    config = dataclasses.replace(config_from_args(args), codex_bin=str(env.codex_bin), launch_cwd=env.project)
+    stop = threading.Event()
+    player = threading.Thread(
+        target=setup.play, args=(store, env.project), kwargs={"stop": stop}, daemon=True
+    )
+    player.start()
+    try:
+        CodexTuiApp(config).run()
+    finally:
+        setup.shutdown(store, env, stop)
     return 0
 
 
