@@ -404,9 +404,9 @@ class CodexTuiApp(App[None]):
             self.output.poke()
         if changes.sessions:
             self._sessions_changed()
-        if changes.rescan:
+        if changes.rescan or changes.listing:
             if self.loaded:
-                self.action_rescan()
+                self.action_rescan(full=changes.rescan)
             else:
                 self._rescan_again = True  # once the first load is done
             self._show_store_state()

@@ -44,11 +44,14 @@ class StoreChanges:
     output_ids: frozenset[str] = frozenset()  # outputs that grew
     sessions: bool = False  # the session index changed
     rescan: bool = False  # anything may have changed: compare the whole store
+    # The watch was restarted: jobs may have come or gone in between. Compare the listing
+    # and re-read the active jobs (cheap), not every record.
+    listing: bool = False
     structure: bool = field(default=False, compare=False)  # the watched folders changed
 
     @property
     def empty(self) -> bool:
-        return not (self.job_ids or self.output_ids or self.sessions or self.rescan)
+        return not (self.job_ids or self.output_ids or self.sessions or self.rescan or self.listing)
 
 
 def accept(change: Change, path: str) -> bool:
@@ -146,7 +149,7 @@ class StoreWatcher:
                 paths, jobs = self._paths()
                 self.watching = tuple(paths)
                 # Whatever happened while no watch was in place: read it again.
-                self.post(StoreChanges(jobs, jobs, sessions=resync, rescan=resync))
+                self.post(StoreChanges(jobs, jobs, sessions=True, rescan=resync, listing=True))
                 resync = False
                 self.running.set()
                 async for raw in awatch(
