@@ -172,7 +172,7 @@ async def test_start_wait_poll(store: JobStore, workdir: Path) -> None:
         lines = polled["output"].splitlines()
         assert lines == [
             f"session {done['session_id']}",
-            "$ sleep",
+            "… $ sleep",
             "$ sleep  [exit 0]",
             "Done: say hello sleep=0.3",
             "turn completed · 10 in / 5 out tokens",
