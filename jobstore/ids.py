@@ -13,6 +13,7 @@ import re
 import secrets
 import threading
 import time
+from datetime import UTC, datetime
 
 from jobstore.errors import InvalidInput
 
@@ -41,6 +42,19 @@ def new_job_id() -> str:
         now_ms = max(time.time_ns() // 1_000_000, _last_ms + 1)
         _last_ms = now_ms
     return _encode(now_ms, _TIME_CHARS) + "".join(secrets.choice(_ALPHABET) for _ in range(_RANDOM_CHARS))
+
+
+def created_at(job_id: str) -> datetime | None:
+    """When the job was created, read from its id (useful when its record is unreadable)."""
+    if not is_job_id(job_id):
+        return None
+    ms = 0
+    for char in job_id[:_TIME_CHARS]:
+        ms = ms * 32 + _ALPHABET.index(char)
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def is_job_id(value: object) -> bool:

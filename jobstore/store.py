@@ -140,7 +140,12 @@ class JobStore:
         check_job_id(job_id)
         record = self.read_record(job_id)
         if record.status == JobStatus.RUNNING and not self._job_alive(record):
-            record = self._mark_lost(job_id)
+            try:
+                record = self._mark_lost(job_id)
+            except StoreWriteError as exc:
+                # A store we may not write (read-only, full): say what is true, unrecorded.
+                record.status = JobStatus.LOST
+                record.error = f"the job's processes are gone; not recorded: {exc}"
         return record
 
     def entry(self, job_id: str) -> JobEntry:

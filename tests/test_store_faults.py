@@ -96,3 +96,21 @@ def test_summary_damaged_is_rebuilt(store: JobStore, workdir: Path) -> None:
     job = store.wait(run(store, workdir, "x").job_id, 20)
     store.layout.summary(job.job_id).write_bytes(b"\x00garbage")
     assert store.summary(job.job_id).turn_completed
+
+
+def test_lost_job_on_a_store_that_refuses_writes_reads_lost(
+    store: JobStore, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    done = store.wait(run(store, workdir, "x").job_id, 20)
+    with store.locked_record(done.job_id) as rec:
+        rec.status = JobStatus.RUNNING
+        rec.pid = rec.codex_pid = 999_999_999
+    before = store.layout.meta(done.job_id).read_bytes()
+
+    def refuse(fd: int) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(os, "fsync", refuse)
+    record = store.get(done.job_id)
+    assert record.status == JobStatus.LOST and "not recorded" in (record.error or "")
+    assert store.layout.meta(done.job_id).read_bytes() == before

@@ -11,11 +11,12 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from jobstore import JobRecord, JobStore, UnreadableJob
-from jobstore.errors import JobNotFound, JobStoreError, StoreWriteError
+from jobstore.errors import JobNotFound, JobStoreError
 from jobstore.events import total_tokens
+from jobstore.ids import created_at as job_created_at
 from jobstore.ids import is_job_id
 from jobstore.record import parse_iso
 
@@ -24,7 +25,6 @@ STATUSES: tuple[str, ...] = ("running", "queued", "done", "error", "cancelled", 
 ACTIVE_STATUSES = frozenset({"running", "queued"})
 TERMINAL_STATUSES = frozenset({"done", "error", "cancelled", "lost"})
 
-_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
 Stamp = tuple[int, int]  # meta.json (mtime_ns, inode) when it was read
 
@@ -98,19 +98,6 @@ def short_project(cwd: str) -> str:
     return os.path.basename(path) or path
 
 
-def created_from_id(job_id: str) -> datetime | None:
-    """Job ids start with their creation time (ms, base32): useful when the record is unreadable."""
-    if not is_job_id(job_id):
-        return None
-    ms = 0
-    for char in job_id[:10]:
-        ms = ms * 32 + _ID_ALPHABET.index(char)
-    try:
-        return datetime.fromtimestamp(ms / 1000, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
 def meta_stamp(store: JobStore, job_id: str) -> Stamp | None:
     try:
         st = os.stat(store.layout.meta(job_id))
@@ -146,7 +133,7 @@ def unreadable_row(job_id: str, reason: str, *, stamp: Stamp | None, read_at: fl
         job_id=job_id,
         status="unreadable",
         error=reason,
-        created_at=created_from_id(job_id),
+        created_at=job_created_at(job_id),
         stamp=stamp,
         read_at=read_at,
     )
@@ -157,11 +144,7 @@ def read_row(store: JobStore, job_id: str) -> JobRow | None:
     read_at = time.monotonic()
     stamp = meta_stamp(store, job_id)
     try:
-        try:
-            entry = store.entry(job_id)
-        except StoreWriteError:
-            # A read-only store: `get` could not record a lost job; show the record as it is.
-            entry = store.read_record(job_id)
+        entry = store.entry(job_id)
     except JobNotFound:
         return None
     except JobStoreError as exc:
