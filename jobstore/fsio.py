@@ -13,7 +13,6 @@ import contextlib
 import fcntl
 import json
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ def ensure_dir(path: Path) -> None:
 def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Replace `path` with `data` in one step. `durable` fsyncs before the rename, so a
     crash cannot leave an empty file behind the new name; job records always are."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         try:
