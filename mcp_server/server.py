@@ -111,6 +111,10 @@ def create_server(store: JobStore, settings: ServerSettings | None = None) -> Fa
         settings.check_allowed(options.approval_policy, options.sandbox)
         return options
 
+    async def start_run(**fields: object) -> JobRecord:
+        """Check a run's options against the store and the policy cap, then start it."""
+        return await in_thread(lambda: store.start(checked_run(**fields)))
+
     @mcp.tool(annotations={"title": "Start a codex job", "readOnlyHint": False, "openWorldHint": True})
     async def codex_start(
         prompt: PromptArg,
@@ -129,20 +133,17 @@ def create_server(store: JobStore, settings: ServerSettings | None = None) -> Fa
         (workspace-write sandbox, no approvals); suggest is read-only; full-auto has no sandbox.
         """
 
-        def run() -> JobRecord:
-            return store.start(
-                checked_run(
-                    prompt=prompt,
-                    cwd=cwd,
-                    approval_policy=approval_policy,
-                    sandbox=sandbox,
-                    model=model,
-                    reasoning_effort=reasoning_effort,
-                    session_id=session_id,
-                )
+        return start_result(
+            await start_run(
+                prompt=prompt,
+                cwd=cwd,
+                approval_policy=approval_policy,
+                sandbox=sandbox,
+                model=model,
+                reasoning_effort=reasoning_effort,
+                session_id=session_id,
             )
-
-        return start_result(await in_thread(run))
+        )
 
     @mcp.tool(annotations={"title": "Show a codex job", "readOnlyHint": True})
     async def codex_poll(
@@ -296,20 +297,15 @@ def create_server(store: JobStore, settings: ServerSettings | None = None) -> Fa
         (at most 50, under the client's tool timeout) and returns the answer if codex finished.
         Otherwise it returns the job_id: go on with codex_wait(job_id), as after codex_start."""
 
-        def run() -> JobRecord:
-            return store.start(
-                checked_run(
-                    prompt=prompt,
-                    cwd=cwd,
-                    approval_policy=approval_policy,
-                    sandbox=sandbox,
-                    model=model,
-                    reasoning_effort=reasoning_effort,
-                    session_id=session_id,
-                )
-            )
-
-        record = await in_thread(run)
+        record = await start_run(
+            prompt=prompt,
+            cwd=cwd,
+            approval_policy=approval_policy,
+            sandbox=sandbox,
+            model=model,
+            reasoning_effort=reasoning_effort,
+            session_id=session_id,
+        )
         outcome = await wait_for_job(store, record.job_id, wait_seconds, ctx) if wait_seconds > 0 else None
         final = outcome.record if outcome else record
         answer = await in_thread(store.final_message, final.job_id) if final.is_terminal else None

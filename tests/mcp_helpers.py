@@ -24,6 +24,20 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 VENV_BIN = Path(sys.executable).parent
+ALL_TOOLS = frozenset(
+    {
+        "codex_start",
+        "codex_poll",
+        "codex_wait",
+        "codex_list",
+        "codex_cancel",
+        "codex_review",
+        "codex_sessions",
+        "codex",
+        "codex_batch",
+        "ping",
+    }
+)
 SERVER_SCRIPT = "codex-async-mcp"
 # Every call of a test gets an answer well within this, or the test fails instead of hanging.
 READ_TIMEOUT_SECONDS = 90.0

@@ -27,20 +27,9 @@ from mcp_server.server import create_server
 from mcp_server.settings import ServerSettings
 from tests.conftest import stop_everything
 from tests.helpers import wait_until
+from tests.mcp_helpers import ALL_TOOLS as TOOLS
 from tests.mcp_helpers import ProgressCallback, call_error, call_ok, result_text
 
-TOOLS = {
-    "codex_start",
-    "codex_poll",
-    "codex_wait",
-    "codex_list",
-    "codex_cancel",
-    "codex_review",
-    "codex_sessions",
-    "codex",
-    "codex_batch",
-    "ping",
-}
 UNKNOWN_JOB = "0000000000zzzz"
 
 

@@ -20,21 +20,9 @@ from typing import Any
 from jobstore import JobStore
 from tests.clients.conftest import REPO, ClientWorld, Completed, client_binary, run_client
 from tests.clients.fake_anthropic import FINAL_TEXT, FakeAnthropic
-from tests.mcp_helpers import check_against_schema
+from tests.mcp_helpers import ALL_TOOLS, check_against_schema
 
 SERVER_NAME = "codex-async"
-ALL_TOOLS = {
-    "codex_start",
-    "codex_poll",
-    "codex_wait",
-    "codex_list",
-    "codex_cancel",
-    "codex_review",
-    "codex_sessions",
-    "codex",
-    "codex_batch",
-    "ping",
-}
 PINNED = json.loads((REPO / "tools" / "package.json").read_text(encoding="utf-8"))["dependencies"]
 # What `claude mcp list` prints for a server it started and initialized (checked with 2.1.329).
 CLAUDE_CONNECTED = "✔ Connected"
