@@ -225,7 +225,9 @@ class Runner:
         now = time.monotonic()
         if self._summary_dirty and (force or now - self._summary_written_at >= SUMMARY_EVERY_SECONDS):
             try:
-                fsio.write_json_atomic(self.layout.summary(self.job_id), self.summary.to_dict())
+                # A cache of the output: atomic, but not worth an fsync per update.
+                summary = self.summary.to_dict()
+                fsio.write_json_atomic(self.layout.summary(self.job_id), summary, durable=False)
                 self._summary_dirty = False
                 self._summary_written_at = now
             except Exception as exc:
