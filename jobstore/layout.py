@@ -48,6 +48,10 @@ class StoreLayout:
     def scheduler_lock(self) -> Path:
         return self.root / "scheduler.lock"
 
+    @property
+    def session_lock(self) -> Path:
+        return self.root / "sessions.lock"
+
     def job_dir(self, job_id: str) -> Path:
         return self.jobs_dir / check_job_id(job_id)
 

@@ -287,8 +287,15 @@ class JobStore:
     def start(self, options: RunOptions) -> JobRecord:
         """Create a job for a codex run (or a continued session) and start or queue it."""
         info = self.codex_info()  # fails before anything is written if codex is unusable
-        if options.session_id is not None:
+        if options.session_id is None:
+            return self._start_run(info, options)
+        # One turn of a session at a time: check and start under one lock.
+        self.ensure()
+        with fsio.file_lock(self.layout.session_lock):
             self._check_session_resumable(options.session_id)
+            return self._start_run(info, options)
+
+    def _start_run(self, info: CodexInfo, options: RunOptions) -> JobRecord:
         return self._create(
             kind="run",
             prompt=options.prompt,

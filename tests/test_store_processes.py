@@ -204,3 +204,29 @@ def test_access_denied_is_not_dead(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(psutil.Process, "create_time", denied)
     assert processes.is_alive(1, 123.0)
+
+
+def test_a_session_takes_one_turn_at_a_time(store: JobStore, workdir: Path) -> None:
+    from jobstore import InvalidInput
+
+    first = store.wait(run(store, workdir, "first turn").job_id, 20)
+    outcomes: list[object] = []
+
+    def continue_session() -> None:
+        try:
+            options = RunOptions.checked(
+                prompt="next turn sleep=3", cwd=str(workdir), session_id=first.session_id
+            )
+            outcomes.append(store.start(options))
+        except InvalidInput as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=continue_session) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    started = [o for o in outcomes if isinstance(o, JobRecord)]
+    refused = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(started) == 1 and len(refused) == 2
+    assert all("already has a turn in progress" in str(e) for e in refused)
