@@ -130,13 +130,6 @@ def terminate_tree(
         wait_gone(targets, 2.0)
 
 
-def kill_tree_now(pids: Iterable[psutil.Process], pgid: int | None = None) -> None:
-    signal_group(pgid, signal.SIGKILL)
-    procs = list(pids)
-    signal_processes(procs, signal.SIGKILL)
-    wait_gone(procs, 2.0)
-
-
 def _collect(
     root_pid: int | None,
     root_started_at: float | None,

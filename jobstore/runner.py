@@ -29,7 +29,8 @@ from jobstore.events import Summary
 from jobstore.processes import (
     become_child_subreaper,
     descendants,
-    kill_tree_now,
+    signal_group,
+    signal_processes,
     start_time_of,
     terminate_tree,
 )
@@ -189,24 +190,18 @@ class Runner:
         self.cancel_signalled = True
 
     def _signal_tree(self, codex_pid: int, sig: int) -> None:
-        targets = descendants(os.getpid())
-        try:
-            os.killpg(codex_pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-        for proc in targets:
-            try:
-                proc.send_signal(sig)
-            except Exception:
-                pass
+        # codex's group, and every descendant (codex runs shell commands in sessions of
+        # their own, which the group signal does not reach).
+        signal_group(codex_pid, sig)
+        signal_processes(descendants(os.getpid()), sig)
 
     def _stop_leftovers(self, codex_pid: int) -> None:
         # Whatever codex started and left behind was reparented to us (subreaper) or
         # is still in its group: nothing of the job may outlive it.
         leftovers = descendants(os.getpid())
         if leftovers:
+            # SIGTERM, a second's grace, then SIGKILL for what remains.
             terminate_tree(None, None, codex_pid, 1.0, extra_roots=[os.getpid()])
-            kill_tree_now(descendants(os.getpid()), codex_pid)
 
     def _consume(self, lines: list[str]) -> None:
         for line in lines:

@@ -230,12 +230,14 @@ class JobStore:
             summary.feed_line(line)
         return summary
 
-    def final_message(self, job_id: str) -> str | None:
+    def final_message(self, job_id: str, summary: Summary | None = None) -> str | None:
+        """codex's final message (its answer), else its last agent message so far. Pass the
+        `summary` already read, if any, so it is not read twice."""
         with contextlib.suppress(OSError):
             text = self.layout.last_message(job_id).read_text("utf-8", "replace")
             if text.strip():
                 return text
-        return self.summary(job_id).last_agent_message
+        return (summary or self.summary(job_id)).last_agent_message
 
     def sessions(self, limit: int = 20) -> list[SessionInfo]:
         """Codex sessions with their turns, the most recently active first."""

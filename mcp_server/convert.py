@@ -104,7 +104,7 @@ def job_view(store: JobStore, record: JobRecord, tail_lines: int) -> JobView:
         pid=record.pid,
         codex_pid=record.codex_pid,
         error=record.error,
-        last_message=store.final_message(job_id),
+        last_message=store.final_message(job_id, summary),
         output="\n".join(line.text for line in lines),
         output_lines=len(lines),
         # Only the latest: a long run's full lists would make every poll heavy to send and check.

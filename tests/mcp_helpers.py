@@ -153,3 +153,15 @@ async def call_error(session: ToolSession, name: str, arguments: dict[str, Any] 
     assert text.strip(), f"{name} failed without a message"
     assert "Traceback" not in text, text
     return text
+
+
+async def start_job(session: ToolSession, cwd: Path, prompt: str, **kw: Any) -> dict[str, Any]:
+    """codex_start in `cwd`; must succeed."""
+    return await call_ok(session, "codex_start", {"prompt": prompt, "cwd": str(cwd), **kw})
+
+
+async def wait_done(session: ToolSession, job_id: str, timeout: float = 30) -> dict[str, Any]:
+    """One codex_wait that must see the job end."""
+    result = await call_ok(session, "codex_wait", {"job_id": job_id, "timeout_seconds": timeout})
+    assert result["finished"], result
+    return result

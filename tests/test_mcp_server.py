@@ -28,7 +28,8 @@ from mcp_server.settings import ServerSettings
 from tests.conftest import stop_everything
 from tests.helpers import wait_until
 from tests.mcp_helpers import ALL_TOOLS as TOOLS
-from tests.mcp_helpers import ProgressCallback, call_error, call_ok, result_text
+from tests.mcp_helpers import ProgressCallback, call_error, call_ok, result_text, wait_done
+from tests.mcp_helpers import start_job as start
 
 UNKNOWN_JOB = "0000000000zzzz"
 
@@ -67,16 +68,6 @@ def snapshot(store: JobStore) -> dict[str, list[tuple[str, int]]]:
         entries = sorted(os.scandir(folder), key=lambda e: e.name) if folder.is_dir() else []
         found[folder.name] = [(e.name, 0 if e.is_dir() else e.stat().st_size) for e in entries]
     return found
-
-
-async def start(session: InMemorySession, workdir: Path, prompt: str, **kw: Any) -> dict[str, Any]:
-    return await call_ok(session, "codex_start", {"prompt": prompt, "cwd": str(workdir), **kw})
-
-
-async def wait_done(session: InMemorySession, job_id: str, timeout: float = 30) -> dict[str, Any]:
-    result = await call_ok(session, "codex_wait", {"job_id": job_id, "timeout_seconds": timeout})
-    assert result["finished"], result
-    return result
 
 
 # ---------------------------------------------------------------- the tools as listed

@@ -23,7 +23,8 @@ from mcp import ClientSession
 from jobstore import JobStatus, JobStore, RunOptions
 from tests.conftest import stop_everything
 from tests.helpers import wait_until
-from tests.mcp_helpers import call_error, call_ok, server_command, server_env, stdio_session
+from tests.mcp_helpers import call_error, call_ok, server_command, server_env, stdio_session, wait_done
+from tests.mcp_helpers import start_job as start
 
 
 @pytest.fixture
@@ -34,16 +35,6 @@ def env(store: JobStore, fake_codex: Path, tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def stderr_path(tmp_path: Path) -> Path:
     return tmp_path / "server.stderr"
-
-
-async def start(session: ClientSession, cwd: Path, prompt: str, **kw: Any) -> dict[str, Any]:
-    return await call_ok(session, "codex_start", {"prompt": prompt, "cwd": str(cwd), **kw})
-
-
-async def wait_done(session: ClientSession, job_id: str, timeout: float = 30) -> dict[str, Any]:
-    result = await call_ok(session, "codex_wait", {"job_id": job_id, "timeout_seconds": timeout})
-    assert result["finished"], result
-    return result
 
 
 async def poll_until(session: ClientSession, job_id: str, check: Any, timeout: float = 20) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from mcp import ClientSession
 from jobstore import JobStore
 from tests.helpers import processes_matching
 from tests.mcp_helpers import call_ok, server_env, stdio_session
+from tests.mcp_helpers import start_job as start
 
 
 def env_for(real_store: JobStore, codex_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
@@ -22,10 +23,6 @@ def env_for(real_store: JobStore, codex_env: dict[str, str], tmp_path: Path) -> 
         CODEX_ASYNC_CANCEL_GRACE="3",
         CODEX_ASYNC_LOG_FILE=str(tmp_path / "server.log"),
     )
-
-
-async def start(session: ClientSession, cwd: Path, prompt: str, **kw: Any) -> dict[str, Any]:
-    return await call_ok(session, "codex_start", {"prompt": prompt, "cwd": str(cwd), **kw})
 
 
 async def wait_end(session: ClientSession, job_id: str) -> dict[str, Any]:
