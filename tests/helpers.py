@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import psutil
 
 T = TypeVar("T")
+
+# The real codex CLI's version, as pinned for the end-to-end tests in tools/package.json.
+PINNED_CODEX_VERSION: str = json.loads(
+    (Path(__file__).resolve().parent.parent / "tools" / "package.json").read_text()
+)["dependencies"]["@openai/codex"]
 
 
 def wait_until(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.05) -> T:

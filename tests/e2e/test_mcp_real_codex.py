@@ -9,7 +9,7 @@ from typing import Any
 from mcp import ClientSession
 
 from jobstore import JobStore
-from tests.helpers import processes_matching
+from tests.helpers import PINNED_CODEX_VERSION, processes_matching
 from tests.mcp_helpers import call_ok, server_env, stdio_session
 from tests.mcp_helpers import start_job as start
 
@@ -37,7 +37,7 @@ async def test_every_tool_with_the_real_codex(
     real_store: JobStore, codex_env: dict[str, str], git_repo: Path, tmp_path: Path
 ) -> None:
     async with stdio_session(env_for(real_store, codex_env, tmp_path)) as session:
-        assert (await call_ok(session, "ping"))["codex_version"] == "0.169.0"
+        assert (await call_ok(session, "ping"))["codex_version"] == PINNED_CODEX_VERSION
 
         # start, wait, poll
         first = await start(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jobstore import JobStatus, JobStore, ReviewOptions, RunOptions
 from jobstore.record import JobRecord
-from tests.helpers import processes_matching, wait_until
+from tests.helpers import PINNED_CODEX_VERSION, processes_matching, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,7 @@ def test_plain_run(real_store: JobStore, git_repo: Path) -> None:
     assert final.status == JobStatus.DONE, final.error
     assert final.exit_code == 0
     assert final.session_id
-    assert final.codex_version == "0.169.0"
+    assert final.codex_version == PINNED_CODEX_VERSION
     assert real_store.final_message(job.job_id) == "hello from the fake model"
     summary = real_store.summary(job.job_id)
     assert summary.turn_completed and summary.usage and summary.usage["input_tokens"] > 0
