@@ -13,7 +13,7 @@ import anyio
 import psutil
 
 from jobstore import JobRecord, JobStatus, JobStore
-from tests.mcp_helpers import call_ok, server_env, stdio_session
+from tests.mcp_server.mcp_helpers import call_ok, server_env, stdio_session
 
 JOBS = 200
 LIMIT = 4

@@ -24,7 +24,7 @@ import pytest
 
 from jobstore import JobStore
 from tests.conftest import make_fake_codex, stop_everything
-from tests.mcp_helpers import server_command
+from tests.mcp_server.mcp_helpers import server_command
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_BIN = REPO / "tools" / "node_modules" / ".bin"

@@ -20,7 +20,7 @@ from typing import Any
 from jobstore import JobStore
 from tests.clients.conftest import REPO, ClientWorld, Completed, client_binary, run_client
 from tests.clients.fake_anthropic import FINAL_TEXT, FakeAnthropic
-from tests.mcp_helpers import ALL_TOOLS, check_against_schema
+from tests.mcp_server.mcp_helpers import ALL_TOOLS, check_against_schema
 
 SERVER_NAME = "codex-async"
 PINNED = json.loads((REPO / "tools" / "package.json").read_text(encoding="utf-8"))["dependencies"]

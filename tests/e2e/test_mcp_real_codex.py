@@ -10,8 +10,8 @@ from mcp import ClientSession
 
 from jobstore import JobStore
 from tests.helpers import PINNED_CODEX_VERSION, processes_matching
-from tests.mcp_helpers import call_ok, server_env, stdio_session
-from tests.mcp_helpers import start_job as start
+from tests.mcp_server.mcp_helpers import call_ok, server_env, stdio_session
+from tests.mcp_server.mcp_helpers import start_job as start
 
 
 def env_for(real_store: JobStore, codex_env: dict[str, str], tmp_path: Path) -> dict[str, str]:

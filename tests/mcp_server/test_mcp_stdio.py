@@ -23,8 +23,15 @@ from mcp import ClientSession
 from jobstore import JobStatus, JobStore, RunOptions
 from tests.conftest import stop_everything
 from tests.helpers import wait_until
-from tests.mcp_helpers import call_error, call_ok, server_command, server_env, stdio_session, wait_done
-from tests.mcp_helpers import start_job as start
+from tests.mcp_server.mcp_helpers import (
+    call_error,
+    call_ok,
+    server_command,
+    server_env,
+    stdio_session,
+    wait_done,
+)
+from tests.mcp_server.mcp_helpers import start_job as start
 
 
 @pytest.fixture

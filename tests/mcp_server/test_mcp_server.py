@@ -27,9 +27,9 @@ from mcp_server.server import create_server
 from mcp_server.settings import ServerSettings
 from tests.conftest import stop_everything
 from tests.helpers import wait_until
-from tests.mcp_helpers import ALL_TOOLS as TOOLS
-from tests.mcp_helpers import ProgressCallback, call_error, call_ok, result_text, wait_done
-from tests.mcp_helpers import start_job as start
+from tests.mcp_server.mcp_helpers import ALL_TOOLS as TOOLS
+from tests.mcp_server.mcp_helpers import ProgressCallback, call_error, call_ok, result_text, wait_done
+from tests.mcp_server.mcp_helpers import start_job as start
 
 UNKNOWN_JOB = "0000000000zzzz"
 
