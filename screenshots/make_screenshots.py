@@ -22,7 +22,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.tui_demo import NOW, DemoStore, build_demo_store, settle  # noqa: E402
+from tests.tui.tui_demo import NOW, DemoStore, build_demo_store, settle  # noqa: E402
 from tui.app import CodexTuiApp  # noqa: E402
 from tui.config import TuiConfig  # noqa: E402
 

@@ -66,7 +66,7 @@ def run_demo(args: argparse.Namespace) -> int:
     import dataclasses
     import threading
 
-    from demo import setup
+    from tui.demo import setup
     from jobstore import JobStore
     from tui.app import CodexTuiApp
 

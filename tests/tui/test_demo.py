@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from demo import scenarios, setup
+from tui.demo import scenarios, setup
 from jobstore import JobStatus, JobStore
 from tests.conftest import stop_everything
 from tests.helpers import processes_matching, wait_until
 
 
 @pytest.fixture
-def demo_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[JobStore, Path]]:
-    monkeypatch.setenv("SIMULATED_CODEX_SPEED", "0.05")
-    monkeypatch.setenv("CODEX_BIN", os.environ.get("CODEX_BIN", ""))
-    env = setup.prepare(tmp_path)
+def demo_store(tmp_path: Path) -> Iterator[tuple[JobStore, Path]]:
+    before = dict(os.environ)
+    env = setup.prepare(tmp_path, speed=0.05)
+    assert dict(os.environ) == before  # the demo passes codex_bin on; it sets no variable
     store = JobStore(env.store_root, codex_bin=str(env.codex_bin), cancel_grace=2)
     yield store, env.project
     stop_everything(store)

@@ -13,11 +13,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from demo import scenarios
+from tui.demo import scenarios
 from jobstore import JobStore, ReviewOptions, RunOptions
 from jobstore.errors import JobStoreError
 
-_PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+# The folder holding the `tui` package, for the simulated codex's wrapper script.
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,10 @@ class DemoEnvironment:
     codex_bin: Path
 
 
-def prepare(base: Path | None = None) -> DemoEnvironment:
-    """A temporary folder holding the store, a small git project and the simulated codex.
-    Also points CODEX_BIN at the simulated codex, so every job of this process uses it."""
+def prepare(base: Path | None = None, *, speed: float = 1.0) -> DemoEnvironment:
+    """A temporary folder holding the store, a small git project and the simulated codex
+    (`speed` scales its pauses). Pass `codex_bin` on to the store: nothing is set in the
+    environment."""
     root = Path(tempfile.mkdtemp(prefix="codex-tui-demo-", dir=base))
     project = root / "demo-project"
     (project / "src").mkdir(parents=True)
@@ -48,10 +50,9 @@ def prepare(base: Path | None = None) -> DemoEnvironment:
         f"#!{sys.executable}\n"
         "# SIMULATED codex for the codex-tui demo: plays scripted runs, asks no model.\n"
         f"import sys\nsys.path.insert(0, {_PACKAGE_PARENT!r})\n"
-        "from demo.simulated_codex import main\nsys.exit(main())\n"
+        f"from tui.demo.simulated_codex import main\nsys.exit(main(speed={float(speed)!r}))\n"
     )
     codex.chmod(codex.stat().st_mode | stat.S_IXUSR)
-    os.environ["CODEX_BIN"] = str(codex)
     return DemoEnvironment(root, root / "store", project, codex)
 
 

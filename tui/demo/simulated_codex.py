@@ -1,19 +1,19 @@
 """A SIMULATED codex CLI for the demo: it accepts the argv of `codex exec --json` and plays a
-scripted run from `demo.scenarios`. It asks no model and uses no network.
+scripted run from `tui.demo.scenarios`. It asks no model and uses no network.
 
-Run as `python -m demo.simulated_codex ...`; `demo.setup` writes a `codex` wrapper for it.
+`tui.demo.setup` writes a `codex` wrapper that calls `main` with the demo's pace (`speed`: a
+factor on every pause), so nothing here reads the environment.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 import uuid
 
-from demo.scenarios import scenario_for
+from tui.demo.scenarios import scenario_for
 
 VERSION = "0.169.0"
 EXEC_FLAGS = (
@@ -27,7 +27,7 @@ def _emit(event: dict[str, object]) -> None:
     sys.stdout.flush()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, speed: float = 1.0) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args == ["--version"]:
         print(f"codex-cli {VERSION} (simulated)")
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     for index, (pause, event) in enumerate(scenario.steps):
         if scenario.run_command and scenario.run_command[0] == index:
             child = subprocess.Popen(scenario.run_command[1], stdin=subprocess.DEVNULL)
-        time.sleep(pause * float(os.environ.get("SIMULATED_CODEX_SPEED", "1")))
+        time.sleep(pause * speed)
         _emit(event)
         item = event.get("item")
         if (

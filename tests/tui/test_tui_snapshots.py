@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.tui_demo import NOW, DemoStore, build_demo_store, settle
+from tests.tui.tui_demo import NOW, DemoStore, build_demo_store, settle
 from tui.app import CodexTuiApp
 from tui.config import TuiConfig
 

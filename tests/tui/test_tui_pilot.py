@@ -15,7 +15,7 @@ from textual.widgets import Input, TextArea
 
 from jobstore import JobRecord, JobStatus, JobStore, RunOptions
 from jobstore.fsio import write_bytes_atomic
-from tests.tui_demo import NOW, DemoStore, build_demo_store, iso, job_id_at, settle, write_many_jobs
+from tests.tui.tui_demo import NOW, DemoStore, build_demo_store, iso, job_id_at, settle, write_many_jobs
 from tui.app import CodexTuiApp
 from tui.config import TuiConfig
 from tui.messages import StoreChanged
@@ -28,7 +28,7 @@ from tui.widgets.job_detail import JobDetail
 from tui.widgets.output_view import OutputLog, OutputView
 from tui.widgets.sessions import SessionTree
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def make_app(store: JobStore, *, now: datetime = NOW, **overrides: object) -> CodexTuiApp:

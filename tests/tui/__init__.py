@@ -1,0 +1,1 @@
+"""Tests of the terminal UI (tui/) and its demo."""
