@@ -66,9 +66,9 @@ def run_demo(args: argparse.Namespace) -> int:
     import dataclasses
     import threading
 
-    from tui.demo import setup
     from jobstore import JobStore
     from tui.app import CodexTuiApp
+    from tui.demo import setup
 
     env = setup.prepare()
     store = JobStore(env.store_root, codex_bin=str(env.codex_bin))

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tui.demo import scenarios, setup
 from jobstore import JobStatus, JobStore
 from tests.conftest import stop_everything
 from tests.helpers import processes_matching, wait_until
+from tui.demo import scenarios, setup
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.demo import scenarios
 from jobstore import JobStore, ReviewOptions, RunOptions
 from jobstore.errors import JobStoreError
+from tui.demo import scenarios
 
 # The folder holding the `tui` package, for the simulated codex's wrapper script.
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
