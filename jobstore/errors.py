@@ -21,3 +21,7 @@ class CodexUnavailable(JobStoreError):
 
 class StoreWriteError(JobStoreError, OSError):
     """The store could not write a record (disk full, read-only, permissions)."""
+
+
+class UnreadableRecord(JobStoreError):
+    """The job exists but its meta.json cannot be read (empty, truncated, garbage)."""

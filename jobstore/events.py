@@ -216,8 +216,12 @@ def render_event(event: dict[str, Any]) -> list[RenderedLine]:
     if kind == "turn.started":
         return []
     if kind == "turn.completed":
-        usage = event.get("usage") if isinstance(event.get("usage"), dict) else {}
-        return [RenderedLine("usage", "turn completed · " + format_usage(usage))]
+        usage = event.get("usage")
+        return [
+            RenderedLine(
+                "usage", "turn completed · " + format_usage(usage if isinstance(usage, dict) else {})
+            )
+        ]
     if kind == "turn.failed":
         return [RenderedLine("error", "turn failed: " + (_error_message(event.get("error")) or "?"))]
     if kind == "error":

@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from datetime import UTC, datetime
+from typing import TypeGuard
 
 from jobstore.errors import InvalidInput
 
@@ -58,7 +59,7 @@ def created_at(job_id: str) -> datetime | None:
         return None
 
 
-def is_job_id(value: object) -> bool:
+def is_job_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and _JOB_ID_RE.fullmatch(value) is not None
 
 
@@ -76,15 +77,19 @@ def check_job_id(value: object) -> str:
             f"invalid job id {shown}: a job id is {JOB_ID_LENGTH} characters of 0-9 and a-z "
             "(as returned by codex_start or shown by codex_list)"
         )
-    return value  # type: ignore[return-value]
+    return value
 
 
 _SESSION_ID_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,127}")
 
 
+def is_session_id(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and _SESSION_ID_RE.fullmatch(value) is not None
+
+
 def check_session_id(value: object) -> str:
     """Codex thread ids are UUIDs; accept that shape (and nothing path-like)."""
-    if not isinstance(value, str) or _SESSION_ID_RE.fullmatch(value) is None:
+    if not is_session_id(value):
         shown = repr(value)
         if len(shown) > 60:
             shown = shown[:57] + "..."
@@ -92,4 +97,4 @@ def check_session_id(value: object) -> str:
             f"invalid session id {shown}: expected a codex session (thread) id such as "
             "'01a1fb0e-1565-7113-93f8-60fc9caf5d10'"
         )
-    return value  # type: ignore[return-value]
+    return value

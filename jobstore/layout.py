@@ -1,4 +1,4 @@
-"""Where each piece of the store lives on disk. One place, so nobody builds paths by hand.
+"""Where each piece of the store lives on disk, and what a path in it is. The one place for paths.
 
 <root>/
   jobs/<job_id>/meta.json        the job record (atomic replace)
@@ -10,18 +10,65 @@
   jobs/<job_id>/runner.log       the runner's own diagnostics
   jobs/<job_id>/cancel           present once a cancel was asked for
   jobs/<job_id>/lock             flock for read-modify-write of meta.json
+  jobs/.new-<job_id>/            a job being assembled; renamed into place with its record
   queue/<job_id>                 a job waiting for a slot (FIFO by id)
   running/<job_id>               a job holding one of the store's slots
   sessions/<session_id>          job ids of a codex session's turns, one a line
   scheduler.lock                 flock around slot accounting
+  sessions.lock                  flock around checking and starting a session's turn
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
-from jobstore.ids import check_job_id, check_session_id
+from jobstore.ids import check_job_id, check_session_id, is_job_id, is_session_id
+
+STAGING_PREFIX = ".new-"  # never a job id, so never listed
+
+
+class FileKind(StrEnum):
+    """What a path in the store is, for those that watch the store's files."""
+
+    JOB_DIR = "job_dir"
+    META = "meta"
+    OUTPUT = "output"
+    SUMMARY = "summary"
+    LAST_MESSAGE = "last_message"
+    RUNNER_LOG = "runner_log"
+    COMMAND = "command"
+    PROMPT = "prompt"
+    CANCEL_MARKER = "cancel_marker"
+    QUEUED_MARKER = "queued_marker"
+    RUNNING_MARKER = "running_marker"
+    SESSION_INDEX = "session_index"
+    OTHER = "other"  # the root, its folders, locks, temporary files
+
+
+@dataclass(frozen=True)
+class StoreFile:
+    """A classified path: its kind and the job or session it belongs to, if any."""
+
+    kind: FileKind
+    job_id: str | None = None
+    session_id: str | None = None
+
+
+# The files of a job folder, by name.
+_JOB_FILES = {
+    "meta.json": FileKind.META,
+    "output.txt": FileKind.OUTPUT,
+    "summary.json": FileKind.SUMMARY,
+    "last_message.txt": FileKind.LAST_MESSAGE,
+    "runner.log": FileKind.RUNNER_LOG,
+    "command.json": FileKind.COMMAND,
+    "prompt.txt": FileKind.PROMPT,
+    "cancel": FileKind.CANCEL_MARKER,
+}
+_FILE_NAMES = {kind: name for name, kind in _JOB_FILES.items()}
+_MARKER_DIRS = {"queue": FileKind.QUEUED_MARKER, "running": FileKind.RUNNING_MARKER}
 
 
 @dataclass(frozen=True)
@@ -52,32 +99,44 @@ class StoreLayout:
     def session_lock(self) -> Path:
         return self.root / "sessions.lock"
 
+    @property
+    def folders(self) -> tuple[Path, ...]:
+        """The store's own folders, the root first."""
+        return (self.root, self.jobs_dir, self.queue_dir, self.running_dir, self.sessions_dir)
+
     def job_dir(self, job_id: str) -> Path:
         return self.jobs_dir / check_job_id(job_id)
 
+    def staging_dir(self, job_id: str) -> Path:
+        return self.jobs_dir / f"{STAGING_PREFIX}{check_job_id(job_id)}"
+
+    def job_file(self, job_dir: Path, kind: FileKind) -> Path:
+        """The file of `kind` inside a job folder (also a staging one)."""
+        return job_dir / _FILE_NAMES[kind]
+
     def meta(self, job_id: str) -> Path:
-        return self.job_dir(job_id) / "meta.json"
+        return self.job_file(self.job_dir(job_id), FileKind.META)
 
     def output(self, job_id: str) -> Path:
-        return self.job_dir(job_id) / "output.txt"
+        return self.job_file(self.job_dir(job_id), FileKind.OUTPUT)
 
     def command(self, job_id: str) -> Path:
-        return self.job_dir(job_id) / "command.json"
+        return self.job_file(self.job_dir(job_id), FileKind.COMMAND)
 
     def prompt_file(self, job_id: str) -> Path:
-        return self.job_dir(job_id) / "prompt.txt"
+        return self.job_file(self.job_dir(job_id), FileKind.PROMPT)
 
     def last_message(self, job_id: str) -> Path:
-        return self.job_dir(job_id) / "last_message.txt"
+        return self.job_file(self.job_dir(job_id), FileKind.LAST_MESSAGE)
 
     def summary(self, job_id: str) -> Path:
-        return self.job_dir(job_id) / "summary.json"
+        return self.job_file(self.job_dir(job_id), FileKind.SUMMARY)
 
     def runner_log(self, job_id: str) -> Path:
-        return self.job_dir(job_id) / "runner.log"
+        return self.job_file(self.job_dir(job_id), FileKind.RUNNER_LOG)
 
     def cancel_marker(self, job_id: str) -> Path:
-        return self.job_dir(job_id) / "cancel"
+        return self.job_file(self.job_dir(job_id), FileKind.CANCEL_MARKER)
 
     def job_lock(self, job_id: str) -> Path:
         return self.job_dir(job_id) / "lock"
@@ -90,3 +149,24 @@ class StoreLayout:
 
     def session_index(self, session_id: str) -> Path:
         return self.sessions_dir / check_session_id(session_id)
+
+    def classify(self, path: Path | str) -> StoreFile | None:
+        """What `path` is in this store (by name only: nothing is read), or None when it is
+        not inside the store."""
+        try:
+            parts = Path(path).relative_to(self.root).parts
+        except ValueError:
+            return None
+        if len(parts) < 2:
+            return StoreFile(FileKind.OTHER)
+        top, name = parts[0], parts[1]
+        if top == "jobs" and is_job_id(name):
+            if len(parts) == 2:
+                return StoreFile(FileKind.JOB_DIR, job_id=name)
+            kind = _JOB_FILES.get(parts[2], FileKind.OTHER) if len(parts) == 3 else FileKind.OTHER
+            return StoreFile(kind, job_id=name)
+        if top in _MARKER_DIRS and len(parts) == 2 and is_job_id(name):
+            return StoreFile(_MARKER_DIRS[top], job_id=name)
+        if top == "sessions" and len(parts) == 2 and is_session_id(name):
+            return StoreFile(FileKind.SESSION_INDEX, session_id=name)
+        return StoreFile(FileKind.OTHER)

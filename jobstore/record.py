@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from jobstore.states import JobStatus
+from jobstore.states import UNREADABLE, JobStatus, Unreadable
 
 SCHEMA_VERSION = 1
 
@@ -111,7 +111,7 @@ class UnreadableJob:
 
     job_id: str
     reason: str
-    status: Literal["unreadable"] = "unreadable"
+    status: Unreadable = UNREADABLE
     is_terminal: bool = False
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""A job's life as an explicit state machine.
+"""A job's life as an explicit state machine, and the names of its states.
 
     queued -> running -> done | error | cancelled | lost
     queued -> cancelled | error          (cancelled while waiting, or could not start)
@@ -11,6 +11,7 @@ gone and no end was recorded). Terminal states never change again.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final, Literal
 
 
 class JobStatus(StrEnum):
@@ -22,12 +23,24 @@ class JobStatus(StrEnum):
     LOST = "lost"
 
     @property
+    def is_active(self) -> bool:
+        """Waiting for a slot or running: the job may still change."""
+        return self in _ACTIVE
+
+    @property
     def is_terminal(self) -> bool:
-        return self in TERMINAL_STATUSES
+        """Ended: the record never changes status again."""
+        return not self.is_active
 
 
-TERMINAL_STATUSES = frozenset({JobStatus.DONE, JobStatus.ERROR, JobStatus.CANCELLED, JobStatus.LOST})
-ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+_ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+
+# The pseudo-status of a job folder whose record cannot be read (see record.UnreadableJob).
+UNREADABLE: Final = "unreadable"
+Unreadable = Literal["unreadable"]
+
+# Every status a listing may show or be filtered by, in the state machine's order.
+LISTABLE_STATUSES: tuple[str, ...] = (*(status.value for status in JobStatus), UNREADABLE)
 
 _ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.ERROR}),
@@ -35,14 +48,5 @@ _ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
-class InvalidTransition(Exception):
-    """A writer tried to move a job along an edge the state machine does not have."""
-
-
 def can_transition(current: JobStatus, new: JobStatus) -> bool:
     return new in _ALLOWED.get(current, frozenset())
-
-
-def check_transition(current: JobStatus, new: JobStatus) -> None:
-    if not can_transition(current, new):
-        raise InvalidTransition(f"a job cannot go from {current} to {new}")
