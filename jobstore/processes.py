@@ -1,7 +1,10 @@
-"""Process identity, liveness and whole-tree termination.
+"""Process identity, liveness and termination: a process is signalled only once proven the job's.
 
-A pid alone says little: pids are reused. A process is "ours and alive" only if
-the pid exists, is not a zombie, and started at the time we recorded for it.
+A pid alone says little: pids are reused. A process is "the job's" only if the pid
+exists and started at the time recorded for it, or if it carries the job's marker
+(`CODEX_ASYNC_JOB=<job id>:<secret>` in the environment it was started with, which every
+descendant inherits), runs as our user and started after the job. Every scan of the
+process table tolerates processes vanishing at any point of it.
 """
 
 from __future__ import annotations
@@ -9,96 +12,244 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import psutil
+
+if TYPE_CHECKING:
+    from jobstore.record import JobRecord
 
 # Start times are derived from clock ticks since boot; the same process always
 # yields the same value, a reused pid a different one.
 _START_TIME_TOLERANCE = 0.02
-
 _PR_SET_CHILD_SUBREAPER = 36
+# A process may vanish between any two reads of /proc: all of these mean "not there (any more)".
+_GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, ProcessLookupError, FileNotFoundError)
+
+JOB_MARKER_ENV = "CODEX_ASYNC_JOB"
+# Where a job's record keeps its marker's secret (in `extra`, until the record has a field).
+MARKER_FIELD = "process_marker"
+
+
+class UnprovenProcess(ValueError):
+    """A signal was asked for a process or group whose identity cannot be proven."""
 
 
 def start_time_of(pid: int) -> float | None:
     try:
-        return psutil.Process(pid).create_time()
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return float(psutil.Process(pid).create_time())
+    except (*_GONE, psutil.AccessDenied):
         return None
 
 
 def is_alive(pid: int | None, started_at: float | None) -> bool:
-    """True if `pid` is still the process that started at `started_at` and has not exited."""
+    """True if `pid` may still be the process that started at `started_at` and has not exited.
+    For liveness only: an unknown start time or a denied look counts as alive. Never use
+    this to decide a signal: see `signal_process`."""
     if not pid or pid <= 0:
         return False
     try:
         proc = psutil.Process(pid)
-        if started_at is not None and abs(proc.create_time() - started_at) > _START_TIME_TOLERANCE:
+        if started_at is not None and not _same_start(proc.create_time(), started_at):
             return False
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return bool(proc.status() != psutil.STATUS_ZOMBIE)
+    except _GONE:
         return False
     except psutil.AccessDenied:
-        # Not allowed to look is not the same as gone.
+        return True  # not allowed to look is not the same as gone
+
+
+def is_same_process(pid: int | None, started_at: float | None) -> bool:
+    """True only if `pid` is, provably, the live process that started at `started_at`."""
+    if started_at is None or not pid or pid <= 0:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        return _same_start(proc.create_time(), started_at) and proc.status() != psutil.STATUS_ZOMBIE
+    except (*_GONE, psutil.AccessDenied):
+        return False
+
+
+def _same_start(actual: float, recorded: float) -> bool:
+    return abs(actual - recorded) <= _START_TIME_TOLERANCE
+
+
+def signal_process(pid: int | None, started_at: float | None, sig: int) -> bool:
+    """Send `sig` to `pid` if it is the process that started at `started_at`; return whether
+    it was sent. Refuses (UnprovenProcess) without a start time. Through a pidfd where the
+    system has them, so the pid cannot be reused between the check and the signal."""
+    if started_at is None:
+        raise UnprovenProcess(f"refusing to signal pid {pid}: its start time was never recorded")
+    if not pid or pid <= 0:
+        return False
+    try:
+        pidfd = os.pidfd_open(pid)
+    except _GONE:
+        return False
+    except OSError:
+        pidfd = None  # no pidfd support: check, then kill (a far narrower window than none)
+    try:
+        if not is_same_process(pid, started_at):
+            return False
+        if pidfd is None:
+            os.kill(pid, sig)
+        else:
+            signal.pidfd_send_signal(pidfd, sig)
         return True
+    except (ProcessLookupError, PermissionError):
+        return False
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def signal_group(pgid: int | None, sig: int, *, leader_started_at: float | None) -> bool:
+    """Signal process group `pgid` only while its leader is proven: the process `pgid` that
+    started at `leader_started_at` and still leads that group. Refuses without a start time.
+    (A group id is never handed out again while its leader lives.)"""
+    if leader_started_at is None:
+        raise UnprovenProcess(f"refusing to signal group {pgid}: its leader's start time is unknown")
+    if not pgid or pgid <= 1:
+        return False
+    try:
+        if not is_same_process(pgid, leader_started_at) or os.getpgid(pgid) != pgid:
+            return False
+        os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
 
 
 def become_child_subreaper() -> bool:
     """Let orphaned descendants reparent to this process, so none escape cleanup (Linux)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
 
 
 def descendants(pid: int) -> list[psutil.Process]:
+    """Live descendants of `pid` (empty if it is gone). Each result is bound to its start
+    time: psutil refuses to signal it once its pid belongs to another process."""
     try:
-        return psutil.Process(pid).children(recursive=True)
-    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return list(psutil.Process(pid).children(recursive=True))
+    except (*_GONE, psutil.AccessDenied, OSError):
         return []
 
 
 def signal_processes(procs: Iterable[psutil.Process], sig: int) -> None:
+    """Signal psutil processes; each is checked against its start time first (by psutil)."""
     for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
+        with contextlib.suppress(*_GONE, psutil.AccessDenied, PermissionError):
             proc.send_signal(sig)
-
-
-def signal_group(pgid: int | None, sig: int) -> None:
-    if not pgid or pgid <= 1:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 def wait_gone(procs: Iterable[psutil.Process], timeout: float) -> list[psutil.Process]:
     """Wait until the processes exit; return those still alive after `timeout`."""
-    _, alive = psutil.wait_procs(list(procs), timeout=max(timeout, 0))
+    try:
+        _, alive = psutil.wait_procs(list(procs), timeout=max(timeout, 0))
+    except _GONE:
+        alive = list(procs)
     return [p for p in alive if _really_alive(p)]
 
 
 def _really_alive(proc: psutil.Process) -> bool:
     try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return bool(proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE)
+    except _GONE:
         return False
     except psutil.AccessDenied:
         return True
 
 
-def group_members(pgid: int | None) -> list[psutil.Process]:
-    """Live processes whose process group is `pgid`."""
-    if not pgid or pgid <= 1:
-        return []
-    members = []
+# ------------------------------------------------------------------ job marker
+
+
+def new_marker_secret() -> str:
+    return secrets.token_hex(16)
+
+
+def job_marker(job_id: str, secret: str) -> str:
+    """The value of CODEX_ASYNC_JOB for every process of the job's tree."""
+    return f"{job_id}:{secret}"
+
+
+def marker_secret_of(record: JobRecord) -> str | None:
+    value = record.extra.get(MARKER_FIELD) if isinstance(record.extra, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def marked_processes(job_id: str, secret: str, not_before: float) -> list[psutil.Process]:
+    """Processes that carry the job's marker, run as our user and started no earlier than
+    `not_before` (the job's start): a stranger can set the variable but not know the
+    secret, and another user's or an older process is never trusted."""
+    wanted = job_marker(job_id, secret)
+    uid, me = os.getuid(), os.getpid()
+    found = []
     for proc in psutil.process_iter():
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
-                members.append(proc)
-    return members
+        try:
+            if proc.pid == me or proc.uids().real != uid:
+                continue
+            if proc.create_time() < not_before - _START_TIME_TOLERANCE:
+                continue
+            if proc.environ().get(JOB_MARKER_ENV) == wanted and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (*_GONE, psutil.AccessDenied, OSError):
+            continue
+    return found
+
+
+# ------------------------------------------------------------------ termination
+
+
+def _proven(pid: int | None, started_at: float | None) -> list[psutil.Process]:
+    """The process `pid` (bound to its start time) and its descendants, if it is proven."""
+    if pid is None or not is_same_process(pid, started_at):
+        return []
+    try:
+        proc = psutil.Process(pid)
+    except _GONE:
+        return []
+    return [proc, *descendants(pid)]
+
+
+def _terminate(
+    collect: Callable[[], list[psutil.Process]],
+    grace: float,
+    *,
+    signal_groups: Callable[[int], None] = lambda sig: None,
+) -> list[int]:
+    """SIGTERM what `collect` finds, give it `grace` seconds, SIGKILL what remains;
+    collect again each round, since children may fork while dying. Returns the pids signalled."""
+    targets = _merge(collect())
+    signalled = {p.pid for p in targets}
+    if not targets:
+        return []
+    signal_groups(signal.SIGTERM)
+    signal_processes(targets, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while True:
+        remaining = wait_gone(targets, min(0.2, max(deadline - time.monotonic(), 0)))
+        fresh = [p for p in collect() if p.pid not in {t.pid for t in targets}]
+        signal_processes(fresh, signal.SIGTERM)
+        targets = _merge([*remaining, *fresh])
+        signalled.update(p.pid for p in fresh)
+        if not targets or time.monotonic() >= deadline:
+            break
+    for _ in range(3):  # anything forked during the last round is caught by the next
+        if not targets:
+            break
+        signal_groups(signal.SIGKILL)
+        signal_processes(targets, signal.SIGKILL)
+        signalled.update(p.pid for p in targets)
+        wait_gone(targets, 2.0)
+        targets = _merge(collect())
+    return sorted(signalled)
 
 
 def terminate_tree(
@@ -108,51 +259,54 @@ def terminate_tree(
     grace: float,
     *,
     extra_roots: Iterable[int] = (),
-) -> None:
-    """SIGTERM a process, its process group and all its descendants; SIGKILL what remains
-    after `grace` seconds. Descendants that left the group (setsid) are found by walking
-    the tree, so nothing of the job is left behind."""
-    targets = _collect(root_pid, root_started_at, pgid, extra_roots)
-    if not targets:
-        return
-    signal_group(pgid, signal.SIGTERM)
-    signal_processes(targets, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while True:
-        # Children may fork while dying: recollect until everything is gone.
-        remaining = wait_gone(targets, min(0.2, max(deadline - time.monotonic(), 0)))
-        targets = _merge(remaining, _collect(root_pid, root_started_at, pgid, extra_roots))
-        if not targets or time.monotonic() >= deadline:
-            break
-    if targets:
-        signal_group(pgid, signal.SIGKILL)
-        signal_processes(targets, signal.SIGKILL)
-        wait_gone(targets, 2.0)
+) -> list[int]:
+    """Stop a proven process, its descendants and its group (only while the group's leader is
+    proven: `pgid == root_pid`), and the descendants of `extra_roots` (our own children).
+    Nothing unproven is signalled. Returns the pids signalled."""
+    roots = list(extra_roots)
+    group_proven = pgid is not None and pgid == root_pid and root_started_at is not None
+
+    def collect() -> list[psutil.Process]:
+        found = _proven(root_pid, root_started_at)
+        for pid in roots:
+            found += descendants(pid)
+        return found
+
+    def signal_groups(sig: int) -> None:
+        if group_proven:
+            signal_group(pgid, sig, leader_started_at=root_started_at)
+
+    return _terminate(collect, grace, signal_groups=signal_groups)
 
 
-def _collect(
-    root_pid: int | None,
-    root_started_at: float | None,
-    pgid: int | None,
-    extra_roots: Iterable[int],
-) -> list[psutil.Process]:
-    found: list[psutil.Process] = []
-    if root_pid and is_alive(root_pid, root_started_at):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            found.append(psutil.Process(root_pid))
-        found.extend(descendants(root_pid))
-    for pid in extra_roots:
-        found.extend(descendants(pid))
-    # Linux never hands out a pid that is still some group's id, so members of the
-    # codex group are the job's own processes for as long as any of them lives.
-    found.extend(group_members(pgid))
-    return _merge(found, [])
+def terminate_job_tree(record: JobRecord, grace: float) -> list[int]:
+    """Stop everything of a job's tree, even after its runner died: the runner and codex
+    (each proven by its start time), their descendants, codex's group (while its leader is
+    proven), and every process carrying the job's marker (codex's descendants in sessions
+    of their own included). SIGTERM, `grace` seconds, SIGKILL. Returns the pids signalled.
+    For the step that settles a job, and for a cancel whose runner is gone."""
+    secret = marker_secret_of(record)
+    not_before = record.pid_started_at or record.codex_started_at
+
+    def collect() -> list[psutil.Process]:
+        found = _proven(record.pid, record.pid_started_at)
+        found += _proven(record.codex_pid, record.codex_started_at)
+        if secret is not None and not_before is not None:
+            found += marked_processes(record.job_id, secret, not_before)
+        return found
+
+    def signal_groups(sig: int) -> None:
+        proven_leader = record.codex_pgid == record.codex_pid and record.codex_started_at is not None
+        if proven_leader:
+            signal_group(record.codex_pgid, sig, leader_started_at=record.codex_started_at)
+
+    return _terminate(collect, grace, signal_groups=signal_groups)
 
 
-def _merge(a: Iterable[psutil.Process], b: Iterable[psutil.Process]) -> list[psutil.Process]:
+def _merge(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
     seen: dict[int, psutil.Process] = {}
     me = os.getpid()
-    for proc in [*a, *b]:
+    for proc in procs:
         if proc.pid != me:
             seen.setdefault(proc.pid, proc)
     return list(seen.values())

@@ -22,13 +22,21 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import psutil
 
 from jobstore import fsio
 from jobstore.events import Summary
 from jobstore.processes import (
+    JOB_MARKER_ENV,
+    MARKER_FIELD,
     become_child_subreaper,
     descendants,
+    job_marker,
+    marked_processes,
+    new_marker_secret,
     signal_group,
     signal_processes,
     start_time_of,
@@ -79,6 +87,9 @@ class Runner:
         self.cancel_signalled = False
         self.summary = Summary()
         self.last_raw_line: str | None = None
+        self.outcome: tuple[JobStatus, int | None, str | None] | None = None
+        self.codex_started_at: float | None = None
+        self.marker_secret = new_marker_secret()
         self._summary_dirty = False
         self._summary_written_at = 0.0
 
@@ -101,14 +112,25 @@ class Runner:
             self._finish(JobStatus.ERROR, None, f"could not start codex: {exc}")
             return 1
         returncode = self._follow(proc)
-        self.follower.close()
-        self._stop_leftovers(proc.pid)
-        cancel_requested = self._cancel_requested()
+        # The outcome comes from codex's exit and its whole event stream, decided here,
+        # before any cleanup: nothing that fails from now on can change it.
         status, error = final_status(
-            returncode, self.summary, cancel_requested=cancel_requested, last_raw_line=self.last_raw_line
+            returncode,
+            self.summary,
+            cancel_requested=self._cancel_requested(),
+            last_raw_line=self.last_raw_line,
         )
+        self.outcome = (status, returncode, error)
+        self._cleanup(self.follower.close)
+        self._cleanup(self._stop_leftovers)
         self._finish(status, returncode, error)
         return 0
+
+    def _cleanup(self, step: Callable[[], object]) -> None:
+        try:
+            step()
+        except Exception as exc:
+            print(f"runner: cleanup step {step.__name__} failed: {exc!r}", file=sys.stderr)
 
     def _spawn_codex(self, record: JobRecord) -> subprocess.Popen[bytes]:
         command = json.loads(self.layout.command(self.job_id).read_bytes())
@@ -119,6 +141,14 @@ class Runner:
         )
         # Pre-created private, so codex's own write of it does not follow the umask.
         fsio.create_empty(self.layout.last_message(self.job_id))
+        # Our start time and the job's marker are recorded before codex exists, so every
+        # process of its tree is provably the job's from its first moment.
+        self._record(
+            None,
+            pid_started_at=start_time_of(os.getpid()),
+            extra={**record.extra, MARKER_FIELD: self.marker_secret},
+        )
+        env = {**os.environ, JOB_MARKER_ENV: job_marker(self.job_id, self.marker_secret)}
         stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.follower = OutputFollower(self.layout.output(self.job_id), os.fstat(out_fd).st_size)
@@ -128,6 +158,7 @@ class Runner:
                 stdout=out_fd,
                 stderr=out_fd,
                 cwd=record.cwd,
+                env=env,
                 start_new_session=True,  # its own process group: cancel signals the group
                 close_fds=True,
             )
@@ -135,13 +166,9 @@ class Runner:
             os.close(out_fd)
             if stdin_path:
                 stdin.close()  # type: ignore[union-attr]
-        self._record(
-            None,
-            pid_started_at=start_time_of(os.getpid()),
-            codex_pid=proc.pid,
-            codex_pgid=proc.pid,
-            codex_started_at=start_time_of(proc.pid),
-        )
+        # codex is our unreaped child: its pid cannot be reused, so this start time is its own.
+        self.codex_started_at = start_time_of(proc.pid)
+        self._record(None, codex_pid=proc.pid, codex_pgid=proc.pid, codex_started_at=self.codex_started_at)
         return proc
 
     def _record(self, status: JobStatus | None, **fields: object) -> None:
@@ -168,18 +195,29 @@ class Runner:
         cancel_deadline: float | None = None
         while True:
             returncode = proc.poll()
-            self._consume(self.follower.read_new(final=returncode is not None))
             if returncode is not None:
+                self._drain()
                 return returncode
+            self._consume(self.follower.read_new())
             if cancel_deadline is None and self._cancel_requested():
                 cancel_deadline = time.monotonic() + self.store.cancel_grace
-                self._signal_tree(proc.pid, signal.SIGTERM)
+                self._cleanup(lambda: self._signal_tree(proc.pid, signal.SIGTERM))
             elif cancel_deadline is not None and time.monotonic() >= cancel_deadline:
-                self._signal_tree(proc.pid, signal.SIGKILL)
+                self._cleanup(lambda: self._signal_tree(proc.pid, signal.SIGKILL))
                 cancel_deadline = float("inf")
             self._maybe_write_summary()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(TICK_SECONDS)  # returns as soon as codex exits
+
+    def _drain(self) -> None:
+        """Read codex's output to its very end (each read is bounded; a fast writer may have
+        left hundreds of MB unread), then the last line even without its newline."""
+        while True:
+            before = self.follower.offset
+            self._consume(self.follower.read_new())
+            if self.follower.offset == before:
+                break
+        self._consume(self.follower.read_new(final=True))
 
     def _cancel_requested(self) -> bool:
         if not self.cancel_signalled and self.layout.cancel_marker(self.job_id).exists():
@@ -190,18 +228,23 @@ class Runner:
         self.cancel_signalled = True
 
     def _signal_tree(self, codex_pid: int, sig: int) -> None:
-        # codex's group, and every descendant (codex runs shell commands in sessions of
-        # their own, which the group signal does not reach).
-        signal_group(codex_pid, sig)
-        signal_processes(descendants(os.getpid()), sig)
+        # codex's group (its leader is our unreaped child, proven by its start time), every
+        # descendant (codex runs shell commands in sessions of their own, which the group
+        # signal does not reach), and whatever carries the job's marker.
+        signal_group(codex_pid, sig, leader_started_at=self.codex_started_at)
+        signal_processes([*descendants(os.getpid()), *self._marked()], sig)
 
-    def _stop_leftovers(self, codex_pid: int) -> None:
-        # Whatever codex started and left behind was reparented to us (subreaper) or
-        # is still in its group: nothing of the job may outlive it.
-        leftovers = descendants(os.getpid())
-        if leftovers:
-            # SIGTERM, a second's grace, then SIGKILL for what remains.
-            terminate_tree(None, None, codex_pid, 1.0, extra_roots=[os.getpid()])
+    def _marked(self) -> list[psutil.Process]:
+        if self.record.pid_started_at is None:
+            return []
+        return marked_processes(self.job_id, self.marker_secret, self.record.pid_started_at)
+
+    def _stop_leftovers(self) -> None:
+        # Whatever codex started and left behind was reparented to us (subreaper) or carries
+        # the job's marker: nothing of the job may outlive it. SIGTERM, a second, SIGKILL.
+        if descendants(os.getpid()) or self._marked():
+            terminate_tree(None, None, None, 1.0, extra_roots=[os.getpid()])
+            signal_processes(self._marked(), signal.SIGKILL)
 
     def _consume(self, lines: list[str]) -> None:
         for line in lines:
@@ -229,10 +272,10 @@ class Runner:
                 print(f"runner: cannot write summary: {exc}", file=sys.stderr)
 
     def _finish(self, status: JobStatus, returncode: int | None, error: str | None) -> None:
-        self._maybe_write_summary(force=True)
-        fsio.make_private(self.layout.job_dir(self.job_id))
+        self._cleanup(lambda: self._maybe_write_summary(force=True))
+        self._cleanup(lambda: fsio.make_private(self.layout.job_dir(self.job_id)))
         self._record(status, exit_code=returncode, error=error)
-        self.store.schedule()
+        self._cleanup(self.store.schedule)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,13 +285,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     root, job_id = args
     store = JobStore(Path(root))
+    runner = Runner(store, job_id)
     try:
-        return Runner(store, job_id).run()
+        return runner.run()
     except Exception as exc:
-        # Record why, so the job never reads as running or done after a runner failure.
         print(f"runner: {exc!r}", file=sys.stderr)
         try:
-            store.transition(job_id, JobStatus.ERROR, error=f"the job's runner failed: {exc}")
+            if runner.outcome is not None:
+                # codex's end was known before this failure: record that, not the failure.
+                runner._record(runner.outcome[0], exit_code=runner.outcome[1], error=runner.outcome[2])
+            else:
+                # Record why, so the job never reads as running or done after a runner failure.
+                store.transition(job_id, JobStatus.ERROR, error=f"the job's runner failed: {exc}")
         finally:
             store.schedule()
         return 1
