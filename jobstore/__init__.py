@@ -10,8 +10,10 @@ from jobstore.errors import (
     JobNotFound,
     JobStoreError,
     StoreWriteError,
+    UnreadableRecord,
 )
 from jobstore.events import RenderedLine, Summary, render_line
+from jobstore.layout import FileKind, StoreFile
 from jobstore.options import (
     APPROVAL_POLICIES,
     DEFAULT_APPROVAL_POLICY,
@@ -21,16 +23,21 @@ from jobstore.options import (
     RunOptions,
 )
 from jobstore.record import JobEntry, JobRecord, UnreadableJob
-from jobstore.states import JobStatus
-from jobstore.store import CancelOutcome, JobStore, SessionInfo, UnreadableRecord
+from jobstore.sessions import SessionInfo
+from jobstore.settings import Settings
+from jobstore.states import LISTABLE_STATUSES, UNREADABLE, JobStatus
+from jobstore.store import CancelOutcome, JobStore
 
 __all__ = [
     "APPROVAL_POLICIES",
     "DEFAULT_APPROVAL_POLICY",
+    "LISTABLE_STATUSES",
     "REASONING_EFFORTS",
     "SANDBOXES",
+    "UNREADABLE",
     "CancelOutcome",
     "CodexUnavailable",
+    "FileKind",
     "InvalidInput",
     "JobEntry",
     "JobNotFound",
@@ -42,6 +49,8 @@ __all__ = [
     "ReviewOptions",
     "RunOptions",
     "SessionInfo",
+    "Settings",
+    "StoreFile",
     "StoreWriteError",
     "Summary",
     "UnreadableJob",

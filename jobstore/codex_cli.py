@@ -47,11 +47,11 @@ _cache_lock = threading.Lock()
 
 
 def resolve_codex_bin(codex_bin: str | None = None) -> str:
-    """`codex_bin`, else `$CODEX_BIN`, else `codex` on PATH, as an absolute path."""
-    name = codex_bin or os.environ.get("CODEX_BIN") or "codex"
+    """`codex_bin` (the settings' CODEX_BIN), else `codex` on PATH, as an absolute path."""
+    name = codex_bin or "codex"
     found = shutil.which(name)
     if not found:
-        where = "CODEX_BIN" if (codex_bin or os.environ.get("CODEX_BIN")) else "PATH"
+        where = "CODEX_BIN" if codex_bin else "PATH"
         raise CodexUnavailable(
             f"codex CLI not found ({name!r} via {where}). Install it with "
             "`npm install -g @openai/codex` or set CODEX_BIN to its path"

@@ -325,7 +325,8 @@ def test_concurrent_updates_are_not_lost(store: JobStore, workdir: Path) -> None
         t.start()
     for t in threads:
         t.join()
-    assert len(store.read_record(job.job_id).extra) == 120
+    written = store.read_record(job.job_id).extra
+    assert len([key for key in written if key.startswith("w")]) == 120  # beside the runner's own
 
 
 # ------------------------------------------------------------------------ tail

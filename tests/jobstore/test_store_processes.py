@@ -111,7 +111,7 @@ def test_job_outlives_sigkill_of_the_process_that_started_it(store: JobStore, wo
     script = textwrap.dedent(
         f"""
         import sys, time
-        sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
+        sys.path.insert(0, {str(Path(__file__).parents[2])!r})
         from jobstore import JobStore, RunOptions
         store = JobStore({str(store.root)!r}, codex_bin={store.codex_bin!r})
         job = store.start(RunOptions.checked(prompt="sleep=1.5", cwd={str(workdir)!r}))

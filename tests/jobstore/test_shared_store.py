@@ -9,8 +9,8 @@ from pathlib import Path
 import anyio
 
 from jobstore import JobStatus, JobStore
+from tests.jobstore.test_load import JOBS, LIMIT, Sampler
 from tests.mcp_server.mcp_helpers import call_ok, server_env, stdio_session
-from tests.test_load import JOBS, LIMIT, Sampler
 from tests.tui.tui_demo import settle
 from tui.app import CodexTuiApp
 from tui.config import TuiConfig

@@ -1,0 +1,274 @@
+"""Slots and processes: admit a new job, start queued ones, spawn and reap runners, settle jobs
+whose processes are gone, and stop a job's processes on cancel.
+
+The store runs at most `max_jobs` jobs at once. A job holding a slot has a marker in
+`running/`, one waiting has one in `queue/`; all slot accounting holds the store-wide
+`scheduler.lock`, so any number of processes may schedule at once. Runners are
+spawned detached (their own session); the process that spawned one reaps it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from jobstore import fsio
+from jobstore.errors import JobStoreError, StoreWriteError
+from jobstore.layout import FileKind
+from jobstore.processes import is_alive, terminate_tree
+from jobstore.record import JobRecord, now_iso, parse_iso
+from jobstore.records import Records
+from jobstore.sessions import SessionIndex
+from jobstore.states import JobStatus
+
+_PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+# A job marked running whose runner pid was not written yet: its starter may still be
+# writing it, so it counts as alive this long after its start.
+_UNRECORDED_PID_GRACE = timedelta(seconds=30)
+LOST_ERROR = (
+    "the job's processes are gone and no end was recorded (its runner was killed, or the machine restarted)"
+)
+
+
+def job_alive(record: JobRecord) -> bool:
+    """Whether a job's runner or codex still runs (pids checked against their start times)."""
+    if record.pid is None and record.codex_pid is None:
+        started = parse_iso(record.started_at)
+        return started is not None and datetime.now(UTC) - started < _UNRECORDED_PID_GRACE
+    return is_alive(record.pid, record.pid_started_at) or is_alive(record.codex_pid, record.codex_started_at)
+
+
+class Scheduler:
+    def __init__(
+        self, records: Records, sessions: SessionIndex, *, max_jobs: int, cancel_grace: float
+    ) -> None:
+        self.records = records
+        self.sessions = sessions
+        self.layout = records.layout
+        self.max_jobs = max_jobs
+        self.cancel_grace = cancel_grace
+        self._runner_pids: list[int] = []
+        self._runners_lock = threading.Lock()
+
+    # ------------------------------------------------------------ lost jobs
+
+    def is_lost(self, record: JobRecord) -> bool:
+        return record.status == JobStatus.RUNNING and not job_alive(record)
+
+    def report_lost(self, record: JobRecord, *, why: str = "not recorded as lost yet") -> JobRecord:
+        """How a read shows a job whose processes are gone: `lost`, in a copy; nothing written."""
+        return dataclasses.replace(
+            record,
+            status=JobStatus.LOST,
+            session_id=record.session_id or self.sessions.session_id_from_output(record.job_id),
+            error=f"{LOST_ERROR}; {why}",
+        )
+
+    def settle(self, job_id: str) -> JobRecord:
+        """Record a job whose processes are gone as `lost`, then start queued work. Returns
+        the record; on a store that refuses writes, the lost job as reported, unrecorded."""
+        try:
+            record = self._settle_one(job_id)
+            with contextlib.suppress(JobStoreError):
+                self.schedule()
+        except StoreWriteError as exc:
+            record = self.records.read(job_id)
+            if self.is_lost(record):
+                return self.report_lost(record, why=f"not recorded: {exc}")
+        return record
+
+    def _settle_one(self, job_id: str) -> JobRecord:
+        with fsio.file_lock(self.layout.job_lock(job_id)):
+            record = self.records.read(job_id)
+            if not self.is_lost(record):
+                return record
+        session_id = record.session_id or self.sessions.session_id_from_output(job_id)
+        updated = self.records.transition(job_id, JobStatus.LOST, session_id=session_id, error=LOST_ERROR)
+        if session_id and not record.session_id:
+            with contextlib.suppress(StoreWriteError):
+                self.sessions.append(session_id, job_id)
+        return updated or self.records.read(job_id)
+
+    # ------------------------------------------------------------ admission
+
+    def admit(self, record: JobRecord, staging: Path) -> None:
+        """Start a new job at once if a slot is free and nobody queues before it, else queue
+        it. Its record is written once, in the state it is admitted in, and the job folder
+        appears (renamed from `staging`) with it. Sets `record` to what was written."""
+        with fsio.file_lock(self.layout.scheduler_lock):
+            self._admit_locked(record, staging)
+
+    def _admit_locked(self, record: JobRecord, staging: Path) -> None:
+        job_id = record.job_id
+        queued = self.records.queued_ids()
+        running = self.records.running_ids()
+        if not queued and len(running) >= self.max_jobs:
+            running = self._reconcile_slots_locked()
+        if queued or len(running) >= self.max_jobs:
+            self.records.publish(record, staging)
+            self.records.mark_queued(job_id)
+            self._schedule_locked()
+            record.status = self.records.read(job_id).status
+            return
+        self.records.mark_running(job_id)
+        try:
+            pid = self._spawn_runner(job_id, staging)
+        except OSError as exc:
+            record.status = JobStatus.ERROR
+            record.error = f"could not start the job's runner: {exc}"
+            record.finished_at = now_iso()
+            self.records.publish(record, staging)
+            self.records.release_slot(job_id)
+            return
+        record.status = JobStatus.RUNNING
+        record.pid = pid
+        record.started_at = now_iso()
+        # The runner waits for the scheduler lock we hold before it reads this record.
+        self.records.publish(record, staging)
+
+    # ----------------------------------------------------------- scheduling
+
+    def schedule(self) -> list[str]:
+        """Start queued jobs, oldest first, while the store has free slots."""
+        if not self.layout.queue_dir.is_dir():
+            return []
+        with fsio.file_lock(self.layout.scheduler_lock):
+            return self._schedule_locked()
+
+    def reconcile(self) -> None:
+        """Settle slots and markers against the records and the processes (like pueue on
+        start): jobs whose processes are gone are recorded lost; then fill free slots."""
+        if not self.layout.running_dir.is_dir():
+            return
+        with fsio.file_lock(self.layout.scheduler_lock):
+            self._reconcile_slots_locked()
+            for job_id in self.records.queued_ids():
+                with contextlib.suppress(JobStoreError):
+                    if self.records.read(job_id).status != JobStatus.QUEUED:
+                        self.records.unmark_queued(job_id)
+            self._schedule_locked()
+
+    def _schedule_locked(self) -> list[str]:
+        self._reap_runners()
+        queued = sorted(self.records.queued_ids())
+        if not queued:
+            return []
+        running = self.records.running_ids()
+        if len(running) >= self.max_jobs:
+            running = self._reconcile_slots_locked()
+        started: list[str] = []
+        for job_id in queued:
+            if len(running) >= self.max_jobs:
+                break
+            try:
+                record = self.records.read(job_id)
+            except JobStoreError:
+                self.records.unmark_queued(job_id)
+                continue
+            if record.status != JobStatus.QUEUED:
+                self.records.unmark_queued(job_id)
+                continue
+            self.records.mark_running(job_id)
+            running.add(job_id)
+            try:
+                pid = self._spawn_runner(job_id)
+            except OSError as exc:
+                self.records.transition(
+                    job_id, JobStatus.ERROR, error=f"could not start the job's runner: {exc}"
+                )
+                continue
+            self.records.transition(job_id, JobStatus.RUNNING, pid=pid, started_at=now_iso())
+            started.append(job_id)
+        return started
+
+    def _reconcile_slots_locked(self) -> set[str]:
+        """Drop slot markers of jobs that no longer run (recording lost ones); return the
+        ones that do."""
+        holding: set[str] = set()
+        for job_id in self.records.running_ids():
+            try:
+                record = self.records.read(job_id)
+            except JobStoreError:
+                fsio.remove_if_exists(self.layout.running_marker(job_id))
+                continue
+            if self.is_lost(record):
+                record = self._settle_one(job_id)
+            if record.status == JobStatus.RUNNING:
+                holding.add(job_id)
+            else:
+                fsio.remove_if_exists(self.layout.running_marker(job_id))
+                if record.status == JobStatus.QUEUED:
+                    self.records.mark_queued(job_id)
+        return holding
+
+    # -------------------------------------------------------------- runners
+
+    def _spawn_runner(self, job_id: str, job_dir: Path | None = None) -> int:
+        """Start `python -m jobstore.runner` for the job; the runner records its own start
+        time (reading it here would wait for its exec)."""
+        env = dict(os.environ)  # passed on to the runner and so to codex
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+        env["CODEX_ASYNC_MAX_JOBS"] = str(self.max_jobs)
+        env["CODEX_ASYNC_CANCEL_GRACE"] = str(self.cancel_grace)
+        log = str(self.layout.job_file(job_dir or self.layout.job_dir(job_id), FileKind.RUNNER_LOG))
+        # posix_spawn (vfork-like) costs a fraction of fork+exec of a large process; our own
+        # fds are close-on-exec by default, so the runner inherits none but these.
+        pid = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-m", "jobstore.runner", str(self.layout.root), job_id],
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, fsio.FILE_MODE),
+                (os.POSIX_SPAWN_DUP2, 1, 2),
+            ],
+            setsid=True,  # outlives whoever started it, and its terminal's signals
+        )
+        with self._runners_lock:
+            self._runner_pids.append(pid)
+        return pid
+
+    def _reap_runners(self) -> None:
+        # Runners are detached but still our children until they exit: collect them so
+        # that they do not linger as zombies.
+        with self._runners_lock:
+            alive = []
+            for pid in self._runner_pids:
+                try:
+                    done, _ = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    continue
+                if done == 0:
+                    alive.append(pid)
+            self._runner_pids = alive
+
+    # ---------------------------------------------------------------- cancel
+
+    def cancel_queued(self, job_id: str) -> JobRecord | None:
+        """Cancel a job still waiting for a slot; None if it had left the queue."""
+        with fsio.file_lock(self.layout.scheduler_lock):
+            done = self.records.transition(job_id, JobStatus.CANCELLED, error="cancelled before it started")
+            self.records.unmark_queued(job_id)
+        return done
+
+    def stop(self, record: JobRecord) -> None:
+        """Stop a running job whose cancel was requested: its runner stops the tree (SIGTERM,
+        grace, SIGKILL) and records the end; with the runner gone, do both here."""
+        if record.pid is not None and is_alive(record.pid, record.pid_started_at):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(record.pid, signal.SIGTERM)
+            return
+        # codex may still run without its runner.
+        terminate_tree(record.codex_pid, record.codex_started_at, record.codex_pgid, self.cancel_grace)
+        self.records.transition(
+            record.job_id,
+            JobStatus.CANCELLED,
+            error="cancelled; the job's runner had died, so codex's exit code is unknown",
+        )
+        self.schedule()
