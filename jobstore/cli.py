@@ -10,13 +10,14 @@ codex-async reconcile
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from datetime import timedelta
+from typing import TextIO
 
 from jobstore.errors import JobStoreError
 from jobstore.record import JobRecord
+from jobstore.sanitize import json_for_terminal, terminal_safe
 from jobstore.store import JobStore
 
 _AGE_RE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -32,11 +33,19 @@ def parse_age(text: str) -> timedelta:
 
 
 def _line(entry: object) -> str:
+    """One job as one line; every stored string in it made safe for the terminal."""
     if isinstance(entry, JobRecord):
         prompt = entry.prompt.splitlines()[0][:60] if entry.prompt else ""
-        return f"{entry.job_id}  {entry.status:<9}  {entry.created_at[:19]}  {entry.cwd}  {prompt}"
-    data = entry.to_dict()  # type: ignore[attr-defined]
-    return f"{data['job_id']}  unreadable  {data['error']}"
+        fields = [entry.job_id, f"{entry.status:<9}", entry.created_at[:19], entry.cwd, prompt]
+    else:
+        data = entry.to_dict()  # type: ignore[attr-defined]
+        fields = [str(data["job_id"]), "unreadable", str(data["error"])]
+    return "  ".join(terminal_safe(field) for field in fields)
+
+
+def _say(text: str, *, multiline: bool = False, file: TextIO | None = None) -> None:
+    """Every line the command prints goes through here (or is JSON from json_for_terminal)."""
+    print(terminal_safe(text, multiline=multiline), file=file or sys.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,26 +71,26 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             entries = store.list_jobs(limit=args.limit, status=args.status)
             if args.json:
-                print(json.dumps([e.to_dict() for e in entries], indent=1))
+                print(json_for_terminal([e.to_dict() for e in entries]))
             else:
                 print("\n".join(_line(e) for e in entries) or "no jobs")
         elif args.command == "show":
             record = store.get(args.job_id)
-            print(json.dumps(record.to_dict(), indent=1))
+            print(json_for_terminal(record.to_dict()))
             if not args.json:
                 for line in store.rendered_tail(args.job_id, args.tail):
-                    print(line.text)
+                    _say(line.text)
         elif args.command == "cancel":
             outcome = store.cancel(args.job_id)
-            print(outcome.message)
+            _say(outcome.message)
         elif args.command == "prune":
             removed = store.prune(args.older_than)
-            print(json.dumps(removed) if args.json else f"removed {len(removed)} finished jobs")
+            print(json_for_terminal(removed) if args.json else f"removed {len(removed)} finished jobs")
         elif args.command == "reconcile":
             store.reconcile()
             print("reconciled")
     except JobStoreError as exc:
-        print(f"codex-async: {exc}", file=sys.stderr)
+        _say(f"codex-async: {exc}", multiline=True, file=sys.stderr)
         return 1
     return 0
 
