@@ -21,7 +21,7 @@ from pathlib import Path
 from jobstore import fsio
 from jobstore.errors import JobStoreError, StoreWriteError
 from jobstore.layout import FileKind
-from jobstore.processes import is_alive, terminate_tree
+from jobstore.processes import is_alive, signal_process, terminate_job_tree
 from jobstore.record import JobRecord, now_iso, parse_iso
 from jobstore.records import Records
 from jobstore.sessions import SessionIndex
@@ -260,12 +260,13 @@ class Scheduler:
     def stop(self, record: JobRecord) -> None:
         """Stop a running job whose cancel was requested: its runner stops the tree (SIGTERM,
         grace, SIGKILL) and records the end; with the runner gone, do both here."""
-        if record.pid is not None and is_alive(record.pid, record.pid_started_at):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(record.pid, signal.SIGTERM)
+        if is_alive(record.pid, record.pid_started_at):
+            # A runner that has not recorded its start time yet cannot be proven, so is not
+            # signalled: it finds the job's cancel marker as soon as codex runs.
+            if record.pid_started_at is not None:
+                signal_process(record.pid, record.pid_started_at, signal.SIGTERM)
             return
-        # codex may still run without its runner.
-        terminate_tree(record.codex_pid, record.codex_started_at, record.codex_pgid, self.cancel_grace)
+        terminate_job_tree(record, self.cancel_grace)  # codex may still run without its runner
         self.records.transition(
             record.job_id,
             JobStatus.CANCELLED,
