@@ -54,3 +54,29 @@ def run_cli(store_root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
         check=False,
         timeout=60,
     )
+
+
+def make_script_codex(bin_dir: Path, body: str) -> Path:
+    """A `codex` that answers the version and flag probes as tests/fakes/fake_codex.py does
+    and, for a run, executes the Python `body` (with `emit(event)` and `args` defined)."""
+    fake = REPO / "tests" / "fakes" / "fake_codex.py"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    path = bin_dir / "codex"
+    path.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, runpy, subprocess, sys, time\n"
+        "args = sys.argv[1:]\n"
+        "if args == ['--version'] or '--help' in args:\n"
+        f"    sys.argv[0] = {str(fake)!r}\n"
+        f"    runpy.run_path({str(fake)!r}, run_name='__main__')\n"
+        "def emit(event):\n"
+        "    sys.stdout.write(json.dumps(event) + '\\n')\n"
+        "    sys.stdout.flush()\n"
+        "emit({'type': 'thread.started', 'thread_id': '0199a000-0000-7000-8000-000000000001'})\n"
+        "emit({'type': 'turn.started'})\n" + body + "\n"
+    )
+    path.chmod(0o755)
+    return path
+
+
+TURN_COMPLETED = "emit({'type': 'turn.completed', 'usage': {'input_tokens': 1, 'output_tokens': 1}})\n"
