@@ -1,12 +1,14 @@
 """`codex-async-mcp` / `python -m mcp_server`: serve the job store over MCP on stdio.
 
 stdout carries the protocol and nothing else: logs go to stderr (and to
-`$CODEX_ASYNC_LOG_FILE` when set), and no banner is shown.
+`$CODEX_ASYNC_LOG_FILE` when set), and no banner is shown. The environment is read
+once, by `jobstore.settings.Settings`; everything below takes settings objects.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import importlib.util
 import logging
@@ -16,10 +18,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jobstore import JobStore, JobStoreError
-from jobstore.config import default_root
+from jobstore import JobStore, JobStoreError, Settings
+from jobstore.settings import LOG_LEVELS
 from mcp_server import __version__
-from mcp_server.settings import ENV_LOG_FILE, ServerSettings
+from mcp_server.settings import ServerSettings
 
 if TYPE_CHECKING:
     from fastmcp import FastMCP
@@ -40,10 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--store", metavar="DIR", type=Path, help="the job store folder (overrides CODEX_ASYNC_HOME)"
     )
     parser.add_argument(
-        "--log-level",
-        default=os.environ.get("CODEX_ASYNC_LOG_LEVEL", "INFO"),
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        type=str.upper,
+        "--log-level", choices=LOG_LEVELS, type=str.upper, help="overrides CODEX_ASYNC_LOG_LEVEL"
     )
     parser.add_argument("--version", action="version", version=f"codex-async-mcp {__version__}")
     return parser.parse_args(argv)
@@ -71,12 +70,8 @@ def route_fastmcp_logs() -> None:
     fastmcp_logger.setLevel(logging.NOTSET)
 
 
-def settle_store(store: JobStore) -> None:
-    """Settle jobs a crash left behind, and learn codex's version once, off the main thread."""
-    try:
-        store.reconcile()
-    except Exception:
-        log.exception("reconciling the store at %s failed", store.root)
+def log_codex(store: JobStore) -> None:
+    """Learn codex's version once, off the main thread (the periodic check settles the store)."""
     try:
         info = store.codex_info()
         log.info("codex %s at %s", info.version_string, info.path)
@@ -97,15 +92,17 @@ def main(argv: list[str] | None = None) -> int:
     # garbage collector's passes over them meanwhile find nothing to free.
     gc.disable()
     args = parse_args(argv)
-    setup_logging(args.log_level, os.environ.get(ENV_LOG_FILE))
     try:
-        settings = ServerSettings.from_env()
-        # Absolute: job runners run in "/", and get the store's path from us.
-        root = Path(os.path.abspath((args.store or default_root()).expanduser()))
-        store = JobStore(root)
+        settings = Settings.from_env()
     except JobStoreError as exc:
         print(f"codex-async-mcp: {exc}", file=sys.stderr)
         return 2
+    # Absolute: job runners run in "/", and get the store's path from us.
+    root = Path(os.path.abspath((args.store or settings.store_root).expanduser()))
+    settings = dataclasses.replace(settings, store_root=root, log_level=args.log_level or settings.log_level)
+    setup_logging(settings.log_level, settings.log_file)
+    store = JobStore.from_settings(settings)
+    server_settings = ServerSettings.from_settings(settings)
     if store.root.exists() and not store.root.is_dir():
         print(f"codex-async-mcp: the store {store.root} is not a folder", file=sys.stderr)
         return 2
@@ -113,15 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     from mcp_server.server import create_server
 
     route_fastmcp_logs()
-    server = create_server(store, settings)
+    server = create_server(store, server_settings)
     gc.freeze()  # what start-up made lives as long as the server: keep it out of collections
     gc.enable()
-    threading.Thread(target=settle_store, args=(store,), name="settle-store", daemon=True).start()
+    threading.Thread(target=log_codex, args=(store,), name="codex-version", daemon=True).start()
     log.info(
         "codex-async-mcp %s serving on stdio; store %s, max policy %s, %d jobs at once",
         __version__,
         store.root,
-        settings.max_policy,
+        server_settings.max_policy,
         store.max_jobs,
     )
     try:

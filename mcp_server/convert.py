@@ -1,22 +1,41 @@
-"""Store records to result models. Functions taking a store read files: call them in a worker thread."""
+"""Store records to the tools' results: every result model is built here, and nowhere else.
+
+Functions taking a store read files: call them in a worker thread.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from jobstore import JobEntry, JobRecord, JobStore, SessionInfo
+import mcp_types
+from pydantic import BaseModel
+
+from jobstore import UNREADABLE, CodexUnavailable, JobEntry, JobRecord, JobStore, SessionInfo
 from jobstore.record import parse_iso
+from mcp_server import __version__
+from mcp_server.render import render_text
 from mcp_server.schemas import (
     BatchJob,
+    BatchResult,
     CancelResult,
+    CodexResult,
     CommandRun,
     FileChange,
     JobView,
     ListEntry,
+    ListResult,
+    PingResult,
     SessionEntry,
+    SessionsResult,
     SessionTurn,
     StartResult,
+    WaitResult,
 )
+from mcp_server.settings import ServerSettings
+from mcp_server.waiting import WaitOutcome
 
 PROMPT_PREVIEW_CHARS = 300
 LIST_PROMPT_CHARS = 120
@@ -79,14 +98,19 @@ def batch_job(record: JobRecord) -> BatchJob:
 
 
 RECENT_ITEMS = 20
+WAIT_TAIL_LINES = 20
+ViewT = TypeVar("ViewT", bound=JobView)
 
 
-def job_view(store: JobStore, record: JobRecord, tail_lines: int) -> JobView:
-    """Everything codex_poll shows of a job; reads its output tail and summary."""
+def _job_view(
+    model: type[ViewT], store: JobStore, record: JobRecord, tail_lines: int, next_text: str, **extra: Any
+) -> ViewT:
+    """A JobView, or a model extending it with `extra` fields; reads the job's output tail
+    and summary."""
     job_id = record.job_id
     lines = store.rendered_tail(job_id, tail_lines)
     summary = store.summary(job_id)
-    return JobView(
+    return model(
         job_id=job_id,
         kind=record.kind,
         status=record.status.value,
@@ -119,13 +143,40 @@ def job_view(store: JobStore, record: JobRecord, tail_lines: int) -> JobView:
         ],
         file_changes_total=len(summary.file_changes),
         usage=summary.usage,
-        next=next_hint(record),
+        next=next_text,
+        **extra,
+    )
+
+
+def job_view(store: JobStore, record: JobRecord, tail_lines: int) -> JobView:
+    """Everything codex_poll shows of a job."""
+    return _job_view(JobView, store, record, tail_lines, next_hint(record))
+
+
+def wait_result(store: JobStore, outcome: WaitOutcome) -> WaitResult:
+    """codex_wait's result: the job as codex_poll shows it, and how the wait ended."""
+    record = outcome.record
+    next_text = (
+        next_hint(record)
+        if outcome.finished
+        else f"still {record.status} after {outcome.waited_seconds:.0f} s: call "
+        f"codex_wait(job_id={record.job_id!r}) again, or codex_cancel to stop it"
+    )
+    return _job_view(
+        WaitResult,
+        store,
+        record,
+        WAIT_TAIL_LINES,
+        next_text,
+        finished=outcome.finished,
+        timed_out=not outcome.finished,
+        waited_seconds=outcome.waited_seconds,
     )
 
 
 def list_entry(entry: JobEntry) -> ListEntry:
     if not isinstance(entry, JobRecord):
-        return ListEntry(job_id=entry.job_id, status="unreadable", error=entry.reason)
+        return ListEntry(job_id=entry.job_id, status=UNREADABLE, error=entry.reason)
     return ListEntry(
         job_id=entry.job_id,
         status=entry.status.value,
@@ -165,4 +216,82 @@ def session_entry(store: JobStore, session: SessionInfo) -> SessionEntry:
         )
     return SessionEntry(
         session_id=session.session_id, cwd=session.cwd, updated_at=session.updated_at, turns=turns
+    )
+
+
+def list_result(entries: Sequence[JobEntry]) -> ListResult:
+    jobs = [list_entry(entry) for entry in entries]
+    return ListResult(jobs=jobs, count=len(jobs))
+
+
+def sessions_result(store: JobStore, sessions: Sequence[SessionInfo]) -> SessionsResult:
+    """codex_sessions' result; reads each ended turn's final message."""
+    entries = [session_entry(store, session) for session in sessions]
+    return SessionsResult(
+        sessions=entries,
+        count=len(entries),
+        next="continue a session with codex_start(prompt=..., cwd=..., session_id=...)",
+    )
+
+
+def codex_result(store: JobStore, record: JobRecord, waited_seconds: float) -> CodexResult:
+    """The one-call `codex` result for `record` as it is after the wait; reads codex's answer
+    once the job has ended."""
+    ended = record.is_terminal
+    return CodexResult(
+        job_id=record.job_id,
+        status=record.status.value,
+        finished=ended,
+        answer=store.final_message(record.job_id) if ended else None,
+        exit_code=record.exit_code,
+        error=record.error,
+        session_id=record.session_id,
+        waited_seconds=waited_seconds,
+        next=next_hint(record) if ended else f"codex is still working. {wait_hint(record.job_id)}",
+    )
+
+
+def batch_result(records: Sequence[JobRecord]) -> BatchResult:
+    jobs = [batch_job(record) for record in records]
+    return BatchResult(
+        jobs=jobs,
+        running=sum(1 for record in records if record.status == "running"),
+        queued=sum(1 for record in records if record.status == "queued"),
+        next="call codex_wait(job_id) for each job (again while it is still running); "
+        "codex_list(status='running') shows what is still going",
+    )
+
+
+def ping_result(store: JobStore, settings: ServerSettings) -> PingResult:
+    """ping's result; asks the codex CLI for its version (once per store)."""
+    version = path = error = None
+    try:
+        info = store.codex_info()
+        version, path = info.version_string, info.path
+    except CodexUnavailable as exc:
+        error = str(exc)
+    return PingResult(
+        ok=True,
+        server_version=__version__,
+        server_pid=os.getpid(),
+        store_root=str(store.root),
+        max_jobs=store.max_jobs,
+        max_policy=settings.max_policy,
+        codex_version=version,
+        codex_path=path,
+        codex_error=error,
+    )
+
+
+def text_content(structured: dict[str, Any]) -> list[mcp_types.ContentBlock]:
+    """The text form every result is sent with: its structured content laid out for reading."""
+    return [mcp_types.TextContent(type="text", text=render_text(structured))]
+
+
+def call_tool_result(result: BaseModel) -> mcp_types.CallToolResult:
+    """A result model as a successful tools/call answer, exactly as a tool returning it sends it
+    (structured content, and its text form from the ReadableResults middleware)."""
+    structured = result.model_dump(mode="json")
+    return mcp_types.CallToolResult(
+        content=text_content(structured), structured_content=structured, is_error=False
     )

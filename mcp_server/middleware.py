@@ -10,8 +10,8 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
 from pydantic import ValidationError as PydanticValidationError
 
+from mcp_server.convert import text_content
 from mcp_server.errors import describe_validation_error
-from mcp_server.render import render_text
 
 
 class ReadableResults(Middleware):
@@ -32,7 +32,7 @@ class ReadableResults(Middleware):
         if isinstance(result.structured_content, dict) and not result.is_error:
             # The structured content (validated against the output schema) stays as it is;
             # the text form is the same data laid out for reading instead of one JSON line.
-            result.content = [mcp_types.TextContent(type="text", text=render_text(result.structured_content))]
+            result.content = text_content(result.structured_content)
         return result
 
 

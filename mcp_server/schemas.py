@@ -7,13 +7,21 @@ what Claude Code hands to the calling model, so every result carries its own
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-JobStatusName = Literal["queued", "running", "done", "error", "cancelled", "lost"]
-EntryStatusName = Literal["queued", "running", "done", "error", "cancelled", "lost", "unreadable"]
-JobKindName = Literal["run", "review"]
+from jobstore import LISTABLE_STATUSES, JobStatus
+from jobstore.record import JobKind
+
+JobKindName = JobKind
+if TYPE_CHECKING:
+    JobStatusName = str
+    EntryStatusName = str
+else:
+    # The store's own names, in its order (Literal[("a", "b")] is Literal["a", "b"]).
+    JobStatusName = Literal[tuple(status.value for status in JobStatus)]
+    EntryStatusName = Literal[LISTABLE_STATUSES]
 
 
 class _Result(BaseModel):

@@ -1,16 +1,15 @@
-"""The server's own settings (the store reads its own from the environment)."""
+"""The server's own settings, taken from `jobstore.settings.Settings` (which reads the environment)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from jobstore import APPROVAL_POLICIES, InvalidInput
 from jobstore.options import permissiveness
+from jobstore.settings import ENV_MAX_POLICY, NO_POLICY_CAP, Settings
 
-ENV_MAX_POLICY = "CODEX_ASYNC_MAX_POLICY"
-ENV_LOG_FILE = "CODEX_ASYNC_LOG_FILE"
+# How often the server settles lost jobs and starts queued work (see mcp_server.server).
+CHECK_INTERVAL_SECONDS = 30.0
 
 # What each permissiveness level lets codex do, in words a person reading a refusal understands.
 LEVEL_WORDS = {
@@ -23,20 +22,20 @@ LEVEL_WORDS = {
 @dataclass(frozen=True)
 class ServerSettings:
     # The most permissive approval policy the server accepts; "full-auto" means no cap.
-    max_policy: str = "full-auto"
+    max_policy: str = NO_POLICY_CAP
+    check_interval: float = CHECK_INTERVAL_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.max_policy not in APPROVAL_POLICIES:
+            raise InvalidInput(
+                f"max_policy {self.max_policy!r} is not a policy; use one of: {', '.join(APPROVAL_POLICIES)}"
+            )
+        if not self.check_interval > 0:
+            raise InvalidInput(f"check_interval must be greater than zero, not {self.check_interval!r}")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
-        env = os.environ if environ is None else environ
-        raw = env.get(ENV_MAX_POLICY, "")
-        if not raw.strip():
-            return cls()
-        value = raw.strip().lower()
-        if value not in APPROVAL_POLICIES:
-            raise InvalidInput(
-                f"{ENV_MAX_POLICY}={raw!r} is not a valid policy; use one of: {', '.join(APPROVAL_POLICIES)}"
-            )
-        return cls(max_policy=value)
+    def from_settings(cls, settings: Settings) -> ServerSettings:
+        return cls(max_policy=settings.max_policy)
 
     @property
     def max_level(self) -> int:

@@ -1,4 +1,8 @@
-"""Waiting for a job without blocking the event loop, and never for longer than the time given."""
+"""Waiting for a job without blocking the event loop, and never for longer than the time given.
+
+A wait that sees its job read `lost` (its processes gone, no end recorded) records it:
+the waiter is one of the owners of that write (see mcp_server.lifespan).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from dataclasses import dataclass
 import anyio
 from fastmcp import Context
 
-from jobstore import JobRecord, JobStore
+from jobstore import JobRecord, JobStatus, JobStore
 from mcp_server.errors import in_thread
 
 # Check often at first (short jobs answer at once), then settle to a cheap pace.
@@ -43,7 +47,8 @@ async def wait_for_job(
     """Poll the job's record (in a worker thread) until it ends or `timeout` seconds pass.
 
     While waiting, sends MCP progress notifications about once a second; FastMCP sends them
-    only when the client asked for progress (gave a progress token).
+    only when the client asked for progress (gave a progress token). A job that reads lost
+    is settled (recorded lost, queued work started) before the outcome is returned.
     """
     start = time.monotonic()
     deadline = start + timeout
@@ -51,6 +56,8 @@ async def wait_for_job(
     pause = FIRST_POLL_SECONDS
     while True:
         record = await in_thread(store.get, job_id)
+        if record.status == JobStatus.LOST:
+            record = await in_thread(store.settle, job_id)
         now = time.monotonic()
         if record.is_terminal or now >= deadline:
             return WaitOutcome(record, round(now - start, 2))

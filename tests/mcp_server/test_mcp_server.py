@@ -18,8 +18,8 @@ import psutil
 import pytest
 from fastmcp import Client
 
-from jobstore import APPROVAL_POLICIES, REASONING_EFFORTS, SANDBOXES, JobStatus, JobStore
-from mcp_server import server as server_module
+from jobstore import APPROVAL_POLICIES, REASONING_EFFORTS, SANDBOXES, JobStatus, JobStore, Settings
+from mcp_server import arguments as server_module
 from mcp_server.__main__ import main as server_main
 from mcp_server.render import render_text
 from mcp_server.schemas import EntryStatusName, JobStatusName
@@ -615,11 +615,16 @@ async def test_max_policy_cap(
         await call_ok(session, "codex_review", {"cwd": str(workdir)})
 
 
+def server_settings_from_env(environ: dict[str, str]) -> ServerSettings:
+    """What __main__ does: the environment read once by jobstore's Settings."""
+    return ServerSettings.from_settings(Settings.from_env(environ))
+
+
 def test_max_policy_from_env() -> None:
-    assert ServerSettings.from_env({}).max_policy == "full-auto"
-    assert ServerSettings.from_env({"CODEX_ASYNC_MAX_POLICY": " Suggest "}).max_policy == "suggest"
+    assert server_settings_from_env({}).max_policy == "full-auto"
+    assert server_settings_from_env({"CODEX_ASYNC_MAX_POLICY": " Suggest "}).max_policy == "suggest"
     with pytest.raises(ValueError, match="CODEX_ASYNC_MAX_POLICY='yolo' is not a valid policy"):
-        ServerSettings.from_env({"CODEX_ASYNC_MAX_POLICY": "yolo"})
+        server_settings_from_env({"CODEX_ASYNC_MAX_POLICY": "yolo"})
 
 
 def test_invalid_max_policy_refuses_to_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

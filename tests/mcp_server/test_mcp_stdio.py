@@ -292,7 +292,8 @@ async def test_server_start_settles_a_crashed_store(tmp_path: Path, fake_codex: 
         record = wait_until(lambda: (r := crashed.read_record(first.job_id)).codex_pgid and r)
         os.kill(record.pid, signal.SIGKILL)
         os.killpg(record.codex_pgid, signal.SIGKILL)
-        wait_until(lambda: not crashed._job_alive(crashed.read_record(first.job_id)))
+        # Reads are pure: the store reports the job lost without recording it.
+        wait_until(lambda: crashed.get(first.job_id).status == JobStatus.LOST)
         assert crashed.read_record(first.job_id).status == JobStatus.RUNNING  # nobody noticed yet
         assert crashed.read_record(second.job_id).status == JobStatus.QUEUED
 
