@@ -1,0 +1,104 @@
+"""Class 5, the whole tree even after the runner dies: every process of a job carries a
+marker a stranger cannot fake, and settling the job stops all of them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from jobstore import JobStore, RunOptions
+from jobstore.processes import (
+    JOB_MARKER_ENV,
+    job_marker,
+    marked_processes,
+    marker_secret_of,
+    terminate_job_tree,
+)
+from jobstore.record import JobRecord
+from tests.helpers import wait_until
+
+
+def gone(proc: psutil.Process) -> bool:
+    try:
+        return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def orphaned_job(store: JobStore, workdir: Path) -> tuple[JobRecord, list[psutil.Process]]:
+    """A job whose runner was SIGKILLed and whose codex then exited, leaving its children
+    (one in a session of its own, one in codex's group) behind."""
+    job = store.start(RunOptions.checked(prompt="child please", cwd=str(workdir)))
+    record = wait_until(lambda: (r := store.read_record(job.job_id)).codex_pid and r)
+    codex = psutil.Process(record.codex_pid)
+    children = wait_until(lambda: len(k := codex.children()) >= 2 and k)
+    os.kill(record.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    codex.kill()
+    wait_until(lambda: gone(codex))
+    assert not any(gone(c) for c in children)
+    return store.read_record(job.job_id), children
+
+
+def test_a_runner_killed_with_children_in_their_own_sessions_leaves_nothing(
+    store: JobStore, workdir: Path
+) -> None:
+    record, children = orphaned_job(store, workdir)
+    secret = marker_secret_of(record)
+    assert secret is not None
+    assert {p.pid for p in children} <= {
+        p.pid for p in marked_processes(record.job_id, secret, record.pid_started_at or 0)
+    }
+    terminate_job_tree(record, grace=1.0)
+    assert all(gone(c) for c in children)
+    assert marked_processes(record.job_id, secret, 0) == []
+
+
+def marked_stranger(value: str, *user: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, JOB_MARKER_ENV: value}
+    return subprocess.Popen([*user, "sleep", "300"], env=env, start_new_session=True)
+
+
+def test_a_stranger_cannot_fake_the_marker(store: JobStore, workdir: Path) -> None:
+    record, _ = orphaned_job(store, workdir)
+    secret = marker_secret_of(record)
+    assert secret is not None
+    wrong_secret = marked_stranger(job_marker(record.job_id, "0" * 32))
+    other_job = marked_stranger(job_marker("01aaaaaaaaaaaa", secret))
+    try:
+        terminate_job_tree(record, grace=1.0)
+        assert wrong_secret.poll() is None and other_job.poll() is None
+    finally:
+        for proc in (wrong_secret, other_job):
+            proc.kill()
+            proc.wait()
+
+
+def test_a_marked_process_older_than_the_job_is_not_trusted() -> None:
+    proc = marked_stranger(job_marker("01aaaaaaaaaaaa", "s3cret"))
+    try:
+        started = psutil.Process(proc.pid).create_time()
+        assert [p.pid for p in marked_processes("01aaaaaaaaaaaa", "s3cret", started)] == [proc.pid]
+        assert marked_processes("01aaaaaaaaaaaa", "s3cret", started + 5) == []
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_another_users_process_is_never_trusted() -> None:
+    if os.getuid() != 0 or not os.path.exists("/usr/sbin/runuser"):
+        pytest.skip("needs root and runuser to start a process as a second user (nobody)")
+    proc = marked_stranger(job_marker("01aaaaaaaaaaaa", "s3cret"), "/usr/sbin/runuser", "-u", "nobody", "--")
+    try:
+        sleeper = wait_until(lambda: [c for c in psutil.Process(proc.pid).children() if c.name() == "sleep"])
+        assert sleeper[0].uids().real != os.getuid()
+        marked = marked_processes("01aaaaaaaaaaaa", "s3cret", time.time() - 60)
+        assert sleeper[0].pid not in {p.pid for p in marked}  # runuser itself is root's, ours
+    finally:
+        proc.kill()
+        proc.wait()
