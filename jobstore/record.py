@@ -61,6 +61,8 @@ class JobRecord:
     codex_started_at: float | None = None
     cancel_requested_at: str | None = None
     codex_version: str | None = None
+    # Who started the job, when a client said (e.g. "claude-code 2.1.332 (MCP task)").
+    client: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
