@@ -22,6 +22,8 @@ MIN_VERSION = (0, 125, 0)
 PROBE_TIMEOUT_SECONDS = 30
 # Linux caps one argv string at 128 KiB; longer prompts go through stdin.
 MAX_ARGV_PROMPT_BYTES = 100 * 1024
+# What codex reads as "the prompt is on stdin", wherever it stands.
+STDIN_PROMPT = "-"
 
 _VERSION_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 _FLAG_RE = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]+)")
@@ -109,7 +111,19 @@ def _run_probe(argv: list[str]) -> str:
 
 
 def prompt_needs_stdin(prompt: str) -> bool:
-    return len(prompt.encode("utf-8")) > MAX_ARGV_PROMPT_BYTES
+    """Too large for argv, or exactly `-`: codex reads a PROMPT of `-` as "read stdin",
+    even after `--`, so that one value goes through stdin, where it is taken as it is."""
+    return prompt == STDIN_PROMPT or len(prompt.encode("utf-8")) > MAX_ARGV_PROMPT_BYTES
+
+
+def _flag(name: str, value: str) -> str:
+    """`--name=value`: one argv string, so a value starting with `-` is never read as a flag."""
+    return f"{name}={value}"
+
+
+def _prompt_args(prompt: str, via_stdin: bool) -> list[str]:
+    # `--` so that a prompt starting with "-" is never read as a flag.
+    return [STDIN_PROMPT] if via_stdin else ["--", prompt]
 
 
 def _common_flags(info: CodexInfo, last_message_path: Path | None) -> list[str]:
@@ -117,7 +131,7 @@ def _common_flags(info: CodexInfo, last_message_path: Path | None) -> list[str]:
     if info.has("--skip-git-repo-check"):
         flags.append("--skip-git-repo-check")  # cwd is checked by the store; any folder will do
     if last_message_path is not None and info.has("--output-last-message"):
-        flags += ["--output-last-message", str(last_message_path)]
+        flags += ["--output-last-message", str(last_message_path)]  # absolute: never a flag
     return flags
 
 
@@ -137,15 +151,14 @@ def build_run_argv(
     via_stdin = prompt_needs_stdin(options.prompt)
     argv = [info.path, "exec", *_common_flags(info, last_message_path)]
     if options.model:
-        argv += ["--model", options.model]
+        argv.append(_flag("--model", options.model))
     if options.reasoning_effort:
         argv += ["-c", f'model_reasoning_effort="{options.reasoning_effort}"']
     resuming = options.session_id is not None
     argv += _permission_flags(options.approval_policy, options.sandbox, resuming=resuming)
     if resuming:
         argv += ["resume", options.session_id]  # type: ignore[list-item]
-    # `--` so that a prompt starting with "-" is never read as a flag.
-    argv += ["-"] if via_stdin else ["--", options.prompt]
+    argv += _prompt_args(options.prompt, via_stdin)
     return argv, via_stdin
 
 
@@ -154,19 +167,19 @@ def build_review_argv(
 ) -> tuple[list[str], bool]:
     argv = [info.path, "exec", *_common_flags(info, last_message_path)]
     if options.model:
-        argv += ["--model", options.model]
+        argv.append(_flag("--model", options.model))
     argv += _permission_flags(options.approval_policy, None, resuming=False)
     argv.append("review")
     if options.base:
-        argv += ["--base", options.base]
+        argv.append(_flag("--base", options.base))
     elif options.commit:
-        argv += ["--commit", options.commit]
+        argv.append(_flag("--commit", options.commit))
         if options.title:
-            argv += ["--title", options.title]
+            argv.append(_flag("--title", options.title))
     elif options.uncommitted:
         argv.append("--uncommitted")
     via_stdin = False
     if options.prompt:
         via_stdin = prompt_needs_stdin(options.prompt)
-        argv += ["-"] if via_stdin else ["--", options.prompt]
+        argv += _prompt_args(options.prompt, via_stdin)
     return argv, via_stdin

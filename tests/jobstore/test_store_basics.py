@@ -156,7 +156,7 @@ def test_review_job(store: JobStore, workdir: Path) -> None:
     assert final.kind == "review" and final.review == {"base": "main"}
     assert final.status == JobStatus.DONE
     argv = json.loads(store.layout.command(job.job_id).read_text())["argv"]
-    assert argv[argv.index("review") :] == ["review", "--base", "main"]
+    assert argv[argv.index("review") :] == ["review", "--base=main"]
 
 
 def test_approval_policies_map_to_codex_flags(store: JobStore, workdir: Path) -> None:
@@ -172,7 +172,7 @@ def test_approval_policies_map_to_codex_flags(store: JobStore, workdir: Path) ->
         approval_policy="suggest", sandbox="workspace-write", model="gpt-5.1-codex", reasoning_effort="high"
     )
     assert "workspace-write" in custom and "read-only" not in custom
-    assert custom[custom.index("--model") + 1] == "gpt-5.1-codex"
+    assert "--model=gpt-5.1-codex" in custom
     assert 'model_reasoning_effort="high"' in custom
     assert "--full-auto" not in custom
 

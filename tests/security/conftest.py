@@ -1,0 +1,5 @@
+"""The attack suite reuses the end-to-end fixtures: the real codex CLI against the fake model."""
+
+from tests.e2e.conftest import codex_env, git_repo, model_service, real_codex, real_store
+
+__all__ = ["codex_env", "git_repo", "model_service", "real_codex", "real_store"]
