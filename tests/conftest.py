@@ -65,3 +65,13 @@ def _private_umask() -> Iterator[None]:
     old = os.umask(0o022)
     yield
     os.umask(old)
+
+
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test, and every codex it starts, gets a HOME and CODEX_HOME of its own: codex runs
+    commands in a login shell, which must never read the developer's start-up files."""
+    home = tmp_path_factory.mktemp("home")
+    (home / ".codex").mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CODEX_HOME", str(home / ".codex"))

@@ -160,6 +160,7 @@ def world(tmp_path: Path) -> Iterator[ClientWorld]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
+        "CODEX_HOME": str(home / ".codex"),  # codex's own state stays inside the test too
         "USER": os.environ.get("USER", "tester"),
         "LANG": "C.UTF-8",
         "TMPDIR": str(tmp_path),

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from jobstore import JobStore
+from jobstore.sanitize import terminal_safe
 from tests.conftest import stop_everything
 from tests.fakes.model_service import FakeModelService
 
@@ -22,6 +23,32 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).parent == Path(__file__).parent:
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing test that used a store shows each job's output tail and runner log."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when == "call":
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(value, JobStore):
+                report.sections.extend(job_diagnostics(value))
+
+
+def job_diagnostics(store: JobStore, tail_lines: int = 40) -> list[tuple[str, str]]:
+    sections = []
+    for job_id in store.job_ids():
+        try:
+            tail = "\n".join(store.output_tail(job_id, tail_lines).lines)
+            log = store.layout.runner_log(job_id).read_text("utf-8", "replace")[-8000:]
+        except Exception as exc:  # diagnostics must never hide the test's own failure
+            tail, log = f"(cannot read: {exc})", ""
+        sections.append(
+            (f"job {job_id} output (last {tail_lines} lines)", terminal_safe(tail, multiline=True))
+        )
+        sections.append((f"job {job_id} runner.log", terminal_safe(log, multiline=True)))
+    return sections
 
 
 @pytest.fixture(scope="session")
@@ -45,11 +72,14 @@ def model_service() -> Iterator[FakeModelService]:
 def codex_env(
     tmp_path: Path, model_service: FakeModelService, real_codex: Path, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
-    """Environment for processes that run the real codex offline: CODEX_HOME, CODEX_BIN."""
+    """Environment for processes that run the real codex offline: its own HOME (codex runs
+    commands in a login shell, which reads HOME's start-up files), CODEX_HOME, CODEX_BIN."""
+    home = tmp_path / "codex-user-home"
     codex_home = tmp_path / "codex-home"
+    home.mkdir()
     codex_home.mkdir()
     model_service.write_codex_home(codex_home)
-    env = {"CODEX_HOME": str(codex_home), "CODEX_BIN": str(real_codex)}
+    env = {"HOME": str(home), "CODEX_HOME": str(codex_home), "CODEX_BIN": str(real_codex)}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     # Never let a stray proxy setting send codex anywhere but loopback.
