@@ -102,3 +102,32 @@ def test_another_users_process_is_never_trusted() -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_the_real_codex_leaves_nothing_after_its_runner_is_killed(
+    real_store: JobStore, git_repo: Path
+) -> None:
+    """The real codex runs a command that starts a process in a session of its own; the
+    runner is SIGKILLed (as by the OOM killer) and codex finishes without it."""
+    options = RunOptions.checked(
+        prompt="RUN_COMMAND: setsid sleep 300 & sleep 3; echo started",
+        cwd=str(git_repo),
+        approval_policy="full-auto",
+    )
+    job = real_store.start(options)
+    record = wait_until(lambda: (r := real_store.read_record(job.job_id)).codex_pid and r, timeout=60)
+    secret = marker_secret_of(record)
+    assert secret is not None and record.pid_started_at is not None
+
+    def sleepers() -> list[psutil.Process]:
+        marked = marked_processes(job.job_id, secret, record.pid_started_at or 0)
+        return [p for p in marked if p.cmdline() == ["sleep", "300"]]
+
+    sleeper = wait_until(sleepers, timeout=60)[0]
+    os.kill(record.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    codex = psutil.Process(record.codex_pid)
+    wait_until(lambda: gone(codex), timeout=60)
+    assert not gone(sleeper)  # the leftover the issue saw living on forever
+    terminate_job_tree(real_store.read_record(job.job_id), grace=1.0)
+    assert gone(sleeper)
+    assert marked_processes(job.job_id, secret, 0) == []
