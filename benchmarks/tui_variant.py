@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from dataclasses import fields, replace
 
-from jobstore.config import default_root
-from tui.__main__ import parse_args
+from jobstore.settings import Settings
+from tui.__main__ import config_from_args, parse_args
 from tui.config import TuiConfig
 
 
@@ -26,14 +26,7 @@ def main() -> int:
         )
         del argv[i : i + 2]
     args = parse_args(argv)
-    store_path = (args.store if args.store is not None else default_root()).expanduser().absolute()
-    config = TuiConfig(
-        store_path=store_path,
-        codex_bin=args.codex_bin,
-        watch=not args.no_watch,
-        spinner=not args.no_spinner,
-        rescan_seconds=3.0 if args.no_watch else 15.0,
-    )
+    config = config_from_args(args, Settings.from_env())
     config = replace(config, **overrides)  # type: ignore[arg-type]
     from tui.app import CodexTuiApp
 

@@ -1,27 +1,23 @@
 """`JobStore`: the one entry point the MCP server, the UI and the CLI use, over the store's layers.
 
-All state lives in files under the store's root (see `layout.py`). Any number of
-processes may use one store at once: records are replaced atomically, updates hold a
-per-job flock, slot accounting holds a store-wide flock. The layers, none importing
-one above it: `records` (the on-disk protocol, no processes) < `sessions` (the
-session index) < `scheduler` (slots, runners, settling lost jobs) < this facade.
+All state lives in files under the store's root (see `layout.py`); any number of
+processes may share one store. The layers, none importing one above it: `records`
+(the on-disk protocol, no processes) < `sessions` (the session index) < `scheduler`
+(slots, runners, settling lost jobs) < this facade.
 
 Reads never write a file and never start a process: get, entry, job_ids, list_jobs,
 output_tail, rendered_tail, summary, final_message, sessions, session, wait,
-watch_paths, classify, codex_info. A `running` job whose processes are gone reads
-`lost` (saying it is not recorded yet) until someone settles it.
+watch_paths, classify. A `running` job whose processes are gone reads `lost`, "not
+recorded as lost yet", until it is settled. (codex_info runs `codex --version`.)
 
-Each write has its owners:
-- start / start_review: a caller starting a job (server tools, UI form); admits it and
-  may start it.
-- cancel: a caller cancelling (server, UI, CLI).
+One owner for each write:
+- start / start_review: whoever starts a job (server tools, the UI's form);
+- cancel (which also settles a lost job it is asked to cancel): server, UI, CLI;
+- update, record_session_id, transition, restore, release_slot: the job's runner;
+- schedule: the runner at its end, so its freed slot goes to the next queued job;
+- settle(job_id): `codex_wait` when the job it waited for reads lost;
+- reconcile(): the server's and the UI's periodic check, and the CLI's `reconcile`;
 - prune: the CLI's `prune`.
-- update / record_session_id / transition / restore / release_slot: the job's runner
-  while it runs and at its end; a cancel whose runner is gone.
-- schedule: the runner at its end (its slot freed); start and cancel internally.
-- settle(job_id): `codex_wait` when the job it waited for reads lost.
-- reconcile(): settles every lost job and fixes markers, then starts queued work: the
-  server's and the UI's periodic check, the CLI's `reconcile`.
 """
 
 from __future__ import annotations
@@ -30,7 +26,8 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -314,16 +311,8 @@ class JobStore:
             self._records.stage_inputs(
                 staging, argv=argv, stdin_text=(stdin_text or prompt) if via_stdin else None
             )
-            record = JobRecord(
-                job_id=job_id,
-                status=JobStatus.QUEUED,
-                kind=kind,
-                prompt=prompt,
-                cwd=cwd,
-                created_at=now_iso(),
-                approval_policy=approval_policy,
-                codex_version=info.version_string,
-            )
+            record = JobRecord(job_id, JobStatus.QUEUED, kind, prompt, cwd, approval_policy, now_iso())
+            record.codex_version = info.version_string
             for name, value in fields.items():
                 setattr(record, name, value)
             self._scheduler.admit(record, staging)
@@ -334,11 +323,9 @@ class JobStore:
             raise
         return record
 
-    @contextlib.contextmanager
-    def locked_record(self, job_id: str) -> Iterator[JobRecord]:
+    def locked_record(self, job_id: str) -> AbstractContextManager[JobRecord]:
         """Read-modify-write: the record, locked against other writers; written back after."""
-        with self._records.locked(job_id) as record:
-            yield record
+        return self._records.locked(job_id)
 
     def update(self, job_id: str, **fields: object) -> JobRecord:
         """Set fields of a job's record (never its status: see `transition`)."""
