@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 
 from jobstore import JobStatus, JobStore
 from tests.jobstore.test_load import JOBS, LIMIT, Sampler
 from tests.mcp_server.mcp_helpers import call_ok, server_env, stdio_session
-from tests.tui.tui_demo import settle
+from tests.tui.tui_demo import settle, tui_config
 from tui.app import CodexTuiApp
-from tui.config import TuiConfig
 from tui.screens.confirm import ConfirmScreen
+
+
+def rows(app: CodexTuiApp) -> dict[str, Any]:
+    """The jobs the UI shows, by id."""
+    return app.jobs_screen.model.rows
 
 
 async def wait_for(pilot: object, condition: object, timeout: float = 30.0) -> None:
@@ -27,13 +32,16 @@ async def test_cancel_from_the_ui_while_a_server_polls(
     store: JobStore, fake_codex: Path, workdir: Path
 ) -> None:
     env = server_env(store.root, fake_codex)
-    app = CodexTuiApp(TuiConfig.for_tests(store.root, now=datetime.now(UTC), watch=True), store=store)
+    app = CodexTuiApp(tui_config(store.root, now=datetime.now(UTC), watch=True), store=store)
     seen: list[str] = []
     async with stdio_session(env) as session, app.run_test(size=(120, 35)) as pilot:
         started = await call_ok(session, "codex_start", {"prompt": "sleep=60", "cwd": str(workdir)})
         job_id = str(started["job_id"])
-        await wait_for(pilot, lambda: job_id in app.rows and app.rows[job_id].status == "running")
-        app.open_job(job_id)
+        await wait_for(
+            pilot,
+            lambda: job_id in rows(app) and rows(app)[job_id].status == "running",
+        )
+        app.jobs_screen.open_job(job_id)
         await settle(pilot)
 
         async def poll_until_ended() -> None:
@@ -49,7 +57,7 @@ async def test_cancel_from_the_ui_while_a_server_polls(
             await pilot.press("c")
             assert isinstance(app.screen, ConfirmScreen)
             await pilot.press("y")
-            await wait_for(pilot, lambda: app.rows[job_id].status == "cancelled")
+            await wait_for(pilot, lambda: rows(app)[job_id].status == "cancelled")
 
     assert seen[-1] == "cancelled" and set(seen) <= {"running", "cancelled"}
     final = store.get(job_id)
@@ -60,7 +68,7 @@ async def test_cancel_from_the_ui_while_a_server_polls(
 
 async def test_ui_open_through_a_load_of_200_jobs(store: JobStore, fake_codex: Path, workdir: Path) -> None:
     env = server_env(store.root, fake_codex, CODEX_ASYNC_MAX_JOBS=str(LIMIT))
-    app = CodexTuiApp(TuiConfig.for_tests(store.root, now=datetime.now(UTC), watch=True), store=store)
+    app = CodexTuiApp(tui_config(store.root, now=datetime.now(UTC), watch=True), store=store)
     sampler = Sampler(store)
     sampler.start()
     ids: list[str] = []
@@ -85,10 +93,10 @@ async def test_ui_open_through_a_load_of_200_jobs(store: JobStore, fake_codex: P
             # The UI, watching all along, ends up showing every job as done.
             await wait_for(
                 pilot,
-                lambda: len(app.rows) == JOBS and all(r.status == "done" for r in app.rows.values()),
+                lambda: len(rows(app)) == JOBS and all(r.status == "done" for r in rows(app).values()),
                 timeout=60,
             )
-            assert app.table.row_count == JOBS
+            assert app.jobs_screen.table.row_count == JOBS
     finally:
         sampler.stop.set()
         sampler.join()
