@@ -29,6 +29,8 @@ class ReadableResults(Middleware):
             name = context.message.name
             params = await _param_names(context, name)
             raise ToolError(describe_validation_error(name, cause, params)) from None
+        if not isinstance(result, ToolResult):  # a task (mcp_server.tasks) answered the call
+            return result
         if isinstance(result.structured_content, dict) and not result.is_error:
             # The structured content (validated against the output schema) stays as it is;
             # the text form is the same data laid out for reading instead of one JSON line.

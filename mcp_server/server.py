@@ -14,6 +14,7 @@ from mcp_server import __version__
 from mcp_server.lifespan import server_lifespan
 from mcp_server.middleware import ReadableResults
 from mcp_server.settings import ServerSettings
+from mcp_server.tasks import JobTasks
 from mcp_server.tools import TOOLS
 
 INSTRUCTIONS = """\
@@ -39,4 +40,5 @@ def create_server(store: JobStore, settings: ServerSettings) -> FastMCP:
     )
     for tool in TOOLS:
         mcp.add_tool(tool)
+    mcp.add_extension(JobTasks(store, settings))  # codex/codex_review as durable MCP tasks
     return mcp
