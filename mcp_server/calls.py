@@ -22,7 +22,7 @@ from pydantic_core import PydanticSerializationError, to_json
 from jobstore import JobRecord, JobStore
 from mcp_server.convert import call_tool_result, codex_result, start_result
 from mcp_server.errors import describe_validation_error, in_thread
-from mcp_server.runs import start_review, start_run
+from mcp_server.runs import checked_run, start_review
 from mcp_server.settings import ServerSettings
 from mcp_server.tools import codex, codex_review
 
@@ -74,16 +74,17 @@ async def admit_job_call(
     checked = check_job_arguments(tool, arguments)
     if tool == "codex":
         return await in_thread(
-            lambda: start_run(
-                store,
-                settings,
-                prompt=checked["prompt"],
-                cwd=checked["cwd"],
-                approval_policy=checked["approval_policy"],
-                sandbox=checked["sandbox"],
-                model=checked["model"],
-                reasoning_effort=checked["reasoning_effort"],
-                session_id=checked["session_id"],
+            lambda: store.start(
+                checked_run(
+                    settings,
+                    prompt=checked["prompt"],
+                    cwd=checked["cwd"],
+                    approval_policy=checked["approval_policy"],
+                    sandbox=checked["sandbox"],
+                    model=checked["model"],
+                    reasoning_effort=checked["reasoning_effort"],
+                    session_id=checked["session_id"],
+                )
             )
         )
     return await in_thread(

@@ -39,32 +39,6 @@ def checked_run(
     return options
 
 
-def start_run(
-    store: JobStore,
-    settings: ServerSettings,
-    *,
-    prompt: str,
-    cwd: str,
-    approval_policy: str,
-    sandbox: str | None,
-    model: str | None,
-    reasoning_effort: str | None,
-    session_id: str | None,
-) -> JobRecord:
-    """Check a run's options (checked_run) and start it: running, or queued behind the limit."""
-    options = checked_run(
-        settings,
-        prompt=prompt,
-        cwd=cwd,
-        approval_policy=approval_policy,
-        sandbox=sandbox,
-        model=model,
-        reasoning_effort=reasoning_effort,
-        session_id=session_id,
-    )
-    return store.start(options)
-
-
 def start_review(
     store: JobStore,
     settings: ServerSettings,

@@ -55,7 +55,7 @@ from mcp_server.convert import (
 )
 from mcp_server.errors import in_thread
 from mcp_server.lifespan import InjectedSettings, InjectedStore
-from mcp_server.runs import start_batch, start_review, start_run
+from mcp_server.runs import checked_run, start_batch, start_review
 from mcp_server.schemas import (
     BatchResult,
     CancelResult,
@@ -94,16 +94,17 @@ async def codex_start(
     (workspace-write sandbox, no approvals); suggest is read-only; full-auto has no sandbox.
     """
     record = await in_thread(
-        lambda: start_run(
-            store,
-            settings,
-            prompt=prompt,
-            cwd=cwd,
-            approval_policy=approval_policy,
-            sandbox=sandbox,
-            model=model,
-            reasoning_effort=reasoning_effort,
-            session_id=session_id,
+        lambda: store.start(
+            checked_run(
+                settings,
+                prompt=prompt,
+                cwd=cwd,
+                approval_policy=approval_policy,
+                sandbox=sandbox,
+                model=model,
+                reasoning_effort=reasoning_effort,
+                session_id=session_id,
+            )
         )
     )
     return start_result(record)
@@ -222,16 +223,17 @@ async def codex(
     (at most 50, under the client's tool timeout) and returns the answer if codex finished.
     Otherwise it returns the job_id: go on with codex_wait(job_id), as after codex_start."""
     record = await in_thread(
-        lambda: start_run(
-            store,
-            settings,
-            prompt=prompt,
-            cwd=cwd,
-            approval_policy=approval_policy,
-            sandbox=sandbox,
-            model=model,
-            reasoning_effort=reasoning_effort,
-            session_id=session_id,
+        lambda: store.start(
+            checked_run(
+                settings,
+                prompt=prompt,
+                cwd=cwd,
+                approval_policy=approval_policy,
+                sandbox=sandbox,
+                model=model,
+                reasoning_effort=reasoning_effort,
+                session_id=session_id,
+            )
         )
     )
     waited = 0.0
