@@ -15,6 +15,7 @@ import pytest
 from jobstore import JobStatus, JobStore, RunOptions
 from jobstore import processes as procs
 from jobstore.record import JobRecord
+from tests.helpers import wait_until
 from tests.security.attack import TURN_COMPLETED, make_script_codex
 
 # codex finishes its turn and exits 0, leaving a child behind in a session of its own: the
@@ -56,6 +57,8 @@ def test_every_scan_tolerates_vanishing_processes(
     vanishing_table: None, store: JobStore, workdir: Path
 ) -> None:
     job = store.wait(start(store, workdir).job_id, 30)
+    # The runner records the end, then starts queued work and exits: let it.
+    wait_until(lambda: not procs.is_alive(job.pid, job.pid_started_at))
     dead = vanished_processes(1)[0]
     assert procs.descendants(dead.pid) == []
     assert procs.marked_processes(job.job_id, "x" * 32, 0) == []
