@@ -247,7 +247,8 @@ def process_start(argv: list[str], repeat: int = 5) -> float:
 def create_server_ms() -> float:
     code = (
         "import tempfile, time; import mcp_server.server as s; from jobstore import JobStore; "
-        "t = time.perf_counter(); s.create_server(JobStore(tempfile.mkdtemp())); "
+        "from mcp_server.settings import ServerSettings; "
+        "t = time.perf_counter(); s.create_server(JobStore(tempfile.mkdtemp()), ServerSettings()); "
         "print((time.perf_counter() - t) * 1000)"
     )
     done = subprocess.run(

@@ -19,7 +19,7 @@ import pytest
 from fastmcp import Client
 
 from jobstore import APPROVAL_POLICIES, REASONING_EFFORTS, SANDBOXES, JobStatus, JobStore, Settings
-from mcp_server import arguments as server_module
+from mcp_server import arguments
 from mcp_server.__main__ import main as server_main
 from mcp_server.render import render_text
 from mcp_server.schemas import EntryStatusName, JobStatusName
@@ -115,9 +115,9 @@ async def test_every_tool_result_matches_its_declared_schema(store: JobStore, wo
 
 
 def test_argument_enums_match_the_store() -> None:
-    assert get_args(server_module.ApprovalPolicy) == APPROVAL_POLICIES
-    assert get_args(server_module.Sandbox) == SANDBOXES
-    assert get_args(server_module.ReasoningEffort) == REASONING_EFFORTS
+    assert get_args(arguments.ApprovalPolicy) == APPROVAL_POLICIES
+    assert get_args(arguments.Sandbox) == SANDBOXES
+    assert get_args(arguments.ReasoningEffort) == REASONING_EFFORTS
     assert set(get_args(JobStatusName)) == {s.value for s in JobStatus}
     assert set(get_args(EntryStatusName)) == {s.value for s in JobStatus} | {"unreadable"}
 
