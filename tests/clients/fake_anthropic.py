@@ -45,6 +45,11 @@ class FakeAnthropic:
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    def received(self) -> list[dict[str, Any]]:
+        """Every /v1/messages request body so far, oldest first."""
+        with self._lock:
+            return list(self.requests)
+
     def tool_results(self) -> list[dict[str, Any]]:
         """The tool results of the last request that had any (the conversation grows)."""
         with self._lock:

@@ -1,0 +1,214 @@
+"""Interactive Claude Code (the pinned CLI, in tmux) running our `codex` tool as a background MCP task.
+
+Claude Code opts in to MCP tasks only in its interactive entry point, so the test drives it
+in a terminal: a tmux session of its own (its own socket under the test's folder) runs
+`claude "<prompt>"` against the fake Anthropic API on 127.0.0.1. The fake model calls
+`codex` once; the server answers with a task; Claude Code moves it to the background, polls
+tasks/get, and hands the model the codex answer in a task notification, which the fake API
+receives as a later request. `claude -p` (no opt-in) gets the answer inline.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobstore import JobStore
+from tests.clients.conftest import ClientWorld, client_binary
+from tests.clients.fake_anthropic import FakeAnthropic
+from tests.clients.test_real_clients import SERVER_NAME, claude_mcp_add, claude_print
+
+API_KEY = "sk-ant-fake-key-for-tests"
+TOOL = f"mcp__{SERVER_NAME}__codex"
+# What the fake model asks codex; fake codex answers "Done: <prompt>".
+PROMPT = "hello from a background task sleep=2"
+ANSWER = f"Done: {PROMPT}"
+# Bounds for waiting on Claude Code's state (checked every poll; the test fails, never hangs).
+STEP_SECONDS = 0.2
+LONGEST_WAIT_SECONDS = 120.0
+
+
+def seed_claude_home(world: ClientWorld) -> None:
+    """What a person's first interactive run sets up: onboarding done, the project folder
+    trusted, the API key accepted, and every tool of our server allowed."""
+    config_path = world.home / ".claude.json"
+    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
+    config.update(
+        {
+            "hasCompletedOnboarding": True,
+            "theme": "dark",
+            "customApiKeyResponses": {"approved": [API_KEY[-20:]], "rejected": []},
+            "projects": {
+                str(world.project): {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}
+            },
+        }
+    )
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    settings = world.home / ".claude" / "settings.json"
+    settings.parent.mkdir(exist_ok=True)
+    settings.write_text(json.dumps({"permissions": {"allow": [f"mcp__{SERVER_NAME}"]}}), encoding="utf-8")
+
+
+class Terminal:
+    """One tmux server on a private socket, running one command in a 200x50 window."""
+
+    def __init__(self, socket: Path, env: dict[str, str]) -> None:
+        tmux = shutil.which("tmux")
+        if tmux is None:
+            pytest.fail("tmux is not installed: the interactive Claude Code test needs it (apt install tmux)")
+        self.tmux = tmux
+        self.socket = socket
+        self.env = env
+
+    def run(self, *args: str) -> str:
+        done = subprocess.run(
+            [self.tmux, "-S", str(self.socket), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        return done.stdout
+
+    def start(self, argv: list[str], cwd: Path) -> None:
+        self.run("new-session", "-d", "-s", "claude", "-x", "200", "-y", "50", "-c", str(cwd), *argv)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "claude")
+
+    def close(self) -> None:
+        self.run("kill-server")
+
+
+@pytest.fixture
+def terminal(world: ClientWorld, tmp_path: Path) -> Iterator[Terminal]:
+    term = Terminal(tmp_path / "tmux.sock", world.env)
+    yield term
+    term.close()
+
+
+def user_blocks(api: FakeAnthropic) -> list[dict[str, Any]]:
+    """Every content block of every user turn the fake API has received (the conversation grows)."""
+    return [
+        block
+        for body in api.received()
+        for message in body.get("messages", [])
+        if message.get("role") == "user" and isinstance(message.get("content"), list)
+        for block in message["content"]
+        if isinstance(block, dict)
+    ]
+
+
+def tool_use_ids(api: FakeAnthropic, tool: str) -> set[str]:
+    return {
+        str(block.get("id"))
+        for body in api.received()
+        for message in body.get("messages", [])
+        if message.get("role") == "assistant" and isinstance(message.get("content"), list)
+        for block in message["content"]
+        if isinstance(block, dict) and block.get("type") == "tool_use" and block.get("name") == tool
+    }
+
+
+def codex_tool_result(api: FakeAnthropic) -> str | None:
+    """What the model got back from its `codex` call."""
+    ids = tool_use_ids(api, TOOL)
+    for block in user_blocks(api):
+        if block.get("type") == "tool_result" and block.get("tool_use_id") in ids:
+            return json.dumps(block.get("content"))
+    return None
+
+
+def task_notification(api: FakeAnthropic) -> str | None:
+    """The task notification Claude Code sends the model when the task ends."""
+    for block in user_blocks(api):
+        text = json.dumps(block)
+        if "<task-notification>" in text:
+            return text
+    return None
+
+
+def wait_for(what: str, check: Any, term: Terminal) -> Any:
+    deadline = time.monotonic() + LONGEST_WAIT_SECONDS
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"Claude Code never got to: {what}\n--- screen ---\n{term.screen()}")
+        time.sleep(STEP_SECONDS)
+
+
+def test_interactive_claude_code_runs_codex_as_a_background_task(
+    world: ClientWorld, terminal: Terminal
+) -> None:
+    claude_mcp_add(world, "user")
+    seed_claude_home(world)
+    store = JobStore(world.store_root)
+    arguments = {"prompt": PROMPT, "cwd": str(world.project)}
+    binary = client_binary("claude", "@anthropic-ai/claude-code")
+    with FakeAnthropic(TOOL, arguments) as api:
+        env = {
+            **world.env,
+            "ANTHROPIC_BASE_URL": api.url,
+            "ANTHROPIC_API_KEY": API_KEY,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+            "ENABLE_TOOL_SEARCH": "false",
+            "TERM": "xterm-256color",
+        }
+        argv = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), str(binary), "Run codex on this project."]
+        terminal.start(argv, world.project)
+
+        job_id = wait_for(
+            "the server starting a job",
+            lambda: store.job_ids() if world.store_root.exists() else [],
+            terminal,
+        )[0]
+        record = wait_for("the job's record", lambda: store.entry(job_id), terminal)
+        log = wait_for(
+            "the server answering with a task",
+            lambda: (
+                "(MCP task) started job" in world.server_log.read_text(encoding="utf-8")
+                and world.server_log.read_text(encoding="utf-8")
+            ),
+            terminal,
+        )
+        assert f"started job {job_id} as a task (codex)" in log, log
+        assert record.client is not None and record.client.startswith("claude-code "), record
+
+        # The model got the task notice as the tool's result (not the answer), and kept going.
+        notice = wait_for("the model getting the task notice", lambda: codex_tool_result(api), terminal)
+        assert ANSWER not in notice and "background" in notice, f"not answered as a task: {notice}"
+
+        # Later the codex answer arrives as a task notification, a user turn of its own.
+        delivered = wait_for("the task notification", lambda: task_notification(api), terminal)
+        assert "<status>completed</status>" in delivered and job_id in delivered, delivered
+        assert ANSWER in delivered, delivered
+    finished = store.get(job_id)
+    assert finished.status.value == "done" and finished.client == record.client
+
+
+def test_claude_print_still_gets_the_answer_inline(world: ClientWorld) -> None:
+    claude_mcp_add(world, "user")
+    settings = world.home / ".claude" / "settings.json"
+    settings.parent.mkdir(exist_ok=True)
+    settings.write_text(json.dumps({"permissions": {"allow": [f"mcp__{SERVER_NAME}"]}}), encoding="utf-8")
+    prompt = "inline for claude -p"
+    with FakeAnthropic(TOOL, {"prompt": prompt, "cwd": str(world.project), "wait_seconds": 20}) as api:
+        run, outcome = claude_print(world, api)
+        results = api.tool_results()
+    assert outcome["is_error"] is False, run.describe()
+    assert any(f"Done: {prompt}" in json.dumps(r.get("content")) for r in results), results
+    store = JobStore(world.store_root)
+    (job_id,) = store.job_ids()
+    assert store.get(job_id).client is None  # not a task
+    assert "as a task" not in world.server_log.read_text(encoding="utf-8")
