@@ -94,12 +94,15 @@ def test_another_users_process_is_never_trusted() -> None:
     if os.getuid() != 0 or not os.path.exists("/usr/sbin/runuser"):
         pytest.skip("needs root and runuser to start a process as a second user (nobody)")
     proc = marked_stranger(job_marker("01aaaaaaaaaaaa", "s3cret"), "/usr/sbin/runuser", "-u", "nobody", "--")
+    sleepers: list[psutil.Process] = []
     try:
-        sleeper = wait_until(lambda: [c for c in psutil.Process(proc.pid).children() if c.name() == "sleep"])
-        assert sleeper[0].uids().real != os.getuid()
+        sleepers = wait_until(lambda: [c for c in psutil.Process(proc.pid).children() if c.name() == "sleep"])
+        assert sleepers[0].uids().real != os.getuid()
         marked = marked_processes("01aaaaaaaaaaaa", "s3cret", time.time() - 60)
-        assert sleeper[0].pid not in {p.pid for p in marked}  # runuser itself is root's, ours
+        assert sleepers[0].pid not in {p.pid for p in marked}  # runuser itself is root's, ours
     finally:
+        for sleeper in sleepers:
+            sleeper.kill()
         proc.kill()
         proc.wait()
 

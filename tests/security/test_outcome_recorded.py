@@ -114,6 +114,7 @@ def test_a_cleanup_that_fails_cannot_change_the_outcome(
     codex = make_script_codex(tmp_path / "bin", LEAVES_A_CHILD)
     store = JobStore(tmp_path / "store", codex_bin=str(codex), cancel_grace=2)
     final = store.wait(start(store, workdir).job_id, 60)
+    procs.terminate_job_tree(final, 1.0)  # the broken cleanup left codex's child behind
     assert (final.status, final.exit_code, final.error) == (JobStatus.DONE, 0, None)
     log = store.layout.runner_log(final.job_id).read_text()
     assert "No such process" in log  # the failure happened, and was only logged
