@@ -22,9 +22,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.tui.tui_demo import NOW, DemoStore, build_demo_store, settle  # noqa: E402
+from tests.tui.tui_demo import NOW, DemoStore, build_demo_store, settle, tui_config  # noqa: E402
 from tui.app import CodexTuiApp  # noqa: E402
-from tui.config import TuiConfig  # noqa: E402
 
 Action = tuple[str, ...] | Callable[[CodexTuiApp], None]
 
@@ -46,7 +45,7 @@ def views(demo: DemoStore) -> list[View]:
         View(
             "03-finished-output",
             "A finished job: commands, file changes, the answer, token usage",
-            (lambda app: app.open_job(jobs["payments_2"]),),
+            (lambda app: app.jobs_screen.open_job(jobs["payments_2"]),),
         ),
         View("04-raw-output", "The same output raw (r)", (("j", "r"),)),
         View("05-sessions", "Session history: turns in order, the final answer", (("s", *["down"] * 6),)),
@@ -62,7 +61,7 @@ def views(demo: DemoStore) -> list[View]:
 
 async def take(view: View, store_root: Path, out_dir: Path) -> Path:
     root = Path("/nonexistent/codex-tui-demo/store") if view.empty_store else store_root
-    config = TuiConfig.for_tests(root, now=NOW, launch_cwd=Path("/home/dev/src/api"))
+    config = tui_config(root, now=NOW, launch_cwd=Path("/home/dev/src/api"))
     app = CodexTuiApp(config)
     async with app.run_test(size=view.size) as pilot:
         await settle(pilot)

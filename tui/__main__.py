@@ -1,11 +1,17 @@
-"""`codex-tui` / `python -m tui`: watch, follow, start and cancel codex jobs."""
+"""`codex-tui` / `python -m tui`: watch, follow, start and cancel codex jobs.
+
+The one place the UI's configuration is assembled: jobstore's `Settings` (the environment)
+and the command line make a `TuiConfig`; nothing else in tui reads the environment.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from dataclasses import replace
 from pathlib import Path
 
-from jobstore.config import default_root
+from jobstore import InvalidInput, Settings
 from tui import __version__
 from tui.config import TuiConfig
 
@@ -39,11 +45,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def config_from_args(args: argparse.Namespace) -> TuiConfig:
-    store_path = (args.store if args.store is not None else default_root()).expanduser().absolute()
+def config_from_args(args: argparse.Namespace, settings: Settings) -> TuiConfig:
+    """The settings, with what the command line says instead."""
+    if args.store is not None:
+        settings = replace(settings, store_root=args.store)
+    if args.codex_bin is not None:
+        settings = replace(settings, codex_bin=args.codex_bin)
     return TuiConfig(
-        store_path=store_path,
-        codex_bin=args.codex_bin,
+        settings,
         watch=not args.no_watch,
         spinner=not args.no_spinner,
         rescan_seconds=3.0 if args.no_watch else 15.0,
@@ -52,35 +61,39 @@ def config_from_args(args: argparse.Namespace) -> TuiConfig:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except InvalidInput as exc:
+        print(f"codex-tui: {exc}", file=sys.stderr)
+        return 2
     if args.demo:
-        return run_demo(args)
-    config = config_from_args(args)
+        return run_demo(args, settings)
+    config = config_from_args(args, settings)
     from tui.app import CodexTuiApp  # Textual loads only when the UI runs
 
     CodexTuiApp(config).run()
     return 0
 
 
-def run_demo(args: argparse.Namespace) -> int:
+def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     """The real app on a temporary store, with the simulated codex playing jobs into it."""
-    import dataclasses
     import threading
 
-    from jobstore import JobStore
     from tui.app import CodexTuiApp
     from tui.demo import setup
 
     env = setup.prepare()
-    store = JobStore(env.store_root, codex_bin=str(env.codex_bin))
-    args.store = env.store_root
-    config = dataclasses.replace(config_from_args(args), codex_bin=str(env.codex_bin), launch_cwd=env.project)
+    demo = replace(settings, store_root=env.store_root, codex_bin=str(env.codex_bin))
+    args.store, args.codex_bin = None, None  # the demo's store and codex, whatever was asked
+    config = replace(config_from_args(args, demo), launch_cwd=env.project)
+    store = config.open_store()
     stop = threading.Event()
     player = threading.Thread(
         target=setup.play, args=(store, env.project), kwargs={"stop": stop}, daemon=True
     )
     player.start()
     try:
-        CodexTuiApp(config).run()
+        CodexTuiApp(config, store=store).run()
     finally:
         setup.shutdown(store, env, stop)
     return 0

@@ -1,12 +1,14 @@
-"""How the app is configured: the real settings, and the frozen ones tests run with."""
+"""How the app is configured: built from jobstore's `Settings` in `tui.__main__`, or frozen for tests.
+Nothing here reads the environment."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from jobstore import JobStore, Settings
 
 
 def utc_now() -> datetime:
@@ -17,9 +19,10 @@ def utc_now() -> datetime:
 class TuiConfig:
     """Everything that differs between a person's session and a test run."""
 
-    store_path: Path
+    # The store's settings: its folder, codex, slots, cancel grace.
+    settings: Settings
     # Where `codex-tui` was started: the default folder for a new job.
-    launch_cwd: Path = field(default_factory=lambda: Path(os.getcwd()))
+    launch_cwd: Path = field(default_factory=Path.cwd)
     # The app's idea of "now" (ages, durations). Tests freeze it.
     clock: Callable[[], datetime] = utc_now
     # Watch the store's files (watchfiles). Tests that snapshot turn it off.
@@ -29,9 +32,9 @@ class TuiConfig:
     # Cursor blink and similar animations.
     animations: bool = True
     theme: str | None = None
-    codex_bin: str | None = None
-    # Settle slots and markers (and start queued jobs) when the app starts.
-    reconcile_on_start: bool = True
+    # The periodic check, on start and with each safety rescan: record lost jobs, fix slots
+    # and markers, start queued jobs (reads never do).
+    reconcile: bool = True
     # A slow safety rescan: file events can be dropped under load.
     rescan_seconds: float = 15.0
     # How often ages and durations are redrawn.
@@ -50,19 +53,5 @@ class TuiConfig:
     watch_debounce_ms: int = 200
     watch_step_ms: int = 20
 
-    @classmethod
-    def for_tests(cls, store_path: Path, *, now: datetime, **overrides: object) -> TuiConfig:
-        """A deterministic configuration: frozen clock, no watcher, no animation."""
-        values: dict[str, object] = {
-            "clock": lambda: now,
-            "watch": False,
-            "spinner": False,
-            "animations": False,
-            "theme": "textual-dark",
-            "reconcile_on_start": False,
-            "rescan_seconds": 0.0,
-            "clock_tick_seconds": 0.0,
-            "launch_cwd": store_path.parent,
-        }
-        values.update(overrides)
-        return cls(store_path=store_path, **values)  # type: ignore[arg-type]
+    def open_store(self) -> JobStore:
+        return JobStore.from_settings(self.settings)

@@ -4,31 +4,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from jobstore import UNREADABLE, JobStatus
 from tui.jobs import JobRow
 
 SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
-# status -> (mark, Rich style)
-STATUS_MARKS: dict[str, tuple[str, str]] = {
-    "running": ("●", "bold #4ec9b0"),
-    "queued": ("◌", "#d7ba7d"),
-    "done": ("✓", "#6a9955"),
-    "error": ("✗", "bold #f14c4c"),
-    "cancelled": ("⊘", "#c586c0"),
-    "lost": ("?", "#ce9178"),
-    "unreadable": ("!", "bold #f14c4c"),
+# A mark per status; their colours come from the theme (tui.theme).
+STATUS_GLYPHS: dict[str, str] = {
+    JobStatus.RUNNING: "●",
+    JobStatus.QUEUED: "◌",
+    JobStatus.DONE: "✓",
+    JobStatus.ERROR: "✗",
+    JobStatus.CANCELLED: "⊘",
+    JobStatus.LOST: "?",
+    UNREADABLE: "!",
 }
 
 
-def status_mark(status: str, *, frame: int | None = None) -> tuple[str, str]:
-    mark, style = STATUS_MARKS.get(status, ("·", ""))
-    if status == "running" and frame is not None:
-        mark = SPINNER_FRAMES[frame % len(SPINNER_FRAMES)]
-    return mark, style
+def status_glyph(status: str, *, frame: int | None = None) -> str:
+    if status == JobStatus.RUNNING and frame is not None:
+        return SPINNER_FRAMES[frame % len(SPINNER_FRAMES)]
+    return STATUS_GLYPHS.get(status, "·")
 
 
 def status_label(row: JobRow) -> str:
-    if row.status == "running" and row.cancel_requested:
+    if row.is_running and row.cancel_requested:
         return "cancelling"
     return row.status
 

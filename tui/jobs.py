@@ -1,7 +1,7 @@
-"""What the UI knows about a job, read from the store off the UI thread.
+"""What the UI knows about a job, read from the store off the UI thread, and the filter.
 
 No Textual here: these functions run in worker threads and their results travel
-to the UI in messages.
+to the UI in messages. Status names come from jobstore's `JobStatus` and `UNREADABLE`.
 """
 
 from __future__ import annotations
@@ -12,21 +12,45 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-from jobstore import JobRecord, JobStore, UnreadableJob
-from jobstore.errors import JobNotFound, JobStoreError
+from jobstore import (
+    UNREADABLE,
+    FileKind,
+    JobNotFound,
+    JobRecord,
+    JobStatus,
+    JobStore,
+    JobStoreError,
+    UnreadableJob,
+)
 from jobstore.events import total_tokens
 from jobstore.ids import created_at as job_created_at
 from jobstore.ids import is_job_id
 from jobstore.record import parse_iso
 
-# In the order the status bar shows them.
-STATUSES: tuple[str, ...] = ("running", "queued", "done", "error", "cancelled", "lost", "unreadable")
-ACTIVE_STATUSES = frozenset({"running", "queued"})
-TERMINAL_STATUSES = frozenset({"done", "error", "cancelled", "lost"})
+_BY_NAME = {status.value: status for status in JobStatus}
+# The status bar's order: what runs, what waits, how jobs ended, then records that cannot be read.
+STATUSES: tuple[str, ...] = (
+    *sorted((s for s in JobStatus if s.is_active), key=lambda s: s != JobStatus.RUNNING),
+    *(s for s in JobStatus if s.is_terminal),
+    UNREADABLE,
+)
 
 
-Stamp = tuple[int, int]  # meta.json (mtime_ns, inode) when it was read
+def is_active_status(status: str) -> bool:
+    known = _BY_NAME.get(status)
+    return known is not None and known.is_active
+
+
+def is_terminal_status(status: str) -> bool:
+    known = _BY_NAME.get(status)
+    return known is not None and known.is_terminal
+
+
+# The job folder's (mtime_ns, inode) when it was read. Records are replaced by a rename in
+# their folder, which changes the folder's mtime: a different stamp, a record to read again.
+Stamp = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -34,7 +58,7 @@ class JobRow:
     """One job as the UI shows it."""
 
     job_id: str
-    status: str
+    status: str  # a JobStatus, or UNREADABLE
     prompt: str = ""
     cwd: str = ""
     kind: str = "run"
@@ -54,11 +78,19 @@ class JobRow:
 
     @property
     def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
+        return is_active_status(self.status)
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+        return is_terminal_status(self.status)
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == JobStatus.RUNNING
+
+    @property
+    def is_unreadable(self) -> bool:
+        return self.status == UNREADABLE
 
     @property
     def first_line(self) -> str:
@@ -98,18 +130,40 @@ def short_project(cwd: str) -> str:
     return os.path.basename(path) or path
 
 
-def meta_stamp(store: JobStore, job_id: str) -> Stamp | None:
+def job_folders(store: JobStore, job_ids: list[str]) -> list[Path]:
+    """The folders of `job_ids`, in that order (the store's watch paths end with them)."""
+    if not job_ids:
+        return []
+    return store.watch_paths(job_ids)[-len(job_ids) :]
+
+
+def folder_stamp(folder: Path) -> Stamp | None:
     try:
-        st = os.stat(store.layout.meta(job_id))
+        st = os.stat(folder)
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_ino)
 
 
+def output_path(store: JobStore, job_id: str) -> Path | None:
+    """The job's output file, found by asking the store what each file of its folder is;
+    None when the folder or its output does not exist (yet)."""
+    folder = job_folders(store, [job_id])[0]
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return None
+    for name in names:
+        found = store.classify(folder / name)
+        if found is not None and found.kind == FileKind.OUTPUT:
+            return folder / name
+    return None
+
+
 def row_from_record(record: JobRecord, *, tokens: int | None, stamp: Stamp | None, read_at: float) -> JobRow:
     return JobRow(
         job_id=record.job_id,
-        status=str(record.status),
+        status=record.status,
         prompt=record.prompt,
         cwd=record.cwd,
         kind=record.kind,
@@ -131,7 +185,7 @@ def row_from_record(record: JobRecord, *, tokens: int | None, stamp: Stamp | Non
 def unreadable_row(job_id: str, reason: str, *, stamp: Stamp | None, read_at: float) -> JobRow:
     return JobRow(
         job_id=job_id,
-        status="unreadable",
+        status=UNREADABLE,
         error=reason,
         created_at=job_created_at(job_id),
         stamp=stamp,
@@ -139,10 +193,10 @@ def unreadable_row(job_id: str, reason: str, *, stamp: Stamp | None, read_at: fl
     )
 
 
-def read_row(store: JobStore, job_id: str) -> JobRow | None:
+def read_row(store: JobStore, job_id: str, folder: Path) -> JobRow | None:
     """The job as the UI shows it, or None when it is no longer in the store. Never raises."""
     read_at = time.monotonic()
-    stamp = meta_stamp(store, job_id)
+    stamp = folder_stamp(folder)
     try:
         entry = store.entry(job_id)
     except JobNotFound:
@@ -154,7 +208,7 @@ def read_row(store: JobStore, job_id: str) -> JobRow | None:
     if isinstance(entry, UnreadableJob):
         return unreadable_row(job_id, entry.reason, stamp=stamp, read_at=read_at)
     tokens: int | None = None
-    if entry.status.value != "queued":
+    if entry.status != JobStatus.QUEUED:
         with contextlib.suppress(JobStoreError, OSError, ValueError, TypeError):
             tokens = total_tokens(store.summary(job_id).usage)
     return row_from_record(entry, tokens=tokens, stamp=stamp, read_at=read_at)
@@ -164,11 +218,10 @@ def read_rows(store: JobStore, job_ids: Iterable[str]) -> tuple[list[JobRow], li
     """Rows for `job_ids`, and (job_id, read_at) for those that are gone."""
     rows: list[JobRow] = []
     gone: list[tuple[str, float]] = []
-    for job_id in job_ids:
-        if not is_job_id(job_id):
-            continue
+    ids = [job_id for job_id in job_ids if is_job_id(job_id)]
+    for job_id, folder in zip(ids, job_folders(store, ids), strict=True):
         started = time.monotonic()
-        row = read_row(store, job_id)
+        row = read_row(store, job_id, folder)
         if row is None:
             gone.append((job_id, started))
         else:
@@ -185,17 +238,18 @@ def rescan(
     """Which jobs to read again and which are gone, from a listing of the store.
 
     New jobs and those in `recheck` (active and unreadable ones: a running job's
-    processes may be gone without any file changing; reading it turns it `lost`) are
-    read again. Finished records do not change, so the others are compared only when
-    `stamps` is given (a full rescan): one stat per job.
+    processes may be gone without any file changing; it then reads `lost`) are read
+    again. Finished records do not change, so the others are compared only when
+    `stamps` is given (a full rescan): one stat per job folder.
     """
     ids = store.job_ids()
+    folders = job_folders(store, ids) if stamps is not None else []
     to_read = [
         job_id
-        for job_id in ids
+        for index, job_id in enumerate(ids)
         if job_id not in known
         or job_id in recheck
-        or (stamps is not None and stamps.get(job_id) != meta_stamp(store, job_id))
+        or (stamps is not None and stamps.get(job_id) != folder_stamp(folders[index]))
     ]
     present = set(ids)
     gone = [job_id for job_id in known if job_id not in present]

@@ -1,6 +1,12 @@
-"""Messages: the only way worker threads and the watcher talk to the UI."""
+"""Messages: how worker threads, the watcher and widgets tell the jobs screen what happened.
+
+One class per kind of result, so a handler never asks where a result came from. A
+worker that fails posts none of these: see `tui.workers` for what happens then.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from textual.message import Message
 
@@ -8,83 +14,94 @@ from jobstore import SessionInfo
 from tui.jobs import JobRow
 from tui.watcher import StoreChanges
 
+# ------------------------------------------------------------------ from the watcher
 
+
+@dataclass
 class StoreChanged(Message):
     """The watcher saw files change (or a rescan is due)."""
 
-    def __init__(self, changes: StoreChanges) -> None:
-        super().__init__()
-        self.changes = changes
+    changes: StoreChanges
 
 
-class JobsRead(Message):
-    """Rows read from the store, and jobs found gone (job_id, read_at)."""
-
-    def __init__(
-        self,
-        rows: list[JobRow],
-        gone: list[tuple[str, float]],
-        *,
-        source: str,
-        total: int | None = None,
-        complete: bool = True,
-        error: str | None = None,
-    ) -> None:
-        super().__init__()
-        self.rows = rows
-        self.gone = gone
-        self.source = source  # "load", "refresh" or "rescan"
-        self.total = total
-        self.complete = complete
-        self.error = error
+# ------------------------------------------------------------------ results of workers
 
 
+@dataclass
+class RowsRead(Message):
+    """Rows read from the store, and jobs found gone (job_id, when the read began)."""
+
+    rows: list[JobRow]
+    gone: list[tuple[str, float]]
+
+
+@dataclass
+class PageLoaded(RowsRead):
+    """A page of the first load, newest jobs first; `complete` on the last one."""
+
+    total: int = 0
+    complete: bool = True
+
+
+@dataclass
+class RowsRefreshed(RowsRead):
+    """Jobs read again because their files changed."""
+
+
+@dataclass
+class Rescanned(RowsRead):
+    """The store's listing compared with what is shown."""
+
+
+@dataclass
+class Reconciled(Message):
+    """`store.reconcile()` returned: lost jobs are recorded and queued work started.
+    `full`: compare every job with the store next, not only the listing."""
+
+    full: bool = True
+
+
+@dataclass
 class SessionsRead(Message):
-    def __init__(self, sessions: list[SessionInfo], error: str | None = None) -> None:
-        super().__init__()
-        self.sessions = sessions
-        self.error = error
+    sessions: list[SessionInfo]
 
 
+@dataclass
+class SessionFetched(Message):
+    """A session read for the continue form."""
+
+    session: SessionInfo
+
+
+@dataclass
 class CancelFinished(Message):
-    """`store.cancel` returned: `ok` if the cancel took, `ended` if the job has ended."""
+    """`store.cancel` answered: `ok` if the cancel took, `ended` if the job has ended."""
 
-    def __init__(self, job_id: str, message: str, *, ok: bool, ended: bool) -> None:
-        super().__init__()
-        self.job_id = job_id
-        self.message = message
-        self.ok = ok
-        self.ended = ended
+    job_id: str
+    message: str
+    ok: bool
+    ended: bool
 
 
+# ------------------------------------------------------------------ requests from widgets
+
+
+@dataclass
 class OpenJob(Message):
     """Show this job in the jobs view (from the sessions view or a form)."""
 
-    def __init__(self, job_id: str) -> None:
-        super().__init__()
-        self.job_id = job_id
+    job_id: str
 
 
+@dataclass
 class ContinueSession(Message):
     """Start a new turn of this session."""
 
-    def __init__(self, session_id: str) -> None:
-        super().__init__()
-        self.session_id = session_id
+    session_id: str
 
 
+@dataclass
 class CancelJob(Message):
     """The Cancel button was pressed for this job."""
 
-    def __init__(self, job_id: str) -> None:
-        super().__init__()
-        self.job_id = job_id
-
-
-class SessionFetched(Message):
-    """A session read for the continue form (or why it could not be)."""
-
-    def __init__(self, session: SessionInfo | None, error: str | None) -> None:
-        super().__init__()
-        self.session = session
-        self.error = error
+    job_id: str

@@ -10,7 +10,6 @@ No Textual here: a worker thread calls these methods.
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,14 +33,14 @@ def render(lines: list[str], *, raw: bool) -> list[RenderedLine]:
 
 
 class OutputSource:
-    """One job's output.txt as a stream of rendered lines. Thread-safe."""
+    """One job's output file as a stream of rendered lines. One reader at a time: the
+    output view reads it under its lock."""
 
     def __init__(self, path: Path, *, raw: bool, tail_lines: int, max_jump_bytes: int) -> None:
         self.path = path
         self.raw = raw
         self.tail_lines = tail_lines
         self.max_jump_bytes = max_jump_bytes
-        self.lock = threading.Lock()
         self._follower: OutputFollower | None = None
 
     def load(self, *, note: str | None = None) -> OutputChunk:

@@ -1,14 +1,10 @@
 """Watching the store's files with watchfiles and turning changes into messages.
 
 Only a handful of folders are watched, none recursively, so the cost does not grow
-with the number of jobs (inotify watches are a limited resource):
-
-  <root>                     the store's folders appearing or going
-  jobs/                      job folders created (a new job) or removed (pruned)
-  queue/, running/           markers: a job queued, started, ended
-  sessions/                  a session gained a turn
-  jobs/<id>/ of active jobs  meta.json, summary.json, output.txt of queued and running jobs
-  jobs/<id>/ of the selected job
+with the number of jobs (inotify watches are a limited resource): those the store names
+(`JobStore.watch_paths`: its root and folders, and the folders of the active jobs and the
+selected one). What a changed path is, the store says too (`JobStore.classify`); no file
+name is spelled here.
 
 The set of job folders follows the UI (`set_jobs`); a change restarts the watch,
 after which the watched jobs are re-read so nothing that changed in between is missed.
@@ -26,14 +22,23 @@ from pathlib import Path
 
 from watchfiles import Change, awatch
 
-from jobstore.ids import is_job_id
-from jobstore.layout import StoreLayout
+from jobstore import FileKind, JobStore
 
 log = logging.getLogger(__name__)
 
-_SUBDIRS = ("jobs", "queue", "running", "sessions")
-_JOB_FILES = frozenset({"meta.json", "summary.json", "cancel", "last_message.txt"})
-_OUTPUT = "output.txt"
+# Files whose change means the job's row may read differently.
+_RECORD_KINDS = frozenset(
+    {
+        FileKind.JOB_DIR,
+        FileKind.META,
+        FileKind.SUMMARY,
+        FileKind.CANCEL_MARKER,
+        FileKind.LAST_MESSAGE,
+        FileKind.QUEUED_MARKER,
+        FileKind.RUNNING_MARKER,
+    }
+)
+_SHOWN_KINDS = _RECORD_KINDS | {FileKind.OUTPUT, FileKind.SESSION_INDEX}
 
 
 @dataclass(frozen=True)
@@ -54,43 +59,24 @@ class StoreChanges:
         return not (self.job_ids or self.output_ids or self.sessions or self.rescan or self.listing)
 
 
-def accept(change: Change, path: str) -> bool:
-    """watchfiles filter: drop locks, temporary files and files the UI does not show."""
-    name = path.rsplit("/", 1)[-1]
-    return not (name.endswith(".tmp") or name in ("lock", "scheduler.lock", "runner.log", "command.json"))
-
-
-def classify(root: Path, changes: Iterable[tuple[Change, str]]) -> StoreChanges:
+def classify(store: JobStore, changes: Iterable[tuple[Change, str]]) -> StoreChanges:
+    """What a batch of file events means to the UI. Paths the store calls OTHER (locks,
+    temporary files) are ignored, except the store's own folders: those change the watch."""
     job_ids: set[str] = set()
     output_ids: set[str] = set()
     sessions = False
     structure = False
-    root_str = str(root)
+    folders = {str(path) for path in store.watch_paths()}
     for _change, raw in changes:
-        path = Path(raw)
-        if raw == root_str or not raw.startswith(root_str + "/"):
-            structure = True  # the root itself (or a parent while waiting for it)
+        found = store.classify(raw)
+        if found is None or raw in folders:
+            structure = True  # the root or one of its folders (or a parent, while waiting for it)
             continue
-        parts = path.relative_to(root).parts
-        top = parts[0]
-        if len(parts) == 1:
-            if top in _SUBDIRS:
-                structure = True
-            continue
-        if top == "jobs":
-            job_id = parts[1]
-            if not is_job_id(job_id):
-                continue
-            if len(parts) == 2:
-                job_ids.add(job_id)
-            elif parts[2] == _OUTPUT:
-                output_ids.add(job_id)
-            elif parts[2] in _JOB_FILES:
-                job_ids.add(job_id)
-        elif top in ("queue", "running"):
-            if is_job_id(parts[1]):
-                job_ids.add(parts[1])
-        elif top == "sessions":
+        if found.kind == FileKind.OUTPUT and found.job_id is not None:
+            output_ids.add(found.job_id)
+        elif found.kind in _RECORD_KINDS and found.job_id is not None:
+            job_ids.add(found.job_id)
+        elif found.kind == FileKind.SESSION_INDEX:
             sessions = True
     return StoreChanges(
         frozenset(job_ids), frozenset(output_ids), sessions, rescan=structure, structure=structure
@@ -109,14 +95,15 @@ class StoreWatcher:
 
     def __init__(
         self,
-        root: Path,
-        post: Callable[[StoreChanges], None],
+        store: JobStore,
+        post: Callable[[StoreChanges], object],
         *,
         debounce_ms: int = 200,
         step_ms: int = 50,
     ) -> None:
-        self.root = root
-        self.layout = StoreLayout(root)
+        self.store = store
+        self.root = store.root
+        self._folders = frozenset(str(path) for path in store.watch_paths())
         self.post = post
         self.debounce_ms = debounce_ms
         self.step_ms = step_ms
@@ -127,17 +114,25 @@ class StoreWatcher:
 
     def set_jobs(self, job_ids: Iterable[str]) -> None:
         """Watch these jobs' folders (active jobs and the selected one)."""
-        wanted = frozenset(j for j in job_ids if is_job_id(j))
+        wanted = frozenset(job_ids)
         if wanted != self._jobs:
             self._jobs = wanted
             self._restart.set()
 
     def _paths(self) -> tuple[list[Path], frozenset[str]]:
-        paths = [self.root]
-        paths += [self.root / name for name in _SUBDIRS if (self.root / name).is_dir()]
-        jobs = frozenset(j for j in self._jobs if self.layout.job_dir(j).is_dir())
-        paths += [self.layout.job_dir(j) for j in sorted(jobs)]
-        return paths, jobs
+        """The existing folders to watch, and the jobs among them."""
+        ids = sorted(self._jobs)
+        paths = self.store.watch_paths(ids)
+        store_folders = [path for path in paths[: len(paths) - len(ids)] if path.is_dir()]
+        job_folders = {job_id: path for job_id, path in zip(ids, paths[len(paths) - len(ids) :], strict=True)}
+        jobs = frozenset(job_id for job_id, path in job_folders.items() if path.is_dir())
+        return [*store_folders, *(job_folders[job_id] for job_id in sorted(jobs))], jobs
+
+    def accept(self, change: Change, path: str) -> bool:
+        """watchfiles filter: only files the UI shows, and the store's folders themselves;
+        locks, temporary files, logs and the like are dropped."""
+        found = self.store.classify(path)
+        return found is None or found.kind in _SHOWN_KINDS or path in self._folders
 
     async def run(self) -> None:
         resync = True  # the first watch, and after anything that may have hidden changes
@@ -154,14 +149,14 @@ class StoreWatcher:
                 self.running.set()
                 async for raw in awatch(
                     *paths,
-                    watch_filter=accept,
+                    watch_filter=self.accept,
                     debounce=self.debounce_ms,
                     step=self.step_ms,
                     stop_event=self._restart,
                     recursive=False,
                     ignore_permission_denied=True,
                 ):
-                    changes = classify(self.root, raw)
+                    changes = classify(self.store, raw)
                     if changes.structure:
                         resync = True
                         self._restart.set()

@@ -15,9 +15,18 @@ from textual.widgets import Input, TextArea
 
 from jobstore import JobRecord, JobStatus, JobStore, RunOptions
 from jobstore.fsio import write_bytes_atomic
-from tests.tui.tui_demo import NOW, DemoStore, build_demo_store, iso, job_id_at, settle, write_many_jobs
+from tests.tui.tui_demo import (
+    NOW,
+    DemoStore,
+    build_demo_store,
+    iso,
+    job_id_at,
+    settle,
+    tui_config,
+    write_many_jobs,
+    write_record,
+)
 from tui.app import CodexTuiApp
-from tui.config import TuiConfig
 from tui.messages import StoreChanged
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.continue_session import ContinueSessionScreen
@@ -32,7 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def make_app(store: JobStore, *, now: datetime = NOW, **overrides: object) -> CodexTuiApp:
-    return CodexTuiApp(TuiConfig.for_tests(store.root, now=now, **overrides), store=store)
+    return CodexTuiApp(tui_config(store.root, now=now, **overrides), store=store)
 
 
 def changed(*, jobs: tuple[str, ...] = (), outputs: tuple[str, ...] = ()) -> StoreChanged:
@@ -66,14 +75,14 @@ async def test_jobs_in_every_status_and_counts(demo: DemoStore) -> None:
     app = make_app(demo.store)
     async with app.run_test(size=(120, 35)) as pilot:
         await settle(pilot)
-        table = app.table
+        table = app.jobs_screen.table
         assert table.row_count == 9
         # Newest first: the queued job (created last) is on top and selected.
         assert [table.get_row_at(i)[1].plain for i in range(2)] == [demo.jobs["queued"], demo.jobs["running"]]
-        assert app.selected_job_id == demo.jobs["queued"]
-        statuses = {row.status for row in app.rows.values()}
+        assert app.jobs_screen.selected_job_id == demo.jobs["queued"]
+        statuses = {row.status for row in app.jobs_screen.model.rows.values()}
         assert statuses == {"queued", "running", "done", "error", "cancelled", "lost", "unreadable"}
-        bar = app.status_bar
+        bar = app.jobs_screen.status_bar
         assert bar.counts == {
             "running": 1,
             "queued": 1,
@@ -84,7 +93,7 @@ async def test_jobs_in_every_status_and_counts(demo: DemoStore) -> None:
             "unreadable": 1,
         }
         # Tokens come from the summary's usage.
-        payments = app.rows[demo.jobs["payments_2"]]
+        payments = app.jobs_screen.model.rows[demo.jobs["payments_2"]]
         assert payments.tokens == 61_002 + 5_117
         assert table.get_row(demo.jobs["payments_2"])[7].plain == "66.1k"
 
@@ -95,7 +104,7 @@ async def test_select_shows_detail_rendered_and_raw_output(demo: DemoStore) -> N
         await settle(pilot)
         await pilot.press("j")
         await settle(pilot)
-        assert app.selected_job_id == demo.jobs["running"]
+        assert app.jobs_screen.selected_job_id == demo.jobs["running"]
         detail = app.query_one(JobDetail)
         assert detail.row is not None and detail.row.status == "running"
         assert app.query_one("#cancel-job").display
@@ -111,14 +120,14 @@ async def test_select_shows_detail_rendered_and_raw_output(demo: DemoStore) -> N
         # A key switches to the raw event stream, and back.
         await pilot.press("r")
         await settle(pilot)
-        assert app.output.raw
+        assert app.jobs_screen.output.raw
         assert all(line.kind == "raw" for line in log.lines)
         assert json.loads(log.lines[0].text)["type"] == "thread.started"
         await pilot.press("r")
         await settle(pilot)
-        assert not app.output.raw and log.lines[0].kind == "info"
+        assert not app.jobs_screen.output.raw and log.lines[0].kind == "info"
         # A finished job: the usage line at the end, no Cancel button.
-        app.open_job(demo.jobs["payments_2"])
+        app.jobs_screen.open_job(demo.jobs["payments_2"])
         await settle(pilot)
         assert log.lines[-1].kind == "usage"
         assert log.lines[-1].text == "turn completed · 61,002 in / 5,117 out tokens"
@@ -143,7 +152,7 @@ async def test_follow_pauses_when_scrolled_up_and_resumes_at_the_end(demo: DemoS
     app = make_app(demo.store)
     async with app.run_test(size=(120, 35)) as pilot:
         await settle(pilot)
-        app.open_job(job_id)
+        app.jobs_screen.open_job(job_id)
         await settle(pilot)
         await pilot.press("enter")  # from the table into the output
         log = app.query_one(OutputLog)
@@ -158,21 +167,21 @@ async def test_follow_pauses_when_scrolled_up_and_resumes_at_the_end(demo: DemoS
         assert paused_at < log.max_scroll_y
 
         append(300, 5)
-        app.post_message(changed(outputs=(job_id,)))
+        app.jobs_screen.post_message(changed(outputs=(job_id,)))
         await settle(pilot)
         assert log.lines[-1].text == "step 304"
         assert log.pending == 5
         assert log.scroll_y == paused_at  # the view did not move
-        assert "5 new lines" in str(app.output.border_subtitle)
+        assert "5 new lines" in str(app.jobs_screen.output.border_subtitle)
 
         await pilot.press("end")
         await settle(pilot)
         assert log.following and log.pending == 0
         assert log.scroll_y == log.max_scroll_y
-        assert "following" in str(app.output.border_subtitle)
+        assert "following" in str(app.jobs_screen.output.border_subtitle)
 
         append(305, 3)
-        app.post_message(changed(outputs=(job_id,)))
+        app.jobs_screen.post_message(changed(outputs=(job_id,)))
         await settle(pilot)
         assert log.lines[-1].text == "step 307"
         assert log.scroll_y == log.max_scroll_y and log.pending == 0
@@ -197,7 +206,7 @@ async def test_huge_output_opens_at_its_end_with_bounded_reads(tmp_path: Path) -
     async with app.run_test(size=(120, 35)) as pilot:
         await settle(pilot)
         started = time.perf_counter()
-        app.open_job(job_id)
+        app.jobs_screen.open_job(job_id)
         await settle(pilot)
         elapsed = time.perf_counter() - started
         log = app.query_one(OutputLog)
@@ -220,32 +229,34 @@ async def test_filter_by_status_project_and_text(demo: DemoStore) -> None:
         assert field.display and app.focused is field
         await pilot.press(*"api")
         await settle(pilot)
-        assert app.table.shown == 5  # four jobs in .../api, one prompt that mentions the API
-        assert app.selected_job_id == demo.jobs["running"]  # the cursor stayed on its job
-        assert app.status_bar.filter_text == "api"
+        assert app.jobs_screen.table.shown == 5  # four jobs in .../api, one prompt that mentions the API
+        assert app.jobs_screen.selected_job_id == demo.jobs["running"]  # the cursor stayed on its job
+        assert app.jobs_screen.status_bar.filter_text == "api"
         await pilot.press("enter")
-        assert app.focused is app.table and field.display
+        assert app.focused is app.jobs_screen.table and field.display
 
         await pilot.press("slash", "ctrl+a", "ctrl+k", *"error")
         await settle(pilot)
-        assert app.table.shown == 1  # a status name filters by status
-        assert app.selected_job_id == demo.jobs["deps"]
+        assert app.jobs_screen.table.shown == 1  # a status name filters by status
+        assert app.jobs_screen.selected_job_id == demo.jobs["deps"]
 
         field.value = "project:web status:done"
         await settle(pilot)
-        assert {app.table.get_row_at(i)[1].plain for i in range(app.table.row_count)} == {
+        assert {
+            app.jobs_screen.table.get_row_at(i)[1].plain for i in range(app.jobs_screen.table.row_count)
+        } == {
             demo.jobs["payments_1"],
             demo.jobs["payments_2"],
         }
         field.value = "flaky"
         await settle(pilot)
-        assert app.table.shown == 1 and app.selected_job_id == demo.jobs["running"]
+        assert app.jobs_screen.table.shown == 1 and app.jobs_screen.selected_job_id == demo.jobs["running"]
 
         await pilot.press("escape")  # clears the filter
         await settle(pilot)
-        assert app.table.shown == 9 and not field.display
-        assert app.selected_job_id == demo.jobs["running"]
-        assert app.status_bar.filter_text == ""
+        assert app.jobs_screen.table.shown == 9 and not field.display
+        assert app.jobs_screen.selected_job_id == demo.jobs["running"]
+        assert app.jobs_screen.status_bar.filter_text == ""
 
 
 # --------------------------------------------------------------------- cancel
@@ -257,7 +268,7 @@ async def test_cancel_asks_first_and_really_cancels(store: JobStore, workdir: Pa
     app = make_app(store, now=datetime.now(UTC), launch_cwd=workdir)
     async with app.run_test(size=(120, 35)) as pilot:
         await settle(pilot)
-        assert app.selected_job_id == record.job_id
+        assert app.jobs_screen.selected_job_id == record.job_id
         assert app.query_one("#cancel-job").display
 
         await pilot.press("c")
@@ -273,10 +284,14 @@ async def test_cancel_asks_first_and_really_cancels(store: JobStore, workdir: Pa
         await pilot.press("c")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-        await wait_for(pilot, lambda: app.rows[record.job_id].status == "cancelled", what="the cancelled row")
+        await wait_for(
+            pilot,
+            lambda: app.jobs_screen.model.rows[record.job_id].status == "cancelled",
+            what="the cancelled row",
+        )
         assert store.get(record.job_id).status == JobStatus.CANCELLED
         await settle(pilot)
-        assert "cancelled" in app.table.get_row(record.job_id)[0].plain
+        assert "cancelled" in app.jobs_screen.table.get_row(record.job_id)[0].plain
         assert not app.query_one("#cancel-job").display
         assert any(n.startswith("Job cancelled") and record.job_id in n for n in notifications(app))
         # A finished job is not offered for cancelling.
@@ -288,9 +303,9 @@ async def test_unreadable_record_is_listed_and_not_cancellable(demo: DemoStore) 
     app = make_app(demo.store)
     async with app.run_test(size=(120, 35)) as pilot:
         await settle(pilot)
-        app.open_job(demo.jobs["unreadable"])
+        app.jobs_screen.open_job(demo.jobs["unreadable"])
         await settle(pilot)
-        row = app.rows[demo.jobs["unreadable"]]
+        row = app.jobs_screen.model.rows[demo.jobs["unreadable"]]
         assert row.status == "unreadable" and "not valid JSON" in (row.error or "")
         assert not app.query_one("#cancel-job").display
         await pilot.press("c")
@@ -323,7 +338,9 @@ async def test_new_job_form_starts_a_job_in_the_store(store: JobStore, workdir: 
         await wait_for(pilot, lambda: not isinstance(app.screen, NewJobScreen), what="the form to close")
         job_ids = store.job_ids()
         assert len(job_ids) == 1
-        await wait_for(pilot, lambda: app.selected_job_id == job_ids[0], what="the new job selected")
+        await wait_for(
+            pilot, lambda: app.jobs_screen.selected_job_id == job_ids[0], what="the new job selected"
+        )
         final = await asyncio.to_thread(store.wait, job_ids[0], 15)
         assert final.status == JobStatus.DONE and final.prompt == "Say hello lines=2"
 
@@ -355,7 +372,7 @@ async def test_session_history_and_continue(store: JobStore, workdir: Path) -> N
         await settle(pilot)
         await pilot.press("s")
         await settle(pilot)
-        assert app.view == "sessions"
+        assert app.jobs_screen.view == "sessions"
         tree = app.query_one(SessionTree)
         assert app.focused is tree
         assert [n.data.session_id for n in tree.root.children] == [session_id]
@@ -365,7 +382,7 @@ async def test_session_history_and_continue(store: JobStore, workdir: Path) -> N
         assert "first turn" in detail and "Done: first turn" in detail  # prompt and final answer
         await pilot.press("enter")  # opens the turn's job
         await settle(pilot)
-        assert app.view == "jobs" and app.selected_job_id == first.job_id
+        assert app.jobs_screen.view == "jobs" and app.jobs_screen.selected_job_id == first.job_id
 
         await pilot.press("t")  # continue the selected job's session
         await wait_for(pilot, lambda: isinstance(app.screen, ContinueSessionScreen), what="the form")
@@ -381,7 +398,9 @@ async def test_session_history_and_continue(store: JobStore, workdir: Path) -> N
         assert second.resumes_session == session_id and second.session_id == session_id
         session = store.session(session_id)
         assert session is not None and [t.job_id for t in session.turns] == [first.job_id, second_id]
-        await wait_for(pilot, lambda: app.selected_job_id == second_id, what="the new turn selected")
+        await wait_for(
+            pilot, lambda: app.jobs_screen.selected_job_id == second_id, what="the new turn selected"
+        )
 
 
 # --------------------------------------------------------------------- live
@@ -389,7 +408,7 @@ async def test_session_history_and_continue(store: JobStore, workdir: Path) -> N
 
 async def test_job_from_another_process_appears_live(tmp_path: Path, fake_codex: Path, workdir: Path) -> None:
     root = tmp_path / "not-yet" / "store"  # the store does not exist when the app starts
-    app = CodexTuiApp(TuiConfig.for_tests(root, now=datetime.now(UTC), watch=True))
+    app = CodexTuiApp(tui_config(root, now=datetime.now(UTC), watch=True))
     script = (
         "import sys; from jobstore import JobStore, RunOptions; "
         f"s = JobStore({str(root)!r}, codex_bin={str(fake_codex)!r}); "
@@ -397,7 +416,7 @@ async def test_job_from_another_process_appears_live(tmp_path: Path, fake_codex:
     )
     async with app.run_test(size=(120, 35)) as pilot:
         await settle(pilot)
-        assert app.status_bar.store_missing and app.table.row_count == 0
+        assert app.jobs_screen.status_bar.store_missing and app.jobs_screen.table.row_count == 0
         await asyncio.sleep(0.3)  # the watcher is waiting on the nearest existing parent
 
         started = time.perf_counter()
@@ -411,11 +430,18 @@ async def test_job_from_another_process_appears_live(tmp_path: Path, fake_codex:
         )
         job_id = result.stdout.strip()
         # No key pressed: the watcher brings it in.
-        await wait_for(pilot, lambda: job_id in app.rows, timeout=10, what="the job to appear")
+        await wait_for(
+            pilot, lambda: job_id in app.jobs_screen.model.rows, timeout=10, what="the job to appear"
+        )
         appeared = time.perf_counter() - started
-        await wait_for(pilot, lambda: app.rows[job_id].status == "done", timeout=15, what="the job to finish")
-        assert not app.status_bar.store_missing
-        assert app.table.get_row(job_id)[1].plain == job_id
+        await wait_for(
+            pilot,
+            lambda: app.jobs_screen.model.rows[job_id].status == "done",
+            timeout=15,
+            what="the job to finish",
+        )
+        assert not app.jobs_screen.status_bar.store_missing
+        assert app.jobs_screen.table.get_row(job_id)[1].plain == job_id
         assert any("Job done" in n and job_id in n for n in notifications(app))
         print(f"job appeared {appeared:.2f}s after the other process started it")
 
@@ -441,12 +467,16 @@ async def test_job_from_another_process_appears_live(tmp_path: Path, fake_codex:
         started = time.perf_counter()
         await asyncio.to_thread(writer)
         latency = await wait_for(
-            pilot, lambda: other in app.rows and app.rows[other].status == "error", timeout=10
+            pilot,
+            lambda: (
+                other in app.jobs_screen.model.rows and app.jobs_screen.model.rows[other].status == "error"
+            ),
+            timeout=10,
         )
         print(
             f"record written by a thread appeared after {time.perf_counter() - started:.3f}s ({latency:.3f}s)"
         )
-        assert app.table.get_row_index(other) == 0  # newest first
+        assert app.jobs_screen.table.get_row_index(other) == 0  # newest first
 
 
 async def test_new_rows_keep_the_cursor_and_scroll(tmp_path: Path) -> None:
@@ -459,8 +489,8 @@ async def test_new_rows_keep_the_cursor_and_scroll(tmp_path: Path) -> None:
         for _ in range(30):
             await pilot.press("j")
         await settle(pilot)
-        table = app.table
-        selected = app.selected_job_id
+        table = app.jobs_screen.table
+        selected = app.jobs_screen.selected_job_id
         row, scroll = table.cursor_row, table.scroll_y
         assert row == 30 and scroll > 0
 
@@ -476,22 +506,22 @@ async def test_new_rows_keep_the_cursor_and_scroll(tmp_path: Path) -> None:
             created_at=iso(NOW),
         )
         write_bytes_atomic(store.layout.meta(newer), json.dumps(record.to_dict()).encode())
-        app.post_message(changed(jobs=(newer,)))
+        app.jobs_screen.post_message(changed(jobs=(newer,)))
         await settle(pilot)
         assert table.row_count == 201 and table.get_row_index(newer) == 0
-        assert app.selected_job_id == selected
+        assert app.jobs_screen.selected_job_id == selected
         assert table.cursor_row == row + 1
         assert table.scroll_y == scroll + 1  # the same jobs stay in view
 
         # A change to a shown job updates its row in place.
-        older = app.rows[selected]
+        older = app.jobs_screen.model.rows[selected]
         changed_record = demo_record_from_row(older.job_id, store)
         changed_record.prompt = "edited prompt"
-        store._write(changed_record)
-        app.post_message(changed(jobs=(selected,)))
+        write_record(store, changed_record)
+        app.jobs_screen.post_message(changed(jobs=(selected,)))
         await settle(pilot)
         assert table.get_row(selected)[5].plain == "edited prompt"
-        assert app.selected_job_id == selected and table.cursor_row == row + 1
+        assert app.jobs_screen.selected_job_id == selected and table.cursor_row == row + 1
 
 
 def demo_record_from_row(job_id: str, store: JobStore) -> JobRecord:
@@ -504,9 +534,9 @@ async def test_toast_when_a_job_finishes(demo: DemoStore) -> None:
         await settle(pilot)
         running = demo.jobs["running"]
         demo.store.transition(running, JobStatus.ERROR, exit_code=1, error="codex exited with code 1")
-        app.post_message(changed(jobs=(running,)))
+        app.jobs_screen.post_message(changed(jobs=(running,)))
         await settle(pilot)
-        assert app.rows[running].status == "error"
+        assert app.jobs_screen.model.rows[running].status == "error"
         assert any(n.startswith("Job failed") and running in n for n in notifications(app))
 
 
@@ -519,25 +549,25 @@ async def test_ten_thousand_jobs_first_page_then_the_rest(tmp_path: Path) -> Non
     started = time.perf_counter()
     app = make_app(JobStore(root))
     async with app.run_test(size=(120, 35)) as pilot:
-        await wait_for(pilot, lambda: app.first_rows_at is not None, what="the first rows")
-        first_paint = app.first_rows_at - started  # type: ignore[operator]
-        assert app.table.row_count >= 100
-        await wait_for(pilot, lambda: app.loaded, timeout=60, what="all jobs")
+        await wait_for(pilot, lambda: app.jobs_screen.table.row_count > 0, what="the first rows")
+        first_paint = time.perf_counter() - started
+        assert app.jobs_screen.table.row_count >= 100
+        await wait_for(pilot, lambda: app.jobs_screen.reads.loaded, timeout=60, what="all jobs")
         await settle(pilot)
-        assert app.table.row_count == 10_000 and len(app.rows) == 10_000
-        assert app.selected_job_id == max(ids) and app.table.cursor_row == 0
+        assert app.jobs_screen.table.row_count == 10_000 and len(app.jobs_screen.model.rows) == 10_000
+        assert app.jobs_screen.selected_job_id == max(ids) and app.jobs_screen.table.cursor_row == 0
         print(f"first rows after {first_paint:.3f}s")
         assert first_paint < 2.0
 
 
 async def test_missing_store_and_keys_with_nothing_selected(tmp_path: Path) -> None:
-    app = CodexTuiApp(TuiConfig.for_tests(tmp_path / "nothing" / "here", now=NOW))
+    app = CodexTuiApp(tui_config(tmp_path / "nothing" / "here", now=NOW))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert app.status_bar.store_missing
+        assert app.jobs_screen.status_bar.store_missing
         await pilot.press("j", "k", "c", "r", "f", "t", "enter", "escape", "s", "t", "s")
         await settle(pilot)
-        assert app.table.row_count == 0
+        assert app.jobs_screen.table.row_count == 0
         assert not (tmp_path / "nothing").exists()  # reading never creates the store
 
 
@@ -583,12 +613,14 @@ def test_filter_words() -> None:
 def test_classify_store_changes(tmp_path: Path) -> None:
     from watchfiles import Change
 
-    from tui.watcher import accept, classify
+    from tui.watcher import StoreWatcher, classify
 
     root = tmp_path / "store"
+    store = JobStore(root)
+    accept = StoreWatcher(store, lambda changes: None).accept
     job = "01jwqzedn0r7n2"
     changes = classify(
-        root,
+        store,
         [
             (Change.modified, f"{root}/jobs/{job}/output.txt"),
             (Change.added, f"{root}/jobs/{job}/meta.json"),
@@ -600,7 +632,7 @@ def test_classify_store_changes(tmp_path: Path) -> None:
     assert changes.output_ids == {job}
     assert changes.job_ids == {job, "01jwqzk04gq8e9"}
     assert changes.sessions and not changes.rescan
-    assert classify(root, [(Change.added, f"{root}/jobs")]).rescan
+    assert classify(store, [(Change.added, f"{root}/jobs")]).rescan
     assert not accept(Change.added, f"{root}/jobs/{job}/.meta.json.12.ab.tmp")
     assert not accept(Change.modified, f"{root}/jobs/{job}/lock")
     assert accept(Change.modified, f"{root}/jobs/{job}/summary.json")
@@ -639,3 +671,21 @@ def test_output_source_skips_huge_appends_and_survives_truncation(tmp_path: Path
     again = source.read_new()
     assert again is not None and again.reset and again.lines[-1].text == "fresh"
     assert source.read_new() is None
+
+
+def test_status_colours_come_from_the_theme() -> None:
+    from textual.app import App
+
+    from jobstore import UNREADABLE
+    from tui.theme import ROLES, Palette
+
+    assert {*(s.value for s in JobStatus), UNREADABLE} <= set(ROLES)
+    app = App[None]()
+    for theme in ("textual-dark", "textual-light"):
+        app.theme = theme
+        palette = Palette(app.get_css_variables())
+        mark, style = palette.status(JobStatus.ERROR)
+        assert mark == "✗" and style.bold
+        assert style.color is not None and style.color.triplet is not None
+        assert style.color.triplet.hex.upper() == app.theme_variables["text-error"].upper()
+    assert Palette({}).style(JobStatus.DONE).color is None  # an unknown theme leaves the colour alone

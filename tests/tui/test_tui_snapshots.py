@@ -3,7 +3,7 @@
 Deterministic by construction: a frozen clock, fixed ids and timestamps, a fixed
 terminal size and theme, no cursor blink, no spinner, no file watcher, and every
 snapshot taken only once the app has read all it was asked to read.
-Regenerate with `pytest tests/test_tui_snapshots.py --snapshot-update`, then look.
+Regenerate with `pytest tests/tui/test_tui_snapshots.py --snapshot-update`, then look.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.tui.tui_demo import NOW, DemoStore, build_demo_store, settle
+from tests.tui.tui_demo import NOW, DemoStore, build_demo_store, settle, tui_config
 from tui.app import CodexTuiApp
-from tui.config import TuiConfig
 
 WIDE = (120, 35)
 LAUNCH_CWD = Path("/home/dev/src/api")
@@ -28,7 +27,7 @@ def demo(tmp_path: Path) -> DemoStore:
 
 
 def app_for(root: Path) -> CodexTuiApp:
-    return CodexTuiApp(TuiConfig.for_tests(root, now=NOW, launch_cwd=LAUNCH_CWD))
+    return CodexTuiApp(tui_config(root, now=NOW, launch_cwd=LAUNCH_CWD))
 
 
 def steps(*actions: Any) -> Callable[[Any], Awaitable[None]]:
@@ -63,7 +62,9 @@ def test_running_job_rendered_output(snap_compare: Any, demo: DemoStore) -> None
 def test_finished_job_output_and_usage(snap_compare: Any, demo: DemoStore) -> None:
     job = demo.jobs["payments_2"]
     assert snap_compare(
-        app_for(demo.store.root), terminal_size=WIDE, run_before=steps(lambda app: app.open_job(job))
+        app_for(demo.store.root),
+        terminal_size=WIDE,
+        run_before=steps(lambda app: app.jobs_screen.open_job(job)),
     )
 
 

@@ -17,9 +17,12 @@ from typing import Any
 
 import psutil
 
-from jobstore import JobRecord, JobStatus, JobStore
+from jobstore import JobRecord, JobStatus, JobStore, Settings
 from jobstore.events import Summary
 from jobstore.fsio import append_line, create_empty, write_bytes_atomic, write_json_atomic
+from tui.app import CodexTuiApp
+from tui.config import TuiConfig
+from tui.workers import Task
 
 NOW = datetime(2025, 6, 2, 9, 30, 0, tzinfo=UTC)
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -177,6 +180,11 @@ def failed_output(session: str) -> list[str]:
     ]
 
 
+def write_record(store: JobStore, record: JobRecord) -> None:
+    """Write a record as the runner leaves it (the tests play the runner's part)."""
+    write_json_atomic(store.layout.meta(record.job_id), record.to_dict())
+
+
 @dataclass
 class DemoStore:
     store: JobStore
@@ -246,7 +254,7 @@ def build_demo_store(
         store.layout.job_dir(job_id).mkdir(mode=0o700)
         lines = output or []
         write_bytes_atomic(store.layout.output(job_id), "".join(line + "\n" for line in lines).encode())
-        store._write(record)
+        write_record(store, record)
         summary = Summary()
         for line in lines:
             summary.feed_line(line)
@@ -410,13 +418,43 @@ def write_many_jobs(root: Path, count: int, *, now: datetime = NOW) -> list[str]
     return ids
 
 
+def tui_config(store_path: Path, *, now: datetime, **overrides: Any) -> TuiConfig:
+    """A deterministic configuration: frozen clock, no watcher, no animation, no periodic check."""
+    values: dict[str, Any] = {
+        "clock": lambda: now,
+        "watch": False,
+        "spinner": False,
+        "animations": False,
+        "theme": "textual-dark",
+        "reconcile": False,
+        "rescan_seconds": 0.0,
+        "clock_tick_seconds": 0.0,
+        "launch_cwd": store_path.parent,
+    }
+    values.update(overrides)
+    return TuiConfig(Settings(store_root=store_path.absolute()), **values)
+
+
+def is_settled(app: CodexTuiApp) -> bool:
+    """Nothing being read or waiting to be read: every worker but the watcher finished, no
+    read owed, the sessions and the output read."""
+    screen = app.jobs_screen
+    busy = any(not worker.is_finished for worker in app.workers if worker.group != Task.WATCH)
+    return (
+        screen.reads.idle
+        and not busy
+        and not screen.sessions_view.model.reading
+        and not screen.output.reading
+    )
+
+
 async def settle(pilot: Any, timeout: float = 10.0) -> None:
     """Wait until the app has read everything it was asked to read, then let it paint."""
     app = pilot.app
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         await pilot.pause(0.02)
-        if app.settled:
+        if is_settled(app):
             break
     else:
         raise AssertionError("the app did not settle")

@@ -9,6 +9,7 @@ from textual.widgets import Static
 from jobstore import JobStore, SessionInfo
 from tui import format as fmt
 from tui.screens.new_job import StartJobScreen
+from tui.theme import palette_of
 
 
 class ContinueSessionScreen(StartJobScreen):
@@ -20,9 +21,10 @@ class ContinueSessionScreen(StartJobScreen):
         self.session = session
 
     def compose_intro(self) -> ComposeResult:
+        palette = palette_of(self.app)
         text = Text()
         text.append("session ", style="dim")
-        text.append(self.session.session_id, style="bold #9cdcfe")
+        text.append(self.session.session_id, style=palette.style("session", "bold"))
         text.append(f"\n{self.session.cwd}", style="dim")
         turns = self.session.turns
         shown = list(enumerate(turns, 1))[-3:]
@@ -31,7 +33,7 @@ class ContinueSessionScreen(StartJobScreen):
             style="dim",
         )
         for number, turn in shown:
-            mark, style = fmt.status_mark(str(turn.status))
+            mark, style = palette.status(turn.status)
             text.append(f"\n{mark} {number}. ", style=style)
             text.append(fmt.one_line(turn.prompt, 90))
         busy = next((t for t in turns if not t.is_terminal), None)
@@ -39,7 +41,7 @@ class ContinueSessionScreen(StartJobScreen):
             text.append(
                 f"\nTurn {turns.index(busy) + 1} (job {busy.job_id}) is still {busy.status}: codex takes one "
                 "turn at a time, so wait for it to end before starting the next.",
-                style="#d7ba7d",
+                style=palette.style("notice"),
             )
         yield Static(text, id="session-intro")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,6 +12,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from tui.theme import palette_of
 
 FILTER_HELP = (
     "Filter (/): words that must all match. A status name (running, error…) or status:NAME keeps "
@@ -24,9 +27,9 @@ def _key_display(key: str) -> str:
     return ", ".join(names.get(k.strip(), k.strip()) for k in key.split(","))
 
 
-def binding_rows(sections: Iterable[tuple[str, Iterable[BindingType]]]) -> Table:
+def binding_rows(sections: Iterable[tuple[str, Iterable[BindingType]]], key_style: Style) -> Table:
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold #d7ba7d", no_wrap=True)
+    table.add_column(style=key_style, no_wrap=True)
     table.add_column()
     for title, bindings in sections:
         table.add_row(Text(title, style="bold underline"), "")
@@ -49,9 +52,39 @@ class HelpScreen(ModalScreen[None]):
         super().__init__()
         self.sections = sections
 
+    @classmethod
+    def for_bindings(cls, bindings: Iterable[BindingType]) -> HelpScreen:
+        """The keys of the jobs screen (`bindings`), of its widgets and of the dialogs."""
+        return cls(
+            [
+                ("Everywhere", [*bindings, Binding("ctrl+p", "command_palette", "Command palette")]),
+                (
+                    "Jobs table",
+                    [
+                        Binding("up,k / down,j", "", "Move"),
+                        Binding("enter", "", "Focus the output (esc: back)"),
+                        Binding("g / G", "", "First / last job"),
+                    ],
+                ),
+                (
+                    "Output",
+                    [
+                        Binding("up,k / down,j", "", "Scroll (pauses following)"),
+                        Binding("pageup / pagedown", "", "Scroll a page"),
+                        Binding("end, f", "", "Follow the end again"),
+                    ],
+                ),
+                (
+                    "Sessions",
+                    [Binding("enter", "", "Open the turn's job"), Binding("t", "", "Continue the session")],
+                ),
+                ("Dialogs", [Binding("y / n, esc", "", "Confirm / decline"), Binding("ctrl+s", "", "Start")]),
+            ]
+        )
+
     def compose(self) -> ComposeResult:
         with Vertical(id="help-dialog", classes="dialog"), VerticalScroll():
-            yield Static(binding_rows(self.sections))
+            yield Static(binding_rows(self.sections, palette_of(self.app).style("key")))
             yield Static(Text(FILTER_HELP, style="dim"))
 
     def on_mount(self) -> None:

@@ -19,6 +19,7 @@ from textual.widgets import Button, Input, Select, Static, TextArea
 
 from jobstore import APPROVAL_POLICIES, DEFAULT_APPROVAL_POLICY, JobStore, RunOptions
 from jobstore.errors import CodexUnavailable, InvalidInput, JobStoreError
+from tui.theme import palette_of
 
 
 class StartJobScreen(ModalScreen[str | None]):
@@ -98,7 +99,9 @@ class StartJobScreen(ModalScreen[str | None]):
         return None
 
     def show_error(self, message: str) -> None:
-        self.query_one("#form-error", Static).update(Text(message, style="bold #f14c4c"))
+        self.query_one("#form-error", Static).update(
+            Text(message, style=palette_of(self.app).style("error-text", "bold"))
+        )
 
     # ---------------------------------------------------------------- submit
 

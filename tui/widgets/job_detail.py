@@ -15,6 +15,7 @@ from textual.widgets import Button, Static
 from tui import format as fmt
 from tui.jobs import JobRow
 from tui.messages import CancelJob
+from tui.theme import palette_of
 
 
 class JobDetail(Horizontal):
@@ -53,14 +54,15 @@ class JobDetail(Horizontal):
                 )
             return Text("No job selected.\nn starts a new job.", style="dim")
         now = self.clock()
-        mark, style = fmt.status_mark(row.status)
+        palette = palette_of(self.app)
+        mark, style = palette.status(row.status)
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{mark} {fmt.status_label(row)}", style=style)
         text.append(f"  {row.job_id}", style="bold")
-        if row.status == "unreadable":
+        if row.is_unreadable:
             text.append(f"  {fmt.age(row.created_at, now)} ago", style="dim")
             text.append("\n")
-            text.append(row.error or "", style="#f14c4c")
+            text.append(row.error or "", style=palette.style("error-text"))
             return text
         parts = [f"{fmt.age(row.created_at, now)} ago"]
         if row.started_at is not None:
@@ -77,7 +79,7 @@ class JobDetail(Horizontal):
         text.append("  " + " · ".join(parts), style="dim")
         text.append("\n")
         if row.error and row.status != "done":
-            text.append(fmt.one_line(row.error, 400), style="#f14c4c")
+            text.append(fmt.one_line(row.error, 400), style=palette.style("error-text"))
         else:
             text.append(fmt.one_line(row.prompt, 400))
         return text

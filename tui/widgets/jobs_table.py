@@ -22,6 +22,7 @@ from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
 from tui import format as fmt
 from tui.jobs import JobFilter, JobRow
+from tui.theme import palette_of
 
 Cells = tuple[Text, ...]
 
@@ -88,25 +89,24 @@ class JobsTable(DataTable[Text]):
 
     # ----------------------------------------------------------------- cells
 
-    def _status_cell(self, row: JobRow) -> Text:
-        mark, style = fmt.status_mark(row.status)
-        return Text.assemble((mark, style), " ", (fmt.status_label(row), style))
-
     def _render_cells(self, row: JobRow, now: datetime) -> Cells:
-        if row.status == "unreadable":
+        palette = palette_of(self.app)
+        mark, style = palette.status(row.status)
+        if row.is_unreadable:
             prompt = Text(
-                fmt.one_line(_without_job_prefix(row.error or "", row.job_id)), style="italic #f14c4c"
+                fmt.one_line(_without_job_prefix(row.error or "", row.job_id)),
+                style=palette.style("error-text", "italic"),
             )
         else:
             prompt = Text(fmt.one_line(row.first_line))
         return (
-            self._status_cell(row),
+            Text.assemble((mark, style), " ", (fmt.status_label(row), style)),
             Text(row.job_id, style="dim" if row.is_terminal else ""),
             _age_cell(row, now),
             _duration_cell(row, now),
             Text(row.project),
             prompt,
-            Text(fmt.short_session(row.session_id), style="#9cdcfe"),
+            Text(fmt.short_session(row.session_id), style=palette.style("session")),
             Text(fmt.tokens(row.tokens), justify="right"),
         )
 
@@ -131,7 +131,7 @@ class JobsTable(DataTable[Text]):
 
     def _track(self, row: JobRow, now: datetime) -> None:
         """Remember when this row's age text will change, and whether it runs."""
-        if row.status == "running":
+        if row.is_running:
             self._running_ids.add(row.job_id)
         else:
             self._running_ids.discard(row.job_id)
@@ -168,7 +168,7 @@ class JobsTable(DataTable[Text]):
             else:
                 new.append(row)
         if gone:
-            self.remove(gone)
+            self.remove_jobs(gone)
         if new:
             self._add(new, now)
 
@@ -206,7 +206,7 @@ class JobsTable(DataTable[Text]):
     def _set_scroll_y(self, y: int) -> None:
         self.scroll_to(y=y, animate=False, immediate=True)
 
-    def remove(self, job_ids: Iterable[str]) -> None:
+    def remove_jobs(self, job_ids: Iterable[str]) -> None:
         ids = [j for j in job_ids if j in self._rows]
         if not ids:
             return

@@ -7,19 +7,21 @@ that arrive meanwhile), reaching the end again resumes.
 
 `OutputView` owns the reading: an `OutputSource` read by thread workers that post
 their chunks back as messages, tagged with a generation so that a chunk for a job
-no longer shown is dropped.
+no longer shown is dropped. The worker also finds the job's output file (the store
+says which file of the job's folder it is).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.cells import cell_len, chop_cells
 from rich.segment import Segment
 from rich.style import Style
 from textual import on
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.events import Resize
@@ -28,8 +30,11 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from jobstore import JobStore
 from jobstore.events import RenderedLine
+from tui.jobs import output_path
 from tui.output_source import OutputChunk, OutputSource
+from tui.workers import Task
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -225,9 +230,10 @@ class OutputView(Vertical):
         chunk: OutputChunk
 
     def __init__(
-        self, *, tail_lines: int, max_lines: int, max_jump_bytes: int, id: str | None = None
+        self, store: JobStore, *, tail_lines: int, max_lines: int, max_jump_bytes: int, id: str | None = None
     ) -> None:
         super().__init__(id=id)
+        self.store = store
         self.tail_lines = tail_lines
         self.max_lines = max_lines
         self.max_jump_bytes = max_jump_bytes
@@ -235,9 +241,11 @@ class OutputView(Vertical):
         self.raw = False
         self.generation = 0
         self.reading = False
-        self._source: OutputSource | None = None
+        # The job's source, and the generation it was opened for (set by the worker).
+        self._source: tuple[int, OutputSource] | None = None
+        self._lock = threading.Lock()  # one reader at a time; chunks are posted in the order read
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield OutputLog(max_lines=self.max_lines, id="output-log")
 
     @property
@@ -251,64 +259,66 @@ class OutputView(Vertical):
 
     # ---------------------------------------------------------------- control
 
-    def show_job(self, job_id: str | None, output_path: Path | None, *, force: bool = False) -> None:
+    def show_job(self, job_id: str | None, *, force: bool = False) -> None:
         """Show this job's output (None: nothing). Reading happens in a thread."""
         if job_id == self.job_id and not force:
             return
         self.job_id = job_id
         self.generation += 1
         log = self.log_widget
-        if job_id is None or output_path is None:
-            self._source = None
+        if job_id is None:
             self.reading = False
             log.clear("Select a job to see its output.")
             self._update_title()
             return
-        self._source = OutputSource(
-            output_path,
-            raw=self.raw,
-            tail_lines=self.tail_lines,
-            max_jump_bytes=self.max_jump_bytes,
-        )
         log.clear("Reading the output…")
         self.reading = True
         self._update_title()
-        self._read(initial=True)
+        self._read(job_id)
 
     def poke(self) -> None:
-        """The output file changed: read what was appended."""
-        if self._source is not None:
-            self._read(initial=False)
+        """The output file changed: read what was appended (or the output, if not found yet)."""
+        if self.job_id is not None:
+            self._read(self.job_id)
 
     def toggle_raw(self) -> None:
         self.raw = not self.raw
-        if self.job_id is not None and self._source is not None:
-            self.show_job(self.job_id, self._source.path, force=True)
+        if self.job_id is not None:
+            self.show_job(self.job_id, force=True)
         self._update_title()
 
     def follow(self) -> None:
         self.log_widget.action_follow()
 
-    def _read(self, *, initial: bool) -> None:
-        source = self._source
-        assert source is not None
+    def _read(self, job_id: str) -> None:
         generation = self.generation
 
         def work() -> None:
-            # One reader at a time per source; chunks are posted in the order read.
-            with source.lock:
+            with self._lock:
                 if generation != self.generation:
                     return
-                try:
-                    chunk = source.load() if initial else source.read_new()
-                except OSError as exc:
-                    chunk = OutputChunk([RenderedLine("error", f"cannot read the output: {exc}")], True, 0)
+                chunk = self._next_chunk(job_id, generation)
                 if chunk is not None:
                     self.post_message(self.Loaded(generation, chunk))
-                elif initial:
-                    self.post_message(self.Loaded(generation, OutputChunk([], True, 0)))
 
-        self.run_worker(work, thread=True, group="output", exit_on_error=False)
+        self.run_worker(work, thread=True, group=Task.OUTPUT, name="read the output", exit_on_error=False)
+
+    def _next_chunk(self, job_id: str, generation: int) -> OutputChunk | None:
+        """In the worker: the first chunk (finding the file), or what was appended since."""
+        try:
+            if self._source is not None and self._source[0] == generation:
+                return self._source[1].read_new()
+            path = output_path(self.store, job_id)
+            if path is None:
+                return OutputChunk([], True, 0)  # not written yet: "No output yet"
+            source = OutputSource(
+                path, raw=self.raw, tail_lines=self.tail_lines, max_jump_bytes=self.max_jump_bytes
+            )
+            chunk = source.load()
+            self._source = (generation, source)
+            return chunk
+        except OSError as exc:  # shown where the output would be
+            return OutputChunk([RenderedLine("error", f"cannot read the output: {exc}")], True, 0)
 
     @on(Loaded)
     def _on_loaded(self, message: Loaded) -> None:

@@ -2,6 +2,7 @@
 
 Left, a tree of sessions (most recently active first) and their turns; right, the
 highlighted turn in full: prompt, status and codex's final answer (read in a thread).
+The view reads the sessions itself, in a thread, when they are stale and it is shown.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from textual.message import Message
 from textual.widgets import Button, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from jobstore import JobRecord, JobStore, SessionInfo
-from jobstore.errors import JobStoreError
+from jobstore import JobRecord, JobStatus, JobStore, JobStoreError, SessionInfo
 from jobstore.record import parse_iso
 from tui import format as fmt
 from tui.jobs import short_project
-from tui.messages import ContinueSession, OpenJob
+from tui.messages import ContinueSession, OpenJob, SessionsRead
+from tui.model import SessionsModel
+from tui.theme import palette_of
+from tui.workers import Task
+
+SESSIONS_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -38,10 +43,6 @@ def _first_line(text: str) -> str:
         if line.strip():
             return line.strip()
     return ""
-
-
-def _signature(session: SessionInfo) -> tuple[object, ...]:
-    return tuple((t.job_id, str(t.status), t.finished_at) for t in session.turns)
 
 
 class SessionTree(Tree[NodeData]):
@@ -63,11 +64,9 @@ class SessionsView(Horizontal):
         super().__init__(id=id)
         self.store = store
         self.clock = clock
-        self.sessions: dict[str, SessionInfo] = {}
-        self._order: list[str] = []
-        self._signatures: dict[str, tuple[object, ...]] = {}
+        self.model = SessionsModel()
+        self.shown = False  # the view is the one on screen
         self._finals: dict[tuple[str, str, str | None], str | None] = {}
-        self.loaded = False
 
     def compose(self) -> ComposeResult:
         tree = SessionTree("sessions", id="session-tree")
@@ -86,25 +85,56 @@ class SessionsView(Horizontal):
         self.query_one("#session-side").border_title = "Turn"
 
     @property
-    def tree(self) -> SessionTree:
+    def session_tree(self) -> SessionTree:
         return self.query_one(SessionTree)
 
-    # ------------------------------------------------------------------ data
+    @property
+    def sessions(self) -> dict[str, SessionInfo]:
+        return self.model.sessions
 
-    def update_sessions(self, sessions: list[SessionInfo]) -> None:
-        self.loaded = True
-        order = [s.session_id for s in sessions]
-        by_id = {s.session_id: s for s in sessions}
-        tree = self.tree
-        if order != self._order:
+    # ------------------------------------------------------------------ reading
+
+    def show(self, shown: bool) -> None:
+        """The view was switched to (True) or away from (False)."""
+        self.shown = shown
+        if shown:
+            self._read()
+
+    def invalidate(self) -> None:
+        """A session may have changed: read the sessions again now if shown, else when shown."""
+        self.model.invalidate()
+        if self.shown:
+            self._read()
+
+    def _read(self) -> None:
+        if self.model.begin_read():
+            self.run_worker(
+                self._read_sessions,
+                thread=True,
+                group=Task.SESSIONS,
+                name="read the sessions",
+                exit_on_error=False,
+            )
+
+    def _read_sessions(self) -> None:
+        self.post_message(SessionsRead(self.store.sessions(limit=SESSIONS_LIMIT)))
+
+    def read_failed(self) -> None:
+        self.model.read_failed()
+
+    @on(SessionsRead)
+    def _sessions_read(self, message: SessionsRead) -> None:
+        message.stop()
+        sessions = message.sessions
+        change = self.model.update(sessions)
+        tree = self.session_tree
+        if change.rebuild:
             self._rebuild(sessions)
         else:
-            for session in sessions:
-                if _signature(session) != self._signatures.get(session.session_id):
-                    self._update_node(session)
-        self.sessions = by_id
-        self._order = order
-        self._signatures = {s.session_id: _signature(s) for s in sessions}
+            for session in change.changed:
+                self._update_node(session)
+        if self.model.stale and self.shown:
+            self._read()
         if not sessions:
             self.query_one("#session-detail", Static).update(
                 Text(
@@ -117,10 +147,10 @@ class SessionsView(Horizontal):
             self._show_detail(tree.cursor_node.data)
 
     def _session_nodes(self) -> dict[str, TreeNode[NodeData]]:
-        return {n.data.session_id: n for n in self.tree.root.children if n.data is not None}
+        return {n.data.session_id: n for n in self.session_tree.root.children if n.data is not None}
 
     def _rebuild(self, sessions: list[SessionInfo]) -> None:
-        tree = self.tree
+        tree = self.session_tree
         cursor = tree.cursor_node.data if tree.cursor_node is not None else None
         collapsed = {sid for sid, node in self._session_nodes().items() if not node.is_expanded}
         tree.clear()
@@ -146,7 +176,7 @@ class SessionsView(Horizontal):
         node = self._session_nodes().get(session.session_id)
         if node is None:
             return
-        tree = self.tree
+        tree = self.session_tree
         cursor = tree.cursor_node.data if tree.cursor_node is not None else None
         node.set_label(self._session_label(session))
         node.remove_children()
@@ -169,21 +199,27 @@ class SessionsView(Horizontal):
         for number, turn in enumerate(session.turns, 1):
             node.add_leaf(self._turn_label(number, turn), NodeData(session.session_id, turn.job_id))
 
+    def redraw(self) -> None:
+        """Draw every label again (the theme changed)."""
+        self._rebuild(list(self.model.sessions[sid] for sid in self.model.order))
+        self._show_detail(self.selected())
+
     def _session_label(self, session: SessionInfo) -> Text:
+        palette = palette_of(self.app)
         last = session.turns[-1]
-        mark, style = fmt.status_mark(str(last.status))
+        mark, style = palette.status(last.status)
         updated = parse_iso(session.updated_at)
         turns = len(session.turns)
         return Text.assemble(
             (f"{mark} ", style),
-            (session.session_id[:8], "bold #9cdcfe"),
+            (session.session_id[:8], palette.style("session", "bold")),
             f"  {short_project(session.cwd)}",
             (f"  {turns} turn{'s' if turns != 1 else ''}", "dim"),
             (f"  {fmt.age(updated, self.clock())} ago", "dim"),
         )
 
     def _turn_label(self, number: int, turn: JobRecord) -> Text:
-        mark, style = fmt.status_mark(str(turn.status))
+        mark, style = palette_of(self.app).status(turn.status)
         return Text.assemble(
             (f"{mark} ", style),
             (f"{number}. ", "dim"),
@@ -205,7 +241,7 @@ class SessionsView(Horizontal):
             self.post_message(OpenJob(data.job_id))
 
     def selected(self) -> NodeData | None:
-        node = self.tree.cursor_node
+        node = self.session_tree.cursor_node
         return node.data if node is not None else None
 
     def _show_detail(self, data: NodeData | None) -> None:
@@ -217,16 +253,17 @@ class SessionsView(Horizontal):
             return
         session = self.sessions[data.session_id]
         now = self.clock()
+        palette = palette_of(self.app)
         text = Text()
         text.append("session ", style="dim")
-        text.append(session.session_id, style="bold #9cdcfe")
+        text.append(session.session_id, style=palette.style("session", "bold"))
         text.append(f"\n{session.cwd}", style="dim")
         if data.job_id is None:
             side.border_title = "Session"
             count = len(session.turns)
             text.append(f"\n\n{count} turn{'s' if count != 1 else ''}, oldest first:\n", style="dim")
             for number, turn in enumerate(session.turns, 1):
-                mark, style = fmt.status_mark(str(turn.status))
+                mark, style = palette.status(turn.status)
                 text.append(f"\n{mark} {number}. ", style=style)
                 text.append(f"{turn.job_id}  ", style="dim")
                 text.append(fmt.one_line(_first_line(turn.prompt), 100))
@@ -237,15 +274,15 @@ class SessionsView(Horizontal):
             (0, session.turns[-1]),
         )
         side.border_title = f"Turn {number} of {len(session.turns)}"
-        mark, style = fmt.status_mark(str(turn.status))
+        mark, style = palette.status(turn.status)
         text.append("\n\n")
         text.append(f"{mark} {turn.status}", style=style)
         text.append(f"  job {turn.job_id}  {fmt.age(parse_iso(turn.created_at), now)} ago", style="dim")
         text.append("\n\nPrompt\n", style="bold")
         text.append(turn.prompt.strip())
-        if turn.error and str(turn.status) != "done":
-            text.append("\n\nError\n", style="bold #f14c4c")
-            text.append(turn.error, style="#f14c4c")
+        if turn.error and turn.status != JobStatus.DONE:
+            text.append("\n\nError\n", style=palette.style("error-text", "bold"))
+            text.append(turn.error, style=palette.style("error-text"))
         text.append("\n\nFinal answer\n", style="bold")
         key = (turn.job_id, str(turn.status), turn.finished_at)
         if key in self._finals:
@@ -264,7 +301,9 @@ class SessionsView(Horizontal):
                 final = None
             self.post_message(self.FinalLoaded(key, final))
 
-        self.run_worker(work, thread=True, group="final", exit_on_error=False)
+        self.run_worker(
+            work, thread=True, group=Task.FINAL, name="read the final answer", exit_on_error=False
+        )
 
     @on(FinalLoaded)
     def _final_loaded(self, message: FinalLoaded) -> None:

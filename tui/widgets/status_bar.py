@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.format import status_mark
+from jobstore import JobStatus
 from tui.jobs import STATUSES
+from tui.theme import palette_of
+
+
+class _Keep(Enum):
+    KEEP = "keep"
+
+
+KEEP = _Keep.KEEP  # set_state: leave this part as it is
 
 
 class StatusBar(Static):
@@ -30,10 +41,11 @@ class StatusBar(Static):
         counts: dict[str, int] | None = None,
         shown: int | None = None,
         filter_text: str | None = None,
-        loading: tuple[int, int] | None | bool = False,
+        loading: tuple[int, int] | None | _Keep = KEEP,
         store_missing: bool | None = None,
-        frame: int | None | bool = False,
+        frame: int | None | _Keep = KEEP,
     ) -> None:
+        """Change what is given; `loading` and `frame` take None to clear them."""
         if view is not None:
             self.view = view
         if counts is not None:
@@ -43,12 +55,12 @@ class StatusBar(Static):
             self.shown = shown
         if filter_text is not None:
             self.filter_text = filter_text
-        if loading is not False:
-            self.progress = loading  # type: ignore[assignment]
+        if loading is not KEEP:
+            self.progress = loading
         if store_missing is not None:
             self.store_missing = store_missing
-        if frame is not False:
-            self.frame = frame  # type: ignore[assignment]
+        if frame is not KEEP:
+            self.frame = frame
         self.update(self._render_text(), layout=False)
 
     def _render_text(self) -> Text:
@@ -57,31 +69,33 @@ class StatusBar(Static):
         return wide if wide.cell_len <= width else self._compose_text(wide=False)
 
     def _compose_text(self, *, wide: bool) -> Text:
+        palette = palette_of(self.app)
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" codex-tui ", style="bold reverse")
         text.append(" ")
         for name, label in (("jobs", "Jobs"), ("sessions", "Sessions")):
-            style = "bold underline" if self.view == name else "dim"
-            text.append(label, style=style)
+            text.append(label, style="bold underline" if self.view == name else "dim")
             text.append(" ")
         text.append("│", style="dim")
         for status in STATUSES:
             count = self.counts.get(status, 0)
-            mark, style = status_mark(status, frame=self.frame if status == "running" else None)
+            mark, style = palette.status(status, frame=self.frame if status == JobStatus.RUNNING else None)
             if not count:
-                style = "dim"
+                style = Style(dim=True)
             text.append("  ")
             text.append(f"{mark} {count:,}" + (f" {status}" if wide else ""), style=style)
         if self.store_missing:
             text.append("  │ ", style="dim")
-            text.append("no store yet: waiting for jobs", style="italic #d7ba7d")
+            text.append("no store yet: waiting for jobs", style=palette.style("notice", "italic"))
         elif self.progress is not None:
             loaded, total = self.progress
             text.append("  │ ", style="dim")
             text.append(f"loading {loaded:,}/{total:,}", style="italic")
         elif self.filter_text:
             text.append("  │ ", style="dim")
-            text.append(f"{self.shown:,} of {self.total:,} · /{self.filter_text}", style="#d7ba7d")
+            text.append(
+                f"{self.shown:,} of {self.total:,} · /{self.filter_text}", style=palette.style("notice")
+            )
         return text
 
     def on_resize(self) -> None:

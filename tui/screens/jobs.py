@@ -1,0 +1,451 @@
+"""The main screen: the jobs table, the selected job's detail and output, and the sessions view.
+
+Data flows one way: worker threads read the store (`tui.jobs`) and post one message per
+kind of result (`tui.messages`); the watcher posts `StoreChanged`; the handlers here feed
+what arrived to the models (`tui.model`) and draw what they say changed. Writes (cancel,
+start) also go through `JobStore` in workers (`tui.screens.job_actions`). A worker that
+fails is handled by the one policy in `tui.workers`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from functools import partial
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.theme import Theme
+from textual.timer import Timer
+from textual.widgets import ContentSwitcher, DataTable, Footer, Input
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from jobstore import JobStore, JobStoreError
+from tui.config import TuiConfig
+from tui.jobs import JobFilter, Stamp, read_rows, rescan
+from tui.messages import OpenJob, PageLoaded, Reconciled, Rescanned, RowsRead, RowsRefreshed, StoreChanged
+from tui.model import JobsModel, ReadQueue
+from tui.screens.help import HelpScreen
+from tui.screens.job_actions import JobActions
+from tui.watcher import StoreWatcher
+from tui.widgets.job_detail import JobDetail
+from tui.widgets.jobs_pane import DEBOUNCE_ABOVE_JOBS, JobsPane
+from tui.widgets.jobs_table import JobsTable
+from tui.widgets.output_view import OutputLog, OutputView
+from tui.widgets.sessions import SessionsView, SessionTree
+from tui.widgets.status_bar import StatusBar
+from tui.workers import Task, failure_text
+
+# A full rescan (a stat per job) every this many safety rescans; the others compare listings.
+_FULL_RESCAN_EVERY = 10
+
+
+class JobsScreen(JobActions):
+    """Watch, follow, start and cancel the jobs of a store."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Also an app binding (it quits from dialogs too); here so that it leads the footer.
+        Binding("q", "app.quit", "Quit", tooltip="Quit (jobs keep running)"),
+        Binding("question_mark", "help", "Keys", key_display="?", tooltip="This list of keys"),
+        Binding(
+            "slash", "filter", "Filter", key_display="/", tooltip="Filter jobs by text, status or project"
+        ),
+        Binding("n", "new_job", "New", tooltip="Start a new codex job"),
+        Binding("c", "cancel_job", "Cancel", tooltip="Cancel the selected job (asks first)"),
+        Binding("r", "toggle_raw", "Raw", show=False, tooltip="Raw or rendered output"),
+        Binding("f", "follow", "Follow output", show=False, tooltip="Follow the output's end again"),
+        Binding("s", "toggle_view", "Sessions", tooltip="Switch between jobs and sessions"),
+        Binding("t", "continue_session", "Continue", tooltip="Continue the selected session"),
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            show=False,
+            tooltip="Back: clear the filter, leave the output or sessions",
+        ),
+        Binding("ctrl+r", "rescan", "Rescan", show=False, tooltip="Compare everything shown with the store"),
+    ]
+
+    def __init__(self, store: JobStore, config: TuiConfig) -> None:
+        super().__init__()
+        self.store = store
+        self.config = config
+        self.model = JobsModel()
+        self.reads = ReadQueue()
+        self.selected_job_id: str | None = None
+        self.job_filter = JobFilter()
+        self.watcher: StoreWatcher | None = None
+        self._pending_select: str | None = None
+        self._live_timer: Timer | None = None
+        self._frame = 0
+        self._checks = 0
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        config = self.config
+        yield StatusBar(id="status-bar")
+        with ContentSwitcher(initial="jobs-view", id="views"):
+            with Vertical(id="jobs-view"):
+                yield JobsPane(config.clock, animations=config.animations, id="jobs-pane")
+                yield JobDetail(config.clock, self.store.root, id="job-detail")
+                yield OutputView(
+                    self.store,
+                    tail_lines=config.output_tail_lines,
+                    max_lines=config.output_max_lines,
+                    max_jump_bytes=config.output_max_jump_bytes,
+                    id="output",
+                )
+            yield SessionsView(self.store, config.clock, id="sessions-view")
+        yield Footer(compact=True)
+
+    @property
+    def jobs_pane(self) -> JobsPane:
+        return self.query_one(JobsPane)
+
+    @property
+    def table(self) -> JobsTable:
+        return self.query_one(JobsTable)
+
+    @property
+    def detail(self) -> JobDetail:
+        return self.query_one(JobDetail)
+
+    @property
+    def output(self) -> OutputView:
+        return self.query_one(OutputView)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Under a dialog this screen's keys are not offered: its footer stops showing them."""
+        return self.app.screen is self
+
+    def on_mount(self) -> None:
+        config = self.config
+        self.table.focus()
+        self.status_bar.set_state(store_missing=not self.store.root.is_dir(), loading=(0, 0))
+        self._load_all()
+        if config.reconcile:
+            self._reconcile(full=True)
+        if config.watch:
+            self.watcher = StoreWatcher(
+                self.store,
+                lambda changes: self.post_message(StoreChanged(changes)),
+                debounce_ms=config.watch_debounce_ms,
+                step_ms=config.watch_step_ms,
+            )
+            self.run_worker(self.watcher.run(), group=Task.WATCH, name="watch the store", exit_on_error=False)
+        if config.rescan_seconds > 0:
+            self.set_interval(config.rescan_seconds, self._periodic_check, name="periodic check")
+        if config.clock_tick_seconds > 0:
+            self.set_interval(config.clock_tick_seconds, self._clock_tick, name="clock")
+        if config.spinner or config.clock_tick_seconds > 0:
+            # While jobs run: the spinner in the status bar, the selected job's time each second.
+            interval = config.spinner_seconds if config.spinner else 1.0
+            self._live_timer = self.set_interval(interval, self._live, name="live", pause=True)
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    # ------------------------------------------------------------ reading jobs
+
+    @work(thread=True, group=Task.LOAD, name="read the store", exit_on_error=False)
+    def _load_all(self) -> None:
+        """The newest page first (a first paint in well under a second), then the rest."""
+        worker = get_current_worker()
+        ids = self.store.job_ids()
+        total, first = len(ids), self.config.first_page
+        rows, gone = read_rows(self.store, ids[:first])
+        self.post_message(PageLoaded(rows, gone, total=total, complete=total <= first))
+        for start in range(first, total, self.config.page_size):
+            if worker.is_cancelled:
+                return
+            chunk = ids[start : start + self.config.page_size]
+            rows, gone = read_rows(self.store, chunk)
+            self.post_message(PageLoaded(rows, gone, total=total, complete=start + len(chunk) >= total))
+
+    @work(thread=True, group=Task.RECONCILE, name="settle lost jobs", exit_on_error=False)
+    def _reconcile(self, *, full: bool) -> None:
+        """The periodic check: record lost jobs, fix markers, start queued work (reads never do)."""
+        if self.store.root.is_dir():  # looking at a store that does not exist never creates it
+            # A store this user may only read, or one removed meanwhile: nothing to settle from here.
+            with contextlib.suppress(JobStoreError, OSError):
+                self.store.reconcile()
+        self.post_message(Reconciled(full=full))
+
+    def request_refresh(self, job_ids: Iterable[str]) -> None:
+        """Read these jobs again (floods collapse: one reader at a time)."""
+        ids = self.reads.refresh(job_ids)
+        if ids:
+            self._refresh_rows(ids)
+
+    @work(thread=True, group=Task.REFRESH, name="read changed jobs", exit_on_error=False)
+    def _refresh_rows(self, job_ids: list[str]) -> None:
+        self.post_message(RowsRefreshed(*read_rows(self.store, job_ids)))
+
+    def action_rescan(self, *, full: bool = True) -> None:
+        """Compare the store with what is shown: a listing, re-reading active jobs, and
+        (full) a stat per job. The watcher makes this a safety net for dropped events."""
+        if self.reads.rescan():
+            self._start_rescan(full=full)
+
+    def _start_rescan(self, *, full: bool) -> None:
+        model = self.model
+        self._rescan(set(model.rows), model.recheck_ids(), model.stamps() if full else None)
+
+    @work(thread=True, group=Task.RESCAN, name="compare the store with the screen", exit_on_error=False)
+    def _rescan(self, known: set[str], recheck: set[str], stamps: dict[str, Stamp | None] | None) -> None:
+        started = time.monotonic()  # rows' read_at clock: a later read wins
+        to_read, gone_ids = rescan(self.store, known, recheck, stamps)
+        rows, gone = read_rows(self.store, to_read)
+        self.post_message(Rescanned(rows, gone + [(job_id, started) for job_id in gone_ids]))
+
+    def _periodic_check(self) -> None:
+        self._checks += 1
+        full = self._checks % _FULL_RESCAN_EVERY == 0
+        if self.config.reconcile:
+            self._reconcile(full=full)
+        else:
+            self.action_rescan(full=full)
+
+    @on(PageLoaded)
+    def _page_loaded(self, message: PageLoaded) -> None:
+        self._apply(message, announce=False)
+        if message.complete:
+            self._load_finished()
+        else:
+            self.status_bar.set_state(loading=(len(self.model.rows), message.total or len(self.model.rows)))
+
+    def _load_finished(self) -> None:
+        self.status_bar.set_state(loading=None)
+        if self.reads.load_done():  # the watcher started meanwhile: catch what it missed
+            self._start_rescan(full=True)
+
+    @on(RowsRefreshed)
+    def _rows_refreshed(self, message: RowsRefreshed) -> None:
+        self._apply(message, announce=self.reads.loaded)
+        ids = self.reads.refresh_done()
+        if ids:
+            self._refresh_rows(ids)
+
+    @on(Rescanned)
+    def _rescanned(self, message: Rescanned) -> None:
+        self._apply(message, announce=self.reads.loaded)
+        if self.reads.rescan_done():
+            self._start_rescan(full=True)
+
+    @on(Reconciled)
+    def _reconciled(self, message: Reconciled) -> None:
+        self.action_rescan(full=message.full)
+        self._show_store_state()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker is reported, and what it held released."""
+        worker = event.worker
+        if event.state != WorkerState.ERROR:
+            return
+        self.notify(failure_text(worker.name, worker.error), severity="error", timeout=8)
+        if worker.group == Task.LOAD:
+            self._load_finished()
+        elif worker.group == Task.REFRESH:
+            ids = self.reads.refresh_done()
+            if ids:
+                self._refresh_rows(ids)
+        elif worker.group == Task.RESCAN and self.reads.rescan_done():
+            self._start_rescan(full=True)
+        elif worker.group == Task.SESSIONS:
+            self.sessions_view.read_failed()
+        elif worker.group == Task.OUTPUT:
+            self.output.reading = False
+
+    def _apply(self, message: RowsRead, *, announce: bool) -> None:
+        change = self.model.apply(message.rows, message.gone, announce=announce, now=datetime.now(UTC))
+        for row in change.ended:
+            self.toast_finished(row)
+        for job_id, delay in change.retry:
+            self.set_timer(delay, partial(self.request_refresh, [job_id]))
+        table = self.table
+        if change.changed:
+            table.upsert(change.changed)
+        if change.removed:
+            table.remove_jobs(change.removed)
+        if not change.empty:
+            self._update_counts()
+            self._update_live()
+            self._watch_jobs()
+            self.jobs_pane.debounce = len(self.model.rows) > DEBOUNCE_ABOVE_JOBS
+        if change.sessions_changed:
+            self.sessions_view.invalidate()
+        selected = self.selected_job_id
+        if selected is not None and any(row.job_id == selected for row in change.changed):
+            self.detail.show(self.model.get(selected))
+        if (selected is None and table.selected_job_id is not None) or selected in change.removed:
+            self._select(table.selected_job_id)
+        if self._pending_select is not None and self._pending_select in self.model.rows:
+            job_id, self._pending_select = self._pending_select, None
+            self.open_job(job_id)
+        self._show_store_state()
+
+    def _show_store_state(self) -> None:
+        self.status_bar.set_state(store_missing=not self.store.root.is_dir())
+        if self.selected_job_id is None:
+            self.detail.show(None)
+
+    def _update_counts(self) -> None:
+        self.status_bar.set_state(
+            counts=self.model.counts(),
+            shown=self.table.shown,
+            filter_text=self.job_filter.text if self.job_filter.active else "",
+        )
+
+    def _watch_jobs(self) -> None:
+        if self.watcher is not None:
+            self.watcher.set_jobs(self.model.watched_ids(self.selected_job_id))
+
+    @on(StoreChanged)
+    def _store_changed(self, message: StoreChanged) -> None:
+        changes = message.changes
+        if changes.job_ids:
+            self.request_refresh(changes.job_ids)
+        if self.selected_job_id is not None and self.selected_job_id in changes.output_ids:
+            self.output.poke()
+        if changes.sessions:
+            self.sessions_view.invalidate()
+        if changes.rescan or changes.listing:
+            self.action_rescan(full=changes.rescan)
+            self._show_store_state()
+
+    # ------------------------------------------------------------ time passing
+
+    def _update_live(self) -> None:
+        if self._live_timer is None:
+            return
+        if self.model.any_running:
+            self._live_timer.resume()
+        else:
+            self._live_timer.pause()
+            self.status_bar.set_state(frame=None)
+
+    def _live(self) -> None:
+        self._frame += 1
+        config = self.config
+        if config.spinner:
+            self.status_bar.set_state(frame=self._frame)
+            per_second = max(1, round(1 / config.spinner_seconds))
+            if self._frame % per_second:
+                return
+        # The table's durations move with the clock tick (a cell update repaints the whole
+        # table); the selected job's line, cheap to redraw, every second.
+        row = self.model.get(self.selected_job_id)
+        if row is not None and row.is_running:
+            self.detail.show(row)
+
+    def _clock_tick(self) -> None:
+        self.table.tick()
+        if self.selected_job_id is not None:
+            self.detail.show(self.model.get(self.selected_job_id))
+        if self.view == "sessions":
+            self.sessions_view.refresh_ages()
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """Colours come from the theme: draw what holds them again."""
+        self.table.set_filter(self.job_filter, self.model.rows.values())
+        self.status_bar.set_state()
+        self.detail.show(self.model.get(self.selected_job_id))
+        self.sessions_view.redraw()
+
+    # ------------------------------------------------------------ selection
+
+    @on(DataTable.RowHighlighted, "#jobs")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._select(event.row_key.value if event.row_key is not None else None)
+
+    @on(DataTable.RowSelected, "#jobs")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.query_one(OutputLog).focus()
+
+    def _select(self, job_id: str | None) -> None:
+        if job_id == self.selected_job_id:
+            return
+        self.selected_job_id = job_id
+        self.detail.show(self.model.get(job_id))
+        self.output.show_job(job_id)
+        self._watch_jobs()
+
+    def open_job(self, job_id: str) -> None:
+        """Show this job in the jobs view: clear a filter that hides it, wait for it if unseen."""
+        self._show_view("jobs")
+        if job_id not in self.model.rows:
+            self._pending_select = job_id
+            self.request_refresh([job_id])
+            return
+        if not self.table.select_job(job_id):
+            self.jobs_pane.clear_filter()
+            self._apply_filter(JobFilter())
+            self.table.select_job(job_id)
+        self.table.focus()
+
+    @on(OpenJob)
+    def _open_job(self, message: OpenJob) -> None:
+        self.open_job(message.job_id)
+
+    # ------------------------------------------------------------ filter and views
+
+    def action_filter(self) -> None:
+        self._show_view("jobs")
+        self.jobs_pane.open_filter()
+
+    @on(JobsPane.FilterChanged)
+    def _filter_changed(self, message: JobsPane.FilterChanged) -> None:
+        self._apply_filter(message.job_filter)
+
+    def _apply_filter(self, job_filter: JobFilter) -> None:
+        if job_filter == self.job_filter:
+            return
+        self.job_filter = job_filter
+        self.table.set_filter(job_filter, self.model.rows.values())
+        self._update_counts()
+        self._update_live()
+        self._select(self.table.selected_job_id)
+
+    def action_toggle_view(self) -> None:
+        self._show_view("jobs" if self.view == "sessions" else "sessions")
+
+    def _show_view(self, view: str) -> None:
+        if view == self.view:
+            return
+        self.query_one(ContentSwitcher).current = f"{view}-view"
+        self.status_bar.set_state(view=view)
+        self.sessions_view.show(view == "sessions")
+        if view == "sessions":
+            self.query_one(SessionTree).focus()
+        else:
+            self.table.focus()
+
+    def action_toggle_raw(self) -> None:
+        self._show_view("jobs")
+        self.output.toggle_raw()
+
+    def action_follow(self) -> None:
+        self._show_view("jobs")
+        self.output.follow()
+
+    def action_back(self) -> None:
+        focused = self.focused
+        if isinstance(focused, Input) and focused.id == "filter":
+            self.jobs_pane.clear_filter()
+        elif isinstance(focused, OutputLog):
+            self.table.focus()
+        elif self.view == "sessions":
+            self._show_view("jobs")
+        elif self.job_filter.active:
+            self.jobs_pane.clear_filter()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen.for_bindings(self.BINDINGS))
