@@ -188,6 +188,7 @@ def list_entry(entry: JobEntry) -> ListEntry:
         exit_code=entry.exit_code,
         session_id=entry.session_id,
         error=entry.error,
+        client=entry.client,
     )
 
 

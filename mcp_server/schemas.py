@@ -102,6 +102,7 @@ class ListEntry(_Result):
     exit_code: int | None = None
     session_id: str | None = None
     error: str | None = None
+    client: str | None = Field(default=None, description="the client that started it, if it said (MCP tasks)")
 
 
 class ListResult(_Result):

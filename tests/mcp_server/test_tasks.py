@@ -203,7 +203,7 @@ async def test_codex_as_a_task_with_the_real_codex(
         polled = await call_ok(tasks.client.session, "codex_poll", {"job_id": job_id})
         assert "from-the-task" in polled["output"]
         listed = await call_ok(tasks.client.session, "codex_list", {})
-        assert [j["job_id"] for j in listed["jobs"]] == [job_id]
+        assert [(j["job_id"], j["client"]) for j in listed["jobs"]] == [(job_id, record.client)]
 
 
 async def test_a_failed_turn_is_an_error_result_never_a_success(env: dict[str, str], workdir: Path) -> None:
@@ -336,5 +336,5 @@ async def test_clients_that_do_not_opt_in_get_the_tool_inline(
         assert modern.protocol_version == "2026-07-28"  # on the new protocol, but not opted in
         answer = await call_ok(modern.session, "codex", {"prompt": "inline too", "cwd": str(workdir)})
         assert answer["finished"] is True and answer["answer"] == "Done: inline too"
-    for job_id in store.job_ids():
-        assert store.get(job_id).client is None
+        listed = await call_ok(modern.session, "codex_list", {})
+    assert [job["client"] for job in listed["jobs"]] == [None, None]  # not tasks: no client recorded
