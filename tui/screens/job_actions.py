@@ -21,7 +21,12 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.continue_session import ContinueSessionScreen
 from tui.screens.new_job import NewJobScreen
 from tui.watcher import StoreChanges
+from tui.widgets.job_detail import JobDetail
+from tui.widgets.jobs_pane import JobsPane
+from tui.widgets.jobs_table import JobsTable
+from tui.widgets.output_view import OutputView
 from tui.widgets.sessions import SessionsView
+from tui.widgets.status_bar import StatusBar
 from tui.workers import Task
 
 _TOASTS: dict[str, tuple[str, SeverityLevel]] = {
@@ -32,13 +37,33 @@ _TOASTS: dict[str, tuple[str, SeverityLevel]] = {
 
 
 class JobActions(Screen[None]):
-    """The jobs screen's actions on jobs. JobsScreen sets the state declared here; what
-    these actions want of it (show a job, read one again) they ask by message."""
+    """The jobs screen's widgets, and its actions on jobs. JobsScreen sets the state declared
+    here; what these actions want of it (show a job, read one again) they ask by message."""
 
     store: JobStore
     config: TuiConfig
     model: JobsModel
     selected_job_id: str | None
+
+    @property
+    def jobs_pane(self) -> JobsPane:
+        return self.query_one(JobsPane)
+
+    @property
+    def table(self) -> JobsTable:
+        return self.query_one(JobsTable)
+
+    @property
+    def detail(self) -> JobDetail:
+        return self.query_one(JobDetail)
+
+    @property
+    def output(self) -> OutputView:
+        return self.query_one(OutputView)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one(StatusBar)
 
     @property
     def sessions_view(self) -> SessionsView:

@@ -18,7 +18,7 @@ from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.theme import Theme
 from textual.timer import Timer
@@ -32,10 +32,10 @@ from tui.messages import OpenJob, PageLoaded, Reconciled, Rescanned, RowsRead, R
 from tui.model import JobsModel, ReadQueue
 from tui.screens.help import HelpScreen
 from tui.screens.job_actions import JobActions
+from tui.screens.keys import JOBS_SCREEN_KEYS
 from tui.watcher import StoreWatcher
 from tui.widgets.job_detail import JobDetail
 from tui.widgets.jobs_pane import DEBOUNCE_ABOVE_JOBS, JobsPane
-from tui.widgets.jobs_table import JobsTable
 from tui.widgets.output_view import OutputLog, OutputView
 from tui.widgets.sessions import SessionsView, SessionTree
 from tui.widgets.status_bar import StatusBar
@@ -48,28 +48,7 @@ _FULL_RESCAN_EVERY = 10
 class JobsScreen(JobActions):
     """Watch, follow, start and cancel the jobs of a store."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        # Also an app binding (it quits from dialogs too); here so that it leads the footer.
-        Binding("q", "app.quit", "Quit", tooltip="Quit (jobs keep running)"),
-        Binding("question_mark", "help", "Keys", key_display="?", tooltip="This list of keys"),
-        Binding(
-            "slash", "filter", "Filter", key_display="/", tooltip="Filter jobs by text, status or project"
-        ),
-        Binding("n", "new_job", "New", tooltip="Start a new codex job"),
-        Binding("c", "cancel_job", "Cancel", tooltip="Cancel the selected job (asks first)"),
-        Binding("r", "toggle_raw", "Raw", show=False, tooltip="Raw or rendered output"),
-        Binding("f", "follow", "Follow output", show=False, tooltip="Follow the output's end again"),
-        Binding("s", "toggle_view", "Sessions", tooltip="Switch between jobs and sessions"),
-        Binding("t", "continue_session", "Continue", tooltip="Continue the selected session"),
-        Binding(
-            "escape",
-            "back",
-            "Back",
-            show=False,
-            tooltip="Back: clear the filter, leave the output or sessions",
-        ),
-        Binding("ctrl+r", "rescan", "Rescan", show=False, tooltip="Compare everything shown with the store"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = JOBS_SCREEN_KEYS
 
     def __init__(self, store: JobStore, config: TuiConfig) -> None:
         super().__init__()
@@ -103,26 +82,6 @@ class JobsScreen(JobActions):
                 )
             yield SessionsView(self.store, config.clock, id="sessions-view")
         yield Footer(compact=True)
-
-    @property
-    def jobs_pane(self) -> JobsPane:
-        return self.query_one(JobsPane)
-
-    @property
-    def table(self) -> JobsTable:
-        return self.query_one(JobsTable)
-
-    @property
-    def detail(self) -> JobDetail:
-        return self.query_one(JobDetail)
-
-    @property
-    def output(self) -> OutputView:
-        return self.query_one(OutputView)
-
-    @property
-    def status_bar(self) -> StatusBar:
-        return self.query_one(StatusBar)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Under a dialog this screen's keys are not offered: its footer stops showing them."""

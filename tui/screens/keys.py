@@ -1,0 +1,26 @@
+"""The keys of the jobs screen, in the order the footer and the help show them."""
+
+from __future__ import annotations
+
+from textual.binding import Binding, BindingType
+
+JOBS_SCREEN_KEYS: list[BindingType] = [
+    # Also an app binding (it quits from dialogs too); here so that it leads the footer.
+    Binding("q", "app.quit", "Quit", tooltip="Quit (jobs keep running)"),
+    Binding("question_mark", "help", "Keys", key_display="?", tooltip="This list of keys"),
+    Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter jobs by text, status or project"),
+    Binding("n", "new_job", "New", tooltip="Start a new codex job"),
+    Binding("c", "cancel_job", "Cancel", tooltip="Cancel the selected job (asks first)"),
+    Binding("r", "toggle_raw", "Raw", show=False, tooltip="Raw or rendered output"),
+    Binding("f", "follow", "Follow output", show=False, tooltip="Follow the output's end again"),
+    Binding("s", "toggle_view", "Sessions", tooltip="Switch between jobs and sessions"),
+    Binding("t", "continue_session", "Continue", tooltip="Continue the selected session"),
+    Binding(
+        "escape",
+        "back",
+        "Back",
+        show=False,
+        tooltip="Back: clear the filter, leave the output or sessions",
+    ),
+    Binding("ctrl+r", "rescan", "Rescan", show=False, tooltip="Compare everything shown with the store"),
+]
