@@ -28,9 +28,10 @@ from typing import Any
 import anyio
 import psutil
 
+from tests.fakes import install_fake_codex
+
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
-FAKE_CODEX_SOURCE = HERE / "fake_codex.sh"
 REFERENCE_PACKAGE = "codex-mcp-server@1.4.10"
 # Every MCP call in a benchmark gets its answer within this, or the benchmark fails instead of hanging.
 CALL_TIMEOUT = 60.0
@@ -283,15 +284,6 @@ def kill_processes_under(root: Path) -> int:
 
 
 # --------------------------------------------------------------------------- fake codex, reference
-
-
-def install_fake_codex(bin_dir: Path) -> Path:
-    """`bin_dir/codex`: the fake, as both servers will find it (PATH, or CODEX_BIN)."""
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    target = bin_dir / "codex"
-    shutil.copyfile(FAKE_CODEX_SOURCE, target)
-    target.chmod(0o755)
-    return target
 
 
 def install_reference(area: Area) -> Path:
@@ -644,7 +636,8 @@ class Context:
     def __init__(self, area: Area, *, quick: bool = False) -> None:
         self.area = area
         self.quick = quick
-        self.fake_codex = install_fake_codex(area.path("bin"))
+        # The tests' fake codex; lenient: the reference passes its prompt without `--`.
+        self.fake_codex = install_fake_codex(area.path("bin"), lenient=True)
         self.project = area.path("project")
         self._reference: Path | None = None
         self._stores: dict[int, tuple[Path, list[str]]] = {}

@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import os
-import stat
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from jobstore import JobStatus, JobStore
-
-FAKES = Path(__file__).parent / "fakes"
-
-
-def make_fake_codex(bin_dir: Path, version: str | None = None) -> Path:
-    """Write an executable `codex` that runs tests/fakes/fake_codex.py."""
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    path = bin_dir / "codex"
-    env_line = f"os.environ['FAKE_CODEX_VERSION'] = {version!r}\n" if version else ""
-    path.write_text(
-        f"#!{sys.executable}\nimport os, runpy, sys\n{env_line}"
-        f"sys.argv[0] = {str(FAKES / 'fake_codex.py')!r}\n"
-        f"runpy.run_path({str(FAKES / 'fake_codex.py')!r}, run_name='__main__')\n"
-    )
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
+from tests.fakes import install_fake_codex
 
 
 @pytest.fixture
 def fake_codex(tmp_path: Path) -> Path:
-    return make_fake_codex(tmp_path / "bin")
+    return install_fake_codex(tmp_path / "bin")
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ import psutil
 import pytest
 
 from jobstore import JobStore
-from tests.conftest import make_fake_codex, stop_everything
+from tests.conftest import stop_everything
+from tests.fakes import install_fake_codex
 from tests.mcp_server.mcp_helpers import server_command
 
 REPO = Path(__file__).resolve().parents[2]
@@ -183,7 +184,7 @@ def world(tmp_path: Path) -> Iterator[ClientWorld]:
         home=home,
         project=project,
         store_root=store_root,
-        fake_codex=make_fake_codex(tmp_path / "bin"),
+        fake_codex=install_fake_codex(tmp_path / "bin"),
         server=server_command(),
         server_log=tmp_path / "server.log",
         env=env,

@@ -1,4 +1,4 @@
-"""A stand-in for the `codex` CLI in unit tests: same argv shape, a realistic `--json` stream.
+"""The one stand-in for the `codex` CLI in tests and benchmarks: its argv and a realistic `--json` stream.
 
 Behaviour is chosen by words in the prompt:
   sleep=N      sleep N seconds mid-turn (a command "running" meanwhile)
@@ -8,18 +8,18 @@ Behaviour is chosen by words in the prompt:
   child        start a `sleep 300` grandchild in a session of its own, then wait
   lines=N      print N extra agent-message lines
   garbage      print non-JSON, invalid UTF-8 and NUL bytes
-Environment: FAKE_CODEX_VERSION (default 0.169.0), FAKE_CODEX_ARGV_LOG (append argv as JSON).
+Environment: FAKE_CODEX_VERSION (default 0.169.0), FAKE_CODEX_ARGV_LOG (append argv as JSON),
+FAKE_CODEX_SLEEP=N (sleep=N for every run), FAKE_CODEX_LENIENT=1 (accept a prompt not after `--`,
+as other servers pass it: the benchmarks' reference).
+Run with `python -IS` (see `install`): only the standard library, imported when needed, so a run
+costs little more than the interpreter's start.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import subprocess
 import sys
 import time
-import uuid
 
 FLAGS = (
     "--json --output-last-message --model --profile --sandbox --dangerously-bypass-approvals-and-sandbox "
@@ -28,9 +28,46 @@ FLAGS = (
 )
 
 
+def ascii_escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def to_json(value: object) -> str:
+    """JSON as json.dumps writes it; by hand because importing json costs more than a fake run."""
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return '"' + "".join(c if " " <= c <= "~" else ascii_escape(c) for c in escaped) + '"'
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{to_json(k)}: {to_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(to_json(v) for v in value) + "]"
+    raise TypeError(f"fake codex cannot write {type(value).__name__}")
+
+
 def emit(event: dict) -> None:
-    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.write(to_json(event) + "\n")
     sys.stdout.flush()
+
+
+def number_after(word: str, text: str) -> str | None:
+    """The number written right after `word` in `text` (`sleep=1.5` -> "1.5"), if any."""
+    at = text.find(word)
+    if at < 0:
+        return None
+    digits = ""
+    for char in text[at + len(word) :]:
+        if not (char.isdigit() or char == "."):
+            break
+        digits += char
+    return digits or None
 
 
 def main() -> int:
@@ -38,7 +75,7 @@ def main() -> int:
     log = os.environ.get("FAKE_CODEX_ARGV_LOG")
     if log:
         with open(log, "a") as f:
-            f.write(json.dumps(args) + "\n")
+            f.write(to_json(args) + "\n")
     if args == ["--version"]:
         print(f"codex-cli {os.environ.get('FAKE_CODEX_VERSION', '0.169.0')}")
         return 0
@@ -54,14 +91,15 @@ def main() -> int:
     last_message_path = None
     if "--output-last-message" in args:
         last_message_path = args[args.index("--output-last-message") + 1]
-    thread_id = str(uuid.uuid4())
+    raw = os.urandom(16).hex()
+    thread_id = f"{raw[:8]}-{raw[8:12]}-7{raw[13:16]}-8{raw[17:20]}-{raw[20:]}"
     if "resume" in args:
         thread_id = args[args.index("resume") + 1]
     review = "review" in args
     prompt = args[-1]
     if prompt == "-":
         prompt = sys.stdin.read()
-    elif args[-2:-1] != ["--"] and not review:
+    elif args[-2:-1] != ["--"] and not review and not os.environ.get("FAKE_CODEX_LENIENT"):
         print("fake codex: prompt must follow --", file=sys.stderr)
         return 2
 
@@ -70,13 +108,12 @@ def main() -> int:
     if "garbage" in prompt:
         sys.stdout.buffer.write(b"plain text line\n\xff\xfe broken utf8 \x00 nul\n")
         sys.stdout.flush()
-    match = re.search(r"lines=(\d+)", prompt)
-    for i in range(int(match[1]) if match else 0):
+    for i in range(int(number_after("lines=", prompt) or 0)):
         emit(
             {"type": "item.completed", "item": {"id": f"l{i}", "type": "agent_message", "text": f"line {i}"}}
         )
-    match = re.search(r"sleep=([\d.]+)", prompt)
-    if match or "child" in prompt:
+    nap = number_after("sleep=", prompt) or os.environ.get("FAKE_CODEX_SLEEP")
+    if nap or "child" in prompt:
         command = {
             "id": "item_1",
             "type": "command_execution",
@@ -87,9 +124,11 @@ def main() -> int:
         }
         emit({"type": "item.started", "item": command})
         if "child" in prompt:
+            import subprocess
+
             subprocess.Popen(["sleep", "300"], start_new_session=True)
             subprocess.Popen(["sleep", "301"])
-        time.sleep(float(match[1]) if match else 300)
+        time.sleep(float(nap) if nap else 300)
         emit({"type": "item.completed", "item": {**command, "exit_code": 0, "status": "completed"}})
     if "fail" in prompt:
         emit({"type": "turn.failed", "error": {"message": "fake model failure"}})

@@ -23,7 +23,7 @@ from jobstore import (
 from jobstore.ids import JOB_ID_LENGTH, check_job_id, new_job_id
 from jobstore.record import JobRecord
 from jobstore.tail import read_tail
-from tests.conftest import make_fake_codex
+from tests.fakes import install_fake_codex
 
 
 def run(store: JobStore, workdir: Path, prompt: str = "hello", **kw: object) -> JobRecord:
@@ -222,7 +222,7 @@ def test_missing_codex_is_clear_and_creates_nothing(tmp_path: Path, workdir: Pat
 
 
 def test_too_old_codex_is_refused(tmp_path: Path, workdir: Path) -> None:
-    old = make_fake_codex(tmp_path / "oldbin", version="0.120.3")
+    old = install_fake_codex(tmp_path / "oldbin", version="0.120.3")
     store = JobStore(tmp_path / "s", codex_bin=str(old))
     with pytest.raises(CodexUnavailable, match="too old"):
         store.start(RunOptions.checked(prompt="hi", cwd=str(workdir)))
