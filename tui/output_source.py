@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobstore.events import RenderedLine, render_line
+from jobstore import RenderedLine, render_line
 from jobstore.tail import OutputFollower, read_tail
 from tui.format import byte_size
 

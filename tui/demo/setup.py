@@ -13,8 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobstore import JobStore, ReviewOptions, RunOptions
-from jobstore.errors import JobStoreError
+from jobstore import JobStore, JobStoreError, ReviewOptions, RunOptions
 from tui.demo import scenarios
 
 # The folder holding the `tui` package, for the simulated codex's wrapper script.

@@ -17,8 +17,15 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static, TextArea
 
-from jobstore import APPROVAL_POLICIES, DEFAULT_APPROVAL_POLICY, JobStore, RunOptions
-from jobstore.errors import CodexUnavailable, InvalidInput, JobStoreError
+from jobstore import (
+    APPROVAL_POLICIES,
+    DEFAULT_APPROVAL_POLICY,
+    CodexUnavailable,
+    InvalidInput,
+    JobStore,
+    JobStoreError,
+    RunOptions,
+)
 from tui.theme import palette_of
 
 

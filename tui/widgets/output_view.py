@@ -30,8 +30,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from jobstore import JobStore
-from jobstore.events import RenderedLine
+from jobstore import JobStore, RenderedLine
 from tui.jobs import output_path
 from tui.output_source import OutputChunk, OutputSource
 from tui.workers import Task
