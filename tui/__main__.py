@@ -41,6 +41,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="open the UI on a fresh temporary store where a SIMULATED codex (no model, no network) "
         "plays example jobs; everything is removed on quit",
     )
+    parser.add_argument(
+        "--demo-speed",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="with --demo: multiplies the simulated codex's pauses (0.1 plays ten times faster)",
+    )
     parser.add_argument("--version", action="version", version=f"codex-tui {__version__}")
     return parser.parse_args(argv)
 
@@ -82,7 +89,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from tui.app import CodexTuiApp
     from tui.demo import setup
 
-    env = setup.prepare()
+    env = setup.prepare(speed=args.demo_speed)
     demo = replace(settings, store_root=env.store_root, codex_bin=str(env.codex_bin))
     args.store, args.codex_bin = None, None  # the demo's store and codex, whatever was asked
     config = replace(config_from_args(args, demo), launch_cwd=env.project)
