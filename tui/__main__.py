@@ -49,7 +49,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="with --demo: multiplies the simulated codex's pauses (0.1 plays ten times faster)",
     )
     parser.add_argument("--version", action="version", version=f"codex-tui {__version__}")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.demo_speed > 0:
+        parser.error(f"--demo-speed must be greater than zero, not {args.demo_speed}")
+    return args
 
 
 def config_from_args(args: argparse.Namespace, settings: Settings) -> TuiConfig:
