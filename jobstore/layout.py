@@ -8,6 +8,8 @@
   jobs/<job_id>/last_message.txt codex's final message (--output-last-message)
   jobs/<job_id>/summary.json     the runner's running summary of the event stream
   jobs/<job_id>/runner.log       the runner's own diagnostics
+  jobs/<job_id>/worktree.json    the git working tree at the job's start and end (worktree_diff.py)
+  jobs/<job_id>/worktree.diff    what the working tree gained from the start to the end
   jobs/<job_id>/cancel           present once a cancel was asked for
   jobs/<job_id>/lock             flock for read-modify-write of meta.json
   jobs/.new-<job_id>/            a job being assembled; renamed into place with its record
@@ -41,6 +43,8 @@ class FileKind(StrEnum):
     COMMAND = "command"
     PROMPT = "prompt"
     CANCEL_MARKER = "cancel_marker"
+    WORKTREE = "worktree"
+    WORKTREE_DIFF = "worktree_diff"
     QUEUED_MARKER = "queued_marker"
     RUNNING_MARKER = "running_marker"
     SESSION_INDEX = "session_index"
@@ -66,6 +70,8 @@ _JOB_FILES = {
     "command.json": FileKind.COMMAND,
     "prompt.txt": FileKind.PROMPT,
     "cancel": FileKind.CANCEL_MARKER,
+    "worktree.json": FileKind.WORKTREE,
+    "worktree.diff": FileKind.WORKTREE_DIFF,
 }
 _FILE_NAMES = {kind: name for name, kind in _JOB_FILES.items()}
 _MARKER_DIRS = {"queue": FileKind.QUEUED_MARKER, "running": FileKind.RUNNING_MARKER}

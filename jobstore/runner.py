@@ -46,6 +46,7 @@ from jobstore.record import JobRecord, now_iso
 from jobstore.states import JobStatus, can_transition
 from jobstore.store import JobStore, UnreadableRecord
 from jobstore.tail import OutputFollower
+from jobstore.worktree_diff import record_worktree_end, record_worktree_start
 
 TICK_SECONDS = 0.1
 SUMMARY_EVERY_SECONDS = 0.5
@@ -106,6 +107,7 @@ class Runner:
         self.record = record
         if record.status != JobStatus.RUNNING:
             return 0  # cancelled or settled before we got here
+        record_worktree_start(self.store, self.job_id, record.cwd)  # never raises
         try:
             proc = self._spawn_codex(record)
         except OSError as exc:
@@ -123,6 +125,7 @@ class Runner:
         self.outcome = (status, returncode, error)
         self._cleanup(self.follower.close)
         self._cleanup(self._stop_leftovers)
+        self._cleanup(lambda: record_worktree_end(self.store, self.job_id))
         self._finish(status, returncode, error)
         return 0
 
