@@ -15,6 +15,7 @@ Recording never fails a job: what goes wrong is kept as the diff's `error`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobstore import fsio
-from jobstore.errors import JobNotFound, StoreRefused, UnreadableRecord
+from jobstore.errors import JobStoreError
 from jobstore.layout import FileKind
 from jobstore.record import now_iso
 
@@ -156,7 +157,7 @@ def _jobs_in_repo(store: JobStore, job_ids: list[str], repo: str) -> list[str]:
     for job_id in job_ids:
         try:
             record = store.read_record(job_id)
-        except (JobNotFound, UnreadableRecord, StoreRefused, OSError):
+        except (JobStoreError, OSError):
             continue
         real = os.path.realpath(record.cwd)
         if record.started_at is not None and (real + os.sep).startswith(prefix):
@@ -248,13 +249,13 @@ def read_worktree_diff(store: JobStore, job_id: str) -> WorktreeDiff | None:
     is no git repository, or the job has not started)."""
     try:
         data = json.loads(_read(_meta_path(store, job_id), _MAX_META_BYTES))
-    except (StoreRefused, ValueError, UnicodeDecodeError, OSError):
+    except (ValueError, UnicodeDecodeError, OSError):
         return None
     if not isinstance(data, dict):
         return None
     diff = ""
     if data.get("ended_at"):
-        with contextlib.suppress(StoreRefused, OSError):
+        with contextlib.suppress(OSError):
             diff = _read(_diff_path(store, job_id), MAX_DIFF_BYTES + 1024).decode("utf-8", "replace")
     return WorktreeDiff(
         repo=_str(data.get("repo")),
@@ -282,7 +283,7 @@ def _read(path: Path, limit: int) -> bytes:
     finally:
         os.close(fd)
     if len(data) > limit:
-        raise StoreRefused(f"refusing {path}: more than {limit:,} bytes")
+        raise OSError(errno.EFBIG, f"more than {limit:,} bytes", str(path))
     return data
 
 
