@@ -46,7 +46,8 @@ def terminal_safe(text: str, *, multiline: bool = False) -> str:
     return text.translate(_MULTI_LINE if multiline else _ONE_LINE)
 
 
-def json_for_terminal(data: Any) -> str:
-    """`data` as indented JSON that is safe on a terminal and still parses to the same values:
-    every non-ASCII and control character is a \\u escape (DEL too, which JSON leaves raw)."""
-    return json.dumps(data, indent=1, ensure_ascii=True).replace("\x7f", "\\u007f")
+def json_for_terminal(data: Any, *, indent: int | None = 1) -> str:
+    """`data` as JSON that is safe on a terminal and still parses to the same values: every
+    non-ASCII and control character is a \\u escape (DEL too, which JSON leaves raw).
+    `indent=None`: one line (JSON lines)."""
+    return json.dumps(data, indent=indent, ensure_ascii=True).replace("\x7f", "\\u007f")

@@ -26,7 +26,7 @@ def test_list_show_prune(store: JobStore, workdir: Path, capsys: pytest.CaptureF
     assert job.job_id in capsys.readouterr().out
     assert main([*root, "show", job.job_id]) == 0
     assert "Done: hello" in capsys.readouterr().out
-    assert main([*root, "show", "../../etc"]) == 1
+    assert main([*root, "show", "../../etc"]) == 2  # a refused value: exit 2
     assert "invalid job id" in capsys.readouterr().err
     assert main([*root, "--json", "prune", "--older-than", "0s"]) == 0
     assert json.loads(capsys.readouterr().out) == [job.job_id]

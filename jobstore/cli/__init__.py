@@ -1,0 +1,33 @@
+"""`codex-async`: the job store from the shell, for people, scripts and troubleshooting.
+
+codex-async list [--limit N] [--status S] [--cwd DIR]
+codex-async show JOB_ID [--tail N]
+codex-async follow JOB_ID [--tail N]
+codex-async start [PROMPT] [--cwd DIR] [--approval-policy P] [--sandbox S] [--model M]
+                  [--reasoning-effort E] [--session-id ID]
+codex-async wait JOB_ID [--timeout SECONDS]
+codex-async restart JOB_ID
+codex-async cancel JOB_ID
+codex-async prune --older-than 7d
+codex-async reconcile
+codex-async config [--max-jobs N]
+
+--store DIR and --json go before or after the command.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _package_version
+
+from jobstore.cli.main import main
+from jobstore.cli.parser import parse_age
+
+__all__ = ["main", "parse_age", "version"]
+
+
+def version() -> str:
+    try:
+        return _package_version("codex-async-mcp")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0.0.0+unknown"

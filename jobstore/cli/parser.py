@@ -1,0 +1,130 @@
+"""`codex-async`'s command line: the commands, their options, and the ages they take."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import timedelta
+
+from jobstore.options import APPROVAL_POLICIES, DEFAULT_APPROVAL_POLICY, REASONING_EFFORTS, SANDBOXES
+
+_AGE_RE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+EXIT_CODES = """exit codes:
+  0  done (wait, follow: the job ended done)
+  1  the store or codex could not do it (no such job, unreadable store, codex missing)
+  2  bad usage, or a value the store refuses (nothing was written)
+  3  wait: --timeout passed while the job was still queued or running
+  4  wait, follow: the job ended, but not done (error, cancelled or lost)
+  130  follow or wait stopped by Ctrl-C (the job keeps running)"""
+
+
+def parse_age(text: str) -> timedelta:
+    """`90s`, `30m`, `12h`, `7d`, `2w`."""
+    match = _AGE_RE.fullmatch(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an age such as 30m, 12h, 7d or 2w")
+    return timedelta(seconds=float(match[1]) * _AGE_UNITS[match[2]])
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: seconds must not be negative")
+    return value
+
+
+def _common(*, top: bool) -> argparse.ArgumentParser:
+    """--store and --json, accepted before the command and after it. After it they are
+    SUPPRESSed by default, so that a value given before is not overwritten."""
+    common = argparse.ArgumentParser(add_help=False)
+    default = None if top else argparse.SUPPRESS
+    common.add_argument(
+        "--store",
+        default=default,
+        help="the store's folder (default: $CODEX_ASYNC_HOME or ~/.codex-async)",
+    )
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="print JSON (control characters escaped; it parses to the exact values)",
+    )
+    return common
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the MCP tool codex_start, as flags."""
+    parser.add_argument("--cwd", help="the folder codex works in (default: the current folder)")
+    parser.add_argument(
+        "--approval-policy",
+        default=DEFAULT_APPROVAL_POLICY,
+        metavar="POLICY",
+        help=f"{', '.join(APPROVAL_POLICIES)} (default {DEFAULT_APPROVAL_POLICY}: edits in cwd, "
+        "no approvals)",
+    )
+    parser.add_argument(
+        "--sandbox", metavar="MODE", help=f"override the policy's sandbox: {', '.join(SANDBOXES)}"
+    )
+    parser.add_argument("--model", help="the model codex uses (default: codex's own)")
+    parser.add_argument("--reasoning-effort", metavar="EFFORT", help=", ".join(REASONING_EFFORTS))
+    parser.add_argument("--session-id", metavar="ID", help="continue this codex session (a new turn)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from jobstore.cli import __doc__ as description
+    from jobstore.cli import version
+
+    after = _common(top=False)
+    parser = argparse.ArgumentParser(
+        prog="codex-async",
+        description=(description or "").split("\n\n")[0],
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_common(top=True)],
+    )
+    parser.add_argument("--version", action="version", version=f"codex-async {version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, parents=[after])
+
+    p = command("list", "the newest jobs, as a table")
+    p.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    p.add_argument("--status", help="only jobs in this status (running, queued, done, error, ...)")
+    p.add_argument("--cwd", help="only jobs in this folder or below it")
+
+    p = command("show", "one job's record and the end of its output")
+    p.add_argument("job_id", metavar="JOB_ID")
+    p.add_argument("--tail", type=int, default=20, help="rendered lines of output (default 20)")
+
+    p = command("follow", "a job's output as it comes, until the job ends (Ctrl-C stops following)")
+    p.add_argument("job_id", metavar="JOB_ID")
+    p.add_argument("--tail", type=int, default=20, help="lines already written to show first (default 20)")
+
+    p = command("start", "start a codex job in the background and print its id")
+    p.add_argument("prompt", nargs="?", metavar="PROMPT", help="what codex should do (default: read stdin)")
+    _run_options(p)
+
+    p = command("wait", "wait for a job to end; the exit code says how it ended")
+    p.add_argument("job_id", metavar="JOB_ID")
+    p.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS", help="give up after this")
+
+    p = command("restart", "start a new job with the options of an ended one")
+    p.add_argument("job_id", metavar="JOB_ID")
+
+    p = command("cancel", "cancel a queued or running job, and every process it started")
+    p.add_argument("job_id", metavar="JOB_ID")
+
+    p = command("prune", "delete finished jobs older than an age")
+    p.add_argument("--older-than", type=parse_age, required=True, metavar="AGE", help="e.g. 30m, 12h, 7d, 2w")
+
+    command("reconcile", "record jobs whose processes died as lost, and start queued ones")
+
+    p = command("config", "show the store's settings, or change them for every process using it")
+    p.add_argument("--max-jobs", type=int, metavar="N", help="how many jobs may run at once")
+    return parser
