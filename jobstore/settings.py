@@ -7,13 +7,14 @@ CODEX_BIN                 the codex binary (default: `codex` on PATH)
 CODEX_ASYNC_MAX_POLICY    the most permissive approval policy a server accepts (default full-auto)
 CODEX_ASYNC_LOG_FILE      where the server logs (default: stderr)
 CODEX_ASYNC_LOG_LEVEL     DEBUG, INFO, WARNING or ERROR (default INFO)
+CODEX_HOME                where codex keeps its own sessions, read by the UI (default ~/.codex)
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobstore.errors import InvalidInput
@@ -26,6 +27,7 @@ ENV_CODEX_BIN = "CODEX_BIN"
 ENV_MAX_POLICY = "CODEX_ASYNC_MAX_POLICY"
 ENV_LOG_FILE = "CODEX_ASYNC_LOG_FILE"
 ENV_LOG_LEVEL = "CODEX_ASYNC_LOG_LEVEL"
+ENV_CODEX_HOME = "CODEX_HOME"
 
 DEFAULT_MAX_JOBS = 5
 DEFAULT_CANCEL_GRACE_SECONDS = 5.0
@@ -42,6 +44,7 @@ class Settings:
     max_policy: str = NO_POLICY_CAP  # "full-auto" sets no cap
     log_file: str | None = None  # None: stderr
     log_level: str = "INFO"
+    codex_home: Path = field(default_factory=lambda: Path.home() / ".codex")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -54,6 +57,7 @@ class Settings:
             return raw if raw.strip() else None
 
         home = value(ENV_HOME)
+        codex_home = value(ENV_CODEX_HOME)
         return cls(
             store_root=Path(home).expanduser() if home else Path.home() / ".codex-async",
             max_jobs=int(_positive(ENV_MAX_JOBS, value(ENV_MAX_JOBS), DEFAULT_MAX_JOBS, integer=True)),
@@ -64,6 +68,7 @@ class Settings:
             max_policy=_choice(ENV_MAX_POLICY, value(ENV_MAX_POLICY), NO_POLICY_CAP, APPROVAL_POLICIES),
             log_file=value(ENV_LOG_FILE),
             log_level=_choice(ENV_LOG_LEVEL, value(ENV_LOG_LEVEL), "INFO", LOG_LEVELS, upper=True),
+            codex_home=Path(codex_home).expanduser() if codex_home else Path.home() / ".codex",
         )
 
 
