@@ -9,6 +9,7 @@ from jobstore.errors import (
     InvalidInput,
     JobNotFound,
     JobStoreError,
+    StoreRefused,
     StoreWriteError,
     UnreadableRecord,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "SessionInfo",
     "Settings",
     "StoreFile",
+    "StoreRefused",
     "StoreWriteError",
     "Summary",
     "UnreadableJob",

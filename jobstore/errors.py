@@ -25,3 +25,8 @@ class StoreWriteError(JobStoreError, OSError):
 
 class UnreadableRecord(JobStoreError):
     """The job exists but its meta.json cannot be read (empty, truncated, garbage)."""
+
+
+class StoreRefused(JobStoreError):
+    """A store folder or file is not the user's own private, plain entry (another owner,
+    writable by group or others, a symlink): refused, with how to fix it."""

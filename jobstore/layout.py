@@ -16,6 +16,7 @@
   queue/<job_id>                 a job waiting for a slot (FIFO by id)
   running/<job_id>               a job holding one of the store's slots
   sessions/<session_id>          job ids of a codex session's turns, one a line
+  settings.json                  the store's settings (the job limit), obeyed by every process
   scheduler.lock                 flock around slot accounting
   sessions.lock                  flock around checking and starting a session's turn
 """
@@ -96,6 +97,10 @@ class StoreLayout:
     @property
     def sessions_dir(self) -> Path:
         return self.root / "sessions"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.root / "settings.json"
 
     @property
     def scheduler_lock(self) -> Path:

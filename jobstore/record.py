@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from jobstore.ids import is_job_id, is_session_id
 from jobstore.states import UNREADABLE, JobStatus, Unreadable
 
 SCHEMA_VERSION = 1
@@ -76,25 +78,27 @@ class JobRecord:
 
     @classmethod
     def from_dict(cls, data: Any) -> JobRecord:
+        """A record from its JSON, every field checked with its type and range: a damaged or
+        planted meta.json raises ValueError naming the field, never a half-valid record."""
         if not isinstance(data, dict):
             raise ValueError("meta.json does not hold a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
-        missing = [
-            name for name in ("job_id", "status", "kind", "prompt", "cwd", "created_at") if name not in data
-        ]
+        missing = [name for name in _REQUIRED if name not in data]
         if missing:
             raise ValueError(f"meta.json lacks {', '.join(missing)}")
-        values = {k: v for k, v in data.items() if k in known}
-        try:
-            values["status"] = JobStatus(values["status"])
-        except ValueError:
-            raise ValueError(f"meta.json has an unknown status {data['status']!r}") from None
+        values: dict[str, Any] = {}
+        for name, check in _FIELD_CHECKS.items():
+            if name not in data:
+                continue
+            value = data[name]
+            problem = check(value)
+            if problem:
+                shown = repr(value)
+                shown = shown if len(shown) <= 40 else shown[:37] + "..."
+                raise ValueError(f"meta.json field {name} is {shown}: {problem}")
+            values[name] = value
+        values["status"] = JobStatus(values["status"])
         values.setdefault("approval_policy", "")
-        record = cls(**values)
-        for name in ("job_id", "prompt", "cwd", "created_at"):
-            if not isinstance(getattr(record, name), str):
-                raise ValueError(f"meta.json field {name} is not text")
-        return record
+        return cls(**values)
 
     @classmethod
     def from_json_bytes(cls, raw: bytes) -> JobRecord:
@@ -121,3 +125,107 @@ class UnreadableJob:
 
 
 JobEntry = JobRecord | UnreadableJob
+
+# What each field of meta.json may hold. A check returns what is wrong, or "" when nothing is.
+_MAX_TEXT = 1024 * 1024  # the prompt's own limit is half of this
+_MAX_SHORT_TEXT = 4096
+_MAX_PID = 2**31 - 1  # a pid_t
+
+
+def _text(limit: int = _MAX_SHORT_TEXT, *, optional: bool = True) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value is None and optional:
+            return ""
+        if not isinstance(value, str):
+            return "not text"
+        return f"longer than {limit:,} characters" if len(value) > limit else ""
+
+    return check
+
+
+def _whole(low: int, high: int) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "not a whole number"
+        return "" if low <= value <= high else f"not between {low} and {high}"
+
+    return check
+
+
+def _time_stamp(value: Any) -> str:
+    """A process start time (seconds since the epoch)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "not a number"
+    return "" if 0 <= value < 1e11 else "not a time"
+
+
+def _iso(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > 64 or parse_iso(value) is None:
+        return "not a date and time (ISO 8601)"
+    return ""
+
+
+def _one_of(*choices: str) -> Callable[[Any], str]:
+    return lambda value: "" if value in choices else f"not one of {', '.join(choices)}"
+
+
+def _id(is_valid: Callable[[Any], bool], *, optional: bool = True) -> Callable[[Any], str]:
+    return lambda value: "" if (value is None and optional) or is_valid(value) else "not a valid id"
+
+
+def _review(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, dict) or len(value) > 16:
+        return "not a review target"
+    ok = all(
+        isinstance(k, str) and isinstance(v, str | bool) and len(k) + len(str(v)) <= _MAX_TEXT
+        for k, v in value.items()
+    )
+    return "" if ok else "not a review target"
+
+
+def _extra(value: Any) -> str:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        return "not an object"
+    return "longer than allowed" if len(json.dumps(value)) > _MAX_SHORT_TEXT else ""
+
+
+_FIELD_CHECKS: dict[str, Callable[[Any], str]] = {
+    "job_id": _id(is_job_id, optional=False),
+    "status": _one_of(*(status.value for status in JobStatus)),
+    "kind": _one_of("run", "review"),
+    "prompt": _text(_MAX_TEXT, optional=False),
+    "cwd": _text(optional=False),
+    "approval_policy": _text(64, optional=False),
+    "created_at": lambda value: "not a date and time (ISO 8601)" if value is None else _iso(value),
+    "schema_version": lambda value: (
+        "" if value == SCHEMA_VERSION and type(value) is int else f"not {SCHEMA_VERSION}"
+    ),
+    "sandbox": _text(64),
+    "model": _text(256),
+    "reasoning_effort": _text(64),
+    "session_id": _id(is_session_id),
+    "resumes_session": _id(is_session_id),
+    "review": _review,
+    "started_at": _iso,
+    "finished_at": _iso,
+    "exit_code": _whole(-255, 255),
+    "error": _text(_MAX_TEXT),
+    "pid": _whole(1, _MAX_PID),
+    "pid_started_at": _time_stamp,
+    "codex_pid": _whole(1, _MAX_PID),
+    "codex_pgid": _whole(1, _MAX_PID),
+    "codex_started_at": _time_stamp,
+    "cancel_requested_at": _iso,
+    "codex_version": _text(256),
+    "client": _text(256),
+    "extra": _extra,
+}
+_REQUIRED = ("job_id", "status", "kind", "prompt", "cwd", "created_at")

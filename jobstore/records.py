@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from jobstore import fsio
-from jobstore.errors import JobNotFound, StoreWriteError, UnreadableRecord
+from jobstore.errors import JobNotFound, StoreRefused, StoreWriteError, UnreadableRecord
 from jobstore.ids import check_job_id, is_job_id, new_job_id
-from jobstore.layout import FileKind, StoreLayout
+from jobstore.layout import STAGING_PREFIX, FileKind, StoreLayout
 from jobstore.record import JobRecord, now_iso
 from jobstore.states import JobStatus, can_transition
+
+# A record holds a prompt of at most 512 KiB (escaped in JSON: up to six times that).
+MAX_RECORD_BYTES = 4 * 1024 * 1024
+# A staging folder older than this whose creator holds no lock on it was left by a crash.
+STALE_STAGING_SECONDS = 60.0
 
 
 class Records:
@@ -27,37 +33,67 @@ class Records:
     def __init__(self, layout: StoreLayout) -> None:
         self.layout = layout
         self._ensured = False
+        self._verified = False
+        # The staging folders this process is assembling, each flocked while it does.
+        self._staging_locks: dict[str, int] = {}
+        self._staging_guard = threading.Lock()
+
+    # ------------------------------------------------------------------ trust
+
+    def verify(self, *, again: bool = False) -> None:
+        """Refuse (StoreRefused) a store whose root or folders are not ours, are symlinks or
+        may be written by group or others. Checked once for reading (a folder's owner and
+        mode only change by our own hand or root's); `again` before anything is executed."""
+        if self._verified and not again:
+            return
+        complete = True
+        for path in self.layout.folders:
+            try:
+                os.close(fsio.open_folder(path, follow=path == self.layout.root))
+            except FileNotFoundError:
+                complete = False  # nothing there to read yet; checked again next time
+        self._verified = complete
 
     # ------------------------------------------------------------------ reading
 
     def exists(self, job_id: str) -> bool:
-        return self.layout.job_dir(job_id).is_dir()
+        return os.path.lexists(self.layout.job_dir(job_id))
 
     def read(self, job_id: str) -> JobRecord:
         """The record as stored. Raises JobNotFound, or UnreadableRecord for a job folder
-        whose meta.json is missing, empty or not a record."""
+        whose meta.json is missing, empty, not a valid record, or not a plain private file
+        of ours in a private folder of ours (no symlink is followed)."""
         check_job_id(job_id)
+        self.verify()
         try:
-            raw = self.layout.meta(job_id).read_bytes()
+            raw = fsio.read_file(self.layout.meta(job_id), limit=MAX_RECORD_BYTES)
         except FileNotFoundError:
             if self.exists(job_id):
                 raise UnreadableRecord(f"job {job_id} has no meta.json") from None
             raise JobNotFound(f"no job {job_id} in the store at {self.layout.root}") from None
+        except StoreRefused as exc:
+            raise UnreadableRecord(f"job {job_id}: {exc}") from None
         except OSError as exc:
             raise UnreadableRecord(f"job {job_id}: cannot read meta.json ({exc.strerror})") from exc
         try:
-            return JobRecord.from_json_bytes(raw)
+            record = JobRecord.from_json_bytes(raw)
         except (ValueError, TypeError) as exc:
             raise UnreadableRecord(f"job {job_id}: {exc}") from None
+        if record.job_id != job_id:
+            raise UnreadableRecord(f"job {job_id}: meta.json is the record of another job ({record.job_id})")
+        return record
 
     def job_ids(self) -> list[str]:
         """Every job id in the store, newest first (ids sort by creation time)."""
+        self.verify()
         return sorted(_ids_in(self.layout.jobs_dir), reverse=True)
 
     def queued_ids(self) -> set[str]:
+        self.verify()
         return _ids_in(self.layout.queue_dir)
 
     def running_ids(self) -> set[str]:
+        self.verify()
         return _ids_in(self.layout.running_dir)
 
     # ------------------------------------------------------------------ writing
@@ -68,8 +104,8 @@ class Records:
         if self._ensured:
             return
         for path in self.layout.folders:
-            fsio.ensure_dir(path)
-        self._ensured = True
+            fsio.ensure_dir(path, follow=path == self.layout.root)
+        self._ensured = self._verified = True
 
     def write(self, record: JobRecord) -> None:
         fsio.write_json_atomic(self.layout.meta(record.job_id), record.to_dict())
@@ -161,7 +197,8 @@ class Records:
             if self.exists(job_id):
                 continue
             try:
-                staging.mkdir(mode=fsio.DIR_MODE)
+                os.mkdir(staging, fsio.DIR_MODE)
+                fd = fsio.open_folder(staging)
             except FileExistsError:
                 continue
             except FileNotFoundError:
@@ -170,6 +207,11 @@ class Records:
                 continue
             except OSError as exc:
                 raise StoreWriteError(f"cannot create {staging}: {exc.strerror or exc}") from exc
+            # Held until the job is published or discarded: a staging folder nobody holds
+            # is a crashed creator's, and removed once stale.
+            fsio.try_lock_folder(fd)
+            with self._staging_guard:
+                self._staging_locks[job_id] = fd
             return job_id, staging
         raise StoreWriteError("could not find a free job id")
 
@@ -194,15 +236,48 @@ class Records:
             os.rename(staging, self.layout.job_dir(record.job_id))
         except OSError as exc:
             raise StoreWriteError(f"cannot create job {record.job_id}: {exc.strerror or exc}") from exc
+        self._unlock_staging(record.job_id)
 
     def discard(self, job_id: str, staging: Path) -> None:
         """Remove every trace of a job whose creation failed."""
         self.release_slot(job_id)
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(self.layout.job_dir(job_id), ignore_errors=True)
+        for folder in (staging, self.layout.job_dir(job_id)):
+            with contextlib.suppress(OSError, StoreRefused):
+                fsio.remove_tree(folder)
+        self._unlock_staging(job_id)
+
+    def _unlock_staging(self, job_id: str) -> None:
+        with self._staging_guard:
+            fd = self._staging_locks.pop(job_id, None)
+        if fd is not None:
+            os.close(fd)
 
     def delete(self, job_id: str) -> None:
-        shutil.rmtree(self.layout.job_dir(job_id), ignore_errors=True)
+        """Delete a job's folder (refused for one that is not ours: StoreRefused)."""
+        fsio.remove_tree(self.layout.job_dir(job_id))
+
+    def remove_stale_staging(self) -> list[str]:
+        """Remove staging folders left by creators that crashed (a server killed during
+        codex_start): older than a minute and locked by nobody. Returns their names."""
+        removed = []
+        try:
+            names = [n for n in os.listdir(self.layout.jobs_dir) if n.startswith(STAGING_PREFIX)]
+        except FileNotFoundError:
+            return []
+        for name in names:
+            path = self.layout.jobs_dir / name
+            with contextlib.suppress(OSError, StoreRefused):
+                fd = fsio.open_folder(path)
+                try:
+                    if time.time() - os.fstat(fd).st_mtime < STALE_STAGING_SECONDS:
+                        continue
+                    if not fsio.try_lock_folder(fd):
+                        continue  # its creator is still at work
+                    fsio.remove_tree(path)
+                    removed.append(name)
+                finally:
+                    os.close(fd)
+        return removed
 
 
 def _ids_in(folder: Path) -> set[str]:

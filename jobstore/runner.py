@@ -28,6 +28,7 @@ from pathlib import Path
 import psutil
 
 from jobstore import fsio
+from jobstore.errors import StoreRefused, StoreWriteError
 from jobstore.events import Summary
 from jobstore.processes import (
     JOB_MARKER_ENV,
@@ -50,6 +51,8 @@ from jobstore.worktree_diff import record_worktree_end, record_worktree_start
 
 TICK_SECONDS = 0.1
 SUMMARY_EVERY_SECONDS = 0.5
+END_RETRY_MAX_SECONDS = 5.0  # a full disk: retry recording the end at least this often
+_MAX_COMMAND_BYTES = 4 * 1024 * 1024
 
 
 def final_status(
@@ -110,7 +113,7 @@ class Runner:
         record_worktree_start(self.store, self.job_id, record.cwd)  # never raises
         try:
             proc = self._spawn_codex(record)
-        except OSError as exc:
+        except (OSError, StoreRefused) as exc:
             self._finish(JobStatus.ERROR, None, f"could not start codex: {exc}")
             return 1
         returncode = self._follow(proc)
@@ -136,12 +139,11 @@ class Runner:
             print(f"runner: cleanup step {step.__name__} failed: {exc!r}", file=sys.stderr)
 
     def _spawn_codex(self, record: JobRecord) -> subprocess.Popen[bytes]:
-        command = json.loads(self.layout.command(self.job_id).read_bytes())
+        # Every file of the job is opened without following a symlink, and only if ours.
+        command = json.loads(fsio.read_file(self.layout.command(self.job_id), limit=_MAX_COMMAND_BYTES))
         argv: list[str] = command["argv"]
         stdin_path = self.layout.prompt_file(self.job_id) if command.get("stdin") else None
-        out_fd = os.open(
-            self.layout.output(self.job_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, fsio.FILE_MODE
-        )
+        out_fd = fsio.open_file(self.layout.output(self.job_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         # Pre-created private, so codex's own write of it does not follow the umask.
         fsio.create_empty(self.layout.last_message(self.job_id))
         # Our start time and the job's marker are recorded before codex exists, so every
@@ -152,7 +154,7 @@ class Runner:
             extra={**record.extra, MARKER_FIELD: self.marker_secret},
         )
         env = {**os.environ, JOB_MARKER_ENV: job_marker(self.job_id, self.marker_secret)}
-        stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115
+        stdin = fsio.open_file(stdin_path, os.O_RDONLY) if stdin_path else subprocess.DEVNULL
         try:
             self.follower = OutputFollower(self.layout.output(self.job_id), os.fstat(out_fd).st_size)
             proc = subprocess.Popen(
@@ -168,7 +170,7 @@ class Runner:
         finally:
             os.close(out_fd)
             if stdin_path:
-                stdin.close()  # type: ignore[union-attr]
+                os.close(stdin)
         # codex is our unreaped child: its pid cannot be reused, so this start time is its own.
         self.codex_started_at = start_time_of(proc.pid)
         self._record(None, codex_pid=proc.pid, codex_pgid=proc.pid, codex_started_at=self.codex_started_at)
@@ -277,8 +279,22 @@ class Runner:
     def _finish(self, status: JobStatus, returncode: int | None, error: str | None) -> None:
         self._cleanup(lambda: self._maybe_write_summary(force=True))
         self._cleanup(lambda: fsio.make_private(self.layout.job_dir(self.job_id)))
-        self._record(status, exit_code=returncode, error=error)
+        self.record_end(status, returncode, error)
         self._cleanup(self.store.schedule)
+
+    def record_end(self, status: JobStatus, returncode: int | None, error: str | None) -> None:
+        """Record the job's end. On a full disk the end stays in memory and is written as
+        soon as the disk lets it (meanwhile the job reads running: its runner lives)."""
+        delay = TICK_SECONDS
+        while True:
+            try:
+                self._record(status, exit_code=returncode, error=error)
+                return
+            except StoreWriteError as exc:
+                with contextlib.suppress(OSError):  # the log is on the same full disk
+                    print(f"runner: cannot record the end yet ({exc}); retrying", file=sys.stderr)
+            time.sleep(delay)
+            delay = min(delay * 2, END_RETRY_MAX_SECONDS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if runner.outcome is not None:
                 # codex's end was known before this failure: record that, not the failure.
-                runner._record(runner.outcome[0], exit_code=runner.outcome[1], error=runner.outcome[2])
+                runner.record_end(*runner.outcome)
             else:
                 # Record why, so the job never reads as running or done after a runner failure.
                 store.transition(job_id, JobStatus.ERROR, error=f"the job's runner failed: {exc}")

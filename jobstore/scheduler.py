@@ -1,10 +1,13 @@
 """Slots and processes: admit a new job, start queued ones, spawn and reap runners, settle jobs
 whose processes are gone, and stop a job's processes on cancel.
 
-The store runs at most `max_jobs` jobs at once. A job holding a slot has a marker in
-`running/`, one waiting has one in `queue/`; all slot accounting holds the store-wide
-`scheduler.lock`, so any number of processes may schedule at once. Runners are
-spawned detached (their own session); the process that spawned one reaps it.
+The store runs at most its settings' `max_jobs` jobs at once (read from the store under
+the lock each time: every process obeys the same limit). A job holding a slot has a
+marker in `running/`, one waiting has one in `queue/`; all slot accounting holds the
+store-wide `scheduler.lock`, so any number of processes may schedule at once. The store
+is checked (ownership, modes, no symlinks) before anything queued in it is executed.
+Runners are spawned detached (their own session); a thread of the process that spawned
+one reaps it the moment it exits, so none lingers as a zombie.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from jobstore.processes import is_alive, signal_process, terminate_job_tree
 from jobstore.record import JobRecord, now_iso, parse_iso
 from jobstore.records import Records
 from jobstore.sessions import SessionIndex
+from jobstore.settings import StoreSettings, check_max_jobs
 from jobstore.states import JobStatus
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
@@ -34,6 +38,18 @@ _UNRECORDED_PID_GRACE = timedelta(seconds=30)
 LOST_ERROR = (
     "the job's processes are gone and no end was recorded (its runner was killed, or the machine restarted)"
 )
+
+
+# The runner's log is ours alone: never through a symlink, never appended to someone else's.
+_LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+
+
+def _reap(pid: int) -> None:
+    """Wait for a runner we spawned, so that it never lingers as our zombie. A runner is
+    detached (its own session) but stays our child until it exits: one thread each, as
+    long as the job runs, costs less than making every starter a double-forking parent."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def job_alive(record: JobRecord) -> bool:
@@ -51,10 +67,34 @@ class Scheduler:
         self.records = records
         self.sessions = sessions
         self.layout = records.layout
-        self.max_jobs = max_jobs
+        # Only seeds a store without settings: the store's own limit is the one obeyed.
+        self.seed_max_jobs = max_jobs
         self.cancel_grace = cancel_grace
-        self._runner_pids: list[int] = []
-        self._runners_lock = threading.Lock()
+
+    # ------------------------------------------------------------- settings
+
+    @property
+    def max_jobs(self) -> int:
+        """The store's job limit (the seed while the store has no settings yet)."""
+        settings = StoreSettings.load(self.layout.settings_file)
+        return settings.max_jobs if settings else self.seed_max_jobs
+
+    def seed_settings(self) -> None:
+        """Give a store without settings the seed's (a writer opening the store does this)."""
+        if self.layout.settings_file.exists():
+            return
+        with fsio.file_lock(self.layout.scheduler_lock):
+            if StoreSettings.load(self.layout.settings_file) is None:
+                StoreSettings(self.seed_max_jobs).save(self.layout.settings_file)
+
+    def configure(self, *, max_jobs: int) -> StoreSettings:
+        """Change the store's job limit for every process using it; a higher one starts
+        queued work at once, a lower one lets running jobs finish."""
+        settings = StoreSettings(check_max_jobs(max_jobs))
+        with fsio.file_lock(self.layout.scheduler_lock):
+            settings.save(self.layout.settings_file)
+            self._schedule_locked()
+        return settings
 
     # ------------------------------------------------------------ lost jobs
 
@@ -106,11 +146,13 @@ class Scheduler:
 
     def _admit_locked(self, record: JobRecord, staging: Path) -> None:
         job_id = record.job_id
+        self.records.verify(again=True)
+        limit = self.max_jobs
         queued = self.records.queued_ids()
         running = self.records.running_ids()
-        if not queued and len(running) >= self.max_jobs:
+        if not queued and len(running) >= limit:
             running = self._reconcile_slots_locked()
-        if queued or len(running) >= self.max_jobs:
+        if queued or len(running) >= limit:
             self.records.publish(record, staging)
             self.records.mark_queued(job_id)
             self._schedule_locked()
@@ -147,24 +189,28 @@ class Scheduler:
         if not self.layout.running_dir.is_dir():
             return
         with fsio.file_lock(self.layout.scheduler_lock):
+            self.records.verify(again=True)
             self._reconcile_slots_locked()
             for job_id in self.records.queued_ids():
                 with contextlib.suppress(JobStoreError):
                     if self.records.read(job_id).status != JobStatus.QUEUED:
                         self.records.unmark_queued(job_id)
             self._schedule_locked()
+        self.records.remove_stale_staging()
 
     def _schedule_locked(self) -> list[str]:
-        self._reap_runners()
+        # Nothing queued is executed from a store that is not (or no longer) private.
+        self.records.verify(again=True)
         queued = sorted(self.records.queued_ids())
         if not queued:
             return []
+        limit = self.max_jobs
         running = self.records.running_ids()
-        if len(running) >= self.max_jobs:
+        if len(running) >= limit:
             running = self._reconcile_slots_locked()
         started: list[str] = []
         for job_id in queued:
-            if len(running) >= self.max_jobs:
+            if len(running) >= limit:
                 break
             try:
                 record = self.records.read(job_id)
@@ -214,7 +260,6 @@ class Scheduler:
         time (reading it here would wait for its exec)."""
         env = dict(os.environ)  # passed on to the runner and so to codex
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
-        env["CODEX_ASYNC_MAX_JOBS"] = str(self.max_jobs)
         env["CODEX_ASYNC_CANCEL_GRACE"] = str(self.cancel_grace)
         log = str(self.layout.job_file(job_dir or self.layout.job_dir(job_id), FileKind.RUNNER_LOG))
         # posix_spawn (vfork-like) costs a fraction of fork+exec of a large process; our own
@@ -225,28 +270,13 @@ class Scheduler:
             env,
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, fsio.FILE_MODE),
+                (os.POSIX_SPAWN_OPEN, 1, log, _LOG_FLAGS, fsio.FILE_MODE),
                 (os.POSIX_SPAWN_DUP2, 1, 2),
             ],
             setsid=True,  # outlives whoever started it, and its terminal's signals
         )
-        with self._runners_lock:
-            self._runner_pids.append(pid)
+        threading.Thread(target=_reap, args=(pid,), name=f"reap-runner-{pid}", daemon=True).start()
         return pid
-
-    def _reap_runners(self) -> None:
-        # Runners are detached but still our children until they exit: collect them so
-        # that they do not linger as zombies.
-        with self._runners_lock:
-            alive = []
-            for pid in self._runner_pids:
-                try:
-                    done, _ = os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    continue
-                if done == 0:
-                    alive.append(pid)
-            self._runner_pids = alive
 
     # ---------------------------------------------------------------- cancel
 

@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from jobstore import fsio
+from jobstore.errors import StoreRefused
 from jobstore.events import Summary
 from jobstore.ids import check_session_id, is_job_id, is_session_id
 from jobstore.layout import StoreLayout
 from jobstore.record import JobRecord
 
 _HEAD_BYTES_FOR_SESSION = 64 * 1024
+_MAX_INDEX_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,10 @@ class SessionIndex:
         """The session's job ids, oldest first; None if the store has no such session."""
         check_session_id(session_id)
         try:
-            text = self.layout.session_index(session_id).read_text("utf-8", "replace")
-        except FileNotFoundError:
-            return None
+            raw = fsio.read_file(self.layout.session_index(session_id), limit=_MAX_INDEX_BYTES)
+        except (FileNotFoundError, StoreRefused):
+            return None  # a symlink or a stranger's file is no session of ours
+        text = raw.decode("utf-8", "replace")
         return sorted({line.strip() for line in text.splitlines() if is_job_id(line.strip())})
 
     def append(self, session_id: str, job_id: str) -> None:
@@ -72,10 +75,13 @@ class SessionIndex:
     def session_id_from_output(self, job_id: str) -> str | None:
         """The session id codex announced at the start of the job's output, if any."""
         try:
-            with open(self.layout.output(job_id), "rb") as f:
-                head = f.read(_HEAD_BYTES_FOR_SESSION)
-        except OSError:
+            fd = fsio.open_file(self.layout.output(job_id), os.O_RDONLY)
+        except (OSError, StoreRefused):
             return None
+        try:
+            head = os.read(fd, _HEAD_BYTES_FOR_SESSION)
+        finally:
+            os.close(fd)
         summary = Summary()
         for line in head.decode("utf-8", "replace").splitlines():
             summary.feed_line(line)

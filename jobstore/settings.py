@@ -1,4 +1,5 @@
-"""Settings from the environment: the one module that reads os.environ for configuration.
+"""Settings from the environment (the one module that reads os.environ for configuration), and
+the store's own settings, kept in the store.
 
 CODEX_ASYNC_HOME          the store's folder (default ~/.codex-async)
 CODEX_ASYNC_MAX_JOBS      how many jobs of the store may run at once (default 5)
@@ -8,16 +9,24 @@ CODEX_ASYNC_MAX_POLICY    the most permissive approval policy a server accepts (
 CODEX_ASYNC_LOG_FILE      where the server logs (default: stderr)
 CODEX_ASYNC_LOG_LEVEL     DEBUG, INFO, WARNING or ERROR (default INFO)
 CODEX_HOME                where codex keeps its own sessions, read by the UI (default ~/.codex)
+
+The job limit belongs to the store, not to a process: `<root>/settings.json` holds it and
+every process using the store obeys it (servers, UIs, runners, `codex-async reconcile`
+from any shell). CODEX_ASYNC_MAX_JOBS (or JobStore's max_jobs) only seeds a store that has
+no settings yet; `codex-async config --max-jobs N` changes it afterwards.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from jobstore.errors import InvalidInput
+from jobstore import fsio
+from jobstore.errors import InvalidInput, StoreRefused
 from jobstore.options import APPROVAL_POLICIES
 
 ENV_HOME = "CODEX_ASYNC_HOME"
@@ -30,6 +39,7 @@ ENV_LOG_LEVEL = "CODEX_ASYNC_LOG_LEVEL"
 ENV_CODEX_HOME = "CODEX_HOME"
 
 DEFAULT_MAX_JOBS = 5
+MAX_JOBS_CEILING = 1000
 DEFAULT_CANCEL_GRACE_SECONDS = 5.0
 NO_POLICY_CAP = "full-auto"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -45,6 +55,9 @@ class Settings:
     log_file: str | None = None  # None: stderr
     log_level: str = "INFO"
     codex_home: Path = field(default_factory=lambda: Path.home() / ".codex")
+    # Whether CODEX_ASYNC_MAX_JOBS was given: it seeds a new store, and is ignored (and
+    # reported by `codex-async config`) where the store says otherwise.
+    max_jobs_from_env: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -69,6 +82,7 @@ class Settings:
             log_file=value(ENV_LOG_FILE),
             log_level=_choice(ENV_LOG_LEVEL, value(ENV_LOG_LEVEL), "INFO", LOG_LEVELS, upper=True),
             codex_home=Path(codex_home).expanduser() if codex_home else Path.home() / ".codex",
+            max_jobs_from_env=value(ENV_MAX_JOBS) is not None,
         )
 
 
@@ -94,3 +108,42 @@ def _choice(name: str, raw: str | None, default: str, valid: tuple[str, ...], *,
 
 
 _WHAT = {ENV_MAX_POLICY: "policy", ENV_LOG_LEVEL: "log level"}
+
+
+def check_max_jobs(value: object, what: str = "max_jobs") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_JOBS_CEILING:
+        raise InvalidInput(f"{what} must be a whole number from 1 to {MAX_JOBS_CEILING}, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """The settings every process using a store obeys, kept in `<root>/settings.json`."""
+
+    max_jobs: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_jobs": self.max_jobs}
+
+    @classmethod
+    def load(cls, path: Path) -> StoreSettings | None:
+        """The store's settings; None when it has none yet. A damaged file is refused (the
+        store starts nothing until it is fixed) with how to fix it."""
+        try:
+            raw = fsio.read_file(path, limit=64 * 1024)
+        except FileNotFoundError:
+            return None
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict) or set(data) != {"max_jobs"}:
+                raise ValueError('it must hold exactly {"max_jobs": N}')
+            return cls(check_max_jobs(data["max_jobs"]))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise StoreRefused(
+                f"the store's settings {path} are damaged ({exc}); no job starts until they are "
+                "fixed: run `codex-async config --max-jobs N`"
+            ) from None
+
+    def save(self, path: Path) -> None:
+        """Replace the store's settings atomically."""
+        fsio.write_json_atomic(path, self.to_dict())

@@ -17,7 +17,13 @@ One owner for each write:
 - schedule: the runner at its end, so its freed slot goes to the next queued job;
 - settle(job_id): `codex_wait` when the job it waited for reads lost;
 - reconcile(): the server's and the UI's periodic check, and the CLI's `reconcile`;
-- prune: the CLI's `prune`.
+- prune: the CLI's `prune` (both also remove staging folders a crashed creator left);
+- configure: the CLI's `config` (the store's settings, obeyed by every process).
+
+The store is trusted only as far as it is private: a root or folder that is not the user's
+own, or that group or others may write, is refused (StoreRefused, saying how to fix it)
+for reading and for writing; a job folder or file that is not a plain entry of ours is
+listed as unreadable and never written.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from jobstore import fsio
 from jobstore.codex_cli import CodexInfo, build_review_argv, build_run_argv, probe_codex
-from jobstore.errors import InvalidInput, JobNotFound, UnreadableRecord
+from jobstore.errors import InvalidInput, JobNotFound, StoreRefused, StoreWriteError, UnreadableRecord
 from jobstore.events import RenderedLine, Summary, render_line
 from jobstore.ids import check_job_id, check_session_id
 from jobstore.layout import StoreFile, StoreLayout
@@ -42,15 +49,17 @@ from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, now_iso
 from jobstore.records import Records
 from jobstore.scheduler import Scheduler
 from jobstore.sessions import SessionIndex, SessionInfo
-from jobstore.settings import Settings
+from jobstore.settings import Settings, StoreSettings
 from jobstore.states import LISTABLE_STATUSES, JobStatus
 from jobstore.tail import Tail, read_tail
+from jobstore.watch import JobWakeup
 
 __all__ = ["CancelOutcome", "JobStore", "SessionInfo", "UnreadableRecord", "check_limit"]
 
 MAX_LIST_LIMIT = 10_000
 MAX_TAIL_LINES = 10_000
 _SUMMARY_REBUILD_LINES = 2_000
+_MAX_CACHE_BYTES = 64 * 1024 * 1024  # summary.json, last_message.txt
 
 
 @dataclass(frozen=True)
@@ -86,13 +95,14 @@ class JobStore:
         # Absolute: runners work from "/" and get the root on their command line.
         self.root = (Path(root).expanduser() if root is not None else settings.store_root).absolute()
         self.layout = StoreLayout(self.root)
-        self.max_jobs = max_jobs if max_jobs is not None else settings.max_jobs
+        # Seeds a new store's settings; the store's own limit is the one every process obeys.
+        seed_max_jobs = max_jobs if max_jobs is not None else settings.max_jobs
         self.codex_bin = codex_bin if codex_bin is not None else settings.codex_bin
         self.cancel_grace = cancel_grace if cancel_grace is not None else settings.cancel_grace
         self._records = Records(self.layout)
         self._sessions = SessionIndex(self.layout)
         self._scheduler = Scheduler(
-            self._records, self._sessions, max_jobs=self.max_jobs, cancel_grace=self.cancel_grace
+            self._records, self._sessions, max_jobs=seed_max_jobs, cancel_grace=self.cancel_grace
         )
 
     @classmethod
@@ -102,8 +112,25 @@ class JobStore:
     # ------------------------------------------------------------------ setup
 
     def ensure(self) -> None:
-        """Create the store's folders (private to the user). Writers call this; readers need not."""
+        """Create the store's folders (private to the user) and its settings if it has none;
+        refuse a store that is not private (StoreRefused). Writers call this; readers need not."""
         self._records.ensure()
+        self._scheduler.seed_settings()
+
+    @property
+    def max_jobs(self) -> int:
+        """How many jobs the store runs at once: its own setting, obeyed by every process."""
+        return self._scheduler.max_jobs
+
+    def store_settings(self) -> StoreSettings:
+        """The settings every process using this store obeys (read, never written)."""
+        return StoreSettings(self.max_jobs)
+
+    def configure(self, *, max_jobs: int) -> StoreSettings:
+        """Change the store's settings for every process using it (queued work starts at
+        once under a higher limit; running jobs finish under a lower one)."""
+        self.ensure()
+        return self._scheduler.configure(max_jobs=max_jobs)
 
     def codex_info(self) -> CodexInfo:
         return probe_codex(self.codex_bin)
@@ -174,7 +201,15 @@ class JobStore:
         check_limit("tail_lines", lines, MAX_TAIL_LINES)
         if not self.exists(job_id):
             raise JobNotFound(f"no job {job_id} in the store at {self.root}")
-        return read_tail(self.layout.output(job_id), lines)
+        try:
+            self._records.verify()
+            with contextlib.suppress(FileNotFoundError):  # a plain file of ours, no symlink
+                os.close(fsio.open_file(self.layout.output(job_id), os.O_RDONLY))
+            return read_tail(self.layout.output(job_id), lines)
+        except StoreRefused as exc:
+            raise UnreadableRecord(f"job {job_id}: {exc}") from None
+        except OSError as exc:  # a symlink where output.txt belongs (O_NOFOLLOW)
+            raise UnreadableRecord(f"job {job_id}: cannot read output.txt ({exc.strerror})") from None
 
     def rendered_tail(self, job_id: str, lines: int = 50) -> list[RenderedLine]:
         """The end of the output made readable: at most `lines` rendered lines."""
@@ -185,8 +220,10 @@ class JobStore:
     def summary(self, job_id: str) -> Summary:
         """The runner's summary of the event stream; rebuilt from the output's end if absent
         or damaged (it is only a cache)."""
-        with contextlib.suppress(ValueError, TypeError, OSError):
-            return Summary.from_dict(json.loads(self.layout.summary(job_id).read_bytes()))
+        with contextlib.suppress(ValueError, TypeError, OSError, StoreRefused):
+            return Summary.from_dict(
+                json.loads(fsio.read_file(self.layout.summary(job_id), limit=_MAX_CACHE_BYTES))
+            )
         summary = Summary()
         for line in self.output_tail(job_id, _SUMMARY_REBUILD_LINES).lines:
             summary.feed_line(line)
@@ -195,8 +232,9 @@ class JobStore:
     def final_message(self, job_id: str, summary: Summary | None = None) -> str | None:
         """codex's final message (its answer), else its last agent message so far. Pass the
         `summary` already read, if any, so it is not read twice."""
-        with contextlib.suppress(OSError):
-            text = self.layout.last_message(job_id).read_text("utf-8", "replace")
+        with contextlib.suppress(OSError, StoreRefused):
+            raw = fsio.read_file(self.layout.last_message(job_id), limit=_MAX_CACHE_BYTES)
+            text = raw.decode("utf-8", "replace")
             if text.strip():
                 return text
         return (summary or self.summary(job_id)).last_agent_message
@@ -204,6 +242,7 @@ class JobStore:
     def sessions(self, limit: int = 20) -> list[SessionInfo]:
         """Codex sessions with their turns, the most recently active first."""
         check_limit("limit", limit, MAX_LIST_LIMIT)
+        self._records.verify()
         out: list[SessionInfo] = []
         for session_id in self._sessions.session_ids():
             session = self.session(session_id, missing_ok=True)
@@ -232,12 +271,13 @@ class JobStore:
     def wait(self, job_id: str, timeout: float, *, interval: float = 0.1) -> JobRecord:
         """Block until the job ends (or reads lost) or `timeout` passes; the record either way."""
         deadline = time.monotonic() + max(timeout, 0)
-        while True:
-            record = self.get(job_id)
-            remaining = deadline - time.monotonic()
-            if record.is_terminal or remaining <= 0:
-                return record
-            time.sleep(min(interval, remaining))
+        with JobWakeup(self.layout.job_dir(job_id)) as wakeup:  # asleep until the job changes
+            while True:
+                record = self.get(job_id)
+                remaining = deadline - time.monotonic()
+                if record.is_terminal or remaining <= 0:
+                    return record
+                wakeup.sleep(remaining, (record.pid, record.codex_pid), fallback_tick=interval)
 
     # ---------------------------------------------------------------- writing
 
@@ -368,7 +408,13 @@ class JobStore:
             done = self._scheduler.cancel_queued(job_id)
             if done is not None:
                 return CancelOutcome(done, True, f"job {job_id} was queued and is now cancelled")
-        record = self._records.request_cancel(job_id)
+        unrecorded: StoreWriteError | None = None
+        try:
+            record = self._records.request_cancel(job_id)
+        except StoreWriteError as exc:
+            # A full disk must not stop a cancel: signalling the runner needs no disk, and the
+            # runner keeps retrying to record the end.
+            unrecorded = exc
         if record.is_terminal:
             return CancelOutcome(record, False, f"job {job_id} already ended ({record.status})")
         self._scheduler.stop(record)
@@ -377,8 +423,10 @@ class JobStore:
             return CancelOutcome(
                 final, False, f"job {job_id} ended on its own ({final.status}) before the cancel took effect"
             )
-        state = "cancelled" if final.is_terminal else "being cancelled"
-        return CancelOutcome(final, True, f"job {job_id} {state}")
+        if final.is_terminal:
+            return CancelOutcome(final, True, f"job {job_id} cancelled")
+        why = f": the store cannot be written ({unrecorded})" if unrecorded else ""
+        return CancelOutcome(final, True, f"job {job_id} asked to stop; its end is not recorded yet{why}")
 
     def prune(self, older_than: timedelta) -> list[str]:
         """Delete jobs recorded as ended more than `older_than` ago; return their ids."""
@@ -390,11 +438,12 @@ class JobStore:
             try:
                 record = self._records.read(job_id)
             except (UnreadableRecord, JobNotFound):
-                continue
+                continue  # never delete what we cannot read: it may not be ours
             ended = parse_iso(record.finished_at or record.created_at)
             if record.is_terminal and ended is not None and ended < cutoff:
                 self._records.delete(job_id)
                 removed.append(job_id)
+        self._records.remove_stale_staging()
         return removed
 
     # ----------------------------------------------------- settling, scheduling

@@ -28,8 +28,7 @@ def running_codex_processes(store_root: Path) -> int:
         cmdline = proc.info.get("cmdline") or []
         if (
             proc.info.get("status") != psutil.STATUS_ZOMBIE
-            and len(cmdline) > 2
-            and cmdline[2:3] == ["exec"]
+            and "exec" in cmdline[2:4]  # python [-IS] fake_codex.py exec ...
             and any(marker in part for part in cmdline)
         ):
             count += 1

@@ -189,11 +189,23 @@ def test_cancel_racing_natural_end_records_one_end(store: JobStore, workdir: Pat
     assert outcome.changed == (final.status == JobStatus.CANCELLED)
 
 
+def exited(proc: psutil.Process) -> bool:
+    try:
+        return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def test_no_job_process_outlives_the_tests(store: JobStore, workdir: Path) -> None:
     job = run(store, workdir, "child sleep=30")
-    wait_until(lambda: store.get(job.job_id).codex_pid)
-    store.cancel(job.job_id)
+    record = wait_until(lambda: (r := store.get(job.job_id)).codex_pid and r)
+    runner = psutil.Process(record.pid)
+    assert store.cancel(job.job_id).record.status == JobStatus.CANCELLED
+    # The runner records the end, then schedules the next job and exits: wait for that exit
+    # (by its pid), then nothing of the store's may remain.
+    wait_until(lambda: exited(runner))
     assert not processes_matching(f"jobstore.runner {store.root}")
+    assert not processes_matching(f"{store.root}/jobs/{job.job_id}")
 
 
 def test_access_denied_is_not_dead(monkeypatch: pytest.MonkeyPatch) -> None:
