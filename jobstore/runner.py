@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psutil
 
-from jobstore import fsio
+from jobstore import fsio, watch
 from jobstore.errors import StoreRefused, StoreWriteError
 from jobstore.events import Summary
 from jobstore.processes import (
@@ -47,12 +47,26 @@ from jobstore.record import JobRecord, now_iso
 from jobstore.states import JobStatus, can_transition
 from jobstore.store import JobStore, UnreadableRecord
 from jobstore.tail import OutputFollower
+from jobstore.watch import Wakeup
 from jobstore.worktree_diff import record_worktree_end, record_worktree_start
 
-TICK_SECONDS = 0.1
+FALLBACK_TICK_SECONDS = 0.1
 SUMMARY_EVERY_SECONDS = 0.5
+# The runner's parser sees whole events up to this size; longer lines are cut (and counted).
+MAX_EVENT_BYTES = 1024 * 1024
+
+
 END_RETRY_MAX_SECONDS = 5.0  # a full disk: retry recording the end at least this often
 _MAX_COMMAND_BYTES = 4 * 1024 * 1024
+
+
+def _earliest(tick: float | None, *deadlines: float | None) -> float | None:
+    """Seconds until the earliest of the monotonic `deadlines` (or `tick`); None: no limit."""
+    now = time.monotonic()
+    waits = [d - now for d in deadlines if d is not None and d != float("inf")]
+    if tick is not None:
+        waits.append(tick)
+    return max(min(waits), 0) if waits else None
 
 
 def final_status(
@@ -110,6 +124,8 @@ class Runner:
         self.record = record
         if record.status != JobStatus.RUNNING:
             return 0  # cancelled or settled before we got here
+        if record.pid != os.getpid():
+            return 0  # the starter gave up on us (a late zygote fork) and spawned another
         record_worktree_start(self.store, self.job_id, record.cwd)  # never raises
         try:
             proc = self._spawn_codex(record)
@@ -156,7 +172,12 @@ class Runner:
         env = {**os.environ, JOB_MARKER_ENV: job_marker(self.job_id, self.marker_secret)}
         stdin = fsio.open_file(stdin_path, os.O_RDONLY) if stdin_path else subprocess.DEVNULL
         try:
-            self.follower = OutputFollower(self.layout.output(self.job_id), os.fstat(out_fd).st_size)
+            self.follower = OutputFollower(
+                self.layout.output(self.job_id),
+                os.fstat(out_fd).st_size,
+                max_line_bytes=MAX_EVENT_BYTES,
+                max_line_chars=MAX_EVENT_BYTES,
+            )
             proc = subprocess.Popen(
                 argv,
                 stdin=stdin,  # never a pipe: codex would wait on it
@@ -197,22 +218,45 @@ class Runner:
             self.store.release_slot(self.job_id)
 
     def _follow(self, proc: subprocess.Popen[bytes]) -> int:
+        """Follow codex until it exits, asleep between events: codex exiting (its pidfd),
+        its output growing or the cancel marker appearing (inotify), a signal (the wakeup
+        pipe). Timeouts only for what is due: a summary to write, a cancel's grace."""
         cancel_deadline: float | None = None
-        while True:
-            returncode = proc.poll()
-            if returncode is not None:
-                self._drain()
-                return returncode
-            self._consume(self.follower.read_new())
-            if cancel_deadline is None and self._cancel_requested():
-                cancel_deadline = time.monotonic() + self.store.cancel_grace
-                self._cleanup(lambda: self._signal_tree(proc.pid, signal.SIGTERM))
-            elif cancel_deadline is not None and time.monotonic() >= cancel_deadline:
-                self._cleanup(lambda: self._signal_tree(proc.pid, signal.SIGKILL))
-                cancel_deadline = float("inf")
-            self._maybe_write_summary()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(TICK_SECONDS)  # returns as soon as codex exits
+        with Wakeup() as wakeup:
+            signal_read, signal_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            previous_wakeup_fd = signal.set_wakeup_fd(signal_write)
+            try:
+                wakeup.watch_fd(signal_read)
+                wakeup.watch_process(proc.pid)
+                wakeup.watch_path(self.layout.output(self.job_id), watch.IN_MODIFY)
+                wakeup.watch_path(self.layout.job_dir(self.job_id), watch.IN_CREATE | watch.IN_MOVED_TO)
+                # Without inotify or pidfds, look again at this pace.
+                fallback_tick = None if wakeup.reliable else FALLBACK_TICK_SECONDS
+                while True:
+                    returncode = proc.poll()
+                    if returncode is not None:
+                        self._drain()
+                        return returncode
+                    before = self.follower.offset
+                    self._consume(self.follower.read_new())
+                    # A read that filled its budget left more to read: look again at once.
+                    backlog = self.follower.offset - before >= self.follower.max_read_bytes
+                    if cancel_deadline is None and self._cancel_requested():
+                        cancel_deadline = time.monotonic() + self.store.cancel_grace
+                        self._cleanup(lambda: self._signal_tree(proc.pid, signal.SIGTERM))
+                    elif cancel_deadline is not None and time.monotonic() >= cancel_deadline:
+                        self._cleanup(lambda: self._signal_tree(proc.pid, signal.SIGKILL))
+                        cancel_deadline = float("inf")
+                    summary_due = self._maybe_write_summary()
+                    wakeup.wait(0 if backlog else _earliest(fallback_tick, summary_due, cancel_deadline))
+                    wakeup.clear()
+                    with contextlib.suppress(BlockingIOError):
+                        while os.read(signal_read, 512):
+                            pass
+            finally:
+                signal.set_wakeup_fd(previous_wakeup_fd)
+                os.close(signal_read)
+                os.close(signal_write)
 
     def _drain(self) -> None:
         """Read codex's output to its very end (each read is bounded; a fast writer may have
@@ -264,17 +308,26 @@ class Runner:
                     print(f"runner: cannot record session id: {exc}", file=sys.stderr)
             self._summary_dirty = True
 
-    def _maybe_write_summary(self, *, force: bool = False) -> None:
+    def _maybe_write_summary(self, *, force: bool = False) -> float | None:
+        """Write the summary if it changed and is due; return when the next write is due
+        (a monotonic time), None if nothing waits to be written."""
         now = time.monotonic()
-        if self._summary_dirty and (force or now - self._summary_written_at >= SUMMARY_EVERY_SECONDS):
-            try:
-                # A cache of the output: atomic, but not worth an fsync per update.
-                summary = self.summary.to_dict()
-                fsio.write_json_atomic(self.layout.summary(self.job_id), summary, durable=False)
-                self._summary_dirty = False
-                self._summary_written_at = now
-            except Exception as exc:
-                print(f"runner: cannot write summary: {exc}", file=sys.stderr)
+        if not self._summary_dirty:
+            return None
+        due = self._summary_written_at + SUMMARY_EVERY_SECONDS
+        if not force and now < due:
+            return due
+        try:
+            # A cache of the output: atomic, but not worth an fsync per update.
+            summary = self.summary.to_dict()
+            fsio.write_json_atomic(self.layout.summary(self.job_id), summary, durable=False)
+            self._summary_dirty = False
+            self._summary_written_at = now
+        except Exception as exc:
+            print(f"runner: cannot write summary: {exc}", file=sys.stderr)
+            self._summary_written_at = now  # try again after the usual pause
+            return now + SUMMARY_EVERY_SECONDS
+        return None
 
     def _finish(self, status: JobStatus, returncode: int | None, error: str | None) -> None:
         self._cleanup(lambda: self._maybe_write_summary(force=True))
@@ -285,7 +338,7 @@ class Runner:
     def record_end(self, status: JobStatus, returncode: int | None, error: str | None) -> None:
         """Record the job's end. On a full disk the end stays in memory and is written as
         soon as the disk lets it (meanwhile the job reads running: its runner lives)."""
-        delay = TICK_SECONDS
+        delay = FALLBACK_TICK_SECONDS
         while True:
             try:
                 self._record(status, exit_code=returncode, error=error)

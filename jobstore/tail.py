@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _BLOCK = 64 * 1024
+_PIECE = 1024 * 1024
 DEFAULT_MAX_SCAN_BYTES = 4 * 1024 * 1024
 MAX_LINE_CHARS = 20_000
 
@@ -22,10 +23,19 @@ def clean_text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
-def clip_line(line: str) -> str:
-    if len(line) > MAX_LINE_CHARS:
-        return line[:MAX_LINE_CHARS] + f" … [{len(line) - MAX_LINE_CHARS:,} more characters]"
+def clip_line(line: str, max_chars: int = MAX_LINE_CHARS) -> str:
+    if len(line) > max_chars:
+        return line[:max_chars] + f" … [{len(line) - max_chars:,} more characters]"
     return line
+
+
+def clip_raw_line(raw: bytes) -> str:
+    """A line as read from the file, decoded only as far as it is shown: a line of
+    hundreds of MB costs what its first `MAX_LINE_CHARS` characters do."""
+    cut = MAX_LINE_CHARS * 4  # UTF-8: at most 4 bytes a character
+    if len(raw) <= cut:
+        return clip_line(clean_text(raw))
+    return clip_line(clean_text(raw[:cut])) + f" … [{len(raw) - cut:,} more bytes]"
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,7 @@ def read_tail(path: Path, lines: int, *, max_scan_bytes: int = DEFAULT_MAX_SCAN_
     if end > 0 and parts:
         parts = parts[1:] if len(parts) > lines else parts  # the first may be a partial line
     selected = parts[-lines:]
-    return Tail([clip_line(clean_text(p)) for p in selected], size, truncated)
+    return Tail([clip_raw_line(p) for p in selected], size, truncated)
 
 
 def _size(path: Path) -> int:
@@ -80,16 +90,29 @@ def _size(path: Path) -> int:
 class OutputFollower:
     """Hands out complete lines appended to a file since the previous call.
 
-    The file stays open once found, so the follower keeps reading what the writer
-    appends even if someone deletes the file's name meanwhile.
+    Bounded by design: it reads at most `max_read_bytes` a call, in 1 MiB pieces, and
+    holds at most `max_line_bytes` of a line: the rest of a longer line is counted, not
+    kept, so a 200 MB line without a newline costs what a 1 KB one does. The file stays
+    open once found, so the follower keeps reading what the writer appends even if
+    someone deletes the file's name meanwhile.
     """
 
-    def __init__(self, path: Path, offset: int = 0, *, max_line_bytes: int = 16 * 1024 * 1024):
+    def __init__(
+        self,
+        path: Path,
+        offset: int = 0,
+        *,
+        max_line_bytes: int = MAX_LINE_CHARS * 4,
+        max_line_chars: int = MAX_LINE_CHARS,
+        max_read_bytes: int = 8 * _PIECE,
+    ) -> None:
         self.path = path
         self.offset = offset
-        self._partial = b""
+        self._partial = bytearray()
+        self._dropped = 0  # bytes of the current line beyond `max_line_bytes`, not kept
         self._max_line_bytes = max_line_bytes
-        self._skipping = False
+        self._max_line_chars = max_line_chars
+        self.max_read_bytes = max_read_bytes
         self._fd: int | None = None
 
     def close(self) -> None:
@@ -100,41 +123,54 @@ class OutputFollower:
     def __del__(self) -> None:
         self.close()
 
-    def _read_appended(self, limit: int = 64 * 1024 * 1024) -> bytes:
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of an unfinished line held now (never more than `max_line_bytes`)."""
+        return len(self._partial)
+
+    def read_new(self, *, final: bool = False) -> list[str]:
+        """Complete lines appended since the last call (at most `max_read_bytes` read);
+        with `final`, also the last line though it has no newline."""
+        out: list[str] = []
         if self._fd is None:
             try:
                 self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
             except FileNotFoundError:
-                return b""
-        chunks = []
-        while limit > 0:
-            chunk = os.pread(self._fd, min(1024 * 1024, limit), self.offset)
-            if not chunk:
+                return out
+        budget = self.max_read_bytes
+        while budget > 0:
+            piece = os.pread(self._fd, min(_PIECE, budget), self.offset)
+            if not piece:
                 break
-            chunks.append(chunk)
-            self.offset += len(chunk)
-            limit -= len(chunk)
-        return b"".join(chunks)
-
-    def read_new(self, *, final: bool = False) -> list[str]:
-        data = self._read_appended()
-        if not data and not (final and self._partial):
-            return []
-        buf = self._partial + data
-        pieces = buf.split(b"\n")
-        self._partial = pieces.pop()
-        if final and self._partial:
-            pieces.append(self._partial)
-            self._partial = b""
-        out: list[str] = []
-        for piece in pieces:
-            if self._skipping:
-                # The rest of a line too long to keep: drop it, as a marker says.
-                self._skipping = False
-                continue
-            out.append(clip_line(clean_text(piece)))
-        if len(self._partial) > self._max_line_bytes:
-            out.append(clip_line(clean_text(self._partial[: MAX_LINE_CHARS * 4])))
-            self._partial = b""
-            self._skipping = True
+            self.offset += len(piece)
+            budget -= len(piece)
+            self._feed(piece, out)
+        if final and (self._partial or self._dropped):
+            out.append(self._take_line())
         return out
+
+    def _feed(self, piece: bytes, out: list[str]) -> None:
+        start = 0
+        while True:
+            end = piece.find(b"\n", start)
+            if end < 0:
+                self._hold(piece, start, len(piece))
+                return
+            self._hold(piece, start, end)
+            out.append(self._take_line())
+            start = end + 1
+
+    def _hold(self, piece: bytes, start: int, end: int) -> None:
+        room = self._max_line_bytes - len(self._partial)
+        keep = min(max(room, 0), end - start)
+        if keep:
+            self._partial += piece[start : start + keep]
+        self._dropped += end - start - keep
+
+    def _take_line(self) -> str:
+        text = clip_line(clean_text(bytes(self._partial)), self._max_line_chars)
+        if self._dropped:
+            text += f" … [{self._dropped:,} more bytes]"
+        self._partial = bytearray()
+        self._dropped = 0
+        return text

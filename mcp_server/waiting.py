@@ -13,11 +13,11 @@ import anyio
 from fastmcp import Context
 
 from jobstore import JobRecord, JobStatus, JobStore
+from jobstore.watch import JobWakeup
 from mcp_server.errors import in_thread
 
-# Check often at first (short jobs answer at once), then settle to a cheap pace.
-FIRST_POLL_SECONDS = 0.01
-POLL_INTERVAL_SECONDS = 0.2
+# Used only where the system cannot wake us (no inotify or pidfds).
+FALLBACK_POLL_SECONDS = 0.2
 PROGRESS_EVERY_SECONDS = 1.0
 
 
@@ -36,36 +36,60 @@ def _last_line(store: JobStore, job_id: str) -> str | None:
     return lines[-1].text.strip()[:200] if lines else None
 
 
+def _wants_progress(ctx: Context | None) -> bool:
+    """Whether the client gave a progress token (else a progress report sends nothing)."""
+    if ctx is None:
+        return False
+    try:
+        # Where FastMCP's own report_progress looks for it.
+        meta = ctx.request_context._srctx.meta if ctx.request_context is not None else None
+    except (AttributeError, LookupError, ValueError):
+        return True  # cannot tell: report, as before
+    return meta is not None and meta.get("progress_token") is not None
+
+
 async def wait_for_job(
     store: JobStore,
     job_id: str,
     timeout: float,
     ctx: Context | None = None,
     *,
-    interval: float = POLL_INTERVAL_SECONDS,
+    interval: float = FALLBACK_POLL_SECONDS,
 ) -> WaitOutcome:
-    """Poll the job's record (in a worker thread) until it ends or `timeout` seconds pass.
+    """Wait until the job ends or `timeout` seconds pass, asleep in between: the event loop
+    wakes us when the job's folder changes (its record is replaced) or one of its processes
+    exits (inotify and pidfds behind one fd), never on a timer.
 
-    While waiting, sends MCP progress notifications about once a second; FastMCP sends them
-    only when the client asked for progress (gave a progress token). A job that reads lost
-    is settled (recorded lost, queued work started) before the outcome is returned.
+    When the client asked for progress (gave a progress token), sends MCP progress
+    notifications about once a second. A job that reads lost is settled (recorded lost,
+    queued work started) before the outcome is returned.
     """
     start = time.monotonic()
     deadline = start + timeout
+    progress = _wants_progress(ctx)
     next_progress = start
-    pause = FIRST_POLL_SECONDS
-    while True:
-        record = await in_thread(store.get, job_id)
-        if record.status == JobStatus.LOST:
-            record = await in_thread(store.settle, job_id)
-        now = time.monotonic()
-        if record.is_terminal or now >= deadline:
-            return WaitOutcome(record, round(now - start, 2))
-        if ctx is not None and now >= next_progress:
-            next_progress = now + PROGRESS_EVERY_SECONDS
-            line = await in_thread(_last_line, store, job_id)
-            elapsed = now - start
-            message = f"job {job_id} {record.status} · {elapsed:.0f}s" + (f" · {line}" if line else "")
-            await ctx.report_progress(progress=round(elapsed, 1), total=timeout, message=message)
-        await anyio.sleep(max(min(pause, deadline - time.monotonic()), 0))
-        pause = min(pause * 2, interval)
+    with JobWakeup(store.layout.job_dir(job_id)) as wakeup:
+        while True:
+            record = await in_thread(store.get, job_id)
+            if record.status == JobStatus.LOST:
+                record = await in_thread(store.settle, job_id)
+            now = time.monotonic()
+            if record.is_terminal or now >= deadline:
+                return WaitOutcome(record, round(now - start, 2))
+            limit = deadline - now
+            if progress and ctx is not None:
+                if now >= next_progress:
+                    next_progress = now + PROGRESS_EVERY_SECONDS
+                    line = await in_thread(_last_line, store, job_id)
+                    elapsed = now - start
+                    message = f"job {job_id} {record.status} · {elapsed:.0f}s" + (
+                        f" · {line}" if line else ""
+                    )
+                    await ctx.report_progress(progress=round(elapsed, 1), total=timeout, message=message)
+                limit = min(limit, max(next_progress - time.monotonic(), 0))
+            watched = all(wakeup.watch_process(pid) for pid in (record.pid, record.codex_pid) if pid)
+            if not (wakeup.reliable and watched):
+                limit = min(limit, interval)
+            with anyio.move_on_after(limit):
+                await anyio.wait_readable(wakeup.fileno())
+            wakeup.clear()

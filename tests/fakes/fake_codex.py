@@ -8,6 +8,10 @@ Behaviour is chosen by words in the prompt:
   child        start a `sleep 300` grandchild in a session of its own, then wait
   lines=N      print N extra agent-message lines
   garbage      print non-JSON, invalid UTF-8 and NUL bytes
+  bigline=N    after turn.started, print N MiB of "x" without a newline (the line ends only when
+               the turn goes on: combine with sleep=S to keep it unfinished while the job runs)
+  silent       print nothing at all and sleep (sleep=S seconds, else 300) before answering
+A million lines: lines=1000000. A job silent after its start: sleep=S (one item.started, then quiet).
 Environment: FAKE_CODEX_VERSION (default 0.169.0), FAKE_CODEX_ARGV_LOG (append argv as JSON),
 FAKE_CODEX_SLEEP=N (sleep=N for every run), FAKE_CODEX_LENIENT=1 (accept a prompt not after `--`,
 as other servers pass it: the benchmarks' reference).
@@ -103,8 +107,16 @@ def main() -> int:
         print("fake codex: prompt must follow --", file=sys.stderr)
         return 2
 
+    if "silent" in prompt:
+        time.sleep(float(number_after("sleep=", prompt) or 300))
     emit({"type": "thread.started", "thread_id": thread_id})
     emit({"type": "turn.started"})
+    big = number_after("bigline=", prompt)
+    if big:
+        block = b"x" * (1024 * 1024)
+        for _ in range(int(float(big))):
+            sys.stdout.buffer.write(block)
+        sys.stdout.flush()
     if "garbage" in prompt:
         sys.stdout.buffer.write(b"plain text line\n\xff\xfe broken utf8 \x00 nul\n")
         sys.stdout.flush()
@@ -113,6 +125,8 @@ def main() -> int:
             {"type": "item.completed", "item": {"id": f"l{i}", "type": "agent_message", "text": f"line {i}"}}
         )
     nap = number_after("sleep=", prompt) or os.environ.get("FAKE_CODEX_SLEEP")
+    if "silent" in prompt:
+        nap = None
     if nap or "child" in prompt:
         command = {
             "id": "item_1",
@@ -129,6 +143,8 @@ def main() -> int:
             subprocess.Popen(["sleep", "300"], start_new_session=True)
             subprocess.Popen(["sleep", "301"])
         time.sleep(float(nap) if nap else 300)
+        if big:
+            sys.stdout.write("\n")  # the long line ends here
         emit({"type": "item.completed", "item": {**command, "exit_code": 0, "status": "completed"}})
     if "fail" in prompt:
         emit({"type": "turn.failed", "error": {"message": "fake model failure"}})
