@@ -94,6 +94,19 @@ def start_runner(root: Path, job_id: str, env: dict[str, str], log_fd: int) -> i
         return None
 
 
+def serving_pid(root: Path) -> int | None:
+    """The pid of the zygote serving the store, if one answers (our user's only)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(REPLY_TIMEOUT_SECONDS)
+            sock.connect(_socket_address(root))
+            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    pid, uid, _gid = struct.unpack("3i", creds)
+    return int(pid) if uid == os.getuid() else None
+
+
 def _umask() -> int:
     mask = os.umask(0o077)
     os.umask(mask)

@@ -1,0 +1,143 @@
+"""Runners forked by the store's zygote: jobs outlive whatever starts runners, and one limit holds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobstore import JobStatus, JobStore, RunOptions
+from jobstore.record import JobRecord
+from jobstore.zygote import serving_pid
+from tests.helpers import processes_matching, wait_until
+
+
+def run(store: JobStore, workdir: Path, prompt: str) -> JobRecord:
+    return store.start(RunOptions.checked(prompt=prompt, cwd=str(workdir)))
+
+
+@pytest.fixture
+def zygote_store(tmp_path: Path, fake_codex: Path, workdir: Path) -> Iterator[JobStore]:
+    """A store whose zygote serves (its first job was spawned, and started the zygote)."""
+    store = JobStore(tmp_path / "store", max_jobs=4, codex_bin=str(fake_codex), cancel_grace=2.0)
+    first = run(store, workdir, "first")
+    assert store.wait(first.job_id, 30).status == JobStatus.DONE
+    wait_until(lambda: serving_pid(store.root))
+    yield store
+    pid = serving_pid(store.root)
+    if pid is not None:
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_a_runner_forked_by_the_zygote_looks_and_ends_like_a_spawned_one(
+    zygote_store: JobStore, workdir: Path
+) -> None:
+    zygote = serving_pid(zygote_store.root)
+    job = run(zygote_store, workdir, "forked sleep=0.5")
+    wait_until(lambda: zygote_store.get(job.job_id).codex_pid)
+    record = zygote_store.get(job.job_id)
+    assert record.pid is not None
+    # The zygote's child, in a session of its own, under the runner's own command line.
+    assert [p.pid for p in processes_matching(f"jobstore.runner {zygote_store.root} {job.job_id}")] == [
+        record.pid
+    ]
+    assert os.getsid(record.pid) == record.pid
+    assert record.pid != zygote
+    final = zygote_store.wait(job.job_id, 30)
+    assert (final.status, final.exit_code, final.error) == (JobStatus.DONE, 0, None)
+
+
+def test_a_job_survives_the_death_of_the_zygote_that_forked_its_runner(
+    zygote_store: JobStore, workdir: Path
+) -> None:
+    job = run(zygote_store, workdir, "survivor sleep=1")
+    wait_until(lambda: zygote_store.get(job.job_id).codex_pid)
+    zygote = serving_pid(zygote_store.root)
+    assert zygote is not None
+    os.kill(zygote, signal.SIGKILL)
+    wait_until(lambda: serving_pid(zygote_store.root) is None)
+    # A job started with no zygote is spawned instead, and ends as well.
+    after = run(zygote_store, workdir, "after the zygote died")
+    finals = [zygote_store.wait(j.job_id, 30) for j in (job, after)]
+    assert [(f.status, f.exit_code) for f in finals] == [(JobStatus.DONE, 0)] * 2
+
+
+def test_a_job_survives_the_death_of_the_process_that_started_it(
+    zygote_store: JobStore, workdir: Path, fake_codex: Path
+) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        from jobstore import JobStore, RunOptions
+        root, codex, cwd = sys.argv[1:]
+        store = JobStore(root, max_jobs=4, codex_bin=codex, cancel_grace=2.0)
+        print(store.start(RunOptions.checked(prompt="orphan sleep=1", cwd=cwd)).job_id, flush=True)
+        sys.stdin.read()  # killed while waiting here
+        """
+    )
+    argv = [sys.executable, "-c", script, str(zygote_store.root), str(fake_codex), str(workdir)]
+    starter = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert starter.stdout is not None
+    job_id = starter.stdout.readline().strip()
+    starter.kill()
+    starter.wait()
+    final = zygote_store.wait(job_id, 30)
+    assert (final.status, final.exit_code) == (JobStatus.DONE, 0)
+
+
+def test_a_stale_or_missing_zygote_never_loses_a_job(tmp_path: Path, fake_codex: Path, workdir: Path) -> None:
+    # Every start of a fresh store falls back to spawning while its zygote starts up.
+    store = JobStore(tmp_path / "store", max_jobs=8, codex_bin=str(fake_codex), cancel_grace=2.0)
+    jobs = [run(store, workdir, f"burst {i}") for i in range(8)]
+    finals = [store.wait(j.job_id, 60) for j in jobs]
+    assert [f.status for f in finals] == [JobStatus.DONE] * 8
+    pid = serving_pid(store.root)
+    if pid is not None:
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_one_limit_across_processes_starting_jobs_at_once(
+    tmp_path: Path, workdir: Path, fake_codex: Path
+) -> None:
+    limit = 2
+    store = JobStore(tmp_path / "shared", max_jobs=limit, codex_bin=str(fake_codex), cancel_grace=2.0)
+    script = textwrap.dedent(
+        """
+        import sys
+        from jobstore import JobStore, RunOptions
+        root, codex, cwd, limit = sys.argv[1:]
+        store = JobStore(root, max_jobs=int(limit), codex_bin=codex, cancel_grace=2.0)
+        for i in range(4):
+            print(store.start(RunOptions.checked(prompt=f"shared {i} sleep=0.3", cwd=cwd)).job_id)
+        """
+    )
+    argv = [sys.executable, "-c", script, str(store.root), str(fake_codex), str(workdir), str(limit)]
+    most = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal most
+        while not stop.is_set():
+            codexes = [p for p in processes_matching(f"{store.root}/jobs/") if "exec" in p.cmdline()]
+            most = max(most, len(codexes))
+            stop.wait(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    starters = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    ids = [line for s in starters for line in s.communicate()[0].split()]
+    finals = [store.wait(job_id, 60) for job_id in ids]
+    stop.set()
+    sampler.join()
+    assert [f.status for f in finals] == [JobStatus.DONE] * 12
+    assert 1 <= most <= limit
+    pid = serving_pid(store.root)
+    if pid is not None:
+        os.kill(pid, signal.SIGKILL)
