@@ -1,29 +1,50 @@
-"""Reading one job's output for the live view: its end first, then what is appended.
+"""Reading one job's output for the output pane: a window of lines, moved on demand.
 
-The cost never depends on the file's size: the end is read with
-`jobstore.tail.read_tail` (a bounded backwards scan), appended bytes with an
-`OutputFollower` from the size seen, and an append too large to be worth reading
-(the view was away while gigabytes arrived) is skipped by reading the end again.
-No Textual here: a worker thread calls these methods.
+The pane holds a window of the output, never the whole of it: its end when a job is
+opened, then what is appended (while it follows), the lines before or after it as the
+person scrolls, the file's first lines (Home), the lines around a search hit. Each
+read costs what the lines it returns cost, whatever the file's size: the end is read
+backwards from the size, and a flood appended while following is read from its end
+(`follow_lines` lines at most: what scrolled out of the window is not rendered).
+No Textual here: a worker thread calls these methods, one at a time.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from itertools import islice
 from pathlib import Path
 
 from jobstore import RenderedLine, render_line
-from jobstore.tail import OutputFollower, read_tail
-from tui.format import byte_size
+from tui.output_file import OutputFile, RawLine
+from tui.output_search import Query
+
+
+class Place(Enum):
+    REPLACE = "replace"  # a new window
+    APPEND = "append"  # after the window (dropping a line the window held unfinished)
+    PREPEND = "prepend"  # before the window
 
 
 @dataclass(frozen=True)
 class OutputChunk:
     lines: list[RenderedLine]
-    # Replace what is shown (a fresh read from the end) rather than append.
-    reset: bool
-    size: int
+    # Where in the file the raw line each shown line comes from starts.
+    offsets: list[int] = field(default_factory=list)
+    place: Place = Place.REPLACE
+    start: int = 0  # the window's first offset after this chunk
+    end: int = 0  # where the next read after the window starts (after its last complete line)
+    at_end: bool = True  # the window reaches the end of the file as read
+    size: int = 0
+    # A line to show: (offset of its raw line, index among that raw line's shown lines).
+    focus: tuple[int, int] | None = None
+    live: bool = False  # read from the end while following
+
+    @property
+    def reset(self) -> bool:
+        return self.place == Place.REPLACE
 
 
 def render(lines: list[str], *, raw: bool) -> list[RenderedLine]:
@@ -33,51 +54,152 @@ def render(lines: list[str], *, raw: bool) -> list[RenderedLine]:
 
 
 class OutputSource:
-    """One job's output file as a stream of rendered lines. One reader at a time: the
-    output view reads it under its lock."""
+    """One job's output file as windows of rendered lines. One reader at a time: the
+    output view calls it from one worker at a time."""
 
-    def __init__(self, path: Path, *, raw: bool, tail_lines: int, max_jump_bytes: int) -> None:
+    def __init__(self, path: Path, *, raw: bool, tail_lines: int, page_lines: int = 500) -> None:
         self.path = path
         self.raw = raw
         self.tail_lines = tail_lines
-        self.max_jump_bytes = max_jump_bytes
-        self._follower: OutputFollower | None = None
+        self.page_lines = page_lines
+        self.file = OutputFile(path)
+        self.end = 0  # where reading what is appended starts (the window's end, once at the end)
+        self._size = 0
+
+    def close(self) -> None:
+        self.file.close()
+
+    def _chunk(
+        self,
+        raw_lines: Iterable[RawLine],
+        place: Place,
+        *,
+        start: int,
+        end: int,
+        size: int,
+        head: list[RenderedLine] | None = None,
+        focus: tuple[int, int] | None = None,
+        live: bool = False,
+    ) -> OutputChunk:
+        lines: list[RenderedLine] = list(head or [])
+        offsets = [start] * len(lines)
+        for raw_line in raw_lines:
+            shown = [RenderedLine("raw", raw_line.text)] if self.raw else render_line(raw_line.text)
+            lines += shown
+            offsets += [raw_line.start] * len(shown)
+        return OutputChunk(lines, offsets, place, start, end, end >= size, size, focus, live)
+
+    # ------------------------------------------------------------------ windows
 
     def load(self, *, note: str | None = None) -> OutputChunk:
-        """The end of the output, and a follower positioned after it."""
-        tail = read_tail(self.path, self.tail_lines)
-        self._follower = OutputFollower(self.path, tail.size)
-        lines = render(tail.lines, raw=self.raw)
-        shown = sum(len(line.encode("utf-8", "replace")) + 1 for line in tail.lines)
-        head: list[RenderedLine] = []
-        if note:
-            head.append(RenderedLine("info", note))
-        if tail.size > shown + 1:
-            head.append(
-                RenderedLine(
-                    "info",
-                    f"… the output is {byte_size(tail.size)}; showing its last {len(tail.lines):,} lines",
-                )
-            )
-        return OutputChunk(head + lines, True, tail.size)
+        """The end of the output; what is appended is read after it."""
+        size = self.file.size()
+        lines = _oldest_first(self.file.backward(size), self.tail_lines)
+        self.end = _next_read(lines, size)
+        self._size = size
+        head = [RenderedLine("info", note)] if note else []
+        return self._chunk(
+            lines, Place.REPLACE, start=_first(lines, size), end=self.end, size=size, head=head
+        )
+
+    def head(self) -> OutputChunk:
+        """The output's first lines (a window away from the end: appends are not read)."""
+        size = self.file.size()
+        lines = list(islice(self.file.forward(0), self.tail_lines))
+        end = _next_read(lines, 0)
+        if end >= size:
+            self.end = end
+        return self._chunk(lines, Place.REPLACE, start=0, end=end, size=size)
+
+    def before(self, start: int) -> OutputChunk:
+        """The page of lines before `start` (the window's first line)."""
+        size = self.file.size()
+        lines = _oldest_first(self.file.backward(start), self.page_lines)
+        return self._chunk(lines, Place.PREPEND, start=_first(lines, start), end=start, size=size)
+
+    def after(self, end: int) -> OutputChunk:
+        """The page of lines from `end` (after the window's last complete line)."""
+        size = self.file.size()
+        lines = list(islice(self.file.forward(end), self.page_lines))
+        next_read = _next_read(lines, end)
+        if next_read >= size:
+            self.end = next_read
+        return self._chunk(lines, Place.APPEND, start=end, end=next_read, size=size)
+
+    def around(self, offset: int, focus: tuple[int, int]) -> OutputChunk:
+        """A window with the line at `offset` in its middle, that line to be shown."""
+        size = self.file.size()
+        half = max(1, self.page_lines // 2)
+        earlier = _oldest_first(self.file.backward(offset), half)
+        later = list(islice(self.file.forward(offset), half))
+        lines = earlier + later
+        end = _next_read(lines, offset)
+        if end >= size:
+            self.end = end
+        return self._chunk(lines, Place.REPLACE, start=_first(lines, offset), end=end, size=size, focus=focus)
 
     def read_new(self) -> OutputChunk | None:
-        """What was appended since the last read, or a fresh end if the file was replaced
-        or grew by more than `max_jump_bytes`; None when nothing changed."""
-        follower = self._follower
-        if follower is None:
-            return self.load()
+        """What was appended since the last read at the end, None when nothing was: at
+        most `tail_lines` lines, read backwards from the size (a flood costs no more)."""
         try:
-            size = os.stat(self.path).st_size
+            size = self.file.size()
         except FileNotFoundError:
             return None
-        if size < follower.offset:
+        if size < self._size or size < self.end:
             return self.load(note="the output was truncated or replaced; reading it again")
-        if size - follower.offset > self.max_jump_bytes:
-            return self.load(note=f"… skipped {byte_size(size - follower.offset)} of output")
-        if size == follower.offset:
+        self._size = size
+        if size == self.end:
             return None
-        lines = follower.read_new()
+        lines: list[RawLine] = []
+        for line in self.file.backward(size):
+            if line.start < self.end or len(lines) == self.tail_lines:
+                break
+            lines.append(line)
+        lines.reverse()
         if not lines:
             return None
-        return OutputChunk(render(lines, raw=self.raw), False, follower.offset)
+        start = lines[0].start
+        # More appended than `tail_lines` lines: the window starts again at what is read.
+        place = Place.APPEND if start == self.end else Place.REPLACE
+        self.end = _next_read(lines, self.end)
+        return self._chunk(lines, place, start=start, end=self.end, size=size, live=True)
+
+    # ------------------------------------------------------------------ search
+
+    def find(
+        self, query: Query, offset: int, *, forward: bool, stop: Callable[[], bool]
+    ) -> tuple[int, int] | None:
+        """The first hit of `query` in the lines from `offset` (forward) or before it:
+        (offset of its raw line, index among its shown lines); None when there is none."""
+        pattern = query.block_pattern(raw_view=self.raw)
+        lines: Iterator[RawLine] = (
+            self.file.forward(offset, pattern=pattern)
+            if forward
+            else self.file.backward(offset, pattern=pattern)
+        )
+        for line in lines:
+            if stop():
+                return None
+            index = query.hit_in_event(line.text, raw_view=self.raw)
+            if index is not None:
+                return line.start, index
+        return None
+
+
+def _oldest_first(lines: Iterator[RawLine], count: int) -> list[RawLine]:
+    found = list(islice(lines, count))
+    found.reverse()
+    return found
+
+
+def _first(lines: list[RawLine], default: int) -> int:
+    return lines[0].start if lines else default
+
+
+def _next_read(lines: list[RawLine], default: int) -> int:
+    """Where reading on after `lines` starts: after the last complete one (an unfinished
+    last line is read again once its newline is written)."""
+    if not lines:
+        return default
+    last = lines[-1]
+    return last.end if last.complete else last.start

@@ -134,88 +134,6 @@ async def test_select_shows_detail_rendered_and_raw_output(demo: DemoStore) -> N
         assert not app.query_one("#cancel-job").display
 
 
-async def test_follow_pauses_when_scrolled_up_and_resumes_at_the_end(demo: DemoStore) -> None:
-    job_id = demo.jobs["running"]
-    path = demo.store.layout.output(job_id)
-
-    def append(start: int, count: int) -> None:
-        with open(path, "a") as f:
-            for n in range(start, start + count):
-                f.write(
-                    json.dumps(
-                        {"type": "item.completed", "item": {"type": "agent_message", "text": f"step {n}"}}
-                    )
-                )
-                f.write("\n")
-
-    append(0, 300)
-    app = make_app(demo.store)
-    async with app.run_test(size=(120, 35)) as pilot:
-        await settle(pilot)
-        app.jobs_screen.open_job(job_id)
-        await settle(pilot)
-        await pilot.press("enter")  # from the table into the output
-        log = app.query_one(OutputLog)
-        assert app.focused is log
-        assert log.following and log.scroll_y == log.max_scroll_y > 0
-        assert log.lines[-1].text == "step 299"
-
-        await pilot.press("pageup")
-        await settle(pilot)
-        assert not log.following
-        paused_at = log.scroll_y
-        assert paused_at < log.max_scroll_y
-
-        append(300, 5)
-        app.jobs_screen.post_message(changed(outputs=(job_id,)))
-        await settle(pilot)
-        assert log.lines[-1].text == "step 304"
-        assert log.pending == 5
-        assert log.scroll_y == paused_at  # the view did not move
-        assert "5 new lines" in str(app.jobs_screen.output.border_subtitle)
-
-        await pilot.press("end")
-        await settle(pilot)
-        assert log.following and log.pending == 0
-        assert log.scroll_y == log.max_scroll_y
-        assert "following" in str(app.jobs_screen.output.border_subtitle)
-
-        append(305, 3)
-        app.jobs_screen.post_message(changed(outputs=(job_id,)))
-        await settle(pilot)
-        assert log.lines[-1].text == "step 307"
-        assert log.scroll_y == log.max_scroll_y and log.pending == 0
-
-
-async def test_huge_output_opens_at_its_end_with_bounded_reads(tmp_path: Path) -> None:
-    demo = build_demo_store(tmp_path / "store")
-    job_id = demo.jobs["payments_1"]
-    path = demo.store.layout.output(job_id)
-    line = json.dumps({"type": "item.completed", "item": {"type": "agent_message", "text": "x" * 200}}) + "\n"
-    block = (line * 4096).encode()
-    with open(path, "ab") as f:
-        for _ in range(64 * 1024 * 1024 // len(block)):  # ~64 MB
-            f.write(block)
-        f.write(
-            json.dumps(
-                {"type": "item.completed", "item": {"type": "agent_message", "text": "THE END"}}
-            ).encode()
-        )
-        f.write(b"\n")
-    app = make_app(demo.store, output_tail_lines=500)
-    async with app.run_test(size=(120, 35)) as pilot:
-        await settle(pilot)
-        started = time.perf_counter()
-        app.jobs_screen.open_job(job_id)
-        await settle(pilot)
-        elapsed = time.perf_counter() - started
-        log = app.query_one(OutputLog)
-        assert log.lines[-1].text == "THE END"
-        assert log.line_count <= 502
-        assert "showing its last 500 lines" in log.lines[0].text
-        assert elapsed < 2.0
-
-
 # --------------------------------------------------------------------- filter
 
 
@@ -587,16 +505,6 @@ async def test_help_screen_and_command_palette(demo: DemoStore) -> None:
 # --------------------------------------------------------------------- the non-UI parts
 
 
-def test_wrap_breaks_at_spaces_and_keeps_wide_characters_whole() -> None:
-    from tui.widgets.output_view import wrap
-
-    assert wrap("short", 10) == ["short"]
-    assert wrap("alpha beta gamma delta", 11) == ["alpha beta", "gamma delta"]
-    assert wrap("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]
-    assert all(len(r) <= 10 for r in wrap("word " * 40, 10))
-    assert wrap("日本語のテキスト", 6) == ["日本語", "のテキ", "スト"]
-
-
 def test_filter_words() -> None:
     from tui.jobs import JobFilter, JobRow
 
@@ -647,30 +555,6 @@ def test_age_text_changes_when_announced() -> None:
     assert wait == 55
     assert fmt.age(created, NOW + timedelta(seconds=wait - 0.5)) == "2m"
     assert fmt.age(created, NOW + timedelta(seconds=wait)) == "3m"
-
-
-def test_output_source_skips_huge_appends_and_survives_truncation(tmp_path: Path) -> None:
-    from tui.output_source import OutputSource
-
-    path = tmp_path / "output.txt"
-    path.write_text("".join(f"line {n}\n" for n in range(100)))
-    source = OutputSource(path, raw=True, tail_lines=10, max_jump_bytes=1000)
-    first = source.load()
-    assert [line.text for line in first.lines][-1] == "line 99" and first.reset
-    assert "showing its last 10 lines" in first.lines[0].text
-    with open(path, "a") as f:
-        f.write("line 100\npartial")
-    more = source.read_new()
-    assert more is not None and not more.reset and [line.text for line in more.lines] == ["line 100"]
-    with open(path, "a") as f:
-        f.write(" end\n" + "x" * 5000 + "\nlast\n")  # more than max_jump_bytes: read from the end
-    jumped = source.read_new()
-    assert jumped is not None and jumped.reset and "skipped" in jumped.lines[0].text
-    assert jumped.lines[-1].text == "last"
-    path.write_text("fresh\n")  # replaced by a shorter file
-    again = source.read_new()
-    assert again is not None and again.reset and again.lines[-1].text == "fresh"
-    assert source.read_new() is None
 
 
 def test_status_colours_come_from_the_theme() -> None:

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.theme import palette_of
+from tui.widgets.output_view import OutputView
 
 FILTER_HELP = (
     "Filter (/): words that must all match. A status name (running, error…) or status:NAME keeps "
@@ -70,8 +71,10 @@ class HelpScreen(ModalScreen[None]):
                     "Output",
                     [
                         Binding("up,k / down,j", "", "Scroll (pauses following)"),
-                        Binding("pageup / pagedown", "", "Scroll a page"),
-                        Binding("end, f", "", "Follow the end again"),
+                        Binding("pageup / pagedown", "", "Scroll a page (earlier lines are read as you go)"),
+                        Binding("home, g", "", "The output's first line"),
+                        Binding("end, f, G", "", "Follow the end again"),
+                        *OutputView.BINDINGS,
                     ],
                 ),
                 (

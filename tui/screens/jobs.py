@@ -33,6 +33,7 @@ from tui.model import JobsModel, ReadQueue
 from tui.screens.help import HelpScreen
 from tui.screens.job_actions import JobActions
 from tui.screens.keys import JOBS_SCREEN_KEYS
+from tui.screens.output_actions import OutputActions
 from tui.watcher import StoreWatcher
 from tui.widgets.job_detail import JobDetail
 from tui.widgets.jobs_pane import DEBOUNCE_ABOVE_JOBS, JobsPane
@@ -45,7 +46,7 @@ from tui.workers import Task, failure_text
 _FULL_RESCAN_EVERY = 10
 
 
-class JobsScreen(JobActions):
+class JobsScreen(JobActions, OutputActions):
     """Watch, follow, start and cancel the jobs of a store."""
 
     BINDINGS: ClassVar[list[BindingType]] = JOBS_SCREEN_KEYS

@@ -1,232 +1,73 @@
-"""The selected job's output, live: rendered from the codex event stream, or raw.
+"""The selected job's output, live: rendered from the codex event stream, or raw; searchable.
 
-`OutputLog` is a line-virtualized widget (like Textual's `Log`: only the visible rows
-are rendered) that wraps lines to its width, colours them by kind, keeps at most
-`max_lines` lines, and follows the end: scrolling up pauses (counting the lines
-that arrive meanwhile), reaching the end again resumes.
-
-`OutputView` owns the reading: an `OutputSource` read by thread workers that post
-their chunks back as messages, tagged with a generation so that a chunk for a job
-no longer shown is dropped. The worker also finds the job's output file (the store
-says which file of the job's folder it is).
+`OutputView` owns the reading: an `OutputSource` read by thread workers, one at a time,
+that post their chunks back as messages tagged with a generation (a chunk for a job no
+longer shown is dropped). What the file watcher reports while a read runs is read once
+that read ends: a flood is followed by coalescing, never line by line. The lines shown
+live in `OutputLog` (tui/widgets/output_log.py); `/` searches them and, beyond the
+window, the file; `n`/`N` go to the next/previous hit, `x`/`e`/`a` (shift: backwards) to
+the next command, error or agent message.
 """
 
 from __future__ import annotations
 
-import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from rich.cells import cell_len, chop_cells
-from rich.segment import Segment
-from rich.style import Style
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.events import Resize
-from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
+from textual.widgets import Input
 
 from jobstore import JobStore, RenderedLine
 from tui.jobs import output_path
+from tui.output_search import Query, Target
 from tui.output_source import OutputChunk, OutputSource
+from tui.widgets.output_log import KINDS, OutputLog, wrap
 from tui.workers import Task
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+__all__ = ["KINDS", "OutputLog", "OutputView", "wrap"]
 
-KINDS = ("agent", "reasoning", "command", "output", "file_change", "todo", "error", "usage", "info", "raw")
-
-
-def clean(text: str) -> str:
-    return _CONTROL.sub("�", text.expandtabs(4))
+Read = Callable[[OutputSource], OutputChunk | None]
 
 
-def wrap(text: str, width: int) -> list[str]:
-    """Split a line into rows of at most `width` cells, at spaces where possible."""
-    if width <= 0:
-        return [text]
-    if text.isascii():
-        if len(text) <= width:
-            return [text]
-        rows: list[str] = []
-        while len(text) > width:
-            cut = text.rfind(" ", 0, width + 1)
-            if cut <= width // 3:
-                cut = width
-            rows.append(text[:cut])
-            text = text[cut:].lstrip(" ") if cut < width or text[cut : cut + 1] == " " else text[cut:]
-        if text or not rows:
-            rows.append(text)
-        return rows
-    if cell_len(text) <= width:
-        return [text]
-    return chop_cells(text, width) or [""]
+class SearchInput(Input):
+    """The search line under the output: Enter searches, Esc closes it."""
 
+    BINDINGS = [Binding("escape", "close", "Close", show=False)]
 
-class OutputLog(ScrollView, can_focus=True):
-    """Wrapped, coloured, bounded lines; follows the end unless scrolled up."""
-
-    COMPONENT_CLASSES = {f"output--{kind}" for kind in KINDS} | {"output--placeholder"}
-
-    DEFAULT_CSS = """
-    OutputLog {
-        overflow-x: hidden;
-        overflow-y: scroll;
-    }
-    """
-
-    BINDINGS = [
-        Binding("end,f", "follow", "Follow", show=False),
-        Binding("j", "scroll_down", "Down", show=False),
-        Binding("k", "scroll_up", "Up", show=False),
-    ]
-
-    @dataclass
-    class FollowChanged(Message):
-        log: OutputLog
-        following: bool
-        pending: int
-
-    def __init__(self, *, max_lines: int = 10_000, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.max_lines = max_lines
-        self._entries: list[RenderedLine] = []
-        self._counts: list[int] = []  # rows per entry
-        self._rows: list[tuple[str, str]] = []  # (kind, text) after wrapping
-        self._width = 0
-        self.following = True
-        self.pending = 0
-        self.placeholder = ""
-
-    # ---------------------------------------------------------------- content
-
-    @property
-    def line_count(self) -> int:
-        return len(self._entries)
-
-    @property
-    def lines(self) -> list[RenderedLine]:
-        return list(self._entries)
-
-    def clear(self, placeholder: str = "") -> None:
-        self._entries.clear()
-        self._counts.clear()
-        self._rows.clear()
-        self.placeholder = placeholder
-        self.pending = 0
-        self.virtual_size = Size(self._width, 0)
-        self.scroll_to(y=0, animate=False, immediate=True)
-        self._set_following(True)
-        self.refresh()
-
-    def write(self, lines: list[RenderedLine]) -> None:
-        if not lines:
-            return
-        width = self._wrap_width()
-        for line in lines:
-            rows = wrap(clean(line.text), width)
-            self._entries.append(line)
-            self._counts.append(len(rows))
-            self._rows.extend((line.kind, r) for r in rows)
-        trimmed_rows = self._trim()
-        self.virtual_size = Size(self._width, len(self._rows))
-        if self.following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
-        else:
-            self.pending += len(lines)
-            if trimmed_rows:
-                self.scroll_to(y=max(0, self.scroll_y - trimmed_rows), animate=False, immediate=True)
-            self._post_follow()
-        self.refresh()
-
-    def _trim(self) -> int:
-        excess = len(self._entries) - self.max_lines
-        if excess <= max(100, self.max_lines // 10):
-            return 0
-        rows = sum(self._counts[:excess])
-        del self._entries[:excess]
-        del self._counts[:excess]
-        del self._rows[:rows]
-        return rows
-
-    def _wrap_width(self) -> int:
-        return max(10, self.scrollable_content_region.width or self.size.width or 80)
-
-    def _rewrap(self) -> None:
-        width = self._wrap_width()
-        at_end = self.following
-        self._rows = []
-        self._counts = []
-        for line in self._entries:
-            rows = wrap(clean(line.text), width)
-            self._counts.append(len(rows))
-            self._rows.extend((line.kind, r) for r in rows)
-        self.virtual_size = Size(self._width, len(self._rows))
-        if at_end:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
-        self.refresh()
-
-    def on_resize(self, event: Resize) -> None:
-        width = self._wrap_width()
-        if width != self._width:
-            self._width = width
-            self._rewrap()
-
-    # ---------------------------------------------------------------- follow
-
-    def _set_following(self, following: bool) -> None:
-        changed = following != self.following
-        self.following = following
-        if following:
-            changed = changed or self.pending != 0
-            self.pending = 0
-        if changed:
-            self._post_follow()
-
-    def _post_follow(self) -> None:
-        self.post_message(self.FollowChanged(self, self.following, self.pending))
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        self._set_following(round(new_value) >= self.max_scroll_y)
-
-    def action_follow(self) -> None:
-        self._set_following(True)
-        self.scroll_end(animate=False, immediate=True, x_axis=False)
-
-    # ---------------------------------------------------------------- render
-
-    def _style(self, kind: str) -> Style:
-        name = f"output--{kind}" if kind in KINDS or kind == "placeholder" else "output--raw"
-        return self.get_component_rich_style(name)
-
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        base = self.rich_style
-        index = int(self.scroll_y) + y
-        if not self._rows:
-            if y == 0 and self.placeholder:
-                text = self.placeholder[:width]
-                strip = Strip([Segment(text, self._style("placeholder"))], cell_len(text))
-                return strip.extend_cell_length(width, base)
-            return Strip.blank(width, base)
-        if index >= len(self._rows):
-            return Strip.blank(width, base)
-        kind, text = self._rows[index]
-        strip = Strip([Segment(text, self._style(kind))], cell_len(text))
-        return strip.crop_extend(0, width, base).apply_offsets(0, index)
+    def action_close(self) -> None:
+        self.display = False
+        self.screen.query_one(OutputLog).focus()
 
 
 class OutputView(Vertical):
-    """The output pane: a title with the job and mode, the log, and the follow state."""
+    """The output pane: a title with the job and mode, the log, the search line, the state."""
+
+    BINDINGS = [
+        Binding(
+            "slash", "search", "Search", key_display="/", tooltip="Search the output (n/N: next/previous)"
+        ),
+        Binding("n", "find(1)", "Next", tooltip="Next search hit"),
+        Binding("N", "find(-1)", "Previous", show=False, tooltip="Previous search hit"),
+        Binding("x", "jump('command', 1)", "Cmd", tooltip="Next command (X: previous)"),
+        Binding("X", "jump('command', -1)", "Prev cmd", show=False, tooltip="Previous command"),
+        Binding("e", "jump('error', 1)", "Error", tooltip="Next error (E: previous)"),
+        Binding("E", "jump('error', -1)", "Prev error", show=False, tooltip="Previous error"),
+        Binding("a", "jump('agent', 1)", "Agent", tooltip="Next agent message (A: previous)"),
+        Binding("A", "jump('agent', -1)", "Prev agent", show=False, tooltip="Previous agent message"),
+    ]
 
     @dataclass
     class Loaded(Message):
         generation: int
-        chunk: OutputChunk
+        chunk: OutputChunk | None
+        # Set when a search found nothing: what to say.
+        not_found: str | None = None
+        follow: bool = False  # the result of a read of what was appended
 
     def __init__(
         self, store: JobStore, *, tail_lines: int, max_lines: int, max_jump_bytes: int, id: str | None = None
@@ -235,17 +76,25 @@ class OutputView(Vertical):
         self.store = store
         self.tail_lines = tail_lines
         self.max_lines = max_lines
-        self.max_jump_bytes = max_jump_bytes
+        self.max_jump_bytes = max_jump_bytes  # kept for the configuration; reads are bounded by lines
         self.job_id: str | None = None
         self.raw = False
         self.generation = 0
-        self.reading = False
+        self.reading = False  # a read runs or its result is not shown yet
+        self.searching = False
+        self.search_query: Query | None = None  # the last text search
+        self._in_flight = 0
+        self._following_read = False  # a read of what was appended runs
+        self._follow_owed = False  # the file changed meanwhile: read again after it
         # The job's source, and the generation it was opened for (set by the worker).
         self._source: tuple[int, OutputSource] | None = None
         self._lock = threading.Lock()  # one reader at a time; chunks are posted in the order read
 
     def compose(self) -> ComposeResult:
         yield OutputLog(max_lines=self.max_lines, id="output-log")
+        search = SearchInput(placeholder="search the output (Enter; Esc to close)", id="output-search")
+        search.display = False
+        yield search
 
     @property
     def log_widget(self) -> OutputLog:
@@ -264,21 +113,30 @@ class OutputView(Vertical):
             return
         self.job_id = job_id
         self.generation += 1
+        self._following_read = self._follow_owed = False
         log = self.log_widget
         if job_id is None:
-            self.reading = False
             log.clear("Select a job to see its output.")
             self._update_title()
             return
         log.clear("Reading the output…")
-        self.reading = True
         self._update_title()
-        self._read(job_id)
+        self._start(lambda source: source.load(), opening=True)
 
     def poke(self) -> None:
-        """The output file changed: read what was appended (or the output, if not found yet)."""
-        if self.job_id is not None:
-            self._read(self.job_id)
+        """The output file changed: read what was appended, once the read running ends."""
+        if self.job_id is None:
+            return
+        log = self.log_widget
+        if self._source is None or self._source[0] != self.generation:
+            self._start(lambda source: source.load(), opening=True)
+        elif not log.at_end:
+            return  # the window shows an earlier part: nothing to read
+        elif self._following_read:
+            self._follow_owed = True
+        else:
+            self._following_read = True
+            self._start(lambda source: source.read_new(), name="follow the output", follow=True)
 
     def toggle_raw(self) -> None:
         self.raw = not self.raw
@@ -289,46 +147,148 @@ class OutputView(Vertical):
     def follow(self) -> None:
         self.log_widget.action_follow()
 
-    def _read(self, job_id: str) -> None:
+    # ---------------------------------------------------------------- reading
+
+    def _start(
+        self, read: Read, *, opening: bool = False, name: str = "read the output", follow: bool = False
+    ) -> None:
         generation = self.generation
+        job_id = self.job_id
+        self._in_flight += 1
+        self.reading = True
 
         def work() -> None:
-            with self._lock:
-                if generation != self.generation:
-                    return
-                chunk = self._next_chunk(job_id, generation)
-                if chunk is not None:
-                    self.post_message(self.Loaded(generation, chunk))
+            message = OutputView.Loaded(generation, None, follow=follow)
+            try:
+                with self._lock:
+                    if generation != self.generation or job_id is None:
+                        return
+                    message = self._read(job_id, generation, read, opening)
+                    message.follow = follow
+            finally:
+                self.post_message(message)
 
-        self.run_worker(work, thread=True, group=Task.OUTPUT, name="read the output", exit_on_error=False)
+        self.run_worker(work, thread=True, group=Task.OUTPUT, name=name, exit_on_error=False)
 
-    def _next_chunk(self, job_id: str, generation: int) -> OutputChunk | None:
-        """In the worker: the first chunk (finding the file), or what was appended since."""
+    def _read(self, job_id: str, generation: int, read: Read, opening: bool) -> Loaded:
+        """In the worker: open the job's output if needed, then read."""
         try:
-            if self._source is not None and self._source[0] == generation:
-                return self._source[1].read_new()
-            path = output_path(self.store, job_id)
-            if path is None:
-                return OutputChunk([], True, 0)  # not written yet: "No output yet"
-            source = OutputSource(
-                path, raw=self.raw, tail_lines=self.tail_lines, max_jump_bytes=self.max_jump_bytes
-            )
-            chunk = source.load()
-            self._source = (generation, source)
-            return chunk
+            if self._source is None or self._source[0] != generation:
+                path = output_path(self.store, job_id)
+                if path is None:  # not written yet: "No output yet"
+                    return self.Loaded(generation, OutputChunk([]))
+                if self._source is not None:
+                    self._source[1].close()
+                source = OutputSource(path, raw=self.raw, tail_lines=self.tail_lines)
+                self._source = (generation, source)
+                if not opening:
+                    read = OutputSource.load
+            return self.Loaded(generation, read(self._source[1]))
+        except _NotFound as exc:
+            return self.Loaded(generation, None, not_found=str(exc))
         except OSError as exc:  # shown where the output would be
-            return OutputChunk([RenderedLine("error", f"cannot read the output: {exc}")], True, 0)
+            error = RenderedLine("error", f"cannot read the output: {exc}")
+            return self.Loaded(generation, OutputChunk([error], [0]))
 
     @on(Loaded)
     def _on_loaded(self, message: Loaded) -> None:
         message.stop()
+        self._in_flight = max(0, self._in_flight - 1)
+        self.reading = self._in_flight > 0
         if message.generation != self.generation:
             return
         log = self.log_widget
-        if message.chunk.reset:
-            self.reading = False
-            log.clear("No output yet." if not message.chunk.lines else "")
-        log.write(message.chunk.lines)
+        chunk = message.chunk
+        if chunk is not None:
+            if chunk.reset and not chunk.lines:
+                log.clear("No output yet.")
+            else:
+                log.placeholder = ""
+                log.apply(chunk)
+        if message.not_found is not None:
+            self.notify(message.not_found, severity="warning", timeout=3)
+        if message.follow:
+            self._following_read = False
+            if self._follow_owed:
+                self._follow_owed = False
+                self.poke()
+        self.searching = False
+        self._update_subtitle()
+
+    @on(OutputLog.NeedLines)
+    def _need_lines(self, message: OutputLog.NeedLines) -> None:
+        message.stop()
+        log = message.log
+        if message.where == "before":
+            start = log.start
+            self._start(lambda source: source.before(start))
+        elif message.where == "after":
+            end = log.end
+            self._start(lambda source: source.after(end))
+        elif message.where == "head":
+            self._start(lambda source: source.head())
+        else:
+            self._start(lambda source: source.load())
+
+    # ---------------------------------------------------------------- search and jumps
+
+    def action_search(self) -> None:
+        search = self.query_one(SearchInput)
+        search.display = True
+        search.value = self.search_query.text if self.search_query else ""
+        search.focus()
+
+    @on(Input.Submitted, "#output-search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        search = self.query_one(SearchInput)
+        search.display = False
+        self.log_widget.focus()
+        if not event.value:
+            self.search_query = self.log_widget.search_query = None
+            self.log_widget.refresh()
+            return
+        self.search_query = Query.for_text(event.value)
+        self.log_widget.search_query = self.search_query
+        self.log_widget.cursor = None
+        self.find(self.search_query, forward=True)
+
+    def action_find(self, direction: int) -> None:
+        if self.search_query is None:
+            self.notify("Nothing searched yet: press / to search the output.", timeout=3)
+            return
+        self.find(self.search_query, forward=direction > 0)
+
+    def action_jump(self, target: str, direction: int) -> None:
+        self.find(Query(Target(target)), forward=direction > 0)
+
+    def find(self, query: Query, *, forward: bool) -> None:
+        """Go to the next (previous) hit: in the window if there is one, else in the file."""
+        if self.job_id is None:
+            return
+        log = self.log_widget
+        found = log.find(query, forward=forward, raw_view=self.raw)
+        if found is not None:
+            log.select(found)
+            self._update_subtitle()
+            return
+        beyond = (not log.at_end or log.end < log.file_size) if forward else log.start > 0
+        where = "below" if forward else "above"
+        if not beyond:
+            self.notify(f"No {query.description} {where}.", severity="warning", timeout=3)
+            return
+        offset = log.end if forward else log.start
+        generation = self.generation
+        self.searching = True
+        self._update_subtitle()
+
+        def read(source: OutputSource) -> OutputChunk | None:
+            hit = source.find(query, offset, forward=forward, stop=lambda: generation != self.generation)
+            if hit is None:
+                raise _NotFound(f"No {query.description} {where}.")
+            return source.around(hit[0], hit)
+
+        self._start(read, name="search the output")
 
     # ---------------------------------------------------------------- titles
 
@@ -343,8 +303,20 @@ class OutputView(Vertical):
 
     def _update_subtitle(self) -> None:
         log = self.log_widget
-        if log.following:
-            self.border_subtitle = "following · r raw/rendered"
+        search = f"{self.search_query.description} · n/N · " if self.search_query is not None else ""
+        if self.searching:
+            self.border_subtitle = f"{search}searching the file…"
+        elif log.following:
+            self.border_subtitle = f"{search}following · r raw/rendered"
         else:
             pending = f"{log.pending:,} new lines · " if log.pending else ""
-            self.border_subtitle = f"paused · {pending}End to follow"
+            where = ""
+            top = log.top_entry()
+            entry = log.entry(top) if top is not None else None
+            if entry is not None and log.file_size:
+                where = f"{100 * entry[1] // log.file_size}% · "
+            self.border_subtitle = f"{search}paused · {where}{pending}End to follow"
+
+
+class _NotFound(Exception):
+    """A search of the file found nothing: said in a toast, not as a failure."""
