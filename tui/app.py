@@ -8,9 +8,11 @@ from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from jobstore import JobStore
+from jobstore.sanitize import terminal_safe
 from tui.config import TuiConfig
 from tui.screens.jobs import JobsScreen
 
@@ -32,6 +34,26 @@ class CodexTuiApp(App[None]):
         self.store = store or config.open_store()
         if config.theme:
             self.theme = config.theme
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast (widgets' and screens' notify come here) is plain text made safe: it
+        often quotes stored text (a prompt, a folder, an error), which is neither markup nor
+        allowed to reach the terminal raw. `markup` is accepted and ignored."""
+        super().notify(
+            terminal_safe(message, multiline=True),
+            title=terminal_safe(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def get_default_screen(self) -> Screen[None]:
         return JobsScreen(self.store, self.config)

@@ -1,10 +1,20 @@
-"""How values look on screen: ages, durations, token counts, status marks. No Textual here."""
+"""How values look on screen: ages, durations, token counts, status marks, stored text made safe.
+No Textual here.
+
+Every stored string the UI shows outside the output pane (prompts, folders, errors, session
+ids, codex's answers) goes through `safe`, `block` or `one_line`: jobstore's one sanitiser
+shows control characters visibly, so a record cannot set the window title, write the
+clipboard or clear the screen. Widgets put the result in Rich `Text` (never markup), and
+the app's toasts are plain text too (`CodexTuiApp.notify`).
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from jobstore import UNREADABLE, JobStatus
+from jobstore.sanitize import terminal_safe
 from tui.jobs import JobRow
 
 SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -98,13 +108,28 @@ def tokens(value: int | None) -> str:
     return f"{value / 1_000_000:.1f}M"
 
 
-def short_session(session_id: str | None) -> str:
-    return session_id[:8] if session_id else ""
+def safe(text: str | None) -> str:
+    """Stored text for one line of the screen: newlines and every other control shown visibly."""
+    return terminal_safe(text or "")
+
+
+def block(text: str | None) -> str:
+    """Stored text that may span lines: newlines kept, every other control shown visibly."""
+    return terminal_safe(text or "", multiline=True)
+
+
+# Only ordinary spaces and line ends fold into one space; other controls stay to be shown.
+_FOLDED = re.compile(r"[ \t\r\n]+")
 
 
 def one_line(text: str, limit: int = 200) -> str:
-    line = " ".join(text.split())
+    """Stored text folded onto one line, made safe, and cut to `limit` characters."""
+    line = safe(_FOLDED.sub(" ", text).strip())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def short_session(session_id: str | None) -> str:
+    return safe(session_id[:8]) if session_id else ""
 
 
 def byte_size(n: int) -> str:

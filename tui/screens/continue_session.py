@@ -25,7 +25,7 @@ class ContinueSessionScreen(StartJobScreen):
         text = Text()
         text.append("session ", style="dim")
         text.append(self.session.session_id, style=palette.style("session", "bold"))
-        text.append(f"\n{self.session.cwd}", style="dim")
+        text.append(f"\n{fmt.safe(self.session.cwd)}", style="dim")
         turns = self.session.turns
         shown = list(enumerate(turns, 1))[-3:]
         text.append(

@@ -26,6 +26,7 @@ from jobstore import (
     JobStoreError,
     RunOptions,
 )
+from tui import format as fmt
 from tui.theme import palette_of
 
 
@@ -107,7 +108,7 @@ class StartJobScreen(ModalScreen[str | None]):
 
     def show_error(self, message: str) -> None:
         self.query_one("#form-error", Static).update(
-            Text(message, style=palette_of(self.app).style("error-text", "bold"))
+            Text(fmt.block(message), style=palette_of(self.app).style("error-text", "bold"))
         )
 
     # ---------------------------------------------------------------- submit

@@ -104,7 +104,7 @@ class JobsTable(DataTable[Text]):
             Text(row.job_id, style="dim" if row.is_terminal else ""),
             _age_cell(row, now),
             _duration_cell(row, now),
-            Text(row.project),
+            Text(fmt.safe(row.project)),
             prompt,
             Text(fmt.short_session(row.session_id), style=palette.style("session")),
             Text(fmt.tokens(row.tokens), justify="right"),

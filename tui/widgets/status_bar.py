@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from jobstore import JobStatus
+from tui import format as fmt
 from tui.jobs import STATUSES
 from tui.theme import palette_of
 
@@ -94,7 +95,8 @@ class StatusBar(Static):
         elif self.filter_text:
             text.append("  │ ", style="dim")
             text.append(
-                f"{self.shown:,} of {self.total:,} · /{self.filter_text}", style=palette.style("notice")
+                f"{self.shown:,} of {self.total:,} · /{fmt.safe(self.filter_text)}",
+                style=palette.style("notice"),
             )
         return text
 
