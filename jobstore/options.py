@@ -109,6 +109,18 @@ def check_cwd(value: object) -> str:
     return str(path.resolve())
 
 
+def check_in_git_repository(cwd: str) -> str:
+    """`cwd` if it is in a git work tree (`.git` in it or a folder above, as codex looks):
+    codex reviews what git tracks, and fails outside a repository after it has started."""
+    folder = Path(cwd)
+    if any((parent / ".git").exists() for parent in (folder, *folder.parents)):
+        return cwd
+    raise InvalidInput(
+        f"cwd {cwd!r} is not in a git repository: codex reviews the changes git tracks. "
+        "Give a folder inside a repository (or run `git init` there first)"
+    )
+
+
 def check_git_ref(name: str, value: object) -> str:
     if not isinstance(value, str) or _GIT_REF_RE.fullmatch(value) is None or value.startswith("-"):
         raise InvalidInput(f"invalid {name} {value!r}: expected a git branch, tag or commit")
@@ -205,7 +217,7 @@ class ReviewOptions:
             raise InvalidInput("title goes with commit")
         if not targets and not text:
             uncommitted = True  # what a person most often wants reviewed
-        return cls(
+        options = cls(
             cwd=check_cwd(cwd),
             uncommitted=bool(uncommitted),
             base=None if base in (None, "") else check_git_ref("base", base),
@@ -215,6 +227,8 @@ class ReviewOptions:
             approval_policy=check_approval_policy(approval_policy),
             model=check_model(model),
         )
+        check_in_git_repository(options.cwd)  # after the other checks: theirs come first
+        return options
 
     def describe(self) -> str:
         if self.prompt:

@@ -212,10 +212,17 @@ class JobStore:
             raise UnreadableRecord(f"job {job_id}: cannot read output.txt ({exc.strerror})") from None
 
     def rendered_tail(self, job_id: str, lines: int = 50) -> list[RenderedLine]:
-        """The end of the output made readable: at most `lines` rendered lines."""
-        raw = self.output_tail(job_id, lines).lines
-        rendered = [r for line in raw for r in render_line(line)]
-        return rendered[-lines:]
+        """The end of the output made readable: the last `lines` rendered lines (fewer only
+        when the output holds fewer). Many events render to none (turn.started), so more raw
+        lines are read until enough render."""
+        raw_lines = check_limit("tail_lines", lines, MAX_TAIL_LINES)
+        while True:
+            tail = self.output_tail(job_id, raw_lines)
+            rendered = [r for line in tail.lines for r in render_line(line)]
+            exhausted = len(tail.lines) < raw_lines or tail.truncated or raw_lines == MAX_TAIL_LINES
+            if len(rendered) >= lines or exhausted:
+                return rendered[-lines:]
+            raw_lines = min(raw_lines * 2, MAX_TAIL_LINES)
 
     def summary(self, job_id: str) -> Summary:
         """The runner's summary of the event stream; rebuilt from the output's end if absent

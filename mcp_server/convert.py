@@ -77,6 +77,12 @@ def next_hint(record: JobRecord) -> str:
 
 
 def start_result(record: JobRecord) -> StartResult:
+    hint = next_hint(record)
+    if record.session_id is None and not record.is_terminal:
+        hint += (
+            ". session_id is null until codex starts its session (its first event, "
+            "a moment after the job starts running): codex_poll or codex_wait show it then"
+        )
     return StartResult(
         job_id=record.job_id,
         kind=record.kind,
@@ -84,7 +90,7 @@ def start_result(record: JobRecord) -> StartResult:
         pid=record.pid,
         session_id=record.session_id,
         cwd=record.cwd,
-        next=next_hint(record),
+        next=hint,
     )
 
 

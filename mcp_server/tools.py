@@ -7,8 +7,10 @@ store's own message (mcp_server.errors); `create_server` registers the tools.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
 from typing import Annotated
 
 from fastmcp import Context
@@ -16,6 +18,7 @@ from fastmcp.exceptions import ToolError
 from fastmcp.tools import tool
 from pydantic import Field
 
+from jobstore import JobRecord, JobStatus, JobStore
 from mcp_server.arguments import (
     DEFAULT_LIMIT,
     DEFAULT_POLICY,
@@ -70,6 +73,9 @@ from mcp_server.schemas import (
 )
 from mcp_server.waiting import wait_for_job
 
+SESSION_ID_WAIT_SECONDS = 1.0
+SESSION_ID_POLL_SECONDS = 0.05
+
 StatusFilterArg = Annotated[EntryStatusName | None, Field(description="only jobs in this status")]
 
 
@@ -107,7 +113,18 @@ async def codex_start(
             )
         )
     )
-    return start_result(record)
+    return start_result(await with_new_session_id(store, record))
+
+
+async def with_new_session_id(store: JobStore, record: JobRecord) -> JobRecord:
+    """A new session's id comes with codex's first event (thread.started), usually well within
+    a second of the start: wait that long for it, so the caller can continue the session at
+    once. A queued job has no codex yet; after the wait the result says when the id comes."""
+    deadline = time.monotonic() + SESSION_ID_WAIT_SECONDS
+    while record.session_id is None and record.status == JobStatus.RUNNING and time.monotonic() < deadline:
+        await asyncio.sleep(SESSION_ID_POLL_SECONDS)
+        record = await in_thread(store.get, record.job_id)
+    return record
 
 
 @tool(annotations={"title": "Show a codex job", "readOnlyHint": True})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -151,6 +152,7 @@ def test_continue_session_links_jobs(store: JobStore, workdir: Path) -> None:
 
 
 def test_review_job(store: JobStore, workdir: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(workdir)], check=True)  # codex reviews a repository
     job = store.start_review(ReviewOptions.checked(cwd=str(workdir), base="main"))
     final = store.wait(job.job_id, 20)
     assert final.kind == "review" and final.review == {"base": "main"}
@@ -236,6 +238,9 @@ def test_review_options_are_checked(workdir: Path) -> None:
         ReviewOptions.checked(cwd=str(workdir), base="main", prompt="look at security")
     with pytest.raises(InvalidInput, match="invalid base"):
         ReviewOptions.checked(cwd=str(workdir), base="--upload-pack=evil")
+    with pytest.raises(InvalidInput, match="not in a git repository"):
+        ReviewOptions.checked(cwd=str(workdir))
+    subprocess.run(["git", "init", "-q", str(workdir)], check=True)
     assert ReviewOptions.checked(cwd=str(workdir)).uncommitted
 
 

@@ -3,6 +3,7 @@ as the inline `codex` and `codex_review` tools, compared call for call."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,7 @@ async def test_admitted_codex_job_gets_the_inline_result(store: JobStore, workdi
 
 
 async def test_admitted_review_gets_the_inline_result(store: JobStore, workdir: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(workdir)], check=True)  # codex reviews a repository
     arguments = {"cwd": str(workdir), "base": "main"}
     admitted = await admit_job_call(store, ServerSettings(), "codex_review", arguments)
     assert admitted.kind == "review" and admitted.review == {"base": "main"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, redirect_stderr
@@ -94,6 +95,7 @@ async def test_tools_and_schemas_are_declared(store: JobStore) -> None:
 
 async def test_every_tool_result_matches_its_declared_schema(store: JobStore, workdir: Path) -> None:
     # call_ok validates structuredContent against the outputSchema from tools/list.
+    subprocess.run(["git", "init", "-q", str(workdir)], check=True)  # codex reviews a repository
     cwd = str(workdir)
     async with connect(store) as session:
         job = await call_ok(session, "codex_start", {"prompt": "schema check", "cwd": cwd})
@@ -302,6 +304,7 @@ async def test_cancel_queued_job(workdir: Path, tmp_path: Path, fake_codex: Path
 
 
 async def test_review(store: JobStore, workdir: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(workdir)], check=True)  # codex reviews a repository
     async with connect(store) as session:
         started = await call_ok(session, "codex_review", {"cwd": str(workdir)})
         assert started["kind"] == "review"
