@@ -1,8 +1,9 @@
 """Reading a job's output from its end, at a cost that does not depend on the file's size.
 
 `read_tail` scans backwards in blocks until it has the lines it needs (toolong's
-approach), and bounds the bytes it will scan, so a 1 GB file or a single 10 MB
-line costs no more than a small one. `OutputFollower` reads what was appended
+approach), and bounds the bytes it will scan (4 MB, and no more than a shown line's
+worth of one line), so a 1 GB file or a single 200 MB line costs no more than a
+small one. `OutputFollower` reads what was appended
 since the last call, for the runner and for live views.
 """
 
@@ -16,6 +17,7 @@ _BLOCK = 64 * 1024
 _PIECE = 1024 * 1024
 DEFAULT_MAX_SCAN_BYTES = 4 * 1024 * 1024
 MAX_LINE_CHARS = 20_000
+_LINE_CAP_BYTES = MAX_LINE_CHARS * 4  # UTF-8: at most 4 bytes a character
 
 
 def clean_text(raw: bytes) -> str:
@@ -32,10 +34,9 @@ def clip_line(line: str, max_chars: int = MAX_LINE_CHARS) -> str:
 def clip_raw_line(raw: bytes) -> str:
     """A line as read from the file, decoded only as far as it is shown: a line of
     hundreds of MB costs what its first `MAX_LINE_CHARS` characters do."""
-    cut = MAX_LINE_CHARS * 4  # UTF-8: at most 4 bytes a character
-    if len(raw) <= cut:
+    if len(raw) <= _LINE_CAP_BYTES:
         return clip_line(clean_text(raw))
-    return clip_line(clean_text(raw[:cut])) + f" … [{len(raw) - cut:,} more bytes]"
+    return clip_line(clean_text(raw[:_LINE_CAP_BYTES])) + f" … [{len(raw) - _LINE_CAP_BYTES:,} more bytes]"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def read_tail(path: Path, lines: int, *, max_scan_bytes: int = DEFAULT_MAX_SCAN_
         chunks: list[bytes] = []
         newlines = 0
         scanned = 0
+        line_start = size  # where the earliest line found so far starts (or may start)
         while end > 0 and newlines <= lines and scanned < max_scan_bytes:
             start = max(0, end - _BLOCK)
             block = os.pread(fd, end - start, start)
@@ -67,6 +69,11 @@ def read_tail(path: Path, lines: int, *, max_scan_bytes: int = DEFAULT_MAX_SCAN_
             chunks.append(block)
             scanned += len(block)
             end = start
+            found = block.rfind(b"\n", 0, len(block) - 1 if line_start == size else len(block))
+            if found >= 0:
+                line_start = start + found + 1
+            elif line_start - start > _LINE_CAP_BYTES:
+                break  # a line longer than any reader shows: where it starts is not worth finding
     finally:
         os.close(fd)
     data = b"".join(reversed(chunks))
@@ -102,7 +109,7 @@ class OutputFollower:
         path: Path,
         offset: int = 0,
         *,
-        max_line_bytes: int = MAX_LINE_CHARS * 4,
+        max_line_bytes: int = _LINE_CAP_BYTES,
         max_line_chars: int = MAX_LINE_CHARS,
         max_read_bytes: int = 8 * _PIECE,
     ) -> None:
