@@ -4,12 +4,19 @@ own session files (`jobstore.codex_sessions`); the UI shows both the same way.""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from jobstore.errors import JobStoreError
 from jobstore.events import Summary, total_tokens
 from jobstore.record import JobRecord, parse_iso
 from jobstore.states import JobStatus
+
+if TYPE_CHECKING:
+    from jobstore.sessions import SessionInfo
+    from jobstore.store import JobStore
 
 
 @dataclass(frozen=True)
@@ -76,3 +83,17 @@ def turn_of_job(record: JobRecord, summary: Summary | None, answer: str | None) 
         error=record.error if record.status.is_terminal and record.status != JobStatus.DONE else None,
         job_id=record.job_id,
     )
+
+
+def conversation_of_session(store: JobStore, session: SessionInfo) -> Conversation:
+    """A session of the store as a conversation: each job's summary and answer, read now."""
+    turns = []
+    for record in session.turns:
+        summary: Summary | None = None
+        answer: str | None = None
+        with contextlib.suppress(JobStoreError, OSError):
+            summary = store.summary(record.job_id)
+        with contextlib.suppress(JobStoreError, OSError):
+            answer = store.final_message(record.job_id, summary)
+        turns.append(turn_of_job(record, summary, answer))
+    return Conversation(session.session_id, session.cwd, tuple(turns), started_here=True)

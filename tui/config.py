@@ -10,6 +10,8 @@ from pathlib import Path
 
 from jobstore import JobStore, Settings
 
+NOTIFY_CHOICES = ("toast", "bell", "desktop")
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -32,6 +34,9 @@ class TuiConfig:
     # Cursor blink and similar animations.
     animations: bool = True
     theme: str | None = None
+    # When a job ends: "toast" (always shown), "bell" (and the terminal bell), "desktop" (and a
+    # desktop notification through notify-send, else the bell).
+    notify_end: str = "toast"
     # The periodic check, on start and with each safety rescan: record lost jobs, fix slots
     # and markers, start queued jobs (reads never do).
     reconcile: bool = True

@@ -72,6 +72,8 @@ class JobRow:
     approval_policy: str = ""
     model: str | None = None
     cancel_requested: bool = False
+    client: str | None = None  # who started the job, when it said (e.g. "claude-code 2.1.329 (MCP task)")
+    turn_completed: bool = False  # codex's output says its turn completed
     stamp: Stamp | None = None
     # time.monotonic() when the read began: a later read always wins.
     read_at: float = 0.0
@@ -160,7 +162,14 @@ def output_path(store: JobStore, job_id: str) -> Path | None:
     return None
 
 
-def row_from_record(record: JobRecord, *, tokens: int | None, stamp: Stamp | None, read_at: float) -> JobRow:
+def row_from_record(
+    record: JobRecord,
+    *,
+    tokens: int | None,
+    stamp: Stamp | None,
+    read_at: float,
+    turn_completed: bool = False,
+) -> JobRow:
     return JobRow(
         job_id=record.job_id,
         status=record.status,
@@ -177,6 +186,8 @@ def row_from_record(record: JobRecord, *, tokens: int | None, stamp: Stamp | Non
         approval_policy=record.approval_policy,
         model=record.model,
         cancel_requested=record.cancel_requested_at is not None,
+        client=record.client,
+        turn_completed=turn_completed,
         stamp=stamp,
         read_at=read_at,
     )
@@ -208,10 +219,13 @@ def read_row(store: JobStore, job_id: str, folder: Path) -> JobRow | None:
     if isinstance(entry, UnreadableJob):
         return unreadable_row(job_id, entry.reason, stamp=stamp, read_at=read_at)
     tokens: int | None = None
+    turn_completed = False
     if entry.status != JobStatus.QUEUED:
         with contextlib.suppress(JobStoreError, OSError, ValueError, TypeError):
-            tokens = total_tokens(store.summary(job_id).usage)
-    return row_from_record(entry, tokens=tokens, stamp=stamp, read_at=read_at)
+            summary = store.summary(job_id)
+            tokens = total_tokens(summary.usage)
+            turn_completed = summary.turn_completed
+    return row_from_record(entry, tokens=tokens, stamp=stamp, read_at=read_at, turn_completed=turn_completed)
 
 
 def read_rows(store: JobStore, job_ids: Iterable[str]) -> tuple[list[JobRow], list[tuple[str, float]]]:

@@ -35,6 +35,7 @@ from tui.screens.new_job import NewJobScreen
 from tui.watcher import StoreChanges
 from tui.widgets.job_detail import JobDetail
 from tui.widgets.output_view import OutputLog, OutputView
+from tui.widgets.conversation import TurnView
 from tui.widgets.sessions import SessionTree
 
 REPO = Path(__file__).resolve().parents[2]
@@ -296,8 +297,8 @@ async def test_session_history_and_continue(store: JobStore, workdir: Path) -> N
         assert [n.data.session_id for n in tree.root.children] == [session_id]
         await pilot.press("down")  # the session's first turn
         await settle(pilot)
-        detail = str(app.query_one("#session-detail").render())
-        assert "first turn" in detail and "Done: first turn" in detail  # prompt and final answer
+        [turn] = [view.turn for view in app.query(TurnView)]  # the conversation: prompt and answer
+        assert (turn.prompt, turn.answer, turn.job_id) == ("first turn", "Done: first turn", first.job_id)
         await pilot.press("enter")  # opens the turn's job
         await settle(pilot)
         assert app.jobs_screen.view == "jobs" and app.jobs_screen.selected_job_id == first.job_id

@@ -1,26 +1,44 @@
-"""What the jobs screen does to jobs: cancel one (after asking), start one, continue a session,
-and announce the ones that end. The writes run in workers; their answers come back as messages."""
+"""What the jobs screen does to jobs: cancel one (after asking), start one, continue a session
+(the store's or codex's own), announce the ones that end (a toast, and a bell or a desktop
+notification when configured), switch between output and diff, rescan on request. The writes
+run in workers; their answers come back as messages."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from dataclasses import dataclass
 from functools import partial
 
 from rich.text import Text
 from textual import on
+from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher
+from textual.widgets import ContentSwitcher, TabbedContent
 
 from jobstore import JobNotFound, JobStatus, JobStore, JobStoreError
+from jobstore.codex_sessions import CodexSessions, RolloutHead
+from jobstore.sanitize import terminal_safe
 from tui import format as fmt
 from tui.config import TuiConfig
 from tui.jobs import JobRow
-from tui.messages import CancelFinished, CancelJob, ContinueSession, OpenJob, SessionFetched, StoreChanged
+from tui.messages import (
+    CancelFinished,
+    CancelJob,
+    ContinueSession,
+    OpenJob,
+    Rescanned,
+    SessionFetched,
+    StoreChanged,
+)
 from tui.model import JobsModel
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.continue_codex import ContinueCodexSessionScreen
 from tui.screens.continue_session import ContinueSessionScreen
 from tui.screens.new_job import NewJobScreen
 from tui.watcher import StoreChanges
+from tui.widgets.diff_view import DiffView
 from tui.widgets.job_detail import JobDetail
 from tui.widgets.jobs_pane import JobsPane
 from tui.widgets.jobs_table import JobsTable
@@ -36,6 +54,14 @@ _TOASTS: dict[str, tuple[str, SeverityLevel]] = {
 }
 
 
+@dataclass
+class CodexSessionFetched(Message):
+    """One of codex's own sessions, found for the continue form."""
+
+    session_id: str
+    head: RolloutHead
+
+
 class JobActions(Screen[None]):
     """The jobs screen's widgets, and its actions on jobs. JobsScreen sets the state declared
     here; what these actions want of it (show a job, read one again) they ask by message."""
@@ -44,6 +70,7 @@ class JobActions(Screen[None]):
     config: TuiConfig
     model: JobsModel
     selected_job_id: str | None
+    _rescan_asked = False  # ctrl+r: say when the rescan is done
 
     @property
     def jobs_pane(self) -> JobsPane:
@@ -60,6 +87,10 @@ class JobActions(Screen[None]):
     @property
     def output(self) -> OutputView:
         return self.query_one(OutputView)
+
+    @property
+    def diff_view(self) -> DiffView:
+        return self.query_one(DiffView)
 
     @property
     def status_bar(self) -> StatusBar:
@@ -81,7 +112,52 @@ class JobActions(Screen[None]):
         detail = fmt.one_line(row.first_line, 60)
         if row.status != JobStatus.DONE and row.error:
             detail += f"\n{fmt.one_line(row.error, 120)}"
-        self.notify(f"{row.job_id} · {row.project}\n{detail}", title=title, severity=severity)
+        self.notify(f"{row.job_id} · {terminal_safe(row.project)}\n{detail}", title=title, severity=severity)
+        how = self.config.notify_end
+        if how == "bell" or (how == "desktop" and not self._desktop_notify(title, row)):
+            self.app.bell()
+
+    def _desktop_notify(self, title: str, row: JobRow) -> bool:
+        """A desktop notification through notify-send; False where there is none."""
+        program = shutil.which("notify-send")
+        if program is None:
+            return False
+        body = f"{row.job_id} · {terminal_safe(row.project)}: {fmt.one_line(row.first_line, 100)}"
+        try:
+            # argv, never a shell; the text is made safe. Not waited for.
+            subprocess.Popen(
+                [program, "--app-name=codex-tui", title, body],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:
+            return False
+        return True
+
+    # ------------------------------------------------------------ views and rescans
+
+    def action_toggle_diff(self) -> None:
+        """Between the selected job's output and what it changed (the Diff tab)."""
+        if self.view == "sessions":
+            self.action_toggle_view()  # type: ignore[attr-defined]
+        tabs = self.query_one("#job-tabs", TabbedContent)
+        tabs.active = "output-tab" if tabs.active == "diff-tab" else "diff-tab"
+
+    def action_rescan_now(self) -> None:
+        """ctrl+r: a full rescan, said when it starts and when it is done."""
+        self._rescan_asked = True
+        self.notify("Comparing everything shown with the store…", timeout=2)
+        self.action_rescan(full=True)  # type: ignore[attr-defined]
+
+    def rescan_answered(self, message: Rescanned) -> None:
+        if self._rescan_asked:
+            self._rescan_asked = False
+            changed = len(message.rows) + len(message.gone)
+            self.notify(
+                f"Store rescanned: {len(self.model.rows):,} jobs, {changed:,} read again or gone.", timeout=3
+            )
 
     # ------------------------------------------------------------ cancel
 
@@ -114,7 +190,7 @@ class JobActions(Screen[None]):
         message.append(job_id, style="bold")
         message.append(f" ({row.status})?\n\n")
         message.append(fmt.one_line(row.first_line, 160), style="italic")
-        message.append(f"\n{row.cwd}", style="dim")
+        message.append(f"\n{terminal_safe(row.cwd)}", style="dim")
         message.append(
             "\n\ncodex and every process it started get SIGTERM, then SIGKILL after the grace period.",
             style="dim",
@@ -187,19 +263,35 @@ class JobActions(Screen[None]):
         self._open_continue(message.session_id)
 
     def _open_continue(self, session_id: str) -> None:
+        codex = self.sessions_view.codex
         self.run_worker(
-            partial(self._fetch_session, session_id),
+            partial(self._fetch_session, session_id, codex),
             thread=True,
             group=Task.SESSION,
             name=f"continue session {session_id}",
             exit_on_error=False,
         )
 
-    def _fetch_session(self, session_id: str) -> None:
-        session = self.store.session(session_id)
-        if session is None:
-            raise JobNotFound(f"no session {session_id} in the store")
-        self.post_message(SessionFetched(session))
+    def _fetch_session(self, session_id: str, codex: CodexSessions | None) -> None:
+        session = self.store.session(session_id, missing_ok=True)
+        if session is not None:
+            self.post_message(SessionFetched(session))
+            return
+        rollout = codex.find(session_id) if codex is not None else None
+        if rollout is None:
+            raise JobNotFound(f"no session {session_id} in the store or in codex's own sessions")
+        self.post_message(CodexSessionFetched(session_id, codex.head(rollout) if codex else RolloutHead()))
+
+    @on(CodexSessionFetched)
+    def _push_continue_codex(self, message: CodexSessionFetched) -> None:
+        screen = ContinueCodexSessionScreen(
+            self.store,
+            message.session_id,
+            message.head,
+            cwd=str(self.config.launch_cwd),
+            animations=self.config.animations,
+        )
+        self.app.push_screen(screen, self._job_started)
 
     @on(SessionFetched)
     def _push_continue(self, message: SessionFetched) -> None:

@@ -22,10 +22,11 @@ from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.theme import Theme
 from textual.timer import Timer
-from textual.widgets import ContentSwitcher, DataTable, Footer, Input
+from textual.widgets import ContentSwitcher, DataTable, Footer, Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from jobstore import JobStore, JobStoreError
+from jobstore.codex_sessions import CodexSessions
 from tui.config import TuiConfig
 from tui.jobs import JobFilter, Stamp, read_rows, rescan
 from tui.messages import OpenJob, PageLoaded, Reconciled, Rescanned, RowsRead, RowsRefreshed, StoreChanged
@@ -35,6 +36,7 @@ from tui.screens.job_actions import JobActions
 from tui.screens.keys import JOBS_SCREEN_KEYS
 from tui.screens.output_actions import OutputActions
 from tui.watcher import StoreWatcher
+from tui.widgets.diff_view import DiffView
 from tui.widgets.job_detail import JobDetail
 from tui.widgets.jobs_pane import DEBOUNCE_ABOVE_JOBS, JobsPane
 from tui.widgets.output_view import OutputLog, OutputView
@@ -74,14 +76,19 @@ class JobsScreen(JobActions, OutputActions):
             with Vertical(id="jobs-view"):
                 yield JobsPane(config.clock, animations=config.animations, id="jobs-pane")
                 yield JobDetail(config.clock, self.store.root, id="job-detail")
-                yield OutputView(
-                    self.store,
-                    tail_lines=config.output_tail_lines,
-                    max_lines=config.output_max_lines,
-                    max_jump_bytes=config.output_max_jump_bytes,
-                    id="output",
-                )
-            yield SessionsView(self.store, config.clock, id="sessions-view")
+                with TabbedContent(id="job-tabs"):
+                    with TabPane("Output", id="output-tab"):
+                        yield OutputView(
+                            self.store,
+                            tail_lines=config.output_tail_lines,
+                            max_lines=config.output_max_lines,
+                            max_jump_bytes=config.output_max_jump_bytes,
+                            id="output",
+                        )
+                    with TabPane("Diff (d)", id="diff-tab"):
+                        yield DiffView(self.store, id="diff")
+            codex = CodexSessions(config.settings.codex_home)
+            yield SessionsView(self.store, config.clock, codex=codex, id="sessions-view")
         yield Footer(compact=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -197,6 +204,7 @@ class JobsScreen(JobActions, OutputActions):
     @on(Rescanned)
     def _rescanned(self, message: Rescanned) -> None:
         self._apply(message, announce=self.reads.loaded)
+        self.rescan_answered(message)
         if self.reads.rescan_done():
             self._start_rescan(full=True)
 
@@ -245,6 +253,7 @@ class JobsScreen(JobActions, OutputActions):
         selected = self.selected_job_id
         if selected is not None and any(row.job_id == selected for row in change.changed):
             self.detail.show(self.model.get(selected))
+            self.diff_view.show_job(selected, self.model.rows[selected].status)
         if (selected is None and table.selected_job_id is not None) or selected in change.removed:
             self._select(table.selected_job_id)
         if self._pending_select is not None and self._pending_select in self.model.rows:
@@ -334,8 +343,10 @@ class JobsScreen(JobActions, OutputActions):
         if job_id == self.selected_job_id:
             return
         self.selected_job_id = job_id
-        self.detail.show(self.model.get(job_id))
+        row = self.model.get(job_id)
+        self.detail.show(row)
         self.output.show_job(job_id)
+        self.diff_view.show_job(job_id, row.status if row is not None else "")
         self._watch_jobs()
 
     def open_job(self, job_id: str) -> None:
@@ -354,6 +365,10 @@ class JobsScreen(JobActions, OutputActions):
     @on(OpenJob)
     def _open_job(self, message: OpenJob) -> None:
         self.open_job(message.job_id)
+
+    @on(TabbedContent.TabActivated, "#job-tabs")
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.diff_view.activate(event.pane.id == "diff-tab")
 
     # ------------------------------------------------------------ filter and views
 

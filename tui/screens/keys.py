@@ -17,6 +17,7 @@ JOBS_SCREEN_KEYS: list[BindingType] = [
     Binding("Y", "copy_answer", "Copy answer", show=False, tooltip="Copy the selected job's final answer"),
     Binding("o", "open_pager", "Pager", show=False, tooltip="Open the raw output in $PAGER (less), made safe"),
     Binding("s", "toggle_view", "Sessions", tooltip="Switch between jobs and sessions"),
+    Binding("d", "toggle_diff", "Diff", tooltip="Output, or what the job changed in its repository"),
     Binding("t", "continue_session", "Continue", tooltip="Continue the selected session"),
     Binding(
         "escape",
@@ -25,5 +26,5 @@ JOBS_SCREEN_KEYS: list[BindingType] = [
         show=False,
         tooltip="Back: clear the filter, leave the output or sessions",
     ),
-    Binding("ctrl+r", "rescan", "Rescan", show=False, tooltip="Compare everything shown with the store"),
+    Binding("ctrl+r", "rescan_now", "Rescan", show=False, tooltip="Compare everything shown with the store"),
 ]

@@ -1,4 +1,5 @@
-"""The line under the jobs table: the selected job in full, and its Cancel button."""
+"""The lines under the jobs table: the selected job in full, with a Cancel button while it is
+queued or running and a Continue button once its session can take another turn."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
+from jobstore import JobStatus
+from jobstore.sanitize import terminal_safe
 from tui import format as fmt
 from tui.jobs import JobRow
-from tui.messages import CancelJob
+from tui.messages import CancelJob, ContinueSession
 from tui.theme import palette_of
 
 
 class JobDetail(Horizontal):
-    """What the table has no room for: folder, session, policy, error; Cancel for active jobs."""
+    """What the table has no room for: folder, session, policy, client, error and prompt."""
 
     def __init__(self, clock: Callable[[], datetime], store_root: Path, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -31,6 +34,7 @@ class JobDetail(Horizontal):
     def compose(self) -> ComposeResult:
         yield Static(id="detail-text")
         yield Button("Cancel job", id="cancel-job", variant="error", compact=True)
+        yield Button("Continue", id="continue-job", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         self.show(None)
@@ -43,6 +47,9 @@ class JobDetail(Horizontal):
             self.query_one("#detail-text", Static).update(text, layout=False)  # fixed size
         button = self.query_one("#cancel-job", Button)
         button.display = row is not None and row.is_active and not row.cancel_requested
+        self.query_one("#continue-job", Button).display = (
+            row is not None and row.is_terminal and row.session_id is not None
+        )
 
     def _render_text(self, row: JobRow | None) -> Text:
         if row is None:
@@ -62,7 +69,7 @@ class JobDetail(Horizontal):
         if row.is_unreadable:
             text.append(f"  {fmt.age(row.created_at, now)} ago", style="dim")
             text.append("\n")
-            text.append(row.error or "", style=palette.style("error-text"))
+            text.append(fmt.one_line(row.error or "", 400), style=palette.style("error-text"))
             return text
         parts = [f"{fmt.age(row.created_at, now)} ago"]
         if row.started_at is not None:
@@ -76,12 +83,17 @@ class JobDetail(Horizontal):
         parts.append(row.cwd)
         if row.session_id:
             parts.append(f"session {row.session_id}")
-        text.append("  " + " · ".join(parts), style="dim")
+        if row.client:
+            parts.append(f"by {row.client}")
+        text.append(terminal_safe("  " + " · ".join(parts)), style="dim")
         text.append("\n")
-        if row.error and row.status != "done":
-            text.append(fmt.one_line(row.error, 400), style=palette.style("error-text"))
-        else:
-            text.append(fmt.one_line(row.prompt, 400))
+        error = _why(row)
+        if error:
+            # Both: what went wrong, and which job it was (the prompt).
+            room = max(20, (self.size.width or 100) * 3 // 5)
+            text.append(fmt.one_line(error, room), style=palette.style("error-text"))
+            text.append("  ·  ", style="dim")
+        text.append(fmt.one_line(row.prompt, 400))
         return text
 
     @on(Button.Pressed, "#cancel-job")
@@ -89,3 +101,21 @@ class JobDetail(Horizontal):
         event.stop()
         if self.row is not None:
             self.post_message(CancelJob(self.row.job_id))
+
+    @on(Button.Pressed, "#continue-job")
+    def _continue(self, event: Button.Pressed) -> None:
+        event.stop()
+        if self.row is not None and self.row.session_id is not None:
+            self.post_message(ContinueSession(self.row.session_id))
+
+
+def _why(row: JobRow) -> str:
+    """Why the job did not end `done`, in words; empty for a job that did or has not ended."""
+    if row.status == JobStatus.LOST and row.turn_completed:
+        return (
+            "lost after codex finished its turn: its runner ended before recording the end "
+            "(killed, or the machine restarted); the answer is in the output"
+        )
+    if row.error and row.status != JobStatus.DONE:
+        return row.error
+    return ""

@@ -20,6 +20,7 @@ from textual.events import Resize
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
+from jobstore.sanitize import terminal_safe
 from tui import format as fmt
 from tui.jobs import JobFilter, JobRow
 from tui.theme import palette_of
@@ -40,6 +41,13 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
 _MIN_PROMPT = 10
 _NARROW = 100  # below this width the status column shows only its mark, and others shrink
 _NARROW_WIDTHS = {"status": 1, "project": 7, "session": 8, "tokens": 6}
+# The prompt keeps priority: as the table narrows, these columns go, in this order (the detail
+# line under the table still shows all of them for the selected job).
+_DROPPED_BELOW: tuple[tuple[int, frozenset[str]], ...] = (
+    (90, frozenset({"session", "tokens"})),
+    (76, frozenset({"session", "tokens", "duration"})),
+    (66, frozenset({"session", "tokens", "duration", "project", "id"})),
+)
 
 
 class JobsTable(DataTable[Text]):
@@ -65,11 +73,22 @@ class JobsTable(DataTable[Text]):
         self._age_due: list[tuple[float, str]] = []  # heap of (when the age text changes, job)
         self._age_due_at: dict[str, float] = {}
         self._column_keys = [ColumnKey(key) for key, _, _ in COLUMNS]
+        self._hidden: frozenset[str] = frozenset()
 
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, width=width or _MIN_PROMPT, key=key)
+        self._add_columns()
         self._fit_columns()
+
+    def _add_columns(self) -> None:
+        for key, label, width in COLUMNS:
+            if key not in self._hidden:
+                self.add_column(label, width=width or _MIN_PROMPT, key=key)
+
+    def _shown(self, cells: Cells) -> Cells:
+        """The cells of the columns shown."""
+        return tuple(
+            cell for (key, _, _), cell in zip(COLUMNS, cells, strict=True) if key not in self._hidden
+        )
 
     # ----------------------------------------------------------------- queries
 
@@ -104,7 +123,7 @@ class JobsTable(DataTable[Text]):
             Text(row.job_id, style="dim" if row.is_terminal else ""),
             _age_cell(row, now),
             _duration_cell(row, now),
-            Text(fmt.safe(row.project)),
+            Text(terminal_safe(row.project)),
             prompt,
             Text(fmt.short_session(row.session_id), style=palette.style("session")),
             Text(fmt.tokens(row.tokens), justify="right"),
@@ -118,7 +137,7 @@ class JobsTable(DataTable[Text]):
         if old is None:
             return
         for index, (new, before) in enumerate(zip(cells, old, strict=True)):
-            if not _same(new, before):
+            if COLUMNS[index][0] not in self._hidden and not _same(new, before):
                 self.update_cell(job_id, self._column_keys[index], new)
         self._cells[job_id] = cells
         self._track(row, now)
@@ -126,7 +145,8 @@ class JobsTable(DataTable[Text]):
     def _set_cell(self, job_id: str, index: int, cell: Text) -> None:
         cells = self._cells[job_id]
         if not _same(cell, cells[index]):
-            self.update_cell(job_id, self._column_keys[index], cell)
+            if COLUMNS[index][0] not in self._hidden:
+                self.update_cell(job_id, self._column_keys[index], cell)
             self._cells[job_id] = (*cells[:index], cell, *cells[index + 1 :])
 
     def _track(self, row: JobRow, now: datetime) -> None:
@@ -183,7 +203,7 @@ class JobsTable(DataTable[Text]):
             cells = self._render_cells(row, now)
             self._cells[row.job_id] = cells
             self._track(row, now)
-            self.add_row(*cells, key=row.job_id)
+            self.add_row(*self._shown(cells), key=row.job_id)
         if oldest is None or rows[0].job_id < oldest:
             return  # appended below everything: nothing moved
         self.sort("id", key=lambda cell: cell.plain, reverse=True)
@@ -252,7 +272,7 @@ class JobsTable(DataTable[Text]):
             self._rows[row.job_id] = row
             self._cells[row.job_id] = cells
             self._track(row, now)
-            self.add_row(*cells, key=row.job_id)
+            self.add_row(*self._shown(cells), key=row.job_id)
         if selected is not None and selected in self._rows:
             self.move_cursor(row=self.get_row_index(selected))
 
@@ -290,11 +310,22 @@ class JobsTable(DataTable[Text]):
             return
         # Leave room for the vertical scrollbar whether or not it shows yet.
         width = self.size.width - self.styles.scrollbar_size_vertical
+        if width <= 0:
+            return
         narrow = width < _NARROW
-        widths = {key: w for key, _, w in COLUMNS if w is not None}
+        hidden = next((keys for below, keys in reversed(_DROPPED_BELOW) if width < below), frozenset())
+        if hidden != self._hidden:
+            selected = self.selected_job_id
+            self._hidden = hidden
+            self.clear(columns=True)
+            self._add_columns()
+            self._rebuild(list(self._rows.values()))
+            if selected is not None:
+                self.select_job(selected)
+        widths = {key: w for key, _, w in COLUMNS if w is not None and key not in hidden}
         if narrow:
-            widths.update(_NARROW_WIDTHS)
-        padding = 2 * self.cell_padding * len(COLUMNS)
+            widths.update({k: v for k, v in _NARROW_WIDTHS.items() if k not in hidden})
+        padding = 2 * self.cell_padding * (len(COLUMNS) - len(hidden))
         widths["prompt"] = max(_MIN_PROMPT, width - sum(widths.values()) - padding)
         changed = False
         for key, value in widths.items():

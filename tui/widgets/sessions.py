@@ -1,41 +1,82 @@
-"""Session history: codex sessions with their turns in order; a turn opens its job.
+"""Session history: the store's sessions and codex's own, each readable as its conversation.
 
-Left, a tree of sessions (most recently active first) and their turns; right, the
-highlighted turn in full: prompt, status and codex's final answer (read in a thread).
-The view reads the sessions itself, in a thread, when they are stale and it is shown.
+Left, a tree of sessions, the most recently active first (the age each row shows is the
+order): the store's sessions with their turns under them, and codex's own sessions (from
+CODEX_HOME, marked as not started here). Right, the highlighted session as the conversation
+it was (`tui.widgets.conversation`); a turn node scrolls to that turn. The view reads the
+sessions itself, in a thread, when they are stale and it is shown, and looks for new codex
+sessions with each clock tick while shown (a listing of names: cheap).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal
+from textual.events import Resize
 from textual.message import Message
-from textual.widgets import Button, Static, Tree
+from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from jobstore import JobRecord, JobStatus, JobStore, JobStoreError, SessionInfo
+from jobstore import JobRecord, JobStore, JobStoreError, SessionInfo
+from jobstore.codex_sessions import CodexSessions, RolloutFile, RolloutHead
+from jobstore.conversation import Conversation, conversation_of_session
 from jobstore.record import parse_iso
+from jobstore.sanitize import terminal_safe
 from tui import format as fmt
 from tui.jobs import short_project
-from tui.messages import ContinueSession, OpenJob, SessionsRead
+from tui.messages import ContinueSession, OpenJob
 from tui.model import SessionsModel
 from tui.theme import palette_of
+from tui.widgets.conversation import ConversationView
 from tui.workers import Task
 
 SESSIONS_LIMIT = 500
+CODEX_SESSIONS_LIMIT = 200
+CODEX_MARK = "◇"
+NARROW = 100  # columns
 
 
 @dataclass(frozen=True)
 class NodeData:
     session_id: str
     job_id: str | None = None  # None: the session's own node
+    turn: int = 0  # the turn's number (1-based); 0: the session's own node
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A session in the list: one of the store's (`ours`) or one of codex's own (`rollout`)."""
+
+    session_id: str
+    updated: datetime | None
+    ours: SessionInfo | None = None
+    rollout: RolloutFile | None = None
+    head: RolloutHead | None = None
+
+    @property
+    def signature(self) -> tuple[object, ...]:
+        if self.ours is not None:
+            return tuple((t.job_id, str(t.status), t.finished_at) for t in self.ours.turns)
+        assert self.rollout is not None
+        return (self.rollout.modified, self.rollout.size)
+
+
+def session_rows(ours: list[SessionInfo], codex: list[tuple[RolloutFile, RolloutHead]]) -> list[SessionRow]:
+    """Both kinds in one list, by the last activity each row shows, newest first."""
+    rows = [SessionRow(s.session_id, parse_iso(s.updated_at), ours=s) for s in ours]
+    rows += [
+        SessionRow(r.session_id, datetime.fromtimestamp(r.modified, UTC), rollout=r, head=h) for r, h in codex
+    ]
+    oldest = datetime.min.replace(tzinfo=UTC)
+    rows.sort(key=lambda row: (row.updated or oldest, row.session_id), reverse=True)
+    return rows
 
 
 def _first_line(text: str) -> str:
@@ -56,37 +97,57 @@ class SessionsView(Horizontal):
     """The sessions view."""
 
     @dataclass
-    class FinalLoaded(Message):
-        key: tuple[str, str, str | None]  # (job_id, status, finished_at): a new state, a new read
-        text: str | None
+    class Listed(Message):
+        ours: list[SessionInfo]
+        codex: list[tuple[RolloutFile, RolloutHead]]
 
-    def __init__(self, store: JobStore, clock: Callable[[], datetime], *, id: str | None = None) -> None:
+    @dataclass
+    class ConversationRead(Message):
+        key: tuple[object, ...]
+        conversation: Conversation | None
+        error: str | None = None
+
+    def __init__(
+        self,
+        store: JobStore,
+        clock: Callable[[], datetime],
+        *,
+        codex: CodexSessions | None = None,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.store = store
         self.clock = clock
+        self.codex = codex
         self.model = SessionsModel()
+        self.rows: dict[str, SessionRow] = {}
+        self.order: list[str] = []
         self.shown = False  # the view is the one on screen
-        self._finals: dict[tuple[str, str, str | None], str | None] = {}
+        self._conversations: dict[tuple[object, ...], Conversation] = {}
+        self._showing: tuple[object, ...] | None = None  # the key of the conversation drawn
+        self._wanted: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
         tree = SessionTree("sessions", id="session-tree")
         tree.show_root = False
         tree.guide_depth = 3
         yield tree
-        with Vertical(id="session-side"):
-            with VerticalScroll(id="session-detail-scroll"):
-                yield Static("Reading sessions…", id="session-detail")
-            with Horizontal(id="session-buttons"):
-                yield Button("Open job", id="open-turn", compact=True)
-                yield Button("Continue session (t)", id="continue-session", variant="primary", compact=True)
+        yield ConversationView(self.clock, id="conversation")
 
     def on_mount(self) -> None:
         self.query_one("#session-tree").border_title = "Sessions"
-        self.query_one("#session-side").border_title = "Turn"
+        self.conversation_view.border_title = "Conversation"
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.width < NARROW, "narrow")  # the tree over the conversation
 
     @property
     def session_tree(self) -> SessionTree:
         return self.query_one(SessionTree)
+
+    @property
+    def conversation_view(self) -> ConversationView:
+        return self.query_one(ConversationView)
 
     @property
     def sessions(self) -> dict[str, SessionInfo]:
@@ -117,121 +178,131 @@ class SessionsView(Horizontal):
             )
 
     def _read_sessions(self) -> None:
-        self.post_message(SessionsRead(self.store.sessions(limit=SESSIONS_LIMIT)))
+        ours = self.store.sessions(limit=SESSIONS_LIMIT) if self.store.root.is_dir() else []
+        codex: list[tuple[RolloutFile, RolloutHead]] = []
+        if self.codex is not None:
+            known = {s.session_id for s in ours}
+            for rollout in self.codex.rollouts(limit=CODEX_SESSIONS_LIMIT + len(known)):
+                if rollout.session_id not in known and len(codex) < CODEX_SESSIONS_LIMIT:
+                    codex.append((rollout, self.codex.head(rollout)))
+        self.post_message(self.Listed(ours, codex))
 
     def read_failed(self) -> None:
         self.model.read_failed()
 
-    @on(SessionsRead)
-    def _sessions_read(self, message: SessionsRead) -> None:
+    @on(Listed)
+    def _listed(self, message: Listed) -> None:
         message.stop()
-        sessions = message.sessions
-        change = self.model.update(sessions)
-        tree = self.session_tree
-        if change.rebuild:
-            self._rebuild(sessions)
-        else:
-            for session in change.changed:
-                self._update_node(session)
+        self.model.update(message.ours)
+        rows = session_rows(message.ours, message.codex)
+        order = [row.session_id for row in rows]
+        changed = order != self.order or any(
+            self.rows.get(row.session_id) is None or self.rows[row.session_id].signature != row.signature
+            for row in rows
+        )
+        self.rows = {row.session_id: row for row in rows}
+        self.order = order
+        if changed:
+            self._rebuild()
         if self.model.stale and self.shown:
             self._read()
-        if not sessions:
-            self.query_one("#session-detail", Static).update(
-                Text(
-                    "No sessions yet. A session appears here once codex has started a job's "
-                    "thread; its later turns (t: continue) are listed under it.",
-                    style="dim",
-                )
+        if not rows:
+            self._wanted = None
+            self.call_later(
+                self.conversation_view.show,
+                None,
+                "No sessions yet. A session appears here once codex has started a job's thread "
+                "(its later turns, t: continue, are listed under it), and codex's own sessions "
+                "from CODEX_HOME appear beside them.",
             )
-        elif tree.cursor_node is not None:
-            self._show_detail(tree.cursor_node.data)
+        else:
+            self._show_conversation(self.selected())
 
     def _session_nodes(self) -> dict[str, TreeNode[NodeData]]:
         return {n.data.session_id: n for n in self.session_tree.root.children if n.data is not None}
 
-    def _rebuild(self, sessions: list[SessionInfo]) -> None:
+    def _rebuild(self) -> None:
         tree = self.session_tree
         cursor = tree.cursor_node.data if tree.cursor_node is not None else None
         collapsed = {sid for sid, node in self._session_nodes().items() if not node.is_expanded}
         tree.clear()
         target: TreeNode[NodeData] | None = None
-        for session in sessions:
-            node = tree.root.add(
-                self._session_label(session),
-                NodeData(session.session_id),
-                expand=session.session_id not in collapsed,
-            )
-            self._add_turns(node, session)
-            if cursor is not None and cursor.session_id == session.session_id:
-                target = node
-                for child in node.children:
-                    if child.data is not None and child.data.job_id == cursor.job_id:
+        for session_id in self.order:
+            row = self.rows[session_id]
+            data = NodeData(session_id)
+            if row.ours is None:
+                node = tree.root.add_leaf(self._session_label(row), data)
+            else:
+                node = tree.root.add(self._session_label(row), data, expand=session_id not in collapsed)
+                for number, turn in enumerate(row.ours.turns, 1):
+                    child = node.add_leaf(
+                        self._turn_label(number, turn), NodeData(session_id, turn.job_id, number)
+                    )
+                    if (
+                        cursor is not None
+                        and cursor.session_id == session_id
+                        and cursor.job_id == turn.job_id
+                    ):
                         target = child
+            if target is None and cursor is not None and cursor.session_id == session_id:
+                target = node
         if target is not None:
             tree.move_cursor(target)
-        elif sessions:
+        elif self.order:
             tree.move_cursor(tree.root.children[0])
 
-    def _update_node(self, session: SessionInfo) -> None:
-        node = self._session_nodes().get(session.session_id)
-        if node is None:
-            return
-        tree = self.session_tree
-        cursor = tree.cursor_node.data if tree.cursor_node is not None else None
-        node.set_label(self._session_label(session))
-        node.remove_children()
-        self._add_turns(node, session)
-        if cursor is not None and cursor.session_id == session.session_id and cursor.job_id:
-            for child in node.children:
-                if child.data is not None and child.data.job_id == cursor.job_id:
-                    tree.move_cursor(child)
-
     def refresh_ages(self) -> None:
-        """The clock moved: redraw the sessions' "… ago"."""
+        """The clock moved: redraw the sessions' "… ago", and look for new codex sessions."""
         for session_id, node in self._session_nodes().items():
-            session = self.sessions.get(session_id)
-            if session is not None:
-                label = self._session_label(session)
+            row = self.rows.get(session_id)
+            if row is not None:
+                label = self._session_label(row)
                 if label != node.label:
                     node.set_label(label)
-
-    def _add_turns(self, node: TreeNode[NodeData], session: SessionInfo) -> None:
-        for number, turn in enumerate(session.turns, 1):
-            node.add_leaf(self._turn_label(number, turn), NodeData(session.session_id, turn.job_id))
+        if self.codex is not None:
+            self.invalidate()
 
     def redraw(self) -> None:
         """Draw every label again (the theme changed)."""
-        self._rebuild(list(self.model.sessions[sid] for sid in self.model.order))
-        self._show_detail(self.selected())
+        self._rebuild()
+        self._showing = None
+        self._show_conversation(self.selected())
 
-    def _session_label(self, session: SessionInfo) -> Text:
+    def _session_label(self, row: SessionRow) -> Text:
         palette = palette_of(self.app)
-        last = session.turns[-1]
-        mark, style = palette.status(last.status)
-        updated = parse_iso(session.updated_at)
-        turns = len(session.turns)
+        age = f"  {fmt.age(row.updated, self.clock())} ago" if row.updated else ""
+        if row.ours is not None:
+            mark, style = palette.status(row.ours.turns[-1].status)
+            turns = len(row.ours.turns)
+            return Text.assemble(
+                (f"{mark} ", style),
+                (row.session_id[:8], palette.style("session", "bold")),
+                f"  {terminal_safe(short_project(row.ours.cwd))}",
+                (f"  {turns} turn{'s' if turns != 1 else ''}", "dim"),
+                (age, "dim"),
+            )
+        head = row.head or RolloutHead()
         return Text.assemble(
-            (f"{mark} ", style),
-            (session.session_id[:8], palette.style("session", "bold")),
-            f"  {short_project(session.cwd)}",
-            (f"  {turns} turn{'s' if turns != 1 else ''}", "dim"),
-            (f"  {fmt.age(updated, self.clock())} ago", "dim"),
+            (f"{CODEX_MARK} ", palette.style("notice")),
+            (row.session_id[:8], palette.style("session", "bold")),
+            f"  {terminal_safe(short_project(head.cwd)) if head.cwd else '?'}",
+            ("  codex", palette.style("notice")),
+            (age, "dim"),
+            f"  {fmt.one_line(_first_line(head.first_prompt), 60)}",
         )
 
     def _turn_label(self, number: int, turn: JobRecord) -> Text:
         mark, style = palette_of(self.app).status(turn.status)
         return Text.assemble(
-            (f"{mark} ", style),
-            (f"{number}. ", "dim"),
-            fmt.one_line(_first_line(turn.prompt), 80),
+            (f"{mark} ", style), (f"{number}. ", "dim"), fmt.one_line(_first_line(turn.prompt), 80)
         )
 
-    # ---------------------------------------------------------------- detail
+    # ---------------------------------------------------------------- conversation
 
     @on(Tree.NodeHighlighted)
     def _highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
         event.stop()
-        self._show_detail(event.node.data)
+        self._show_conversation(event.node.data)
 
     @on(Tree.NodeSelected)
     def _selected(self, event: Tree.NodeSelected[NodeData]) -> None:
@@ -244,87 +315,79 @@ class SessionsView(Horizontal):
         node = self.session_tree.cursor_node
         return node.data if node is not None else None
 
-    def _show_detail(self, data: NodeData | None) -> None:
-        detail = self.query_one("#session-detail", Static)
-        side = self.query_one("#session-side")
-        self.query_one("#open-turn", Button).display = data is not None and data.job_id is not None
-        if data is None or data.session_id not in self.sessions:
-            detail.update("")
-            return
-        session = self.sessions[data.session_id]
-        now = self.clock()
-        palette = palette_of(self.app)
-        text = Text()
-        text.append("session ", style="dim")
-        text.append(session.session_id, style=palette.style("session", "bold"))
-        text.append(f"\n{session.cwd}", style="dim")
-        if data.job_id is None:
-            side.border_title = "Session"
-            count = len(session.turns)
-            text.append(f"\n\n{count} turn{'s' if count != 1 else ''}, oldest first:\n", style="dim")
-            for number, turn in enumerate(session.turns, 1):
-                mark, style = palette.status(turn.status)
-                text.append(f"\n{mark} {number}. ", style=style)
-                text.append(f"{turn.job_id}  ", style="dim")
-                text.append(fmt.one_line(_first_line(turn.prompt), 100))
-            detail.update(text)
-            return
-        number, turn = next(
-            ((i, t) for i, t in enumerate(session.turns, 1) if t.job_id == data.job_id),
-            (0, session.turns[-1]),
-        )
-        side.border_title = f"Turn {number} of {len(session.turns)}"
-        mark, style = palette.status(turn.status)
-        text.append("\n\n")
-        text.append(f"{mark} {turn.status}", style=style)
-        text.append(f"  job {turn.job_id}  {fmt.age(parse_iso(turn.created_at), now)} ago", style="dim")
-        text.append("\n\nPrompt\n", style="bold")
-        text.append(turn.prompt.strip())
-        if turn.error and turn.status != JobStatus.DONE:
-            text.append("\n\nError\n", style=palette.style("error-text", "bold"))
-            text.append(turn.error, style=palette.style("error-text"))
-        text.append("\n\nFinal answer\n", style="bold")
-        key = (turn.job_id, str(turn.status), turn.finished_at)
-        if key in self._finals:
-            final = self._finals[key]
-            text.append(final.strip() if final else "(none yet)", style="" if final else "dim")
-        else:
-            text.append("…", style="dim")
-            self._load_final(key)
-        detail.update(text)
+    def selected_row(self) -> SessionRow | None:
+        data = self.selected()
+        return self.rows.get(data.session_id) if data is not None else None
 
-    def _load_final(self, key: tuple[str, str, str | None]) -> None:
-        def work() -> None:
-            try:
-                final = self.store.final_message(key[0])
-            except (JobStoreError, OSError):
-                final = None
-            self.post_message(self.FinalLoaded(key, final))
+    def _key(self, row: SessionRow) -> tuple[object, ...]:
+        return (row.session_id, row.signature)
 
+    def _show_conversation(self, data: NodeData | None) -> None:
+        row = self.rows.get(data.session_id) if data is not None else None
+        if row is None:
+            return
+        key = self._key(row)
+        self._wanted = key
+        if key == self._showing:
+            self._scroll_to_node_turn(data)
+            return
+        known = self._conversations.get(key)
+        if known is not None:
+            self._draw(key, known, data)
+            return
         self.run_worker(
-            work, thread=True, group=Task.FINAL, name="read the final answer", exit_on_error=False
+            lambda: self._read_conversation(key, row),
+            thread=True,
+            group=Task.FINAL,
+            name="read the conversation",
+            exit_on_error=False,
         )
 
-    @on(FinalLoaded)
-    def _final_loaded(self, message: FinalLoaded) -> None:
+    def _read_conversation(self, key: tuple[object, ...], row: SessionRow) -> None:
+        try:
+            if row.ours is not None:
+                conversation = conversation_of_session(self.store, row.ours)
+            else:
+                assert self.codex is not None and row.rollout is not None
+                conversation = self.codex.conversation(row.rollout)
+        except (JobStoreError, OSError) as exc:
+            self.post_message(self.ConversationRead(key, None, str(exc)))
+        else:
+            self.post_message(self.ConversationRead(key, conversation))
+
+    @on(ConversationRead)
+    def _conversation_read(self, message: ConversationRead) -> None:
         message.stop()
-        self._finals[message.key] = message.text
-        selected = self.selected()
-        if selected is not None and selected.job_id == message.key[0]:
-            self._show_detail(selected)
+        if message.conversation is not None:
+            self._conversations[message.key] = message.conversation
+        if message.key != self._wanted:
+            return  # the cursor moved on meanwhile
+        if message.conversation is None:
+            self._showing = None
+            self.call_later(self.conversation_view.show, None, f"Could not read the session: {message.error}")
+        else:
+            self._draw(message.key, message.conversation, self.selected())
 
-    # ---------------------------------------------------------------- buttons
+    def _draw(self, key: tuple[object, ...], conversation: Conversation, data: NodeData | None) -> None:
+        self._showing = key
 
-    @on(Button.Pressed, "#open-turn")
-    def _open(self, event: Button.Pressed) -> None:
-        event.stop()
-        data = self.selected()
-        if data is not None and data.job_id is not None:
-            self.post_message(OpenJob(data.job_id))
+        async def draw() -> None:
+            await self.conversation_view.show(conversation)
+            self.conversation_view.scroll_home(animate=False)
+            self._scroll_to_node_turn(data)
 
-    @on(Button.Pressed, "#continue-session")
-    def _continue(self, event: Button.Pressed) -> None:
-        event.stop()
-        data = self.selected()
-        if data is not None:
-            self.post_message(ContinueSession(data.session_id))
+        self.call_later(draw)
+
+    def _scroll_to_node_turn(self, data: NodeData | None) -> None:
+        if data is not None and data.turn:
+            self.call_after_refresh(self.conversation_view.scroll_to_turn, data.turn)
+
+    @on(ConversationView.OpenTurnJob)
+    def _open(self, message: ConversationView.OpenTurnJob) -> None:
+        message.stop()
+        self.post_message(OpenJob(message.job_id))
+
+    @on(ConversationView.ContinueConversation)
+    def _continue(self, message: ConversationView.ContinueConversation) -> None:
+        message.stop()
+        self.post_message(ContinueSession(message.session_id))

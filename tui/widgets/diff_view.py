@@ -1,0 +1,154 @@
+"""The Diff tab: what the selected job changed in its git repository, in colour.
+
+The runner recorded it (`jobstore.worktree_diff`): the working tree at the job's start
+against the working tree at its end, so it stays true after later edits. The diff is
+codex's doing, hence untrusted: every line is made terminal-safe before it is drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, RichLog, Static
+
+from jobstore import JobStore
+from jobstore.sanitize import terminal_safe
+from jobstore.worktree_diff import WorktreeDiff, read_worktree_diff
+from tui.theme import palette_of
+from tui.workers import Task
+
+MAX_LINES_SHOWN = 5_000
+
+
+class DiffView(Vertical):
+    """The recorded diff of one job."""
+
+    BINDINGS = [Binding("y", "copy_diff", "Copy diff", tooltip="Copy the whole diff to the clipboard")]
+
+    @dataclass
+    class DiffRead(Message):
+        key: tuple[str, str]
+        diff: WorktreeDiff | None
+
+    def __init__(self, store: JobStore, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.store = store
+        self.active = False  # the tab is shown: read what is selected
+        self.key: tuple[str, str] | None = None  # (job id, status) asked for
+        self.diff: WorktreeDiff | None = None
+        self._drawn: tuple[str, str] | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="diff-head"):
+            yield Static("", id="diff-summary")
+            yield Button("Copy diff (y)", id="copy-diff", compact=True)
+        yield RichLog(id="diff-lines", highlight=False, markup=False, wrap=False, auto_scroll=False)
+
+    def show_job(self, job_id: str | None, status: str = "") -> None:
+        """The selected job (and its status: a new status may mean a diff recorded)."""
+        self.key = (job_id, status) if job_id is not None else None
+        if self.active:
+            self._load()
+
+    def activate(self, active: bool) -> None:
+        self.active = active
+        if active:
+            self._load()
+
+    def _load(self) -> None:
+        key = self.key
+        if key is None:
+            self._draw(None, None)
+            return
+        if key == self._drawn:
+            return
+        self.run_worker(
+            lambda: self.post_message(self.DiffRead(key, read_worktree_diff(self.store, key[0]))),
+            thread=True,
+            group=Task.FINAL,
+            name="read the job's diff",
+            exit_on_error=False,
+        )
+
+    @on(DiffRead)
+    def _read(self, message: DiffRead) -> None:
+        message.stop()
+        if message.key == self.key:
+            self._draw(message.key, message.diff)
+
+    def _draw(self, key: tuple[str, str] | None, diff: WorktreeDiff | None) -> None:
+        self._drawn = key
+        self.diff = diff
+        log = self.query_one("#diff-lines", RichLog)
+        log.clear()
+        self.query_one("#diff-summary", Static).update(self._summary(key, diff))
+        self.query_one("#copy-diff", Button).display = diff is not None and bool(diff.diff)
+        if diff is None or not diff.diff:
+            return
+        palette = palette_of(self.app)
+        styles = {
+            "+": palette.style("done"),
+            "-": palette.style("error-text"),
+            "@": palette.style("session"),
+        }
+        lines = diff.diff.splitlines()
+        for line in lines[:MAX_LINES_SHOWN]:
+            safe = terminal_safe(line)
+            if line.startswith(("diff --git", "+++", "---", "index ", "new file", "deleted file", "rename ")):
+                log.write(Text(safe, style="bold"))
+            else:
+                log.write(Text(safe, style=styles.get(line[:1], "")))
+        if len(lines) > MAX_LINES_SHOWN:
+            log.write(
+                Text(f"… {len(lines) - MAX_LINES_SHOWN:,} more lines: y copies the whole diff", style="dim")
+            )
+        log.scroll_home(animate=False)
+
+    def _summary(self, key: tuple[str, str] | None, diff: WorktreeDiff | None) -> Text:
+        palette = palette_of(self.app)
+        if key is None:
+            return Text("No job selected.", style="dim")
+        if diff is None:
+            return Text(
+                "Nothing recorded: the job's folder is not in a git repository, or the job has not started.",
+                style="dim",
+            )
+        text = Text()
+        text.append(terminal_safe(diff.repo), style="bold")
+        if not diff.ended:
+            text.append("  the job is running: its diff is recorded when it ends", style="dim")
+        elif diff.files:
+            count = len(diff.files)
+            text.append(f"  {count} file{'s' if count != 1 else ''} changed", style="dim")
+        elif not diff.error:
+            text.append("  nothing changed", style="dim")
+        if diff.truncated:
+            text.append("  (cut: the diff is larger than what is kept)", style=palette.style("notice"))
+        if diff.other_jobs:
+            others = ", ".join(diff.other_jobs)
+            text.append(
+                f"\nOther jobs ran in this repository meanwhile ({others}): "
+                "some of these changes may be theirs.",
+                style=palette.style("notice"),
+            )
+        if diff.error:
+            text.append(f"\n{terminal_safe(diff.error)}", style=palette.style("error-text"))
+        return text
+
+    @on(Button.Pressed, "#copy-diff")
+    def _copy_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_copy_diff()
+
+    def action_copy_diff(self) -> None:
+        if self.diff is None or not self.diff.diff:
+            self.notify("No diff to copy.", severity="warning")
+            return
+        self.app.copy_to_clipboard(self.diff.diff)
+        self.notify(f"Copied the diff ({len(self.diff.diff.splitlines()):,} lines).")
