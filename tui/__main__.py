@@ -98,14 +98,18 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     config = replace(config_from_args(args, demo), launch_cwd=env.project)
     store = config.open_store()
     stop = threading.Event()
-    player = threading.Thread(
-        target=setup.play, args=(store, env.project), kwargs={"stop": stop}, daemon=True
-    )
-    player.start()
-    try:
-        CodexTuiApp(config, store=store).run()
-    finally:
-        setup.shutdown(store, env, stop)
+    app = CodexTuiApp(config, store=store)
+    # On `q`, on a closed terminal (SIGHUP) and on SIGTERM alike: cancel the demo's jobs and
+    # remove its temporary store.
+    with setup.quit_on_signals(app.exit):
+        try:
+            player = threading.Thread(
+                target=setup.play, args=(store, env.project), kwargs={"stop": stop}, daemon=True
+            )
+            player.start()
+            app.run()
+        finally:
+            setup.shutdown(store, env, stop)
     return 0
 
 

@@ -3,15 +3,20 @@ and a script of jobs started one after another through the real store and runner
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from jobstore import JobStore, JobStoreError, ReviewOptions, RunOptions
 from tui.demo import scenarios
@@ -101,11 +106,39 @@ def play(store: JobStore, project: Path, *, pace: float = 1.0, stop: threading.E
         stop.wait(0.3)
 
 
+# A closed terminal (SIGHUP) or a polite kill (SIGTERM) ends the demo as `q` does.
+ENDING_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def quit_on_signals(quit_app: Callable[[], object]) -> Iterator[None]:
+    """While inside, SIGHUP and SIGTERM call `quit_app` on the app's event loop, so the app
+    returns from `run()` and the caller's cleanup runs; outside the loop (before the app
+    runs, or after) they unwind the caller with SystemExit, which runs it too. Python's
+    default for both would end the process at once, leaving the demo's jobs and files."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise SystemExit(128 + signum) from None
+        loop.call_soon_threadsafe(quit_app)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in ENDING_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def shutdown(store: JobStore, env: DemoEnvironment, stop: threading.Event) -> None:
     """End the demo: stop starting jobs, cancel what still runs, remove the temporary folder."""
     import shutil
 
     stop.set()
+    for sig in ENDING_SIGNALS:  # a second signal must not cut the cleanup short
+        signal.signal(sig, signal.SIG_IGN)
     for entry in store.list_jobs(limit=100):
         if not entry.is_terminal and entry.status != "unreadable":
             try:
