@@ -36,6 +36,8 @@ import sys
 import time
 from pathlib import Path
 
+from jobstore.processes import JOB_MARKER_ENV
+
 REPLY_TIMEOUT_SECONDS = 0.5
 IDLE_EXIT_SECONDS = 60.0
 _MAX_REQUEST_BYTES = 4 * 1024 * 1024
@@ -74,6 +76,10 @@ def _peer_is_us(sock: socket.socket) -> bool:
 def start_runner(root: Path, job_id: str, env: dict[str, str], log_fd: int) -> int | None:
     """Have the store's zygote fork a runner for `job_id`; its pid, or None if no zygote
     answered in time (the caller then spawns the runner itself)."""
+    if JOB_MARKER_ENV in env:
+        # Started from inside a job: a spawned runner carries that job's marker where
+        # marker scans look (/proc/PID/environ, set only by exec), a forked one would not.
+        return None
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(REPLY_TIMEOUT_SECONDS)
@@ -117,8 +123,8 @@ def spawn_zygote(root: Path, env: dict[str, str]) -> int | None:
     """Start the store's zygote in the background (it exits at once if one runs); its pid,
     for the caller to reap when it exits. At most once in `RESPAWN_SECONDS` a store."""
     now = time.monotonic()
-    if now - _spawned_at.get(root, -RESPAWN_SECONDS) < RESPAWN_SECONDS:
-        return None
+    if JOB_MARKER_ENV in env or now - _spawned_at.get(root, -RESPAWN_SECONDS) < RESPAWN_SECONDS:
+        return None  # never a zygote inside a job's tree: every runner it forks would seem the job's
     _spawned_at[root] = now
     try:
         return os.posix_spawn(

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from jobstore import JobStatus, JobStore, RunOptions
@@ -83,11 +84,10 @@ def test_a_job_survives_the_death_of_the_process_that_started_it(
         """
     )
     argv = [sys.executable, "-c", script, str(zygote_store.root), str(fake_codex), str(workdir)]
-    starter = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert starter.stdout is not None
-    job_id = starter.stdout.readline().strip()
-    starter.kill()
-    starter.wait()
+    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as starter:
+        assert starter.stdout is not None
+        job_id = starter.stdout.readline().strip()
+        starter.kill()
     final = zygote_store.wait(job_id, 30)
     assert (final.status, final.exit_code) == (JobStatus.DONE, 0)
 
@@ -141,3 +141,17 @@ def test_one_limit_across_processes_starting_jobs_at_once(
     pid = serving_pid(store.root)
     if pid is not None:
         os.kill(pid, signal.SIGKILL)
+
+
+def test_a_job_started_from_inside_a_job_gets_a_spawned_runner_and_no_zygote(
+    tmp_path: Path, fake_codex: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The outer job's marker must reach the nested runner where marker scans look (its
+    # exec'd environment); a zygote would also pass it to runners of unrelated jobs.
+    monkeypatch.setenv("CODEX_ASYNC_JOB", "01m8aaaaaaaaaa:0123456789abcdef0123456789abcdef")
+    store = JobStore(tmp_path / "nested", max_jobs=4, codex_bin=str(fake_codex), cancel_grace=2.0)
+    for prompt in ("nested one", "nested two"):
+        job = run(store, workdir, prompt)
+        assert psutil.Process(job.pid).ppid() == os.getpid()  # spawned by us, not forked
+        assert store.wait(job.job_id, 30).status == JobStatus.DONE
+    assert serving_pid(store.root) is None
