@@ -80,7 +80,9 @@ class Records:
         except (ValueError, TypeError) as exc:
             raise UnreadableRecord(f"job {job_id}: {exc}") from None
         if record.job_id != job_id:
-            raise UnreadableRecord(f"job {job_id}: meta.json is the record of another job ({record.job_id})")
+            raise UnreadableRecord(
+                f"job {job_id}: meta.json field job_id is {record.job_id!r}: the record of another job"
+            )
         return record
 
     def job_ids(self) -> list[str]:

@@ -44,7 +44,9 @@ def test_settings_defaults_and_values(tmp_path: Path) -> None:
             "CODEX_ASYNC_LOG_LEVEL_UNUSED": "x",
         }
     )
-    assert given == Settings(tmp_path / "s", 2, 0.5, "/opt/codex", "suggest", "/tmp/log", "DEBUG", True)
+    assert given == Settings(
+        tmp_path / "s", 2, 0.5, "/opt/codex", "suggest", "/tmp/log", "DEBUG", max_jobs_from_env=True
+    )
     store = JobStore.from_settings(given)
     assert (store.root, store.max_jobs, store.cancel_grace, store.codex_bin) == (
         tmp_path / "s",
