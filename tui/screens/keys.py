@@ -15,7 +15,7 @@ JOBS_SCREEN_KEYS: list[BindingType] = [
     Binding("f", "follow", "Follow output", show=False, tooltip="Follow the output's end again"),
     Binding("y", "copy_job_id", "Copy id", show=False, tooltip="Copy the selected job's id"),
     Binding("Y", "copy_answer", "Copy answer", show=False, tooltip="Copy the selected job's final answer"),
-    Binding("o", "open_pager", "Pager", show=False, tooltip="Open the raw output in $PAGER (less), made safe"),
+    Binding("o", "open_pager", "Pager", show=False, tooltip="The raw output in $PAGER (less), made safe"),
     Binding("s", "toggle_view", "Sessions", tooltip="Switch between jobs and sessions"),
     Binding("d", "toggle_diff", "Diff", tooltip="Output, or what the job changed in its repository"),
     Binding("t", "continue_session", "Continue", tooltip="Continue the selected session"),

@@ -92,7 +92,9 @@ class OutputView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield OutputLog(max_lines=self.max_lines, id="output-log")
-        search = SearchInput(placeholder="search the output (Enter; Esc to close)", id="output-search")
+        search = SearchInput(
+            placeholder="search the output (Enter; Esc to close)", compact=True, id="output-search"
+        )
         search.display = False
         yield search
 
