@@ -24,6 +24,16 @@ def run(store: JobStore, workdir: Path, prompt: str) -> JobRecord:
     return store.start(RunOptions.checked(prompt=prompt, cwd=str(workdir)))
 
 
+def codex_processes(store: JobStore) -> int:
+    """Live fake codex runs of the store's jobs (the truth, not the records)."""
+    count = 0
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        cmdline = proc.info.get("cmdline") or []
+        if proc.info.get("status") != psutil.STATUS_ZOMBIE and "exec" in cmdline:
+            count += any(f"{store.root}/jobs/" in part for part in cmdline)
+    return count
+
+
 @pytest.fixture
 def zygote_store(tmp_path: Path, fake_codex: Path, workdir: Path) -> Iterator[JobStore]:
     """A store whose zygote serves (its first job was spawned, and started the zygote)."""
@@ -125,8 +135,7 @@ def test_one_limit_across_processes_starting_jobs_at_once(
     def sample() -> None:
         nonlocal most
         while not stop.is_set():
-            codexes = [p for p in processes_matching(f"{store.root}/jobs/") if "exec" in p.cmdline()]
-            most = max(most, len(codexes))
+            most = max(most, codex_processes(store))
             stop.wait(0.01)
 
     sampler = threading.Thread(target=sample, daemon=True)
