@@ -10,7 +10,7 @@ as a spawned runner would, and the zygote answers with the child's pid.
 The zygote is only a faster way to start a runner, never the only one: whatever
 goes wrong (no zygote, a stale or hung one, another user's socket) the starter
 spawns the runner itself (`python -m jobstore.runner`) after at most
-`REPLY_TIMEOUT_SECONDS`, and starts a zygote for next time. A runner owes the
+`REPLY_TIMEOUT_SECONDS`, and, if the store starts jobs often, a zygote for next time. A runner owes the
 zygote nothing once forked: it survives the zygote, the server and the client.
 A runner runs only if the job's record names its pid, so a late fork after a
 fallback never makes a second runner. The socket is in Linux's abstract namespace
@@ -120,11 +120,17 @@ def _umask() -> int:
 
 
 def spawn_zygote(root: Path, env: dict[str, str]) -> int | None:
-    """Start the store's zygote in the background (it exits at once if one runs); its pid,
-    for the caller to reap when it exits. At most once in `RESPAWN_SECONDS` a store."""
+    """Called when a runner had to be spawned: start the store's zygote in the background if
+    the store starts jobs often (a spawn already happened within `BUSY_SECONDS`; a store
+    with a job now and then is not worth a resident process), at most once in
+    `RESPAWN_SECONDS`. Its pid, for the caller to reap; it exits at once if one runs."""
     now = time.monotonic()
-    if JOB_MARKER_ENV in env or now - _spawned_at.get(root, -RESPAWN_SECONDS) < RESPAWN_SECONDS:
+    busy = now - _last_fallback.get(root, -BUSY_SECONDS) < BUSY_SECONDS
+    _last_fallback[root] = now
+    if JOB_MARKER_ENV in env:
         return None  # never a zygote inside a job's tree: every runner it forks would seem the job's
+    if not busy or now - _spawned_at.get(root, -RESPAWN_SECONDS) < RESPAWN_SECONDS:
+        return None
     _spawned_at[root] = now
     try:
         return os.posix_spawn(
@@ -142,7 +148,9 @@ def spawn_zygote(root: Path, env: dict[str, str]) -> int | None:
         return None
 
 
+BUSY_SECONDS = 60.0
 RESPAWN_SECONDS = 5.0
+_last_fallback: dict[Path, float] = {}
 _spawned_at: dict[Path, float] = {}
 # Room in the zygote's command line for a runner's job id (see `_retitle`).
 _TITLE_ROOM = "-" * 64

@@ -36,10 +36,13 @@ def codex_processes(store: JobStore) -> int:
 
 @pytest.fixture
 def zygote_store(tmp_path: Path, fake_codex: Path, workdir: Path) -> Iterator[JobStore]:
-    """A store whose zygote serves (its first job was spawned, and started the zygote)."""
+    """A store whose zygote serves (its first two jobs were spawned: the second, a sign that
+    the store starts jobs often, started the zygote)."""
     store = JobStore(tmp_path / "store", max_jobs=4, codex_bin=str(fake_codex), cancel_grace=2.0)
     first = run(store, workdir, "first")
-    assert store.wait(first.job_id, 30).status == JobStatus.DONE
+    assert serving_pid(store.root) is None  # one job is not worth a resident process
+    second = run(store, workdir, "second")
+    assert [store.wait(j.job_id, 30).status for j in (first, second)] == [JobStatus.DONE] * 2
     wait_until(lambda: serving_pid(store.root))
     yield store
     pid = serving_pid(store.root)
