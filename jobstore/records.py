@@ -12,17 +12,20 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 from jobstore import fsio
 from jobstore.errors import JobNotFound, StoreRefused, StoreWriteError, UnreadableRecord
 from jobstore.ids import check_job_id, is_job_id, new_job_id
 from jobstore.layout import STAGING_PREFIX, FileKind, StoreLayout
-from jobstore.record import JobRecord, now_iso
+from jobstore.record import JobRecord, now_iso, parse_iso
 from jobstore.states import JobStatus, can_transition
+from jobstore.tail import Tail, read_tail
 
 # A record holds a prompt of at most 512 KiB (escaped in JSON: up to six times that).
 MAX_RECORD_BYTES = 4 * 1024 * 1024
+MAX_CACHE_BYTES = 64 * 1024 * 1024  # summary.json, last_message.txt
 # A staging folder older than this whose creator holds no lock on it was left by a crash.
 STALE_STAGING_SECONDS = 60.0
 
@@ -97,6 +100,31 @@ class Records:
     def running_ids(self) -> set[str]:
         self.verify()
         return _ids_in(self.layout.running_dir)
+
+    def output_tail(self, job_id: str, lines: int) -> Tail:
+        """The end of the job's output.txt, read only if it is a plain file of ours."""
+        if not self.exists(job_id):
+            raise JobNotFound(f"no job {job_id} in the store at {self.layout.root}")
+        output = self.layout.output(job_id)
+        try:
+            self.verify()
+            with contextlib.suppress(FileNotFoundError):
+                os.close(fsio.open_file(output, os.O_RDONLY))
+            return read_tail(output, lines)
+        except StoreRefused as exc:
+            raise UnreadableRecord(f"job {job_id}: {exc}") from None
+        except OSError as exc:  # a symlink put there since (O_NOFOLLOW)
+            raise UnreadableRecord(f"job {job_id}: cannot read output.txt ({exc.strerror})") from None
+
+    def read_cache(self, job_id: str, kind: FileKind) -> bytes | None:
+        """A file the runner keeps beside the record (summary, last message); None when
+        missing or not a plain file of ours."""
+        try:
+            return fsio.read_file(
+                self.layout.job_file(self.layout.job_dir(job_id), kind), limit=MAX_CACHE_BYTES
+            )
+        except (OSError, StoreRefused):
+            return None
 
     # ------------------------------------------------------------------ writing
 
@@ -253,6 +281,21 @@ class Records:
             fd = self._staging_locks.pop(job_id, None)
         if fd is not None:
             os.close(fd)
+
+    def prune(self, cutoff: datetime) -> list[str]:
+        """Delete the jobs recorded as ended before `cutoff`; return their ids. A job that
+        cannot be read is never deleted: it may not be ours."""
+        removed = []
+        for job_id in self.job_ids():
+            try:
+                record = self.read(job_id)
+            except (UnreadableRecord, JobNotFound):
+                continue
+            ended = parse_iso(record.finished_at or record.created_at)
+            if record.is_terminal and ended is not None and ended < cutoff:
+                self.delete(job_id)
+                removed.append(job_id)
+        return removed
 
     def delete(self, job_id: str) -> None:
         """Delete a job's folder (refused for one that is not ours: StoreRefused)."""

@@ -18,6 +18,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,6 +52,16 @@ def _reap(pid: int) -> None:
     long as the job runs, costs less than making every starter a double-forking parent."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    """What a cancel did: the record as it is now, whether the cancel changed the job, and
+    a message that says what really happened."""
+
+    record: JobRecord
+    changed: bool
+    message: str
 
 
 def job_alive(record: JobRecord) -> bool:
@@ -293,6 +305,39 @@ class Scheduler:
         return pid
 
     # ---------------------------------------------------------------- cancel
+
+    def cancel(self, job_id: str, wait: Callable[[str, float], JobRecord], timeout: float) -> CancelOutcome:
+        """Stop a queued or running job (see JobStore.cancel); `wait` waits for its end."""
+        record = self.records.read(job_id)
+        if self.is_lost(record):
+            record = self.settle(job_id)
+        if record.is_terminal:
+            return CancelOutcome(
+                record, False, f"job {job_id} already ended ({record.status}); nothing to cancel"
+            )
+        if record.status == JobStatus.QUEUED:
+            done = self.cancel_queued(job_id)
+            if done is not None:
+                return CancelOutcome(done, True, f"job {job_id} was queued and is now cancelled")
+        unrecorded: StoreWriteError | None = None
+        try:
+            record = self.records.request_cancel(job_id)
+        except StoreWriteError as exc:
+            # A full disk must not stop a cancel: signalling the runner needs no disk, and the
+            # runner keeps retrying to record the end.
+            unrecorded = exc
+        if record.is_terminal:
+            return CancelOutcome(record, False, f"job {job_id} already ended ({record.status})")
+        self.stop(record)
+        final = wait(job_id, timeout)
+        if final.is_terminal and final.status != JobStatus.CANCELLED:
+            return CancelOutcome(
+                final, False, f"job {job_id} ended on its own ({final.status}) before the cancel took effect"
+            )
+        if final.is_terminal:
+            return CancelOutcome(final, True, f"job {job_id} cancelled")
+        why = f": the store cannot be written ({unrecorded})" if unrecorded else ""
+        return CancelOutcome(final, True, f"job {job_id} asked to stop; its end is not recorded yet{why}")
 
     def cancel_queued(self, job_id: str) -> JobRecord | None:
         """Cancel a job still waiting for a slot; None if it had left the queue."""

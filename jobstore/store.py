@@ -34,24 +34,22 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from jobstore import fsio
 from jobstore.codex_cli import CodexInfo, build_review_argv, build_run_argv, probe_codex
-from jobstore.errors import InvalidInput, JobNotFound, StoreRefused, StoreWriteError, UnreadableRecord
+from jobstore.errors import InvalidInput, JobNotFound, UnreadableRecord
 from jobstore.events import RenderedLine, Summary, render_line
 from jobstore.ids import check_job_id, check_session_id
-from jobstore.layout import StoreFile, StoreLayout
+from jobstore.layout import FileKind, StoreFile, StoreLayout
 from jobstore.options import ReviewOptions, RunOptions, check_absolute_path
-from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, now_iso, parse_iso
+from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, now_iso
 from jobstore.records import Records
-from jobstore.scheduler import Scheduler
+from jobstore.scheduler import CancelOutcome, Scheduler
 from jobstore.sessions import SessionIndex, SessionInfo
 from jobstore.settings import Settings, StoreSettings
 from jobstore.states import LISTABLE_STATUSES, JobStatus
-from jobstore.tail import Tail, read_tail
+from jobstore.tail import Tail
 from jobstore.watch import JobWakeup
 
 __all__ = ["CancelOutcome", "JobStore", "SessionInfo", "UnreadableRecord", "check_limit"]
@@ -59,14 +57,6 @@ __all__ = ["CancelOutcome", "JobStore", "SessionInfo", "UnreadableRecord", "chec
 MAX_LIST_LIMIT = 10_000
 MAX_TAIL_LINES = 10_000
 _SUMMARY_REBUILD_LINES = 2_000
-_MAX_CACHE_BYTES = 64 * 1024 * 1024  # summary.json, last_message.txt
-
-
-@dataclass(frozen=True)
-class CancelOutcome:
-    record: JobRecord
-    changed: bool
-    message: str
 
 
 def check_limit(name: str, value: object, maximum: int) -> int:
@@ -199,17 +189,7 @@ class JobStore:
 
     def output_tail(self, job_id: str, lines: int = 50) -> Tail:
         check_limit("tail_lines", lines, MAX_TAIL_LINES)
-        if not self.exists(job_id):
-            raise JobNotFound(f"no job {job_id} in the store at {self.root}")
-        try:
-            self._records.verify()
-            with contextlib.suppress(FileNotFoundError):  # a plain file of ours, no symlink
-                os.close(fsio.open_file(self.layout.output(job_id), os.O_RDONLY))
-            return read_tail(self.layout.output(job_id), lines)
-        except StoreRefused as exc:
-            raise UnreadableRecord(f"job {job_id}: {exc}") from None
-        except OSError as exc:  # a symlink where output.txt belongs (O_NOFOLLOW)
-            raise UnreadableRecord(f"job {job_id}: cannot read output.txt ({exc.strerror})") from None
+        return self._records.output_tail(job_id, lines)
 
     def rendered_tail(self, job_id: str, lines: int = 50) -> list[RenderedLine]:
         """The end of the output made readable: the last `lines` rendered lines (fewer only
@@ -227,10 +207,9 @@ class JobStore:
     def summary(self, job_id: str) -> Summary:
         """The runner's summary of the event stream; rebuilt from the output's end if absent
         or damaged (it is only a cache)."""
-        with contextlib.suppress(ValueError, TypeError, OSError, StoreRefused):
-            return Summary.from_dict(
-                json.loads(fsio.read_file(self.layout.summary(job_id), limit=_MAX_CACHE_BYTES))
-            )
+        cached = self._records.read_cache(job_id, FileKind.SUMMARY)
+        with contextlib.suppress(ValueError, TypeError):
+            return Summary.from_dict(json.loads(cached or b""))
         summary = Summary()
         for line in self.output_tail(job_id, _SUMMARY_REBUILD_LINES).lines:
             summary.feed_line(line)
@@ -239,11 +218,9 @@ class JobStore:
     def final_message(self, job_id: str, summary: Summary | None = None) -> str | None:
         """codex's final message (its answer), else its last agent message so far. Pass the
         `summary` already read, if any, so it is not read twice."""
-        with contextlib.suppress(OSError, StoreRefused):
-            raw = fsio.read_file(self.layout.last_message(job_id), limit=_MAX_CACHE_BYTES)
-            text = raw.decode("utf-8", "replace")
-            if text.strip():
-                return text
+        text = (self._records.read_cache(job_id, FileKind.LAST_MESSAGE) or b"").decode("utf-8", "replace")
+        if text.strip():
+            return text
         return (summary or self.summary(job_id)).last_agent_message
 
     def sessions(self, limit: int = 20) -> list[SessionInfo]:
@@ -404,52 +381,13 @@ class JobStore:
         long to wait for the runner to record the end (default: the grace period plus a
         little)."""
         check_job_id(job_id)
-        record = self._records.read(job_id)
-        if self._scheduler.is_lost(record):
-            record = self._scheduler.settle(job_id)
-        if record.is_terminal:
-            return CancelOutcome(
-                record, False, f"job {job_id} already ended ({record.status}); nothing to cancel"
-            )
-        if record.status == JobStatus.QUEUED:
-            done = self._scheduler.cancel_queued(job_id)
-            if done is not None:
-                return CancelOutcome(done, True, f"job {job_id} was queued and is now cancelled")
-        unrecorded: StoreWriteError | None = None
-        try:
-            record = self._records.request_cancel(job_id)
-        except StoreWriteError as exc:
-            # A full disk must not stop a cancel: signalling the runner needs no disk, and the
-            # runner keeps retrying to record the end.
-            unrecorded = exc
-        if record.is_terminal:
-            return CancelOutcome(record, False, f"job {job_id} already ended ({record.status})")
-        self._scheduler.stop(record)
-        final = self.wait(job_id, self.cancel_grace + 3 if wait is None else wait)
-        if final.is_terminal and final.status != JobStatus.CANCELLED:
-            return CancelOutcome(
-                final, False, f"job {job_id} ended on its own ({final.status}) before the cancel took effect"
-            )
-        if final.is_terminal:
-            return CancelOutcome(final, True, f"job {job_id} cancelled")
-        why = f": the store cannot be written ({unrecorded})" if unrecorded else ""
-        return CancelOutcome(final, True, f"job {job_id} asked to stop; its end is not recorded yet{why}")
+        return self._scheduler.cancel(job_id, self.wait, self.cancel_grace + 3 if wait is None else wait)
 
     def prune(self, older_than: timedelta) -> list[str]:
         """Delete jobs recorded as ended more than `older_than` ago; return their ids."""
         if older_than.total_seconds() < 0:
             raise InvalidInput("older_than must not be negative")
-        cutoff = datetime.now(UTC) - older_than
-        removed = []
-        for job_id in self.job_ids():
-            try:
-                record = self._records.read(job_id)
-            except (UnreadableRecord, JobNotFound):
-                continue  # never delete what we cannot read: it may not be ours
-            ended = parse_iso(record.finished_at or record.created_at)
-            if record.is_terminal and ended is not None and ended < cutoff:
-                self._records.delete(job_id)
-                removed.append(job_id)
+        removed = self._records.prune(datetime.now(UTC) - older_than)
         self._records.remove_stale_staging()
         return removed
 
