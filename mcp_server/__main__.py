@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from jobstore import JobStore, JobStoreError, Settings
 from jobstore.settings import LOG_LEVELS
@@ -48,11 +48,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def open_private_log(path: Path) -> TextIO:
+    """The log file, created readable by its owner only (whatever the umask: logs carry prompts),
+    never through a symlink."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    return os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+
+
 def setup_logging(level: str, log_file: str | None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         try:
-            handlers.append(logging.FileHandler(Path(log_file).expanduser(), encoding="utf-8"))
+            handlers.append(logging.StreamHandler(open_private_log(Path(log_file).expanduser())))
         except OSError as exc:
             print(f"codex-async-mcp: cannot write the log file {log_file}: {exc}", file=sys.stderr)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
