@@ -72,6 +72,13 @@ WaitSecondsArg = Annotated[
 JobIdArg = Annotated[str, Field(description="the job id returned by codex_start (or shown by codex_list)")]
 LimitArg = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="how many to return")]
 TailLinesArg = Annotated[int, Field(ge=1, le=MAX_TAIL_LINES, description="how many lines of output to show")]
+IncludeDiffArg = Annotated[
+    bool,
+    Field(
+        description="also return what the job changed in its git repository (from its start to its "
+        "end, shell edits included), as a unified diff"
+    ),
+]
 TimeoutArg = Annotated[
     float,
     Field(

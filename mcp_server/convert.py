@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from jobstore import UNREADABLE, CodexUnavailable, JobEntry, JobRecord, JobStore, SessionInfo
 from jobstore.record import parse_iso
+from jobstore.worktree_diff import read_worktree_diff
 from mcp_server import __version__
 from mcp_server.render import render_text
 from mcp_server.schemas import (
@@ -28,11 +29,13 @@ from mcp_server.schemas import (
     ListEntry,
     ListResult,
     PingResult,
+    PollView,
     SessionEntry,
     SessionsResult,
     SessionTurn,
     StartResult,
     WaitResult,
+    WorktreeDiffView,
 )
 from mcp_server.settings import ServerSettings
 from mcp_server.waiting import WaitOutcome
@@ -154,9 +157,29 @@ def _job_view(
     )
 
 
-def job_view(store: JobStore, record: JobRecord, tail_lines: int) -> JobView:
-    """Everything codex_poll shows of a job."""
-    return _job_view(JobView, store, record, tail_lines, next_hint(record))
+MAX_DIFF_CHARS = 64 * 1024  # of a diff in a tool's answer
+
+
+def job_view(store: JobStore, record: JobRecord, tail_lines: int, *, include_diff: bool = False) -> PollView:
+    """Everything codex_poll shows of a job (and what it changed, when asked)."""
+    diff = worktree_diff_view(store, record.job_id) if include_diff else None
+    return _job_view(PollView, store, record, tail_lines, next_hint(record), worktree_diff=diff)
+
+
+def worktree_diff_view(store: JobStore, job_id: str) -> WorktreeDiffView | None:
+    recorded = read_worktree_diff(store, job_id)
+    if recorded is None:
+        return None
+    cut = len(recorded.diff) > MAX_DIFF_CHARS
+    return WorktreeDiffView(
+        repo=recorded.repo,
+        ended=recorded.ended,
+        files=[FileChange(path=path, kind=kind) for kind, path in recorded.files],
+        other_jobs=recorded.other_jobs,
+        diff=recorded.diff[:MAX_DIFF_CHARS] + ("\n… (cut)" if cut else ""),
+        truncated=recorded.truncated or cut,
+        error=recorded.error,
+    )
 
 
 def wait_result(store: JobStore, outcome: WaitOutcome) -> WaitResult:

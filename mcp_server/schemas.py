@@ -85,6 +85,30 @@ class JobView(_Result):
     next: str
 
 
+class WorktreeDiffView(_Result):
+    """What a job changed in its git repository, recorded from its start to its end."""
+
+    repo: str
+    ended: bool = Field(description="False while the job runs: the diff is recorded when it ends")
+    files: list[FileChange] = Field(description="the files changed; kind is git's letter (A, M, D, R...)")
+    other_jobs: list[str] = Field(
+        description="jobs that ran in the same repository meanwhile: some changes may be theirs"
+    )
+    diff: str = Field(description="the unified diff (git diff), cut when long")
+    truncated: bool
+    error: str | None
+
+
+class PollView(JobView):
+    """A job as codex_poll shows it: with what it changed in its repository when asked."""
+
+    worktree_diff: WorktreeDiffView | None = Field(
+        default=None,
+        description="with include_diff: what the job changed in its git repository (null: not asked, "
+        "or its folder is no git repository)",
+    )
+
+
 class WaitResult(JobView):
     finished: bool = Field(description="True once the job has ended (any final status)")
     timed_out: bool = Field(description="True when the wait ended because the time given ran out")

@@ -30,6 +30,7 @@ from mcp_server.arguments import (
     CwdArg,
     EffortArg,
     FolderFilterArg,
+    IncludeDiffArg,
     JobIdArg,
     LimitArg,
     ModelArg,
@@ -64,9 +65,9 @@ from mcp_server.schemas import (
     CancelResult,
     CodexResult,
     EntryStatusName,
-    JobView,
     ListResult,
     PingResult,
+    PollView,
     SessionsResult,
     StartResult,
     WaitResult,
@@ -129,12 +130,17 @@ async def with_new_session_id(store: JobStore, record: JobRecord) -> JobRecord:
 
 @tool(annotations={"title": "Show a codex job", "readOnlyHint": True})
 async def codex_poll(
-    job_id: JobIdArg, tail_lines: TailLinesArg = DEFAULT_TAIL_LINES, *, store: InjectedStore
-) -> JobView:
+    job_id: JobIdArg,
+    tail_lines: TailLinesArg = DEFAULT_TAIL_LINES,
+    include_diff: IncludeDiffArg = False,
+    *,
+    store: InjectedStore,
+) -> PollView:
     """Show a job now, without waiting: status, exit code, times, session, error, codex's
     last message, the end of its output (readable lines), commands run, files changed and
-    token usage. To wait for the end instead, call codex_wait."""
-    return await in_thread(lambda: job_view(store, store.get(job_id), tail_lines))
+    token usage; with include_diff, the diff of what it changed in its git repository.
+    To wait for the end instead, call codex_wait."""
+    return await in_thread(lambda: job_view(store, store.get(job_id), tail_lines, include_diff=include_diff))
 
 
 @tool(annotations={"title": "Wait for a codex job", "readOnlyHint": True})
