@@ -13,7 +13,7 @@ from pathlib import Path
 
 from jobstore import InvalidInput, Settings
 from tui import __version__
-from tui.config import TuiConfig
+from tui.config import NOTIFY_CHOICES, TuiConfig
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,6 +35,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-watch", action="store_true", help="do not watch files; rescan every few seconds"
     )
     parser.add_argument("--no-spinner", action="store_true", help="a static marker for running jobs")
+    parser.add_argument(
+        "--notify",
+        choices=NOTIFY_CHOICES,
+        default="toast",
+        help="when a job ends or fails: a toast (always), and the terminal bell (bell) or a desktop "
+        "notification through notify-send (desktop)",
+    )
     parser.add_argument(
         "--demo",
         action="store_true",
@@ -66,6 +73,7 @@ def config_from_args(args: argparse.Namespace, settings: Settings) -> TuiConfig:
         watch=not args.no_watch,
         spinner=not args.no_spinner,
         rescan_seconds=3.0 if args.no_watch else 15.0,
+        notify_end=args.notify,
     )
 
 

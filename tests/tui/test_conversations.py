@@ -175,3 +175,40 @@ async def test_failed_jobs_show_the_error_and_the_prompt_and_ctrl_r_answers(demo
         await settle(pilot)
         messages = [n.message for n in app._notifications]
         assert any(m.startswith("Store rescanned: 9 jobs") for m in messages)
+
+
+async def test_the_folder_error_of_the_new_job_form_clears_once_the_folder_is_edited(demo: DemoStore) -> None:
+    from textual.widgets import Input, Static, TextArea
+
+    from tui.screens.new_job import NewJobScreen
+
+    app = app_for(demo)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, NewJobScreen)
+        form.query_one("#prompt", TextArea).text = "do it"
+        form.query_one("#cwd", Input).value = "/nonexistent/folder"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        error = form.query_one("#form-error", Static)
+        assert "/nonexistent/folder" in str(error.render())
+        form.query_one("#cwd", Input).value = str(demo.store.root.parent)
+        await settle(pilot)
+        assert str(error.render()).strip() == ""
+
+
+async def test_a_job_that_ends_rings_the_bell_when_asked(demo: DemoStore) -> None:
+    from tui.jobs import read_rows
+
+    app = CodexTuiApp(dataclasses.replace(app_for(demo).config, notify_end="bell"), store=demo.store)
+    rings: list[bool] = []
+    app.bell = lambda: rings.append(True)  # type: ignore[method-assign]
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        [row], _ = read_rows(demo.store, [demo.jobs["payments_1"]])
+        app.jobs_screen.toast_finished(row)
+        assert rings == [True]
+        assert any(demo.jobs["payments_1"] in str(n.message) for n in app._notifications)  # the toast too

@@ -159,6 +159,13 @@ class StartJobScreen(ModalScreen[str | None]):
         if not self.starting:
             self.dismiss(None)
 
+    @on(Input.Changed, "#cwd")
+    def _cwd_changed(self, event: Input.Changed) -> None:
+        """An error about the folder goes once the folder is edited (it is checked again on start)."""
+        event.stop()
+        if not self.starting:
+            self.query_one("#form-error", Static).update("")
+
     @on(Button.Pressed, "#start")
     def _start_pressed(self, event: Button.Pressed) -> None:
         event.stop()
