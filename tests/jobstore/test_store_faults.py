@@ -26,6 +26,7 @@ def test_refused_writes_leave_no_half_job_and_keep_old_records(
     store: JobStore, workdir: Path, monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
     earlier = store.wait(run(store, workdir, "earlier").job_id, 20)
+    wait_until(lambda: not store.layout.running_marker(earlier.job_id).exists())  # slot freed after the end
     before = snapshot(store.root)
     real_fsync = os.fsync
 
