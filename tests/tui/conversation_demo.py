@@ -21,6 +21,7 @@ FIXTURE = (
 )
 CODEX_SESSION_ID = "01a2298d-1e8e-79f2-bed9-e0ab1302a149"
 
+# "~" stands for a diff's blank context line (a single space), which an editor would strip.
 DEMO_DIFF = """\
 diff --git a/src/payments/fees.py b/src/payments/fees.py
 index 3b18e51..a9c4f02 100644
@@ -28,14 +29,14 @@ index 3b18e51..a9c4f02 100644
 +++ b/src/payments/fees.py
 @@ -1,6 +1,8 @@
  from decimal import Decimal
- 
+~
 -def fee(amount):
 -    return amount * 0.029 + 0.30
 +
 +def fee(amount: Decimal) -> Decimal:
 +    \"\"\"Card fee: 2.9% plus 30 cents, rounded to the cent.\"\"\"
 +    return (amount * Decimal("0.029") + Decimal("0.30")).quantize(Decimal("0.01"))
- 
+~
 diff --git a/src/payments/ledger.py b/src/payments/ledger.py
 new file mode 100644
 index 0000000..e69de29
@@ -44,7 +45,7 @@ index 0000000..e69de29
 @@ -0,0 +1,2 @@
 +class Ledger:
 +    entries: list[str]
-"""
+""".replace("~\n", " \n")
 
 
 def write_codex_home(codex_home: Path, *, last_activity: datetime) -> Path:

@@ -33,9 +33,9 @@ from tui.screens.continue_session import ContinueSessionScreen
 from tui.screens.help import HelpScreen
 from tui.screens.new_job import NewJobScreen
 from tui.watcher import StoreChanges
+from tui.widgets.conversation import TurnView
 from tui.widgets.job_detail import JobDetail
 from tui.widgets.output_view import OutputLog, OutputView
-from tui.widgets.conversation import TurnView
 from tui.widgets.sessions import SessionTree
 
 REPO = Path(__file__).resolve().parents[2]
