@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import os
 import select
+import threading
 from pathlib import Path
 from typing import Self
 
@@ -116,7 +117,9 @@ class Wakeup:
             os.close(pidfd)
         self._pidfds.clear()
         if self._inotify is not None:
-            os.close(self._inotify)
+            # Closing an inotify fd waits for the kernel to retire its watches (an RCU grace
+            # period, 10-20 ms): not on the path of whoever waited.
+            threading.Thread(target=os.close, args=(self._inotify,), daemon=True).start()
             self._inotify = None
         self._epoll.close()
 

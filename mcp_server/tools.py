@@ -7,10 +7,8 @@ store's own message (mcp_server.errors); `create_server` registers the tools.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import time
 from typing import Annotated
 
 from fastmcp import Context
@@ -72,10 +70,9 @@ from mcp_server.schemas import (
     StartResult,
     WaitResult,
 )
-from mcp_server.waiting import wait_for_job
+from mcp_server.waiting import wait_for_job, wait_for_record
 
 SESSION_ID_WAIT_SECONDS = 1.0
-SESSION_ID_POLL_SECONDS = 0.05
 
 StatusFilterArg = Annotated[EntryStatusName | None, Field(description="only jobs in this status")]
 
@@ -121,11 +118,11 @@ async def with_new_session_id(store: JobStore, record: JobRecord) -> JobRecord:
     """A new session's id comes with codex's first event (thread.started), usually well within
     a second of the start: wait that long for it, so the caller can continue the session at
     once. A queued job has no codex yet; after the wait the result says when the id comes."""
-    deadline = time.monotonic() + SESSION_ID_WAIT_SECONDS
-    while record.session_id is None and record.status == JobStatus.RUNNING and time.monotonic() < deadline:
-        await asyncio.sleep(SESSION_ID_POLL_SECONDS)
-        record = await in_thread(store.get, record.job_id)
-    return record
+    if record.session_id is not None or record.status != JobStatus.RUNNING:
+        return record
+    return await wait_for_record(
+        store, record.job_id, SESSION_ID_WAIT_SECONDS, lambda r: r.session_id is not None
+    )
 
 
 @tool(annotations={"title": "Show a codex job", "readOnlyHint": True})

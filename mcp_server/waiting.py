@@ -7,6 +7,7 @@ the waiter is one of the owners of that write (see mcp_server.lifespan).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import anyio
@@ -56,13 +57,31 @@ async def wait_for_job(
     *,
     interval: float = FALLBACK_POLL_SECONDS,
 ) -> WaitOutcome:
-    """Wait until the job ends or `timeout` seconds pass, asleep in between: the event loop
-    wakes us when the job's folder changes (its record is replaced) or one of its processes
-    exits (inotify and pidfds behind one fd), never on a timer.
+    """Wait until the job ends or `timeout` seconds pass (see `wait_for_record`).
 
     When the client asked for progress (gave a progress token), sends MCP progress
-    notifications about once a second. A job that reads lost is settled (recorded lost,
-    queued work started) before the outcome is returned.
+    notifications about once a second.
+    """
+    start = time.monotonic()
+    record = await wait_for_record(
+        store, job_id, timeout, lambda r: r.is_terminal, ctx=ctx, interval=interval
+    )
+    return WaitOutcome(record, round(time.monotonic() - start, 2))
+
+
+async def wait_for_record(
+    store: JobStore,
+    job_id: str,
+    timeout: float,
+    done: Callable[[JobRecord], bool],
+    *,
+    ctx: Context | None = None,
+    interval: float = FALLBACK_POLL_SECONDS,
+) -> JobRecord:
+    """The job's record once `done(record)` holds, the job ends, or `timeout` seconds pass;
+    asleep in between: the event loop wakes us when the job's folder changes (its record is
+    replaced) or one of its processes exits (inotify and pidfds behind one fd), never on a
+    timer. A job that reads lost is settled (recorded lost, queued work started) first.
     """
     start = time.monotonic()
     deadline = start + timeout
@@ -74,8 +93,8 @@ async def wait_for_job(
             if record.status == JobStatus.LOST:
                 record = await in_thread(store.settle, job_id)
             now = time.monotonic()
-            if record.is_terminal or now >= deadline:
-                return WaitOutcome(record, round(now - start, 2))
+            if done(record) or record.is_terminal or now >= deadline:
+                return record
             limit = deadline - now
             if progress and ctx is not None:
                 if now >= next_progress:

@@ -669,10 +669,14 @@ def test_render_text_layout() -> None:
 
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """In-memory tests never open a socket."""
+    """In-memory tests never open a network socket (a Unix one is local IPC: the runner zygote)."""
     import socket
 
-    def refuse(*args: Any, **kwargs: Any) -> None:
+    real_connect = socket.socket.connect
+
+    def refuse(self: socket.socket, *args: Any, **kwargs: Any) -> None:
+        if self.family == socket.AF_UNIX:
+            return real_connect(self, *args, **kwargs)
         raise AssertionError(f"network access attempted: {args!r}")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
