@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import secrets
 import signal
@@ -135,11 +136,43 @@ def become_child_subreaper() -> bool:
 
 def descendants(pid: int) -> list[psutil.Process]:
     """Live descendants of `pid` (empty if it is gone). Each result is bound to its start
-    time: psutil refuses to signal it once its pid belongs to another process."""
-    try:
-        return list(psutil.Process(pid).children(recursive=True))
-    except (*_GONE, psutil.AccessDenied, OSError):
-        return []
+    time: psutil refuses to signal it once its pid belongs to another process. Read from the
+    kernel's lists of each process's children (a few reads), not a scan of every process."""
+    if not _children_lists():
+        try:
+            return list(psutil.Process(pid).children(recursive=True))
+        except (*_GONE, psutil.AccessDenied, OSError):
+            return []
+    found: list[psutil.Process] = []
+    pending = _child_pids(pid)
+    seen = {pid}
+    while pending:
+        child = pending.pop()
+        if child in seen:
+            continue
+        seen.add(child)
+        try:
+            found.append(psutil.Process(child))
+        except (*_GONE, psutil.AccessDenied):
+            continue
+        pending += _child_pids(child)
+    return found
+
+
+@functools.cache
+def _children_lists() -> bool:
+    """Whether the kernel lists each thread's children (/proc/PID/task/TID/children)."""
+    return os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+
+def _child_pids(pid: int) -> list[int]:
+    """The children of `pid` (of each of its threads) now; empty if it is gone."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                found += [int(word) for word in f.read().split()]
+    return found
 
 
 def signal_processes(procs: Iterable[psutil.Process], sig: int) -> None:
@@ -191,7 +224,7 @@ def marked_processes(job_id: str, secret: str, not_before: float) -> list[psutil
     wanted = job_marker(job_id, secret)
     uid, me = os.getuid(), os.getpid()
     found = []
-    for proc in psutil.process_iter():
+    for proc in _candidates(uid, not_before - _START_TIME_TOLERANCE, f"{JOB_MARKER_ENV}={wanted}"):
         try:
             if proc.pid == me or proc.uids().real != uid:
                 continue
@@ -202,6 +235,40 @@ def marked_processes(job_id: str, secret: str, not_before: float) -> list[psutil
         except (*_GONE, psutil.AccessDenied, OSError):
             continue
     return found
+
+
+def _candidates(uid: int, not_before: float, variable: str) -> Iterable[psutil.Process]:
+    """Processes that may be ours, no older than `not_before` and carrying `variable`
+    (NAME=value): a cheap first look at each pid (who owns its /proc entry, its start, its
+    environment's bytes) spares building a psutil view of every process; the caller checks
+    each candidate in full."""
+    needle = os.fsencode(variable) + b"\0"
+    try:
+        earliest_ticks = (not_before - psutil.boot_time()) * _CLOCK_TICKS - 1
+        names = os.listdir("/proc")
+    except OSError:
+        yield from psutil.process_iter()
+        return
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{name}").st_uid != uid:
+                continue  # another user's (or not dumpable: its environment is unreadable)
+            with open(f"/proc/{name}/stat", "rb") as f:
+                started_ticks = int(f.read().rsplit(b")", 1)[1].split()[19])
+            if started_ticks < earliest_ticks:
+                continue
+            with open(f"/proc/{name}/environ", "rb") as f:
+                environ = b"\0" + f.read()
+            if b"\0" + needle not in environ and not environ.endswith(b"\0" + needle[:-1]):
+                continue
+            yield psutil.Process(int(name))
+        except (*_GONE, psutil.AccessDenied, OSError, ValueError, IndexError):
+            continue
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # ------------------------------------------------------------------ termination

@@ -117,11 +117,27 @@ def _communicate(proc: subprocess.Popen[bytes], limit: int | None) -> tuple[byte
 
 def repository_of(folder: str) -> str | None:
     """The top folder of the git working tree holding `folder`, or None."""
+    if not _may_be_in_a_repository(folder):
+        return None  # no git run for a folder outside any repository (most of a job's cost)
     try:
         top = _git(folder, "rev-parse", "--show-toplevel").strip()
     except (GitFailed, OSError):
         return None
     return top or None
+
+
+def _may_be_in_a_repository(folder: str) -> bool:
+    """Whether git could find a working tree from `folder`: a `.git` in it or a parent, or
+    git told where by its environment."""
+    if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ:
+        return True
+    path = os.path.realpath(folder)
+    while not os.path.lexists(os.path.join(path, ".git")):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+    return True
 
 
 def snapshot_tree(repo: str) -> str:

@@ -153,6 +153,13 @@ def test_runner_killed_job_runs_on_then_reads_lost(store: JobStore, workdir: Pat
 def test_reused_pid_is_not_mistaken_for_the_job(store: JobStore, workdir: Path) -> None:
     done = store.wait(run(store, workdir, "quick").job_id, 20)
     stranger = subprocess.Popen(["sleep", "30"])
+    # A stranger that started later than the job's processes by more than a start time's
+    # tolerance (a quick job may end within a clock tick of the stranger's start).
+    while psutil.Process(stranger.pid).create_time() - (done.codex_started_at or 0) < 0.1:
+        stranger.kill()
+        stranger.wait()
+        time.sleep(0.05)
+        stranger = subprocess.Popen(["sleep", "30"])
     try:
         # Pretend the job still runs, under pids that now belong to a stranger.
         with store.locked_record(done.job_id) as rec:
