@@ -191,7 +191,13 @@ class Scheduler:
 
     def schedule(self) -> list[str]:
         """Start queued jobs, oldest first, while the store has free slots."""
-        if not self.layout.queue_dir.is_dir():
+        # Nothing queued: nothing to start, and no wait for the lock (a job queued after this
+        # look is started by its own admission, which schedules after queueing it).
+        try:
+            with os.scandir(self.layout.queue_dir) as queued:
+                if not any(queued):
+                    return []
+        except FileNotFoundError:
             return []
         with fsio.file_lock(self.layout.scheduler_lock):
             return self._schedule_locked()
