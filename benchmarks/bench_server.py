@@ -134,6 +134,14 @@ def last_finished(store: Path) -> float | None:
     return max(ends) if ends else None
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine has been busy since boot (all cores, /proc/stat)."""
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def runners_cpu(store: Path, seconds: float) -> tuple[float, int]:
     """CPU used by the job runners of `store` over `seconds`, in % of one core; and their count."""
     needle = str(store)
@@ -274,7 +282,8 @@ def start_breakdown(ctx: Context) -> list[Row]:
             "job runner's imports (python -c 'import jobstore.runner')",
             ms(process_start([py, "-c", "import jobstore.runner"])),
             "ms",
-            note="paid once per job: each job's runner is a new Python process",
+            note="paid only by a runner spawned when no zygote answers (a store's first jobs); "
+            "the store's zygote forks the others",
         ),
         Row.info(
             "create_server() in a process that has imported it (median of 3)",
@@ -410,6 +419,7 @@ async def bench(ctx: Context) -> list[Row]:
     jobs = 30 if quick else 100
     rounds = 1 if quick else 2
     conc: dict[str, list[float]] = {"ours": [], "reference": []}
+    cpu_per_job: dict[str, list[float]] = {"ours": [], "reference": []}
     store_ends: list[float] = []
     for _ in range(rounds):
         store = ctx.fresh_store("concurrent")
@@ -417,13 +427,17 @@ async def bench(ctx: Context) -> list[Row]:
         async with mcp_session(ours, logs / "ours-concurrent.log") as session:
             await start_latencies(session, ours, ctx, store, 1)
             wall_start = time.time()
+            cpu_before = machine_cpu_seconds()
             conc["ours"].append(await run_concurrent(session, ours, ctx, jobs))
+            cpu_per_job["ours"].append((machine_cpu_seconds() - cpu_before) / jobs)
             last = last_finished(store)
             if last is not None:
                 store_ends.append(last - wall_start)
         async with mcp_session(ref, logs / "ref-concurrent.log") as session:
             await start_latencies(session, ref, ctx, None, 1)
+            cpu_before = machine_cpu_seconds()
             conc["reference"].append(await run_concurrent(session, ref, ctx, jobs))
+            cpu_per_job["reference"].append((machine_cpu_seconds() - cpu_before) / jobs)
     conc_rows = [
         Row.vs(
             f"{jobs} jobs at once, until all end (wall, median of {rounds})",
@@ -439,6 +453,14 @@ async def bench(ctx: Context) -> list[Row]:
             median(store_ends) if store_ends else None,
             "s",
             note="the rest of the wall time above is codex_wait waking and the answers",
+        ),
+        Row.info(
+            f"CPU per job, {jobs} at once (the whole machine's)",
+            ms(median(cpu_per_job["ours"])),
+            "ms",
+            reference=ms(median(cpu_per_job["reference"])),
+            note="/proc/stat busy time over each run, divided by the jobs; every process counts "
+            "(server, client, zygote, runners, codex)",
         ),
         Row.info(
             f"jobs per second ({jobs} at once)",

@@ -34,7 +34,7 @@ def profile_start(ctx: Context, count: int) -> tuple[list[float], str]:
     from jobstore import JobStore, RunOptions
 
     store = JobStore(ctx.fresh_store("direct-start"), codex_bin=str(ctx.fake_codex))
-    options = RunOptions.checked(prompt="Make the broken test in tests/test_api.py pass", cwd=str(ctx.project))
+    options = RunOptions.checked(prompt="Make the broken test pass", cwd=str(ctx.project))
     for _ in range(2):
         wait_terminal(store.root, [store.start(options).job_id], 30)
     profiler = cProfile.Profile()
