@@ -134,6 +134,19 @@ def last_finished(store: Path) -> float | None:
     return max(ends) if ends else None
 
 
+def our_server_cpu_seconds() -> float:
+    """CPU used so far by the codex-async-mcp processes this benchmark started."""
+    total = 0.0
+    for proc in psutil.Process().children():
+        try:
+            if any("codex-async-mcp" in part for part in proc.cmdline()):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
 def machine_cpu_seconds() -> float:
     """CPU time the whole machine has been busy since boot (all cores, /proc/stat)."""
     with open("/proc/stat") as f:
@@ -420,6 +433,7 @@ async def bench(ctx: Context) -> list[Row]:
     rounds = 1 if quick else 2
     conc: dict[str, list[float]] = {"ours": [], "reference": []}
     cpu_per_job: dict[str, list[float]] = {"ours": [], "reference": []}
+    server_cpu_per_job: list[float] = []
     store_ends: list[float] = []
     for _ in range(rounds):
         store = ctx.fresh_store("concurrent")
@@ -428,8 +442,10 @@ async def bench(ctx: Context) -> list[Row]:
             await start_latencies(session, ours, ctx, store, 1)
             wall_start = time.time()
             cpu_before = machine_cpu_seconds()
+            server_before = our_server_cpu_seconds()
             conc["ours"].append(await run_concurrent(session, ours, ctx, jobs))
             cpu_per_job["ours"].append((machine_cpu_seconds() - cpu_before) / jobs)
+            server_cpu_per_job.append((our_server_cpu_seconds() - server_before) / jobs)
             last = last_finished(store)
             if last is not None:
                 store_ends.append(last - wall_start)
@@ -461,6 +477,12 @@ async def bench(ctx: Context) -> list[Row]:
             reference=ms(median(cpu_per_job["reference"])),
             note="/proc/stat busy time over each run, divided by the jobs; every process counts "
             "(server, client, zygote, runners, codex)",
+        ),
+        Row.info(
+            f"…of which our MCP server's, {jobs} at once",
+            ms(median(server_cpu_per_job)),
+            "ms",
+            note="psutil cpu_times of the codex-async-mcp process: codex_start and codex_wait",
         ),
         Row.info(
             f"jobs per second ({jobs} at once)",
