@@ -265,17 +265,18 @@ class JobStore:
 
     # ---------------------------------------------------------------- writing
 
-    def start(self, options: RunOptions) -> JobRecord:
-        """Create a job for a codex run (or a continued session) and start or queue it."""
+    def start(self, options: RunOptions, *, client: str | None = None) -> JobRecord:
+        """Create a job for a codex run (or a continued session) and start or queue it.
+        `client` says who started it (e.g. an MCP client's name), kept in its record."""
         info = self.codex_info()  # fails before anything is written if codex is unusable
         if options.session_id is None:
-            return self._start_run(info, options)
+            return self._start_run(info, options, client)
         self.ensure()
         with self._sessions.one_turn_at_a_time():
             self._check_session_resumable(options.session_id)
-            return self._start_run(info, options)
+            return self._start_run(info, options, client)
 
-    def _start_run(self, info: CodexInfo, options: RunOptions) -> JobRecord:
+    def _start_run(self, info: CodexInfo, options: RunOptions, client: str | None) -> JobRecord:
         return self._create(
             kind="run",
             prompt=options.prompt,
@@ -286,19 +287,20 @@ class JobStore:
                 "reasoning_effort": options.reasoning_effort,
                 "session_id": options.session_id,
                 "resumes_session": options.session_id,
+                "client": client,
             },
             approval_policy=options.approval_policy,
             info=info,
             build=lambda last: build_run_argv(info, options, last_message_path=last),
         )
 
-    def start_review(self, options: ReviewOptions) -> JobRecord:
+    def start_review(self, options: ReviewOptions, *, client: str | None = None) -> JobRecord:
         info = self.codex_info()
         return self._create(
             kind="review",
             prompt=options.describe(),
             cwd=options.cwd,
-            fields={"model": options.model, "review": options.target()},
+            fields={"model": options.model, "review": options.target(), "client": client},
             approval_policy=options.approval_policy,
             info=info,
             build=lambda last: build_review_argv(info, options, last_message_path=last),

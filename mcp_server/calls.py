@@ -63,13 +63,19 @@ def check_job_arguments(tool: str, arguments: Mapping[str, Any] | None) -> dict[
 
 
 async def admit_job_call(
-    store: JobStore, settings: ServerSettings, tool: str, arguments: Mapping[str, Any] | None
+    store: JobStore,
+    settings: ServerSettings,
+    tool: str,
+    arguments: Mapping[str, Any] | None,
+    *,
+    client: str | None = None,
 ) -> JobRecord:
     """Start the job a `codex` or `codex_review` call asks for and return its record at once
     (running, or queued behind the store's limit); `codex`'s wait_seconds is checked, not used.
 
     Refuses exactly as the inline tool does, with a ToolError carrying the same message, and
-    then nothing was written.
+    then nothing was written. `client` (who asked) is kept in the job's record from its
+    first write.
     """
     checked = check_job_arguments(tool, arguments)
     if tool == "codex":
@@ -84,7 +90,8 @@ async def admit_job_call(
                     model=checked["model"],
                     reasoning_effort=checked["reasoning_effort"],
                     session_id=checked["session_id"],
-                )
+                ),
+                client=client,
             )
         )
     return await in_thread(
@@ -98,6 +105,7 @@ async def admit_job_call(
             title=checked["title"],
             prompt=checked["prompt"],
             model=checked["model"],
+            client=client,
         )
     )
 

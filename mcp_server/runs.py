@@ -50,6 +50,7 @@ def start_review(
     title: str | None,
     prompt: str | None,
     model: str | None,
+    client: str | None = None,
 ) -> JobRecord:
     """Check a review's options and start it (read-only, so within any cap the store allows)."""
     options = ReviewOptions.checked(
@@ -62,7 +63,7 @@ def start_review(
         model=model,
     )
     settings.check_allowed(options.approval_policy, None)
-    return store.start_review(options)
+    return store.start_review(options, client=client)
 
 
 def start_batch(

@@ -205,13 +205,11 @@ class JobTasks(ServerExtension):
         if params.name not in JOB_TOOLS or context.client_extension_settings(TASKS_EXTENSION) is None:
             return await call_next()
         # Same checks and refusals (ToolError, nothing written) as the inline tool.
-        record = await admit_job_call(self.store, self.server_settings, params.name, params.arguments)
         label = client_label(context)
-
-        def remember_client() -> TaskState:
-            return task_state(self.store, self.store.update(record.job_id, client=label), "task")
-
-        created = await in_thread(remember_client)
+        record = await admit_job_call(
+            self.store, self.server_settings, params.name, params.arguments, client=label
+        )
+        created = await in_thread(lambda: task_state(self.store, record, "task"))
         log.info("%s started job %s as a task (%s)", label, record.job_id, params.name)
         return created
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,13 @@ def workdir(tmp_path: Path) -> Path:
     path = tmp_path / "project"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def repo(workdir: Path) -> Path:
+    """`workdir` made a git repository (codex reviews only inside one)."""
+    subprocess.run(["git", "init", "-q", str(workdir)], check=True)
+    return workdir
 
 
 def stop_everything(store: JobStore) -> None:

@@ -73,7 +73,8 @@ def test_review_job(real_store: JobStore, git_repo: Path) -> None:
 def test_long_run_cancelled_mid_command_leaves_no_process(real_store: JobStore, git_repo: Path) -> None:
     job = run(real_store, git_repo, "SLOW_COMMAND: sleep 597", approval_policy="full-auto")
     wait_until(lambda: processes_matching("sleep 597"), timeout=60)
-    record = real_store.get(job.job_id)
+    # codex's own argv holds the prompt too: wait for its runner to have recorded it.
+    record = wait_until(lambda: (r := real_store.get(job.job_id)).codex_pid and r, timeout=10)
     assert record.status == JobStatus.RUNNING and record.codex_pid
     outcome = real_store.cancel(job.job_id)
     assert outcome.changed

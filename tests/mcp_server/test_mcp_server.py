@@ -557,6 +557,7 @@ async def test_bad_input_is_a_tool_error_and_writes_nothing(
     assert snapshot(store) == before
 
 
+@pytest.mark.usefixtures("repo")  # codex reviews only inside a git repository
 async def test_codex_missing(tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nowhere = tmp_path / "no-such-dir" / "codex"
     monkeypatch.setenv("CODEX_BIN", str(nowhere))
@@ -595,6 +596,7 @@ async def test_codex_missing(tmp_path: Path, workdir: Path, monkeypatch: pytest.
         ("full-auto", {"approval_policy": "full-auto"}, True),
     ],
 )
+@pytest.mark.usefixtures("repo")  # codex reviews only inside a git repository
 async def test_max_policy_cap(
     store: JobStore, workdir: Path, cap: str, arguments: dict[str, str], allowed: bool
 ) -> None:

@@ -55,6 +55,7 @@ async def poll_until(session: ClientSession, job_id: str, check: Any, timeout: f
         await anyio.sleep(0.05)
 
 
+@pytest.mark.usefixtures("repo")  # codex reviews only inside a git repository
 async def test_full_flow_over_stdio(
     env: dict[str, str], store: JobStore, workdir: Path, tmp_path: Path, stderr_path: Path
 ) -> None:
