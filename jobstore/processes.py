@@ -24,10 +24,14 @@ import psutil
 if TYPE_CHECKING:
     from jobstore.record import JobRecord
 
-# Start times are derived from clock ticks since boot; the same process always
-# yields the same value, a reused pid a different one.
+# Start times are a process's clock ticks since boot (/proc/PID/stat, never changing) plus the
+# boot's epoch time to the microsecond; the same process always yields the same value, a reused
+# pid a different one. (psutil adds /proc/stat's btime instead: a whole second that moves by one
+# when the clock is adjusted, so the same process's time could jump by a second; records
+# written that way are still recognised.)
 _START_TIME_TOLERANCE = 0.02
 _PR_SET_CHILD_SUBREAPER = 36
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # A process may vanish between any two reads of /proc: all of these mean "not there (any more)".
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, ProcessLookupError, FileNotFoundError)
 
@@ -42,9 +46,30 @@ class UnprovenProcess(ValueError):
 
 def start_time_of(pid: int) -> float | None:
     try:
-        return float(psutil.Process(pid).create_time())
-    except (*_GONE, psutil.AccessDenied):
+        return _since_boot(pid) + _boot_epoch()
+    except (*_GONE, OSError, ValueError, IndexError):
         return None
+
+
+def _boot_epoch() -> float:
+    """When the machine booted, in epoch seconds: the wall clock minus the time since boot."""
+    return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def _since_boot(pid: int) -> float:
+    """When `pid` started, in seconds since boot (its clock ticks in /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return int(f.read().rsplit(b")", 1)[1].split()[19]) / _CLOCK_TICKS
+
+
+def _started_at(proc: psutil.Process, recorded: float) -> bool:
+    """Whether `proc` started at `recorded` (in either way a start time was recorded)."""
+    try:
+        if _same_start(_since_boot(proc.pid) + _boot_epoch(), recorded):
+            return True
+    except (OSError, ValueError, IndexError):
+        pass
+    return _same_start(proc.create_time(), recorded)
 
 
 def is_alive(pid: int | None, started_at: float | None) -> bool:
@@ -55,7 +80,7 @@ def is_alive(pid: int | None, started_at: float | None) -> bool:
         return False
     try:
         proc = psutil.Process(pid)
-        if started_at is not None and not _same_start(proc.create_time(), started_at):
+        if started_at is not None and not _started_at(proc, started_at):
             return False
         return bool(proc.status() != psutil.STATUS_ZOMBIE)
     except _GONE:
@@ -70,7 +95,7 @@ def is_same_process(pid: int | None, started_at: float | None) -> bool:
         return False
     try:
         proc = psutil.Process(pid)
-        return _same_start(proc.create_time(), started_at) and proc.status() != psutil.STATUS_ZOMBIE
+        return _started_at(proc, started_at) and proc.status() != psutil.STATUS_ZOMBIE
     except (*_GONE, psutil.AccessDenied):
         return False
 
@@ -228,7 +253,9 @@ def marked_processes(job_id: str, secret: str, not_before: float) -> list[psutil
         try:
             if proc.pid == me or proc.uids().real != uid:
                 continue
-            if proc.create_time() < not_before - _START_TIME_TOLERANCE:
+            # Either way of recording a start time (see _START_TIME_TOLERANCE) may be the job's.
+            started = max(start_time_of(proc.pid) or 0.0, proc.create_time())
+            if started < not_before - _START_TIME_TOLERANCE:
                 continue
             if proc.environ().get(JOB_MARKER_ENV) == wanted and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc)
@@ -244,7 +271,8 @@ def _candidates(uid: int, not_before: float, variable: str) -> Iterable[psutil.P
     each candidate in full."""
     needle = os.fsencode(variable) + b"\0"
     try:
-        earliest_ticks = (not_before - psutil.boot_time()) * _CLOCK_TICKS - 1
+        # A second early: a start recorded psutil's way may be up to a second off ours.
+        earliest_ticks = (not_before - 1.0 - _boot_epoch()) * _CLOCK_TICKS
         names = os.listdir("/proc")
     except OSError:
         yield from psutil.process_iter()
@@ -266,9 +294,6 @@ def _candidates(uid: int, not_before: float, variable: str) -> Iterable[psutil.P
             yield psutil.Process(int(name))
         except (*_GONE, psutil.AccessDenied, OSError, ValueError, IndexError):
             continue
-
-
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # ------------------------------------------------------------------ termination

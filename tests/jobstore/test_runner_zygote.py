@@ -167,3 +167,17 @@ def test_a_job_started_from_inside_a_job_gets_a_spawned_runner_and_no_zygote(
         assert psutil.Process(job.pid).ppid() == os.getpid()  # spawned by us, not forked
         assert store.wait(job.job_id, 30).status == JobStatus.DONE
     assert serving_pid(store.root) is None
+
+
+def test_a_start_time_does_not_move_when_the_boot_time_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    # /proc/stat's btime is a whole second that moves when the clock is adjusted; a start time
+    # recorded by a long-lived process (the zygote's runners) must still prove the same process.
+    from jobstore import processes
+
+    recorded = processes.start_time_of(os.getpid())
+    assert recorded is not None
+    moved = psutil.boot_time() + 1.0
+    monkeypatch.setattr(psutil._pslinux, "boot_time", lambda: moved)
+    assert processes.is_same_process(os.getpid(), recorded)
+    assert processes.is_alive(os.getpid(), recorded)
+    assert not processes.is_same_process(os.getpid(), recorded + 1.0)

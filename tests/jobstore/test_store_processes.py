@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from jobstore import JobStatus, JobStore, RunOptions
+from jobstore.processes import start_time_of
 from jobstore.record import JobRecord
 from tests.helpers import processes_matching, wait_until
 
@@ -155,7 +156,7 @@ def test_reused_pid_is_not_mistaken_for_the_job(store: JobStore, workdir: Path) 
     stranger = subprocess.Popen(["sleep", "30"])
     # A stranger that started later than the job's processes by more than a start time's
     # tolerance (a quick job may end within a clock tick of the stranger's start).
-    while psutil.Process(stranger.pid).create_time() - (done.codex_started_at or 0) < 0.1:
+    while (start_time_of(stranger.pid) or 0) - (done.codex_started_at or 0) < 0.1:
         stranger.kill()
         stranger.wait()
         time.sleep(0.05)
