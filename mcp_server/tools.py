@@ -16,7 +16,6 @@ from fastmcp.exceptions import ToolError
 from fastmcp.tools import tool
 from pydantic import Field
 
-from jobstore import JobRecord, JobStatus, JobStore
 from mcp_server.arguments import (
     DEFAULT_LIMIT,
     DEFAULT_POLICY,
@@ -70,9 +69,7 @@ from mcp_server.schemas import (
     StartResult,
     WaitResult,
 )
-from mcp_server.waiting import wait_for_job, wait_for_record
-
-SESSION_ID_WAIT_SECONDS = 1.0
+from mcp_server.waiting import wait_for_job
 
 StatusFilterArg = Annotated[EntryStatusName | None, Field(description="only jobs in this status")]
 
@@ -111,18 +108,8 @@ async def codex_start(
             )
         )
     )
-    return start_result(await with_new_session_id(store, record))
-
-
-async def with_new_session_id(store: JobStore, record: JobRecord) -> JobRecord:
-    """A new session's id comes with codex's first event (thread.started), usually well within
-    a second of the start: wait that long for it, so the caller can continue the session at
-    once. A queued job has no codex yet; after the wait the result says when the id comes."""
-    if record.session_id is not None or record.status != JobStatus.RUNNING:
-        return record
-    return await wait_for_record(
-        store, record.job_id, SESSION_ID_WAIT_SECONDS, lambda r: r.session_id is not None
-    )
+    # At once: a new session's id comes with codex's first event, and the result says so.
+    return start_result(record)
 
 
 @tool(annotations={"title": "Show a codex job", "readOnlyHint": True})

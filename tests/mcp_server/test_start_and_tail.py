@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import anyio
 
 from jobstore import JobStore
-from tests.mcp_server.mcp_helpers import call_error, call_ok, wait_done
+from tests.mcp_server.mcp_helpers import ToolSession, call_error, call_ok, wait_done
 from tests.mcp_server.test_mcp_server import connect
+
+
+async def wait_for_session(session: ToolSession, job_id: str) -> dict[str, Any]:
+    """codex_poll until the job's session id is known (codex's first event)."""
+    with anyio.fail_after(20):
+        while (view := await call_ok(session, "codex_poll", {"job_id": job_id}))["session_id"] is None:
+            await anyio.sleep(0.05)
+    return view
 
 
 async def test_tail_lines_counts_the_lines_returned(store: JobStore, workdir: Path) -> None:
@@ -24,12 +35,15 @@ async def test_tail_lines_counts_the_lines_returned(store: JobStore, workdir: Pa
         assert view["output_lines"] == len(store.rendered_tail(job["job_id"], 10_000)) < 500
 
 
-async def test_codex_start_brings_the_new_session_id(store: JobStore, workdir: Path) -> None:
+async def test_codex_start_answers_at_once_and_says_when_the_session_id_comes(
+    store: JobStore, workdir: Path
+) -> None:
     async with connect(store) as session:
         job = await call_ok(session, "codex_start", {"prompt": "slow sleep=5", "cwd": str(workdir)})
-        assert job["status"] == "running"
-        assert job["session_id"] is not None
-        assert job["session_id"] == store.get(job["job_id"]).session_id
+        if job["session_id"] is None:  # codex had not printed its first event yet
+            assert "session_id is null until codex starts its session" in job["next"]
+        polled = await wait_for_session(session, job["job_id"])
+        assert polled["session_id"] == store.get(job["job_id"]).session_id
         await call_ok(session, "codex_cancel", {"job_id": job["job_id"]})
 
 
