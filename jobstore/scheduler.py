@@ -26,7 +26,13 @@ from pathlib import Path
 from jobstore import fsio
 from jobstore.errors import JobStoreError, StoreWriteError
 from jobstore.layout import FileKind
-from jobstore.processes import is_alive, signal_process, terminate_job_tree
+from jobstore.processes import (
+    is_alive,
+    marker_secret_of,
+    signal_process,
+    start_time_of,
+    terminate_job_tree,
+)
 from jobstore.record import JobRecord, now_iso, parse_iso
 from jobstore.records import Records
 from jobstore.sessions import SessionIndex
@@ -141,6 +147,9 @@ class Scheduler:
             record = self.records.read(job_id)
             if not self.is_lost(record):
                 return record
+        # Its runner and codex are gone, but codex's commands in sessions of their own may
+        # live on: nothing of the job's tree outlives its recorded end.
+        terminate_job_tree(record, self.cancel_grace)
         session_id = record.session_id or self.sessions.session_id_from_output(job_id)
         updated = self.records.transition(job_id, JobStatus.LOST, session_id=session_id, error=LOST_ERROR)
         if session_id and not record.session_id:
@@ -183,6 +192,7 @@ class Scheduler:
             return
         record.status = JobStatus.RUNNING
         record.pid = pid
+        record.pid_started_at = start_time_of(pid)  # never a pid without its start time
         record.started_at = now_iso()
         # The runner waits for the scheduler lock we hold before it reads this record.
         self.records.publish(record, staging)
@@ -248,7 +258,9 @@ class Scheduler:
                     job_id, JobStatus.ERROR, error=f"could not start the job's runner: {exc}"
                 )
                 continue
-            self.records.transition(job_id, JobStatus.RUNNING, pid=pid, started_at=now_iso())
+            self.records.transition(
+                job_id, JobStatus.RUNNING, pid=pid, pid_started_at=start_time_of(pid), started_at=now_iso()
+            )
             started.append(job_id)
         return started
 
@@ -356,9 +368,10 @@ class Scheduler:
         """Stop a running job whose cancel was requested: its runner stops the tree (SIGTERM,
         grace, SIGKILL) and records the end; with the runner gone, do both here."""
         if is_alive(record.pid, record.pid_started_at):
-            # A runner that has not recorded its start time yet cannot be proven, so is not
-            # signalled: it finds the job's cancel marker as soon as codex runs.
-            if record.pid_started_at is not None:
+            # Signalled only once it is ready for it (it records its marker after setting up
+            # its signal handling; before, SIGTERM would kill it unrecorded) and proven by its
+            # start time. A runner not ready yet finds the job's cancel marker before codex runs.
+            if record.pid_started_at is not None and marker_secret_of(record) is not None:
                 signal_process(record.pid, record.pid_started_at, signal.SIGTERM)
             return
         terminate_job_tree(record, self.cancel_grace)  # codex may still run without its runner

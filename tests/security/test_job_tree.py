@@ -59,6 +59,27 @@ def test_a_runner_killed_with_children_in_their_own_sessions_leaves_nothing(
     assert marked_processes(record.job_id, secret, 0) == []
 
 
+def test_settling_a_job_whose_runner_was_killed_leaves_nothing(store: JobStore, workdir: Path) -> None:
+    record, children = orphaned_job(store, workdir)
+    wait_until(lambda: store.get(record.job_id).status == "lost")  # reported by a read: it stops nothing
+    assert not any(gone(c) for c in children)
+    settled = store.settle(record.job_id)
+    assert settled.status == "lost"
+    assert all(gone(c) for c in children)  # gone by the time the end is recorded
+
+
+def test_a_record_never_holds_a_pid_without_its_start_time(store: JobStore, workdir: Path) -> None:
+    store.configure(max_jobs=1)
+    first = store.start(RunOptions.checked(prompt="hold sleep=30", cwd=str(workdir)))
+    queued = store.start(RunOptions.checked(prompt="after", cwd=str(workdir)))
+    assert first.pid is not None and first.pid_started_at is not None  # as admitted, and as written
+    assert store.read_record(first.job_id).pid_started_at is not None
+    assert queued.status == "queued" and queued.pid is None
+    store.cancel(first.job_id)
+    started = wait_until(lambda: (r := store.read_record(queued.job_id)).pid and r)  # by the scheduler
+    assert started.pid_started_at is not None
+
+
 def marked_stranger(value: str, *user: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, JOB_MARKER_ENV: value}
     return subprocess.Popen([*user, "sleep", "300"], env=env, start_new_session=True)
