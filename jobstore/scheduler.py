@@ -287,8 +287,8 @@ class Scheduler:
     # -------------------------------------------------------------- runners
 
     def _spawn_runner(self, job_id: str, job_dir: Path | None = None) -> int:
-        """Start `python -m jobstore.runner` for the job; the runner records its own start
-        time (reading it here would wait for its exec)."""
+        """Start `python -m jobstore.runner` for the job (forked by the store's zygote when one
+        answers, else spawned); returns its pid."""
         env = dict(os.environ)  # passed on to the runner and so to codex
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
         env["CODEX_ASYNC_CANCEL_GRACE"] = str(self.cancel_grace)
