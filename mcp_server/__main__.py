@@ -15,6 +15,8 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -86,6 +88,29 @@ def log_codex(store: JobStore) -> None:
         log.warning("%s", exc)
 
 
+@contextmanager
+def models_built_on_first_use() -> Iterator[None]:
+    """Pydantic models defined meanwhile build their validators when first used, not when defined.
+
+    Importing FastMCP and the MCP SDK defines hundreds of protocol models (two protocol
+    versions); `initialize` uses a few. Deferring is pydantic's own `defer_build`: a model
+    validates and serializes the same, built at its first use. Models defined later are
+    built as pydantic's default says.
+    """
+    from pydantic import BaseModel
+
+    config = BaseModel.model_config
+    previous = config.get("defer_build")
+    config["defer_build"] = True
+    try:
+        yield
+    finally:
+        if previous is None:
+            config.pop("defer_build", None)
+        else:
+            config["defer_build"] = previous
+
+
 def run_stdio(server: FastMCP) -> None:
     import anyio
 
@@ -114,10 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"codex-async-mcp: the store {store.root} is not a folder", file=sys.stderr)
         return 2
 
-    from mcp_server.server import create_server
+    with models_built_on_first_use():
+        from mcp_server.server import create_server
 
-    route_fastmcp_logs()
-    server = create_server(store, server_settings)
+        route_fastmcp_logs()
+        server = create_server(store, server_settings)
     gc.freeze()  # what start-up made lives as long as the server: keep it out of collections
     gc.enable()
     threading.Thread(target=log_codex, args=(store,), name="codex-version", daemon=True).start()
