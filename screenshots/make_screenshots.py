@@ -3,27 +3,33 @@
     .venv/bin/python screenshots/make_screenshots.py [OUT_DIR]
 
 Writes one SVG per view (Textual's own screenshot), and a PNG next to each when
-`rsvg-convert` is installed (`apt-get install librsvg2-bin`). The demo store is the
-one the snapshot tests use: fixed ids and times, one job in every status.
+`rsvg-convert` is installed (`apt-get install librsvg2-bin`). The demo is the one the
+snapshot tests use: a store with fixed ids and times and one job in every status, a recorded
+working-tree diff for one job, and a CODEX_HOME holding a real rollout of codex's own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from jobstore import Settings  # noqa: E402
+from tests.tui.conversation_demo import CODEX_SESSION_ID, write_codex_home, write_diff  # noqa: E402
 from tests.tui.tui_demo import NOW, DemoStore, build_demo_store, settle, tui_config  # noqa: E402
 from tui.app import CodexTuiApp  # noqa: E402
+from tui.widgets.sessions import SessionTree  # noqa: E402
 
 Action = tuple[str, ...] | Callable[[CodexTuiApp], None]
 
@@ -37,8 +43,20 @@ class View:
     empty_store: bool = False
 
 
+def select_session(session_id: str) -> Callable[[CodexTuiApp], None]:
+    def select(app: CodexTuiApp) -> None:
+        tree = app.query_one(SessionTree)
+        tree.move_cursor(next(n for n in tree.root.children if n.data and n.data.session_id == session_id))
+
+    return select
+
+
 def views(demo: DemoStore) -> list[View]:
     jobs = demo.jobs
+
+    def open_job(job_id: str) -> Callable[[CodexTuiApp], None]:
+        return lambda app: app.jobs_screen.open_job(job_id)
+
     return [
         View("01-jobs", "Jobs in every status, newest first; counts per status on top"),
         View("02-running-output", "A running job's output, rendered from codex's event stream", (("j",),)),
@@ -56,13 +74,47 @@ def views(demo: DemoStore) -> list[View]:
         View("10-help", "Every key (?)", (("question_mark",),)),
         View("11-small-terminal", "An 80x24 terminal", (("j",),), size=(80, 24)),
         View("12-empty-store", "A store that does not exist yet: waiting for jobs", empty_store=True),
+        View(
+            "13-conversation",
+            "A session as its conversation: each turn's prompt, answer, commands and changes",
+            (("s",), select_session(demo.sessions["payments"])),
+        ),
+        View(
+            "14-codex-session",
+            "A session codex ran on its own, read from CODEX_HOME, as a conversation",
+            (("s",), select_session(CODEX_SESSION_ID)),
+        ),
+        View(
+            "15-diff",
+            "What a job changed in its git repository (Diff tab, d)",
+            (open_job(jobs["payments_2"]), ("d",)),
+        ),
+        View(
+            "16-search",
+            "Search in the output (/), every match highlighted, n / N between hits",
+            (open_job(jobs["running"]), ("enter",), ("home",), ("slash", *"test"), ("enter",)),
+        ),
+        View(
+            "17-narrow-jobs",
+            "A 60-column terminal: the prompt keeps its room",
+            (open_job(jobs["deps"]),),
+            size=(60, 24),
+        ),
+        View(
+            "18-narrow-sessions",
+            "A 60-column terminal: the sessions and a conversation",
+            (("s",), select_session(CODEX_SESSION_ID)),
+            size=(60, 24),
+        ),
     ]
 
 
 async def take(view: View, store_root: Path, out_dir: Path) -> Path:
     root = Path("/nonexistent/codex-tui-demo/store") if view.empty_store else store_root
     config = tui_config(root, now=NOW, launch_cwd=Path("/home/dev/src/api"))
-    app = CodexTuiApp(config)
+    # codex's own sessions come from the demo's CODEX_HOME, never from the user's.
+    settings = Settings(store_root=root, codex_home=store_root.parent / "codex-home")
+    app = CodexTuiApp(dataclasses.replace(config, settings=settings))
     async with app.run_test(size=view.size) as pilot:
         await settle(pilot)
         for action in view.actions:
@@ -99,6 +151,14 @@ async def main(out_dir: Path) -> list[tuple[View, Path, Path | None]]:
     taken = []
     with tempfile.TemporaryDirectory() as tmp:
         demo = build_demo_store(Path(tmp) / "store")
+        write_codex_home(Path(tmp) / "codex-home", last_activity=NOW - timedelta(minutes=20))
+        write_diff(
+            demo.store,
+            demo.jobs["payments_2"],
+            repo="/home/dev/src/web",
+            ended=NOW - timedelta(minutes=60),
+            others=[demo.jobs["review"]],
+        )
         for view in views(demo):
             svg = await take(view, demo.store.root, out_dir)
             taken.append((view, svg, to_png(svg)))
