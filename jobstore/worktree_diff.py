@@ -147,7 +147,7 @@ def snapshot_tree(repo: str) -> str:
         index = os.path.join(folder, "index")
         real_index = os.path.join(repo, _git(repo, "rev-parse", "--git-path", "index").strip())
         with contextlib.suppress(FileNotFoundError):
-            shutil.copyfile(real_index, index)
+            shutil.copy2(real_index, index)  # its mtime too: git re-reads files no older than it
         try:
             _git(repo, "add", "--all", "--", ".", index=index)
         except GitFailed:

@@ -126,3 +126,17 @@ def test_a_snapshot_of_a_repository_without_commits(tmp_path: Path) -> None:
     tree = snapshot_tree(str(repo))
     assert git(repo, "ls-tree", "--name-only", tree).split() == ["a.txt"]
     assert git(repo, "status", "--porcelain").split() == ["??", "a.txt"]  # still untracked
+
+
+def test_a_same_size_edit_in_the_index_s_second_is_seen(repo: Path) -> None:
+    # git trusts an index entry whose size and mtime (in seconds) match, unless the index is no
+    # older than the file ("racy git"): the snapshot's copy of the index must keep its time.
+    git(repo, "config", "core.trustctime", "false")
+    app, second = repo / "src" / "app.py", int(os.stat(repo / "src" / "app.py").st_mtime) - 100
+    os.utime(app, (second, second))
+    git(repo, "add", "src/app.py")
+    app.write_text("def add(a, b):\n    return a - b\n")  # same size, same second
+    os.utime(app, (second, second + 0.5))
+    os.utime(repo / ".git" / "index", (second, second))
+    tree = snapshot_tree(str(repo))
+    assert git(repo, "rev-parse", f"{tree}:src/app.py") == git(repo, "hash-object", "src/app.py")
