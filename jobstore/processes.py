@@ -69,7 +69,15 @@ def _started_at(proc: psutil.Process, recorded: float) -> bool:
             return True
     except (OSError, ValueError, IndexError):
         pass
-    return _same_start(proc.create_time(), recorded)
+    # The two ways differ by a constant fraction of a second, so a stranger started that much
+    # later could match the other way: only a value psutil could have written (a whole number
+    # of clock ticks after a whole-second boot time) is compared its way.
+    return _psutil_written(recorded) and _same_start(proc.create_time(), recorded)
+
+
+def _psutil_written(recorded: float) -> bool:
+    ticks = recorded * _CLOCK_TICKS
+    return abs(ticks - round(ticks)) < 1e-3
 
 
 def is_alive(pid: int | None, started_at: float | None) -> bool:

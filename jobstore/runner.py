@@ -42,6 +42,7 @@ from jobstore.processes import (
     signal_processes,
     start_time_of,
     terminate_tree,
+    wait_gone,
 )
 from jobstore.record import JobRecord, now_iso
 from jobstore.states import JobStatus, can_transition
@@ -293,7 +294,10 @@ class Runner:
         # the job's marker: nothing of the job may outlive it. SIGTERM, a second, SIGKILL.
         if descendants(os.getpid()) or self._marked():
             terminate_tree(None, None, None, 1.0, extra_roots=[os.getpid()])
-            signal_processes(self._marked(), signal.SIGKILL)
+            # Marked processes outside our tree (reparented elsewhere): gone before the end is recorded.
+            marked = self._marked()
+            signal_processes(marked, signal.SIGKILL)
+            wait_gone(marked, 2.0)
 
     def _consume(self, lines: list[str]) -> None:
         for line in lines:
