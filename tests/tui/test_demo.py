@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from jobstore import JobStatus, JobStore
@@ -36,7 +38,17 @@ def test_demo_plays_every_kind_of_job(demo_store: tuple[JobStore, Path]) -> None
         timeout=30,
     )
     audit = by_prompt[scenarios.AUDIT]
-    wait_until(lambda: processes_matching("sleep 3600"), timeout=20)
+
+    def hour_long() -> list[psutil.Process]:
+        """The demo's hour-long command: its own project's, not another demo's on the machine."""
+        found = []
+        for proc in processes_matching("sleep 3600"):
+            with contextlib.suppress(psutil.Error):
+                if proc.cwd().startswith(str(project)):
+                    found.append(proc)
+        return found
+
+    wait_until(hour_long, timeout=20)
     player.join(60)
     jobs = {j.prompt: store.wait(j.job_id, 30) for j in store.list_jobs(limit=50) if j.job_id != audit.job_id}
     assert jobs[scenarios.FEATURE].status == JobStatus.DONE
@@ -49,4 +61,4 @@ def test_demo_plays_every_kind_of_job(demo_store: tuple[JobStore, Path]) -> None
     assert {"reasoning", "command", "agent", "file_change", "todo", "usage"} <= kinds
     assert store.get(audit.job_id).status == JobStatus.RUNNING
     assert store.cancel(audit.job_id).record.status == JobStatus.CANCELLED
-    assert processes_matching("sleep 3600") == []
+    assert hour_long() == []
