@@ -52,6 +52,9 @@ class JobsScreen(JobActions, OutputActions):
     """Watch, follow, start and cancel the jobs of a store."""
 
     BINDINGS: ClassVar[list[BindingType]] = JOBS_SCREEN_KEYS
+    # Below 100 columns the footer's keys overflow it: the palette key (ctrl+p, also in the help)
+    # gives its room to them, rather than being drawn over their last letters.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     def __init__(self, store: JobStore, config: TuiConfig) -> None:
         super().__init__()
