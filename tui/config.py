@@ -52,8 +52,6 @@ class TuiConfig:
     # many rendered lines are kept in memory while following.
     output_tail_lines: int = 2_000
     output_max_lines: int = 10_000
-    # Appends larger than this (e.g. after a long pause) are skipped, not read.
-    output_max_jump_bytes: int = 8 * 1024 * 1024
     # Filesystem watch batching (milliseconds).
     watch_debounce_ms: int = 200
     watch_step_ms: int = 20

@@ -85,7 +85,6 @@ class JobsScreen(JobActions, OutputActions):
                             self.store,
                             tail_lines=config.output_tail_lines,
                             max_lines=config.output_max_lines,
-                            max_jump_bytes=config.output_max_jump_bytes,
                             id="output",
                         )
                     with TabPane("Diff (d)", id="diff-tab"):

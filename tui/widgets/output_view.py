@@ -69,14 +69,11 @@ class OutputView(Vertical):
         not_found: str | None = None
         follow: bool = False  # the result of a read of what was appended
 
-    def __init__(
-        self, store: JobStore, *, tail_lines: int, max_lines: int, max_jump_bytes: int, id: str | None = None
-    ) -> None:
+    def __init__(self, store: JobStore, *, tail_lines: int, max_lines: int, id: str | None = None) -> None:
         super().__init__(id=id)
         self.store = store
         self.tail_lines = tail_lines
         self.max_lines = max_lines
-        self.max_jump_bytes = max_jump_bytes  # kept for the configuration; reads are bounded by lines
         self.job_id: str | None = None
         self.raw = False
         self.generation = 0
