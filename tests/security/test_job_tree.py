@@ -3,6 +3,7 @@ marker a stranger cannot fake, and settling the job stops all of them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -144,8 +145,12 @@ def test_the_real_codex_leaves_nothing_after_its_runner_is_killed(
     assert secret is not None and record.pid_started_at is not None
 
     def sleepers() -> list[psutil.Process]:
-        marked = marked_processes(job.job_id, secret, record.pid_started_at or 0)
-        return [p for p in marked if p.cmdline() == ["sleep", "300"]]
+        found = []
+        for proc in marked_processes(job.job_id, secret, record.pid_started_at or 0):
+            with contextlib.suppress(psutil.Error):  # a process may end between the two looks
+                if proc.cmdline() == ["sleep", "300"]:
+                    found.append(proc)
+        return found
 
     sleeper = wait_until(sleepers, timeout=60)[0]
     os.kill(record.pid, signal.SIGKILL)  # type: ignore[arg-type]

@@ -85,6 +85,7 @@ class JobsScreen(JobActions, OutputActions):
                             self.store,
                             tail_lines=config.output_tail_lines,
                             max_lines=config.output_max_lines,
+                            watch=config.watch,
                             id="output",
                         )
                     with TabPane("Diff (d)", id="diff-tab"):
@@ -185,7 +186,9 @@ class JobsScreen(JobActions, OutputActions):
 
     @on(PageLoaded)
     def _page_loaded(self, message: PageLoaded) -> None:
-        self._apply(message, announce=False)
+        # Not during the first load (every old job would toast); a later load, e.g. of a store
+        # created after the app started, brings jobs nobody has seen end yet.
+        self._apply(message, announce=self.reads.loaded)
         if message.complete:
             self._load_finished()
         else:
