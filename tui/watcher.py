@@ -1,4 +1,4 @@
-"""Watching the store's files with watchfiles and turning changes into messages.
+"""Watching the store's files and turning changes into messages.
 
 Only a handful of folders are watched, none recursively, so the cost does not grow
 with the number of jobs (inotify watches are a limited resource): those the store names
@@ -6,8 +6,14 @@ with the number of jobs (inotify watches are a limited resource): those the stor
 selected one). What a changed path is, the store says too (`JobStore.classify`); no file
 name is spelled here.
 
-The set of job folders follows the UI (`set_jobs`); a change restarts the watch,
-after which the watched jobs are re-read so nothing that changed in between is missed.
+The store's own folders are watched with watchfiles. The job folders are watched with
+inotify for their entries only (`tui.file_events`: files created, renamed in, deleted,
+closed after writing), never for writes: a job's output grows a line at a time, and
+watchfiles would handle every write (a flood of a million lines cost ~4 s of CPU). The
+output on screen is followed by the output view's own watch of that one file.
+The set of job folders follows the UI (`set_jobs`); a job whose folder starts being
+watched is re-read so nothing that changed before is missed. Without inotify, job
+folders are watched with watchfiles too, and a change of the set restarts that watch.
 A store that does not exist yet is waited for by watching its nearest existing parent.
 """
 
@@ -23,6 +29,8 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from jobstore import FileKind, JobStore
+from jobstore.watch import FOLDER_CHANGES, IN_CLOSE_WRITE
+from tui.file_events import IN_Q_OVERFLOW, FileEvent, PathWatch
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +47,9 @@ _RECORD_KINDS = frozenset(
     }
 )
 _SHOWN_KINDS = _RECORD_KINDS | {FileKind.OUTPUT, FileKind.SESSION_INDEX}
+# A job folder's entries changing, and files closed after writing (last_message.txt is
+# written in place; output.txt is closed when codex ends). Never a write: see above.
+JOB_FOLDER_EVENTS = FOLDER_CHANGES | IN_CLOSE_WRITE
 
 
 @dataclass(frozen=True)
@@ -109,19 +120,68 @@ class StoreWatcher:
         self.step_ms = step_ms
         self._jobs: frozenset[str] = frozenset()
         self._restart = asyncio.Event()
+        self._job_watch: PathWatch | None = None  # set while running, where there is inotify
+        self._job_wds: dict[str, int] = {}  # job id -> its folder's watch
         self.watching: tuple[Path, ...] = ()  # for tests and diagnostics
         self.running = asyncio.Event()  # set once the store itself is being watched
+
+    @property
+    def watched_jobs(self) -> frozenset[str]:
+        """The jobs whose folders are watched now (for tests and diagnostics)."""
+        if self._job_watch is not None:
+            return frozenset(self._job_wds)
+        return frozenset(
+            job_id for job_id in self._jobs if self.store.layout.job_dir(job_id) in self.watching
+        )
 
     def set_jobs(self, job_ids: Iterable[str]) -> None:
         """Watch these jobs' folders (active jobs and the selected one)."""
         wanted = frozenset(job_ids)
         if wanted != self._jobs:
             self._jobs = wanted
-            self._restart.set()
+            if self._job_watch is not None:
+                self._sync_job_watches()
+            else:
+                self._restart.set()
+
+    def _sync_job_watches(self) -> None:
+        """Add and remove job folders' watches to match `set_jobs`; re-read the added jobs."""
+        watch = self._job_watch
+        if watch is None:
+            return
+        for job_id in [job_id for job_id in self._job_wds if job_id not in self._jobs]:
+            watch.remove(self._job_wds.pop(job_id))
+        added = set()
+        for job_id in sorted(self._jobs - self._job_wds.keys()):
+            wd = watch.add(self.store.layout.job_dir(job_id), JOB_FOLDER_EVENTS)
+            if wd is not None:  # a folder not there (yet, or any more): the rescans see it
+                self._job_wds[job_id] = wd
+                added.add(job_id)
+        if added:
+            self.post(StoreChanges(frozenset(added), frozenset(added)))
+
+    def _job_events(self, events: list[FileEvent]) -> None:
+        """From the job folders' watch: what changed, in the UI's terms. A folder's own
+        event (deleted, moved) reads as its job's; dropped events, as every watched job's."""
+        if any(event.mask & IN_Q_OVERFLOW for event in events):
+            ids = frozenset(self._job_wds)
+            self.post(StoreChanges(ids, ids))
+            return
+        if self._job_watch is not None:  # watches the kernel removed (the folder went away)
+            alive = self._job_watch.wds
+            for job_id in [job_id for job_id, wd in self._job_wds.items() if wd not in alive]:
+                del self._job_wds[job_id]
+        paths = [str(event.path) for event in events]
+        changes = classify(
+            self.store, [(Change.modified, path) for path in paths if self.accept(Change.modified, path)]
+        )
+        if not changes.empty:
+            self.post(changes)
 
     def _paths(self) -> tuple[list[Path], frozenset[str]]:
-        """The existing folders to watch, and the jobs among them."""
-        ids = sorted(self._jobs)
+        """The existing folders to watch with watchfiles, and the jobs among them (none
+        when job folders are watched with inotify)."""
+        ids = [] if self._job_watch is not None else sorted(self._jobs)
         paths = self.store.watch_paths(ids)
         store_folders = [path for path in paths[: len(paths) - len(ids)] if path.is_dir()]
         job_folders = {job_id: path for job_id, path in zip(ids, paths[len(paths) - len(ids) :], strict=True)}
@@ -135,6 +195,17 @@ class StoreWatcher:
         return found is None or found.kind in _SHOWN_KINDS or path in self._folders
 
     async def run(self) -> None:
+        job_watch = PathWatch(self._job_events, interval=max(self.step_ms, 50) / 1000)
+        if job_watch.available:
+            self._job_watch = job_watch
+        try:
+            await self._watch()
+        finally:
+            self._job_watch = None
+            self._job_wds.clear()
+            job_watch.close()
+
+    async def _watch(self) -> None:
         resync = True  # the first watch, and after anything that may have hidden changes
         while True:
             try:
@@ -143,6 +214,13 @@ class StoreWatcher:
                 self._restart = asyncio.Event()
                 paths, jobs = self._paths()
                 self.watching = tuple(paths)
+                if self._job_watch is not None:
+                    # Watched again from scratch: the folders may have been replaced meanwhile.
+                    for wd in self._job_wds.values():
+                        self._job_watch.remove(wd)
+                    self._job_wds.clear()
+                    self._sync_job_watches()
+                    jobs = frozenset(self._job_wds)
                 # Whatever happened while no watch was in place: read it again.
                 self.post(StoreChanges(jobs, jobs, sessions=True, rescan=resync, listing=True))
                 resync = False

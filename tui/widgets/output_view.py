@@ -2,8 +2,10 @@
 
 `OutputView` owns the reading: an `OutputSource` read by thread workers, one at a time,
 that post their chunks back as messages tagged with a generation (a chunk for a job no
-longer shown is dropped). What the file watcher reports while a read runs is read once
-that read ends: a flood is followed by coalescing, never line by line. The lines shown
+longer shown is dropped). The file shown is watched for writes (inotify, read at most
+`FOLLOW_SECONDS` apart: a single line shows at once, a flood wakes the app a few times a
+second); a change reported while a read runs is read once that read ends: a flood is
+followed by coalescing, never line by line. The lines shown
 live in `OutputLog` (tui/widgets/output_log.py); `/` searches them and, beyond the
 window, the file; `n`/`N` go to the next/previous hit, `x`/`e`/`a` (shift: backwards) to
 the next command, error or agent message.
@@ -23,6 +25,8 @@ from textual.message import Message
 from textual.widgets import Input
 
 from jobstore import JobStore, RenderedLine
+from jobstore.watch import IN_MODIFY
+from tui.file_events import FileEvent, PathWatch
 from tui.jobs import output_path
 from tui.output_search import Query, Target
 from tui.output_source import OutputChunk, OutputSource
@@ -32,6 +36,8 @@ from tui.workers import Task
 __all__ = ["KINDS", "OutputLog", "OutputView", "wrap"]
 
 Read = Callable[[OutputSource], OutputChunk | None]
+# The shown file's writes are read at most this often (a flood's reads coalesce to this).
+FOLLOW_SECONDS = 0.1
 
 
 class SearchInput(Input):
@@ -69,7 +75,9 @@ class OutputView(Vertical):
         not_found: str | None = None
         follow: bool = False  # the result of a read of what was appended
 
-    def __init__(self, store: JobStore, *, tail_lines: int, max_lines: int, id: str | None = None) -> None:
+    def __init__(
+        self, store: JobStore, *, tail_lines: int, max_lines: int, watch: bool = True, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.store = store
         self.tail_lines = tail_lines
@@ -86,6 +94,9 @@ class OutputView(Vertical):
         # The job's source, and the generation it was opened for (set by the worker).
         self._source: tuple[int, OutputSource] | None = None
         self._lock = threading.Lock()  # one reader at a time; chunks are posted in the order read
+        self._watch = watch
+        self._file_watch: PathWatch | None = None  # the shown file's writes (set on mount)
+        self._output_wd: int | None = None
 
     def compose(self) -> ComposeResult:
         yield OutputLog(max_lines=self.max_lines, id="output-log")
@@ -103,6 +114,15 @@ class OutputView(Vertical):
         self.border_title = "Output"
         self.log_widget.clear("Select a job to see its output.")
         self._update_subtitle()
+        if self._watch:
+            file_watch = PathWatch(self._file_written, interval=FOLLOW_SECONDS)
+            # Without inotify the store's watcher reports writes to the output instead.
+            self._file_watch = file_watch if file_watch.available else None
+
+    def on_unmount(self) -> None:
+        if self._file_watch is not None:
+            self._file_watch.close()
+            self._file_watch = None
 
     # ---------------------------------------------------------------- control
 
@@ -113,6 +133,7 @@ class OutputView(Vertical):
         self.job_id = job_id
         self.generation += 1
         self._following_read = self._follow_owed = False
+        self._unwatch_output()
         log = self.log_widget
         if job_id is None:
             log.clear("Select a job to see its output.")
@@ -123,7 +144,31 @@ class OutputView(Vertical):
         self._start(lambda source: source.load(), opening=True)
 
     def poke(self) -> None:
-        """The output file changed: read what was appended, once the read running ends."""
+        """The store reports the output file created, closed or written: watch it (again:
+        it may be a new file) and read what was appended."""
+        self._watch_output()
+        self._read_appended()
+
+    def _file_written(self, events: list[FileEvent]) -> None:
+        if self._output_wd is not None and any(event.mask & IN_MODIFY for event in events):
+            self._read_appended()
+
+    def _watch_output(self) -> None:
+        """Watch the shown output file for writes (once it is open)."""
+        if self._file_watch is None or self._source is None or self._source[0] != self.generation:
+            return
+        wd = self._file_watch.add(self._source[1].path, IN_MODIFY)
+        if self._output_wd is not None and wd != self._output_wd:
+            self._file_watch.remove(self._output_wd)
+        self._output_wd = wd
+
+    def _unwatch_output(self) -> None:
+        if self._file_watch is not None and self._output_wd is not None:
+            self._file_watch.remove(self._output_wd)
+        self._output_wd = None
+
+    def _read_appended(self) -> None:
+        """Read what was appended, once the read running ends."""
         if self.job_id is None:
             return
         log = self.log_widget
@@ -210,7 +255,11 @@ class OutputView(Vertical):
             self._following_read = False
             if self._follow_owed:
                 self._follow_owed = False
-                self.poke()
+                self._read_appended()
+        if self._output_wd is None and self._file_watch is not None and self._source is not None:
+            self._watch_output()
+            if self._output_wd is not None:
+                self._read_appended()  # what was written between the read and the watch
         self.searching = False
         self._update_subtitle()
 
