@@ -20,6 +20,7 @@ from pathlib import Path
 from jobstore.tail import MAX_LINE_CHARS, clean_text
 
 BLOCK = 1024 * 1024
+FIRST_BLOCK = 64 * 1024  # backwards, the nearest lines first: a follow read of a flood reads ~this
 LINE_BYTES = MAX_LINE_CHARS * 4  # UTF-8: at most 4 bytes a character
 
 
@@ -99,8 +100,10 @@ class OutputFile:
     def backward(self, offset: int, *, pattern: re.Pattern[bytes] | None = None) -> Iterator[RawLine]:
         """Lines that start before `offset` (a line start, or the size), the nearest first."""
         pos = min(offset, self.size())
+        block = BLOCK if pattern is not None else FIRST_BLOCK  # then doubling up to BLOCK
         while pos > 0:
-            low = max(0, pos - BLOCK)
+            low = max(0, pos - block)
+            block = min(2 * block, BLOCK)
             data = self._read(low, pos - low)
             # Bytes before the block's first newline end a line that starts before the block.
             first = 0 if low == 0 else data.find(b"\n", 0, len(data) - 1) + 1

@@ -5,7 +5,8 @@ opened, then what is appended (while it follows), the lines before or after it a
 person scrolls, the file's first lines (Home), the lines around a search hit. Each
 read costs what the lines it returns cost, whatever the file's size: the end is read
 backwards from the size, and a flood appended while following is read from its end
-(`follow_lines` lines at most: what scrolled out of the window is not rendered).
+(a screenful or so at most, the caller's `limit`: what scrolled past unseen is not
+read, let alone rendered; scrolling up reads it from the file).
 No Textual here: a worker thread calls these methods, one at a time.
 """
 
@@ -83,11 +84,13 @@ class OutputSource:
     ) -> OutputChunk:
         lines: list[RenderedLine] = list(head or [])
         offsets = [start] * len(lines)
+        reaches = end  # where the last line read ends: an unfinished last line is the file's end too
         for raw_line in raw_lines:
             shown = [RenderedLine("raw", raw_line.text)] if self.raw else render_line(raw_line.text)
             lines += shown
             offsets += [raw_line.start] * len(shown)
-        return OutputChunk(lines, offsets, place, start, end, end >= size, size, focus, live)
+            reaches = max(reaches, raw_line.end)
+        return OutputChunk(lines, offsets, place, start, end, reaches >= size, size, focus, live)
 
     # ------------------------------------------------------------------ windows
 
@@ -138,9 +141,11 @@ class OutputSource:
             self.end = end
         return self._chunk(lines, Place.REPLACE, start=_first(lines, offset), end=end, size=size, focus=focus)
 
-    def read_new(self) -> OutputChunk | None:
+    def read_new(self, limit: int | None = None) -> OutputChunk | None:
         """What was appended since the last read at the end, None when nothing was: at
-        most `tail_lines` lines, read backwards from the size (a flood costs no more)."""
+        most `limit` lines (default `tail_lines`), read backwards from the size (a flood
+        costs no more)."""
+        limit = limit or self.tail_lines
         try:
             size = self.file.size()
         except FileNotFoundError:
@@ -152,14 +157,14 @@ class OutputSource:
             return None
         lines: list[RawLine] = []
         for line in self.file.backward(size):
-            if line.start < self.end or len(lines) == self.tail_lines:
+            if line.start < self.end or len(lines) == limit:
                 break
             lines.append(line)
         lines.reverse()
         if not lines:
             return None
         start = lines[0].start
-        # More appended than `tail_lines` lines: the window starts again at what is read.
+        # More appended than `limit` lines: the window starts again at what is read.
         place = Place.APPEND if start == self.end else Place.REPLACE
         self.end = _next_read(lines, self.end)
         return self._chunk(lines, place, start=start, end=self.end, size=size, live=True)

@@ -162,3 +162,23 @@ def test_queries_on_shown_lines() -> None:
     # What is shown: controls visible, cut.
     assert shown_text("a\x1b[31mred\x07") == "a␛[31mred␇"
     assert len(shown_text("x" * 50_000)) < SHOWN_CHARS + 40
+
+
+def test_a_window_ending_in_an_unfinished_line_reaches_the_end(tmp_path: Path) -> None:
+    """A line being written (no newline yet) is the file's end: the window that holds it is
+    at the end, so following goes on (a flood read mid-write once left the view paused)."""
+    path = tmp_path / "output.txt"
+    path.write_text("".join(f"line {n}\n" for n in range(10)) + "being writ")
+    source = OutputSource(path, raw=True, tail_lines=100)
+    opened = source.load()
+    assert opened.at_end and opened.lines[-1].text == "being writ" and opened.end < opened.size
+    with open(path, "a") as f:
+        f.write("ten\n" + "".join(f"flood {n}\n" for n in range(500)) + "half a li")
+    flood = source.read_new(limit=20)
+    assert flood is not None and flood.place == Place.REPLACE and flood.at_end
+    assert [line.text for line in flood.lines][-2:] == ["flood 499", "half a li"]
+    with open(path, "a") as f:
+        f.write("ne\n")
+    rest = source.read_new(limit=20)
+    assert rest is not None and rest.place == Place.APPEND and rest.at_end
+    assert [line.text for line in rest.lines] == ["half a line"]

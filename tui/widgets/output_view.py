@@ -37,7 +37,10 @@ __all__ = ["KINDS", "OutputLog", "OutputView", "wrap"]
 
 Read = Callable[[OutputSource], OutputChunk | None]
 # The shown file's writes are read at most this often (a flood's reads coalesce to this).
-FOLLOW_SECONDS = 0.1
+FOLLOW_SECONDS = 0.2
+# A read of what was appended takes at most this many lines, or two screens if more: a
+# flood is shown by its last lines, the rest is read from the file if scrolled to.
+FOLLOW_LINES = 200
 
 
 class SearchInput(Input):
@@ -180,7 +183,8 @@ class OutputView(Vertical):
             self._follow_owed = True
         else:
             self._following_read = True
-            self._start(lambda source: source.read_new(), name="follow the output", follow=True)
+            limit = max(FOLLOW_LINES, 2 * log.size.height)
+            self._start(lambda source: source.read_new(limit), name="follow the output", follow=True)
 
     def toggle_raw(self) -> None:
         self.raw = not self.raw
