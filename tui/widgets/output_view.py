@@ -94,6 +94,11 @@ class OutputView(Vertical):
         self._in_flight = 0
         self._following_read = False  # a read of what was appended runs
         self._follow_owed = False  # the file changed meanwhile: read again after it
+        # An opening read (of the file's end) runs; a change reported meanwhile is owed a read
+        # after it only if it found no file (it reads the rest itself): no second read of the
+        # end when a selection's folder watch reports the job at once.
+        self._opening = False
+        self._open_owed = False
         # The job's source, and the generation it was opened for (set by the worker).
         self._source: tuple[int, OutputSource] | None = None
         self._lock = threading.Lock()  # one reader at a time; chunks are posted in the order read
@@ -176,7 +181,10 @@ class OutputView(Vertical):
             return
         log = self.log_widget
         if self._source is None or self._source[0] != self.generation:
-            self._start(lambda source: source.load(), opening=True)
+            if self._opening:
+                self._open_owed = True
+            else:
+                self._start(lambda source: source.load(), opening=True)
         elif not log.at_end:
             return  # the window shows an earlier part: nothing to read
         elif self._following_read:
@@ -202,6 +210,8 @@ class OutputView(Vertical):
     ) -> None:
         generation = self.generation
         job_id = self.job_id
+        if opening:
+            self._opening, self._open_owed = True, False
         self._in_flight += 1
         self.reading = True
 
@@ -245,6 +255,7 @@ class OutputView(Vertical):
         self.reading = self._in_flight > 0
         if message.generation != self.generation:
             return
+        opened, self._opening = self._opening, False  # the first result of a generation opens it
         log = self.log_widget
         chunk = message.chunk
         if chunk is not None:
@@ -263,7 +274,11 @@ class OutputView(Vertical):
         if self._output_wd is None and self._file_watch is not None and self._source is not None:
             self._watch_output()
             if self._output_wd is not None:
+                self._open_owed = False
                 self._read_appended()  # what was written between the read and the watch
+        if opened and self._open_owed:
+            self._open_owed = False
+            self._read_appended()
         self.searching = False
         self._update_subtitle()
 
