@@ -13,7 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Collapsible, Markdown, Static
+from textual.widgets import Button, Collapsible, Static
 
 from jobstore.conversation import Conversation, Turn
 from jobstore.sanitize import terminal_safe
@@ -69,6 +69,10 @@ class TurnView(Vertical):
         if turn.error:
             yield Static(Text(_block(turn.error), style=palette.style("error-text")), classes="turn-error")
         if turn.answer:
+            # Imported when a conversation is first shown: Markdown (markdown_it) costs the
+            # start-up ~15-25 ms otherwise.
+            from textual.widgets import Markdown
+
             yield Markdown(_block(turn.answer.strip()), classes="turn-answer", open_links=False)
         else:
             still = turn.status in ("running", "queued", "unfinished")
