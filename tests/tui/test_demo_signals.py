@@ -3,6 +3,7 @@ its hour-long job is cancelled, nothing of it runs on, and its temporary store i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +33,7 @@ def _tmux(socket: str, *args: str) -> subprocess.CompletedProcess[str]:
 def tmux_socket() -> Iterator[str]:
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed (scripts/test installs it)")
-    socket = f"codex-tui-demo-{os.getpid()}"
+    socket = f"codex-tui-demo-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # its own server each test
     yield socket
     _tmux(socket, "kill-server")
 
@@ -49,14 +51,11 @@ def processes_in(folder: Path) -> list[psutil.Process]:
 
 
 def _hour_long_job(root: Path) -> bool:
-    return any("3600" in " ".join(p.cmdline()) for p in processes_in(root) if _alive(p))
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running()
-    except psutil.Error:
-        return False
+    for proc in processes_in(root):
+        with contextlib.suppress(psutil.Error):  # it may end (or be a zombie) between two looks
+            if "3600" in " ".join(proc.cmdline()):
+                return True
+    return False
 
 
 @pytest.mark.parametrize("how", ["SIGHUP", "SIGTERM"])
@@ -73,7 +72,10 @@ def test_the_demo_cleans_up_when_its_terminal_goes(how: str, tmp_path: Path, tmu
     }
     command = shlex.join(["exec", "env", *(f"{k}={v}" for k, v in env.items()), sys.executable, "-m", "tui"])
     command += " --demo --demo-speed 0.05 --no-spinner"
-    _tmux(tmux_socket, "-f", "/dev/null", "new-session", "-d", "-s", "demo", "-x", "160", "-y", "45", command)
+    started = _tmux(
+        tmux_socket, "-f", "/dev/null", "new-session", "-d", "-s", "demo", "-x", "160", "-y", "45", command
+    )
+    assert started.returncode == 0, started.stderr
     pid = int(_tmux(tmux_socket, "display", "-p", "-t", "demo", "#{pane_pid}").stdout)
     tui = psutil.Process(pid)
     root = wait_until(lambda: next(temp.glob("codex-tui-demo-*"), None), timeout=30)
