@@ -156,8 +156,8 @@ def build_run_argv(
         argv += ["-c", f'model_reasoning_effort="{options.reasoning_effort}"']
     resuming = options.session_id is not None
     argv += _permission_flags(options.approval_policy, options.sandbox, resuming=resuming)
-    if resuming:
-        argv += ["resume", options.session_id]  # type: ignore[list-item]
+    if options.session_id is not None:
+        argv += ["resume", options.session_id]
     argv += _prompt_args(options.prompt, via_stdin)
     return argv, via_stdin
 

@@ -141,7 +141,7 @@ class JobActions(Screen[None]):
     def action_toggle_diff(self) -> None:
         """Between the selected job's output and what it changed (the Diff tab)."""
         if self.view == "sessions":
-            self.action_toggle_view()  # type: ignore[attr-defined]
+            self.action_toggle_view()  # type: ignore[attr-defined]  # JobsScreen's (this is its mixin)
         tabs = self.query_one("#job-tabs", TabbedContent)
         tabs.active = "output-tab" if tabs.active == "diff-tab" else "diff-tab"
 
@@ -149,7 +149,7 @@ class JobActions(Screen[None]):
         """ctrl+r: a full rescan, said when it starts and when it is done."""
         self._rescan_asked = True
         self.notify("Comparing everything shown with the store…", timeout=2)
-        self.action_rescan(full=True)  # type: ignore[attr-defined]
+        self.action_rescan(full=True)  # type: ignore[attr-defined]  # JobsScreen's (this is its mixin)
 
     def rescan_answered(self, message: Rescanned) -> None:
         if self._rescan_asked:
