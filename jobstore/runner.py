@@ -348,6 +348,10 @@ class Runner:
                 self._record(status, exit_code=returncode, error=error)
                 return
             except StoreWriteError as exc:
+                if not os.path.lexists(self.layout.job_dir(self.job_id)):
+                    # The job was deleted (its store removed, e.g. the demo's on quit): nothing
+                    # is left to record the end in, and waiting would keep this process forever.
+                    return
                 with contextlib.suppress(OSError):  # the log is on the same full disk
                     print(f"runner: cannot record the end yet ({exc}); retrying", file=sys.stderr)
             time.sleep(delay)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from jobstore import JobStatus, JobStore, RunOptions, StoreWriteError, UnreadableJob
+from jobstore.processes import is_alive
 from jobstore.record import JobRecord
 from tests.helpers import wait_until
 
@@ -115,3 +117,12 @@ def test_lost_job_on_a_store_that_refuses_writes_reads_lost(
     record = store.get(done.job_id)
     assert record.status == JobStatus.LOST and "not recorded" in (record.error or "")
     assert store.layout.meta(done.job_id).read_bytes() == before
+
+
+def test_a_runner_whose_store_was_deleted_exits(store: JobStore, workdir: Path) -> None:
+    """Removing a store under a running job (the demo does on quit) leaves no runner waiting forever
+    to record an end it has nowhere to write."""
+    job = store.start(RunOptions.checked(prompt="short sleep=1", cwd=str(workdir)))
+    record = wait_until(lambda: (r := store.read_record(job.job_id)).codex_pid and r)
+    shutil.rmtree(store.root)
+    wait_until(lambda: not is_alive(record.pid, record.pid_started_at), timeout=30)
