@@ -50,7 +50,7 @@ class TuiConfig:
     page_size: int = 500
     # Output: how many raw lines are read from the end when a job is opened, and how
     # many rendered lines are kept in memory while following.
-    output_tail_lines: int = 2_000
+    output_tail_lines: int = 500
     output_max_lines: int = 10_000
     # Filesystem watch batching (milliseconds).
     watch_debounce_ms: int = 200

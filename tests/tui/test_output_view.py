@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -16,8 +17,9 @@ from tests.tui.tui_demo import NOW, DemoStore, build_demo_store, settle, tui_con
 from tui.app import CodexTuiApp
 from tui.messages import StoreChanged
 from tui.output_search import SHOWN_CHARS
+from tui.output_source import OutputChunk, OutputSource
 from tui.watcher import StoreChanges
-from tui.widgets.output_view import OutputLog, OutputView, wrap
+from tui.widgets.output_view import READING_NOTE_SECONDS, OutputLog, OutputView, wrap
 
 
 def make_app(store: JobStore, *, now: datetime = NOW, **overrides: object) -> CodexTuiApp:
@@ -140,6 +142,33 @@ async def test_a_500_mb_output_keeps_a_bounded_window(demo: DemoStore) -> None:
         huge = log.lines[1].text
         assert "cut: the line has" in huge and "\x00" not in huge
         assert len(log._rows) <= 1000 * (SHOWN_CHARS // 100 + 2)  # rows of capped lines
+
+
+async def test_a_slow_read_says_so_until_the_new_lines_come(
+    demo: DemoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last job's lines stay while the next job's are read (usually a frame or two); a
+    read that takes longer shows a note, which the lines replace when they come."""
+    app = make_app(demo.store)
+    async with app.run_test(size=(120, 35)) as pilot:
+        log = await open_output(pilot, app, demo.jobs["payments_1"])
+        release = threading.Event()
+        real_load = OutputSource.load
+
+        def slow_load(source: OutputSource, *, note: str | None = None) -> OutputChunk:
+            release.wait(10)
+            return real_load(source, note=note)
+
+        monkeypatch.setattr(OutputSource, "load", slow_load)
+        app.jobs_screen.open_job(demo.jobs["payments_2"])
+        await pilot.pause()
+        assert log.placeholder == "" and log.line_count > 0  # still the last job's lines
+        await pilot.pause(READING_NOTE_SECONDS + 0.2)
+        assert log.placeholder == "Reading the output…"
+        release.set()
+        await settle(pilot)
+        assert log.placeholder == "" and log.line_count > 0
+        assert app.query_one(OutputView).job_id == demo.jobs["payments_2"]
 
 
 async def test_a_flood_is_read_in_few_bounded_reads(demo: DemoStore) -> None:

@@ -440,10 +440,11 @@ def is_settled(app: CodexTuiApp) -> bool:
     read owed, the sessions and the output read."""
     screen = app.jobs_screen
     busy = any(not worker.is_finished for worker in app.workers if worker.group != Task.WATCH)
+    sessions = screen.sessions_view
     return (
         screen.reads.idle
         and not busy
-        and not screen.sessions_view.model.reading
+        and (sessions is None or (sessions.is_mounted and not sessions.model.reading))
         and not screen.output.reading
     )
 

@@ -1,7 +1,10 @@
 """What the jobs screen does to jobs: cancel one (after asking), start one, continue a session
 (the store's or codex's own), announce the ones that end (a toast, and a bell or a desktop
 notification when configured), switch between output and diff, rescan on request. The writes
-run in workers; their answers come back as messages."""
+run in workers; their answers come back as messages.
+
+The dialogs are imported when first opened, not with the app: together they cost its start
+~25 ms (benchmarks/: first paint), and most runs open none of them."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -18,7 +22,6 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, TabbedContent
 
 from jobstore import JobNotFound, JobStatus, JobStore, JobStoreError
-from jobstore.codex_sessions import CodexSessions, RolloutHead
 from jobstore.sanitize import terminal_safe
 from tui import format as fmt
 from tui.config import TuiConfig
@@ -33,19 +36,18 @@ from tui.messages import (
     StoreChanged,
 )
 from tui.model import JobsModel
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.continue_codex import ContinueCodexSessionScreen
-from tui.screens.continue_session import ContinueSessionScreen
-from tui.screens.new_job import NewJobScreen
 from tui.watcher import StoreChanges
 from tui.widgets.diff_view import DiffView
 from tui.widgets.job_detail import JobDetail
 from tui.widgets.jobs_pane import JobsPane
 from tui.widgets.jobs_table import JobsTable
 from tui.widgets.output_view import OutputView
-from tui.widgets.sessions import SessionsView
 from tui.widgets.status_bar import StatusBar
 from tui.workers import Task
+
+if TYPE_CHECKING:
+    from jobstore.codex_sessions import CodexSessions, RolloutHead
+    from tui.widgets.sessions import SessionsView
 
 _TOASTS: dict[str, tuple[str, SeverityLevel]] = {
     JobStatus.DONE: ("Job done", "information"),
@@ -96,9 +98,18 @@ class JobActions(Screen[None]):
     def status_bar(self) -> StatusBar:
         return self.query_one(StatusBar)
 
-    @property
-    def sessions_view(self) -> SessionsView:
-        return self.query_one(SessionsView)
+    # The sessions view, made when first shown (JobsScreen._show_view).
+    sessions_view: SessionsView | None = None
+    _codex_sessions: CodexSessions | None = None
+
+    def codex_sessions(self) -> CodexSessions:
+        """codex's own sessions (in CODEX_HOME), one reader (and its cache) for the sessions
+        view and the continue form."""
+        if self._codex_sessions is None:
+            from jobstore.codex_sessions import CodexSessions
+
+            self._codex_sessions = CodexSessions(self.config.settings.codex_home)
+        return self._codex_sessions
 
     @property
     def view(self) -> str:
@@ -162,7 +173,7 @@ class JobActions(Screen[None]):
     # ------------------------------------------------------------ cancel
 
     def action_cancel_job(self) -> None:
-        if self.view == "sessions":
+        if self.view == "sessions" and self.sessions_view is not None:
             data = self.sessions_view.selected()
             job_id = data.job_id if data is not None else None
         else:
@@ -207,6 +218,8 @@ class JobActions(Screen[None]):
                     exit_on_error=False,
                 )
 
+        from tui.screens.confirm import ConfirmScreen
+
         self.app.push_screen(ConfirmScreen("Cancel job", message, yes="Cancel job", no="Keep it"), answered)
 
     def _cancel(self, job_id: str) -> None:
@@ -232,6 +245,8 @@ class JobActions(Screen[None]):
     # ------------------------------------------------------------ start
 
     def action_new_job(self) -> None:
+        from tui.screens.new_job import NewJobScreen
+
         screen = NewJobScreen(self.store, cwd=str(self.config.launch_cwd), animations=self.config.animations)
         self.app.push_screen(screen, self._job_started)
 
@@ -242,7 +257,7 @@ class JobActions(Screen[None]):
 
     def action_continue_session(self) -> None:
         session_id: str | None = None
-        if self.view == "sessions":
+        if self.view == "sessions" and self.sessions_view is not None:
             data = self.sessions_view.selected()
             session_id = data.session_id if data is not None else None
         elif self.selected_job_id is not None:
@@ -263,7 +278,7 @@ class JobActions(Screen[None]):
         self._open_continue(message.session_id)
 
     def _open_continue(self, session_id: str) -> None:
-        codex = self.sessions_view.codex
+        codex = self.codex_sessions()
         self.run_worker(
             partial(self._fetch_session, session_id, codex),
             thread=True,
@@ -272,18 +287,20 @@ class JobActions(Screen[None]):
             exit_on_error=False,
         )
 
-    def _fetch_session(self, session_id: str, codex: CodexSessions | None) -> None:
+    def _fetch_session(self, session_id: str, codex: CodexSessions) -> None:
         session = self.store.session(session_id, missing_ok=True)
         if session is not None:
             self.post_message(SessionFetched(session))
             return
-        rollout = codex.find(session_id) if codex is not None else None
+        rollout = codex.find(session_id)
         if rollout is None:
             raise JobNotFound(f"no session {session_id} in the store or in codex's own sessions")
-        self.post_message(CodexSessionFetched(session_id, codex.head(rollout) if codex else RolloutHead()))
+        self.post_message(CodexSessionFetched(session_id, codex.head(rollout)))
 
     @on(CodexSessionFetched)
     def _push_continue_codex(self, message: CodexSessionFetched) -> None:
+        from tui.screens.continue_codex import ContinueCodexSessionScreen
+
         screen = ContinueCodexSessionScreen(
             self.store,
             message.session_id,
@@ -295,5 +312,7 @@ class JobActions(Screen[None]):
 
     @on(SessionFetched)
     def _push_continue(self, message: SessionFetched) -> None:
+        from tui.screens.continue_session import ContinueSessionScreen
+
         screen = ContinueSessionScreen(self.store, message.session, animations=self.config.animations)
         self.app.push_screen(screen, self._job_started)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -26,12 +26,10 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Input, TabbedCon
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from jobstore import JobStore, JobStoreError
-from jobstore.codex_sessions import CodexSessions
 from tui.config import TuiConfig
 from tui.jobs import JobFilter, Stamp, read_rows, rescan
 from tui.messages import OpenJob, PageLoaded, Reconciled, Rescanned, RowsRead, RowsRefreshed, StoreChanged
 from tui.model import JobsModel, ReadQueue
-from tui.screens.help import HelpScreen
 from tui.screens.job_actions import JobActions
 from tui.screens.keys import JOBS_SCREEN_KEYS
 from tui.screens.output_actions import OutputActions
@@ -40,9 +38,11 @@ from tui.widgets.diff_view import DiffView
 from tui.widgets.job_detail import JobDetail
 from tui.widgets.jobs_pane import DEBOUNCE_ABOVE_JOBS, JobsPane
 from tui.widgets.output_view import OutputLog, OutputView
-from tui.widgets.sessions import SessionsView, SessionTree
 from tui.widgets.status_bar import StatusBar
 from tui.workers import Task, failure_text
+
+if TYPE_CHECKING:
+    from tui.widgets.sessions import SessionsView
 
 # A full rescan (a stat per job) every this many safety rescans; the others compare listings.
 _FULL_RESCAN_EVERY = 10
@@ -75,23 +75,21 @@ class JobsScreen(JobActions, OutputActions):
     def compose(self) -> ComposeResult:
         config = self.config
         yield StatusBar(id="status-bar")
-        with ContentSwitcher(initial="jobs-view", id="views"):
-            with Vertical(id="jobs-view"):
-                yield JobsPane(config.clock, animations=config.animations, id="jobs-pane")
-                yield JobDetail(config.clock, self.store.root, id="job-detail")
-                with TabbedContent(id="job-tabs"):
-                    with TabPane("Output", id="output-tab"):
-                        yield OutputView(
-                            self.store,
-                            tail_lines=config.output_tail_lines,
-                            max_lines=config.output_max_lines,
-                            watch=config.watch,
-                            id="output",
-                        )
-                    with TabPane("Diff (d)", id="diff-tab"):
-                        yield DiffView(self.store, id="diff")
-            codex = CodexSessions(config.settings.codex_home)
-            yield SessionsView(self.store, config.clock, codex=codex, id="sessions-view")
+        # The sessions view joins the switcher when first shown (_show_view).
+        with ContentSwitcher(initial="jobs-view", id="views"), Vertical(id="jobs-view"):
+            yield JobsPane(config.clock, animations=config.animations, id="jobs-pane")
+            yield JobDetail(config.clock, self.store.root, id="job-detail")
+            with TabbedContent(id="job-tabs"):
+                with TabPane("Output", id="output-tab"):
+                    yield OutputView(
+                        self.store,
+                        tail_lines=config.output_tail_lines,
+                        max_lines=config.output_max_lines,
+                        watch=config.watch,
+                        id="output",
+                    )
+                with TabPane("Diff (d)", id="diff-tab"):
+                    yield DiffView(self.store, id="diff")
         yield Footer(compact=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -102,7 +100,7 @@ class JobsScreen(JobActions, OutputActions):
         config = self.config
         self.table.focus()
         self.status_bar.set_state(store_missing=not self.store.root.is_dir(), loading=(0, 0))
-        self._load_all()
+        self._load_first_page()
         if config.reconcile:
             self._reconcile(full=True)
         if config.watch:
@@ -125,20 +123,38 @@ class JobsScreen(JobActions, OutputActions):
 
     # ------------------------------------------------------------ reading jobs
 
+    def _load_first_page(self) -> None:
+        """The newest page, read here before the first paint; the rest in a worker. In a
+        worker this page competed for the GIL with the first layout and took ~100 ms instead
+        of ~15 (benchmarks/: first paint). A store that cannot be read is left to the worker,
+        which meets the same failure and reports it the one way (on_worker_state_changed)."""
+        try:
+            ids = self.store.job_ids()
+            newest = ids[: self.config.first_page]
+            rows, gone = read_rows(self.store, newest)
+        except Exception:  # whatever it is, the worker raises it again
+            self._load_pages(None)
+            return
+        self._page_loaded(PageLoaded(rows, gone, total=len(ids), complete=len(ids) <= len(newest)))
+        if len(ids) > len(newest):  # after the first paint, which it would slow down the same way
+            self.call_after_refresh(self._load_pages, ids, len(newest))
+
     @work(thread=True, group=Task.LOAD, name="read the store", exit_on_error=False)
-    def _load_all(self) -> None:
-        """The newest page first (a first paint in well under a second), then the rest."""
+    def _load_pages(self, ids: list[str] | None, start: int = 0) -> None:
+        """The jobs `ids` (all the store's when None) from `start` on, a page at a time,
+        newest first: the first page small, for a first paint in well under a second."""
         worker = get_current_worker()
-        ids = self.store.job_ids()
-        total, first = len(ids), self.config.first_page
-        rows, gone = read_rows(self.store, ids[:first])
-        self.post_message(PageLoaded(rows, gone, total=total, complete=total <= first))
-        for start in range(first, total, self.config.page_size):
-            if worker.is_cancelled:
-                return
-            chunk = ids[start : start + self.config.page_size]
+        if ids is None:
+            ids = self.store.job_ids()
+        total, begin = len(ids), start
+        while True:
+            size = self.config.first_page if begin == 0 else self.config.page_size
+            chunk = ids[begin : begin + size]
             rows, gone = read_rows(self.store, chunk)
-            self.post_message(PageLoaded(rows, gone, total=total, complete=start + len(chunk) >= total))
+            begin += len(chunk)
+            self.post_message(PageLoaded(rows, gone, total=total, complete=begin >= total))
+            if begin >= total or worker.is_cancelled:
+                return
 
     @work(thread=True, group=Task.RECONCILE, name="settle lost jobs", exit_on_error=False)
     def _reconcile(self, *, full: bool) -> None:
@@ -232,7 +248,7 @@ class JobsScreen(JobActions, OutputActions):
                 self._refresh_rows(ids)
         elif worker.group == Task.RESCAN and self.reads.rescan_done():
             self._start_rescan(full=True)
-        elif worker.group == Task.SESSIONS:
+        elif worker.group == Task.SESSIONS and self.sessions_view is not None:
             self.sessions_view.read_failed()
         elif worker.group == Task.OUTPUT:
             self.output.reading = False
@@ -253,7 +269,7 @@ class JobsScreen(JobActions, OutputActions):
             self._update_live()
             self._watch_jobs()
             self.jobs_pane.debounce = len(self.model.rows) > DEBOUNCE_ABOVE_JOBS
-        if change.sessions_changed:
+        if change.sessions_changed and self.sessions_view is not None:
             self.sessions_view.invalidate()
         selected = self.selected_job_id
         if selected is not None and any(row.job_id == selected for row in change.changed):
@@ -289,7 +305,7 @@ class JobsScreen(JobActions, OutputActions):
             self.request_refresh(changes.job_ids)
         if self.selected_job_id is not None and self.selected_job_id in changes.output_ids:
             self.output.poke()
-        if changes.sessions:
+        if changes.sessions and self.sessions_view is not None:
             self.sessions_view.invalidate()
         if changes.rescan or changes.listing:
             self.action_rescan(full=changes.rescan)
@@ -324,7 +340,7 @@ class JobsScreen(JobActions, OutputActions):
         self.table.tick()
         if self.selected_job_id is not None:
             self.detail.show(self.model.get(self.selected_job_id))
-        if self.view == "sessions":
+        if self.view == "sessions" and self.sessions_view is not None:
             self.sessions_view.refresh_ages()
 
     def _theme_changed(self, theme: Theme) -> None:
@@ -332,7 +348,8 @@ class JobsScreen(JobActions, OutputActions):
         self.table.set_filter(self.job_filter, self.model.rows.values())
         self.status_bar.set_state()
         self.detail.show(self.model.get(self.selected_job_id))
-        self.sessions_view.redraw()
+        if self.sessions_view is not None:
+            self.sessions_view.redraw()
 
     # ------------------------------------------------------------ selection
 
@@ -400,13 +417,27 @@ class JobsScreen(JobActions, OutputActions):
     def _show_view(self, view: str) -> None:
         if view == self.view:
             return
-        self.query_one(ContentSwitcher).current = f"{view}-view"
+        switcher = self.query_one("#views", ContentSwitcher)
+        sessions = self.sessions_view
+        if sessions is None and view == "sessions":
+            sessions = self.sessions_view = self._make_sessions_view()
+            switcher.mount(sessions)
+        switcher.current = f"{view}-view"
         self.status_bar.set_state(view=view)
-        self.sessions_view.show(view == "sessions")
-        if view == "sessions":
-            self.query_one(SessionTree).focus()
-        else:
+        if sessions is not None:
+            sessions.show(view == "sessions")
+        if view == "jobs":
             self.table.focus()
+        elif sessions is not None and sessions.is_mounted:
+            sessions.session_tree.focus()  # (one just made takes the focus once composed)
+
+    def _make_sessions_view(self) -> SessionsView:
+        """Made the first time it is shown: it and codex's session reader (imported here)
+        would cost the app's start ~25 ms (benchmarks/: first paint), and many runs never open it."""
+        from tui.widgets.sessions import SessionsView
+
+        config = self.config
+        return SessionsView(self.store, config.clock, codex=self.codex_sessions(), id="sessions-view")
 
     def action_toggle_raw(self) -> None:
         self._show_view("jobs")
@@ -428,4 +459,6 @@ class JobsScreen(JobActions, OutputActions):
             self.jobs_pane.clear_filter()
 
     def action_help(self) -> None:
+        from tui.screens.help import HelpScreen  # a dialog: see tui.screens.job_actions
+
         self.app.push_screen(HelpScreen.for_bindings(self.BINDINGS))

@@ -8,20 +8,23 @@ codex's doing, hence untrusted: every line is made terminal-safe before it is dr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, RichLog, Static
+from textual.widgets import Button, Static
 
 from jobstore import JobStore
 from jobstore.sanitize import terminal_safe
 from jobstore.worktree_diff import WorktreeDiff, read_worktree_diff
 from tui.theme import palette_of
 from tui.workers import Task
+
+if TYPE_CHECKING:
+    from textual.widgets import RichLog
 
 MAX_LINES_SHOWN = 5_000
 
@@ -43,12 +46,20 @@ class DiffView(Vertical):
         self.key: tuple[str, str] | None = None  # (job id, status) asked for
         self.diff: WorktreeDiff | None = None
         self._drawn: tuple[str, str] | None = None
+        # Made when the tab is first shown (_build); drawn into only after that.
+        self._summary_line: Static | None = None
+        self._copy_button: Button | None = None
+        self._lines: RichLog | None = None
 
-    def compose(self) -> ComposeResult:
-        with Horizontal(id="diff-head"):
-            yield Static("", id="diff-summary")
-            yield Button("Copy diff (y)", id="copy-diff", compact=True)
-        yield RichLog(id="diff-lines", highlight=False, markup=False, wrap=False, auto_scroll=False)
+    def _build(self) -> None:
+        """The tab's parts, made the first time it is shown: most people never open it, and
+        RichLog's import (rich.pretty) costs the app's start ~10 ms (benchmarks/: first paint)."""
+        from textual.widgets import RichLog
+
+        self._summary_line = Static("", id="diff-summary")
+        self._copy_button = Button("Copy diff (y)", id="copy-diff", compact=True)
+        self._lines = RichLog(id="diff-lines", highlight=False, markup=False, wrap=False, auto_scroll=False)
+        self.mount_all([Horizontal(self._summary_line, self._copy_button, id="diff-head"), self._lines])
 
     def show_job(self, job_id: str | None, status: str = "") -> None:
         """The selected job (and its status: a new status may mean a diff recorded)."""
@@ -59,6 +70,8 @@ class DiffView(Vertical):
     def activate(self, active: bool) -> None:
         self.active = active
         if active:
+            if self._lines is None:
+                self._build()
             self._load()
 
     def _load(self) -> None:
@@ -85,10 +98,11 @@ class DiffView(Vertical):
     def _draw(self, key: tuple[str, str] | None, diff: WorktreeDiff | None) -> None:
         self._drawn = key
         self.diff = diff
-        log = self.query_one("#diff-lines", RichLog)
+        log, summary, copy = self._lines, self._summary_line, self._copy_button
+        assert log is not None and summary is not None and copy is not None, "drawn before it was built"
         log.clear()
-        self.query_one("#diff-summary", Static).update(self._summary(key, diff))
-        self.query_one("#copy-diff", Button).display = diff is not None and bool(diff.diff)
+        summary.update(self._summary(key, diff))
+        copy.display = diff is not None and bool(diff.diff)
         if diff is None or not diff.diff:
             return
         palette = palette_of(self.app)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from textual import on
 from textual.app import ComposeResult
@@ -41,6 +42,10 @@ FOLLOW_SECONDS = 0.2
 # A read of what was appended takes at most this many lines, or two screens if more: a
 # flood is shown by its last lines, the rest is read from the file if scrolled to.
 FOLLOW_LINES = 200
+# A newly shown job's lines usually come within a frame or two; the last job's stay until
+# then (a placeholder drawn meanwhile cost a whole repaint: benchmarks/, 1 GB output). A
+# read slower than this says so.
+READING_NOTE_SECONDS = 0.15
 
 
 class SearchInput(Input):
@@ -142,14 +147,17 @@ class OutputView(Vertical):
         self.generation += 1
         self._following_read = self._follow_owed = False
         self._unwatch_output()
-        log = self.log_widget
         if job_id is None:
-            log.clear("Select a job to see its output.")
+            self.log_widget.clear("Select a job to see its output.")
             self._update_title()
             return
-        log.clear("Reading the output…")
         self._update_title()
         self._start(lambda source: source.load(), opening=True)
+        self.set_timer(READING_NOTE_SECONDS, partial(self._note_slow_read, self.generation))
+
+    def _note_slow_read(self, generation: int) -> None:
+        if generation == self.generation and self._opening:
+            self.log_widget.clear("Reading the output…")
 
     def poke(self) -> None:
         """The store reports the output file created, closed or written: watch it (again:

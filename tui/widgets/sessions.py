@@ -137,6 +137,8 @@ class SessionsView(Horizontal):
     def on_mount(self) -> None:
         self.query_one("#session-tree").border_title = "Sessions"
         self.conversation_view.border_title = "Conversation"
+        if self.shown:  # made on being shown (JobsScreen): the list takes the focus
+            self.session_tree.focus()
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width < NARROW, "narrow")  # the tree over the conversation
