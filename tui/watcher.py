@@ -6,14 +6,16 @@ with the number of jobs (inotify watches are a limited resource): those the stor
 selected one). What a changed path is, the store says too (`JobStore.classify`); no file
 name is spelled here.
 
-The store's own folders are watched with watchfiles. The job folders are watched with
-inotify for their entries only (`tui.file_events`: files created, renamed in, deleted,
-closed after writing), never for writes: a job's output grows a line at a time, and
-watchfiles would handle every write (a flood of a million lines cost ~4 s of CPU). The
-output on screen is followed by the output view's own watch of that one file.
+Where there is inotify, every folder is watched with it (`tui.file_events`) for the events
+that matter only: entries created, renamed in or out, deleted, files closed after writing,
+the folder itself going away; never writes: a job's output grows a line at a time, and
+watchfiles would handle every write (a flood of a million lines cost ~4 s of CPU). A change
+is delivered at once, where watchfiles waits for a quiet `step` after it (~45 ms for a new
+job, whose start writes several files) and wakes its thread every step while nothing
+changes. The output on screen is followed by the output view's own watch of that one file.
 The set of job folders follows the UI (`set_jobs`); a job whose folder starts being
-watched is re-read so nothing that changed before is missed. Without inotify, job
-folders are watched with watchfiles too, and a change of the set restarts that watch.
+watched is re-read so nothing that changed before is missed. Without inotify, all of it is
+watched with watchfiles, and a change of the set of job folders restarts that watch.
 A store that does not exist yet is waited for by watching its nearest existing parent.
 """
 
@@ -29,7 +31,7 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from jobstore import FileKind, JobStore
-from jobstore.watch import FOLDER_CHANGES, IN_CLOSE_WRITE
+from jobstore.watch import FOLDER_CHANGES, IN_CLOSE_WRITE, IN_MOVED_FROM
 from tui.file_events import IN_Q_OVERFLOW, FileEvent, PathWatch
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ _SHOWN_KINDS = _RECORD_KINDS | {FileKind.OUTPUT, FileKind.SESSION_INDEX}
 # A job folder's entries changing, and files closed after writing (last_message.txt is
 # written in place; output.txt is closed when codex ends). Never a write: see above.
 JOB_FOLDER_EVENTS = FOLDER_CHANGES | IN_CLOSE_WRITE
+# The store's folders: the same, and entries renamed away (a job folder moved out of jobs/).
+STORE_FOLDER_EVENTS = JOB_FOLDER_EVENTS | IN_MOVED_FROM
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,8 @@ class StoreWatcher:
         self._restart = asyncio.Event()
         self._job_watch: PathWatch | None = None  # set while running, where there is inotify
         self._job_wds: dict[str, int] = {}  # job id -> its folder's watch
-        self.watching: tuple[Path, ...] = ()  # for tests and diagnostics
+        self._resync = False  # the store's folders changed: watch them again, compare everything
+        self.watching: tuple[Path, ...] = ()  # the store's folders watched (tests, diagnostics)
         self.running = asyncio.Event()  # set once the store itself is being watched
 
     @property
@@ -160,12 +165,13 @@ class StoreWatcher:
         if added:
             self.post(StoreChanges(frozenset(added), frozenset(added)))
 
-    def _job_events(self, events: list[FileEvent]) -> None:
-        """From the job folders' watch: what changed, in the UI's terms. A folder's own
-        event (deleted, moved) reads as its job's; dropped events, as every watched job's."""
+    def _folder_events(self, events: list[FileEvent]) -> None:
+        """From the inotify watch: what changed, in the UI's terms. A job folder's own event
+        (deleted, moved) reads as its job's; one of the store's folders changing, as a reason
+        to watch them again and compare everything; dropped events, as everything changed."""
         if any(event.mask & IN_Q_OVERFLOW for event in events):
             ids = frozenset(self._job_wds)
-            self.post(StoreChanges(ids, ids))
+            self.post(StoreChanges(ids, ids, sessions=True, rescan=True))
             return
         if self._job_watch is not None:  # watches the kernel removed (the folder went away)
             alive = self._job_watch.wds
@@ -175,6 +181,9 @@ class StoreWatcher:
         changes = classify(
             self.store, [(Change.modified, path) for path in paths if self.accept(Change.modified, path)]
         )
+        if changes.structure:
+            self._resync = True
+            self._restart.set()
         if not changes.empty:
             self.post(changes)
 
@@ -195,15 +204,43 @@ class StoreWatcher:
         return found is None or found.kind in _SHOWN_KINDS or path in self._folders
 
     async def run(self) -> None:
-        job_watch = PathWatch(self._job_events, interval=max(self.step_ms, 50) / 1000)
-        if job_watch.available:
-            self._job_watch = job_watch
+        # Folder events come a few at a time (a job's start makes its folder and markers
+        # within milliseconds): read at most every step, the second batch is not held long.
+        job_watch = PathWatch(self._folder_events, interval=self.step_ms / 1000)
         try:
-            await self._watch()
+            if job_watch.available:
+                self._job_watch = job_watch
+                await self._watch_with_inotify(job_watch)
+            else:
+                await self._watch()
         finally:
             self._job_watch = None
             self._job_wds.clear()
             job_watch.close()
+
+    async def _watch_with_inotify(self, watch: PathWatch) -> None:
+        """The store's folders and the job folders, all through `watch` (see the module)."""
+        self._resync = True  # the first watch: whatever happened before it is read
+        while True:
+            if await self._wait_for_root():
+                self._resync = True
+            self._restart = asyncio.Event()
+            folders = [path for path in self.store.watch_paths() if path.is_dir()]
+            store_wds = [wd for path in folders if (wd := watch.add(path, STORE_FOLDER_EVENTS)) is not None]
+            self.watching = tuple(folders)
+            # Watched again from scratch: the folders may have been replaced meanwhile.
+            for wd in self._job_wds.values():
+                watch.remove(wd)
+            self._job_wds.clear()
+            self._sync_job_watches()
+            jobs = frozenset(self._job_wds)
+            self.post(StoreChanges(jobs, jobs, sessions=True, rescan=self._resync, listing=True))
+            self._resync = False
+            self.running.set()
+            await self._restart.wait()
+            self.running.clear()
+            for wd in store_wds:
+                watch.remove(wd)
 
     async def _watch(self) -> None:
         resync = True  # the first watch, and after anything that may have hidden changes

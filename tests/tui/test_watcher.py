@@ -1,0 +1,63 @@
+"""The store's watcher on its own (no app): where there is inotify, the store's folders are
+watched with it like the job folders, so a change is posted as it happens, and a folder of
+the store replaced is watched again and everything compared. Nothing here is timed."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from jobstore import JobStore
+from jobstore.ids import new_job_id
+from tui.watcher import StoreChanges, StoreWatcher
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Let the watcher run until `condition()` (a bound, not a measure)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def add_job_folder(store: JobStore) -> str:
+    """A job folder renamed into jobs/, as the store adds one (made aside, then moved in)."""
+    job_id = new_job_id()
+    staging = store.layout.staging_dir(job_id)
+    staging.mkdir()
+    staging.rename(store.layout.job_dir(job_id))
+    return job_id
+
+
+async def test_the_store_folders_are_watched_with_inotify_and_watched_again_when_replaced(
+    tmp_path: Path,
+) -> None:
+    store = JobStore(tmp_path / "store")
+    store.ensure()
+    posted: list[StoreChanges] = []
+    watcher = StoreWatcher(store, posted.append, step_ms=20)
+    task = asyncio.create_task(watcher.run())
+    try:
+        await until(watcher.running.is_set, "the watch")
+        assert watcher.watching == store.layout.folders
+        assert posted[0].rescan and posted[0].listing  # the first watch compares everything
+
+        job_id = add_job_folder(store)
+        await until(lambda: any(job_id in changes.job_ids for changes in posted), "the new job")
+        assert not any(changes.rescan for changes in posted[1:])
+
+        # jobs/ replaced (a restore, another tool): its new folder is the one watched.
+        posted.clear()
+        shutil.rmtree(store.layout.jobs_dir)
+        store.layout.jobs_dir.mkdir(mode=0o700)
+        await until(lambda: any(changes.rescan and changes.listing for changes in posted), "a resync")
+        await until(watcher.running.is_set, "the watch again")
+        posted.clear()
+        job_id = add_job_folder(store)
+        await until(lambda: any(job_id in changes.job_ids for changes in posted), "a job in the new jobs/")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
