@@ -1,7 +1,7 @@
 """Run every benchmark and print one table per area, then a summary.
 
     python -m benchmarks [--quick] [--only server,store,tui] [--explore] [--keep]
-                         [--json PATH] [--markdown PATH]
+                         [--tui-baseline REV|none] [--json PATH] [--markdown PATH]
 
 Needs: the project installed in the running interpreter's environment, node + npm (the
 reference server is installed from npm into a temp folder; BENCH_REFERENCE_DIR=<dir> reuses
@@ -40,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(AREAS), help="comma-separated: server, store, tui")
     parser.add_argument("--explore", action="store_true", help="also try the proposed changes (slower)")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (stores, logs)")
+    parser.add_argument(
+        "--tui-baseline",
+        default=bench_tui.BASELINE_REV,
+        help="the release whose codex-tui is measured beside ours ('none': skip it)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     parser.add_argument("--markdown", type=Path, help="also write the summary table as Markdown to this file")
     args = parser.parse_args(argv)
@@ -68,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                 elif name == "store":
                     sections += bench_store.run(ctx)
                 elif name == "tui":
-                    sections += bench_tui.run(ctx, explore=args.explore)
+                    baseline = None if args.tui_baseline == "none" else args.tui_baseline
+                    sections += bench_tui.run(ctx, explore=args.explore, baseline=baseline)
             except Exception as exc:  # one area failing must not hide the others' figures
                 traceback.print_exc()
                 sections.append((name, [Row.missing(f"{name} benchmarks", "n/a", f"failed: {exc!r}"[:300])]))

@@ -1,7 +1,12 @@
 """codex-tui, the real app in a real terminal (tmux, 160x45), watched from outside: the pane is
 captured every few milliseconds until what is looked for is on screen.
 
-    python -m benchmarks.bench_tui [--quick] [--part flood] ...
+The first paint, live updates and 1 GB output are also measured on an earlier release's
+codex-tui (`--baseline REV`, by default BASELINE_REV), taken from git into the temp folder
+and run in the same terminal on the same stores, with the same writer and the same fake codex:
+each figure's ratio to it says whether a change made the app slower.
+
+    python -m benchmarks.bench_tui [--quick] [--part flood] [--baseline REV|none] ...
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -35,6 +41,11 @@ from jobstore import JobStore, RunOptions
 
 WIDTH, HEIGHT = 160, 45
 POLL_SECONDS = 0.004
+# The release before the store's layers, trust, tasks, lean runners and the TUI's new views
+# (issues 10-14): the figures they must not make worse.
+BASELINE_REV = "bdf2013"
+# The parts measured on the baseline too (the flood takes minutes; scripts/run is not the app).
+BASELINE_PARTS = ("first paint", "live updates", "1 GB output")
 
 
 class Tmux:
@@ -100,9 +111,12 @@ class Tmux:
         return self._tmux("display-message", "-p", "-t", name, "#{pane_dead}").strip() == "1"
 
 
-def app_command(store: Path, overrides: dict[str, object] | None = None) -> str:
+def app_command(store: Path, overrides: dict[str, object] | None = None, tree: Path | None = None) -> str:
     """The command tmux runs: the installed `codex-tui`, or with TuiConfig fields overridden
-    (benchmarks.tui_variant) to try a proposed change."""
+    (benchmarks.tui_variant) to try a proposed change, or the codex-tui of the source tree
+    `tree` (a baseline: its folder comes first on PYTHONPATH; -P keeps the working folder off)."""
+    if tree is not None:
+        return f"exec env PYTHONPATH={tree} {sys.executable} -P -m tui --store {store}"
     if overrides:
         sets = " ".join(f"--set {k}={v}" for k, v in overrides.items())
         return f"exec {sys.executable} -m benchmarks.tui_variant --store {store} {sets}"
@@ -133,12 +147,17 @@ class App:
     """One codex-tui in a tmux session."""
 
     def __init__(
-        self, tmux: Tmux, store: Path, env: dict[str, str], overrides: dict[str, object] | None = None
+        self,
+        tmux: Tmux,
+        store: Path,
+        env: dict[str, str],
+        overrides: dict[str, object] | None = None,
+        tree: Path | None = None,
     ) -> None:
         self.tmux = tmux
         self.name = f"app{secrets.token_hex(3)}"
         self.started = time.perf_counter()
-        tmux.start(self.name, app_command(store, overrides), env)
+        tmux.start(self.name, app_command(store, overrides, tree), env)
         self.proc = psutil.Process(tmux.pid(self.name))
 
     def wait_for(
@@ -179,12 +198,14 @@ def idle_cpu(app: App, seconds: float) -> float:
     return 100.0 * (cpu_seconds(app.proc) - before) / seconds
 
 
-def first_paint(ctx: Context, tmux: Tmux, env: dict[str, str], count: int, rows: list[Row]) -> None:
+def first_paint(
+    ctx: Context, tmux: Tmux, env: dict[str, str], count: int, rows: list[Row], tree: Path | None = None
+) -> None:
     root, ids = ctx.store_with(10_000)
     newest = ids[:20]
     paints, loads, rss, idle = [], [], [], None
     for i in range(count):
-        app = App(tmux, root, env)
+        app = App(tmux, root, env, tree=tree)
         try:
             paint = app.since_start(lambda pane: any(job_id in pane for job_id in newest), 30)
             if paint is None:
@@ -293,11 +314,12 @@ def live_updates(
     *,
     overrides: dict[str, object] | None = None,
     label: str = "",
+    tree: Path | None = None,
 ) -> None:
     live = ctx.fresh_store("tui-live")
     live_ids = build_store(live, 1_000)
     store = JobStore(live, codex_bin=str(ctx.fake_codex))
-    app = App(tmux, live, env, overrides)
+    app = App(tmux, live, env, overrides, tree)
     quick = ctx.quick
     try:
         if app.since_start(app.shows(live_ids[0]), 30) is None:
@@ -335,9 +357,11 @@ def live_updates(
     ]
 
 
-def big_output(ctx: Context, tmux: Tmux, env: dict[str, str], rows: list[Row]) -> None:
+def big_output(
+    ctx: Context, tmux: Tmux, env: dict[str, str], rows: list[Row], tree: Path | None = None
+) -> None:
     big = ctx.big_job()
-    app = App(tmux, big.store, env)
+    app = App(tmux, big.store, env, tree=tree)
     try:
         if app.since_start(app.shows(f"Output · {big.neighbour}"), 30) is None:
             raise RuntimeError("codex-tui did not show the newest job:\n" + tmux.capture(app.name))
@@ -495,7 +519,7 @@ PARTS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def guarded(part: str, measure: Callable[[list[Row]], None]) -> list[Row]:
+def guarded(part: str, measure: Callable[[list[Row]], None], *, title: str = "") -> list[Row]:
     """Run one part; if the app fails, report its figures as missing (with why) and go on."""
     rows: list[Row] = []
     try:
@@ -505,12 +529,42 @@ def guarded(part: str, measure: Callable[[list[Row]], None]) -> list[Row]:
         why = lines[-1] if lines else repr(exc)
         print(f"  !! {part} failed: {str(exc)[-3000:]}", file=sys.stderr)
         rows = [Row.missing(figure, target, f"not measured: {why[:200]}") for figure, target in PARTS[part]]
-    print_table(f"tui: {part}", rows)
+    print_table(f"tui: {title or part}", rows)
     return rows
 
 
+def baseline_tree(ctx: Context, rev: str) -> Path | None:
+    """Release `rev`'s source, from git, in the temp folder; None (said why) where git cannot give it."""
+    archive = subprocess.run(["git", "-C", str(PROJECT), "archive", "--format=tar", rev], capture_output=True)
+    if archive.returncode != 0:
+        print(f"  (no baseline: git archive {rev}: {archive.stderr.decode(errors='replace').strip()})")
+        return None
+    tree = ctx.area.root / f"baseline-{rev}"
+    tree.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
+
+
+def against(ours: list[Row], base: list[Row], label: str) -> list[Row]:
+    """Our rows with the baseline's figures beside them, as ratios (above 1: slower or bigger)."""
+    theirs = {row.figure: row.ours for row in base}
+    return [
+        replace(
+            row,
+            reference=theirs.get(row.figure),
+            reference_label=label,
+            ratio=row.ours / theirs[row.figure] if row.ours is not None and theirs.get(row.figure) else None,
+        )
+        for row in ours
+    ]
+
+
 def run(
-    ctx: Context, *, explore: bool = False, parts: list[str] | None = None
+    ctx: Context,
+    *,
+    explore: bool = False,
+    parts: list[str] | None = None,
+    baseline: str | None = BASELINE_REV,
 ) -> list[tuple[str, list[Row]]]:
     env = {
         "CODEX_BIN": str(ctx.fake_codex),
@@ -527,7 +581,20 @@ def run(
             "flood": lambda out: flood(ctx, tmux, env, out),
             "scripts/run": lambda out: second_run(ctx, tmux, env, out),
         }
-        rows = [row for part in parts or measures for row in guarded(part, measures[part])]
+        tree = baseline_tree(ctx, baseline) if baseline else None
+        on_baseline: dict[str, Callable[[list[Row]], None]] = {
+            "first paint": lambda out: first_paint(ctx, tmux, env, 2 if ctx.quick else 3, out, tree),
+            "live updates": lambda out: live_updates(ctx, tmux, env, out, tree=tree),
+            "1 GB output": lambda out: big_output(ctx, tmux, env, out, tree),
+        }
+        rows: list[Row] = []
+        for part in parts or measures:
+            ours = guarded(part, measures[part])
+            if tree is not None and baseline and part in on_baseline:
+                base = guarded(part, on_baseline[part], title=f"{part}, release {baseline}")
+                ours = against(ours, base, baseline)
+                print_table(f"tui: {part}, ours beside release {baseline}", ours)
+            rows += ours
         sections = [("codex-tui", rows)]
         if explore:
             variants: list[Row] = []
@@ -560,9 +627,15 @@ def main() -> int:
     parser.add_argument(
         "--part", action="append", choices=list(PARTS), help="measure only this part (repeatable)"
     )
+    parser.add_argument(
+        "--baseline",
+        default=BASELINE_REV,
+        help=f"the release measured beside ours (default {BASELINE_REV}; 'none': skip it)",
+    )
     args = parser.parse_args()
+    baseline = None if args.baseline == "none" else args.baseline
     with temp_area(keep=args.keep) as area:
-        run(Context(area, quick=args.quick), explore=args.explore, parts=args.part)
+        run(Context(area, quick=args.quick), explore=args.explore, parts=args.part, baseline=baseline)
     return 0
 
 
