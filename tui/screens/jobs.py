@@ -20,6 +20,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, DataTable, Footer, Input, TabbedContent, TabPane
@@ -27,6 +28,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from jobstore import JobStore, JobStoreError
 from tui.config import TuiConfig
+from tui.frame_hold import FrameHold
 from tui.jobs import JobFilter, Stamp, read_rows, rescan
 from tui.messages import OpenJob, PageLoaded, Reconciled, Rescanned, RowsRead, RowsRefreshed, StoreChanged
 from tui.model import JobsModel, ReadQueue
@@ -46,6 +48,9 @@ if TYPE_CHECKING:
 
 # A full rescan (a stat per job) every this many safety rescans; the others compare listings.
 _FULL_RESCAN_EVERY = 10
+# A new selection is drawn in one frame (tui.frame_hold): the cursor, the detail and the
+# output's end, the frame held at most this long for the output.
+_SELECTION_HOLD_SECONDS = 0.05
 
 
 class JobsScreen(JobActions, OutputActions):
@@ -69,6 +74,7 @@ class JobsScreen(JobActions, OutputActions):
         self._live_timer: Timer | None = None
         self._frame = 0
         self._checks = 0
+        self._selection_frame: FrameHold | None = None  # made on mount (it needs the app)
 
     # ------------------------------------------------------------------ layout
 
@@ -99,6 +105,10 @@ class JobsScreen(JobActions, OutputActions):
     def on_mount(self) -> None:
         config = self.config
         self.table.focus()
+        self._selection_frame = FrameHold(self.app, _SELECTION_HOLD_SECONDS)
+        # Called as the cursor moves, before the frame that draws it (its highlight message,
+        # which selects the job, comes after that frame).
+        self.watch(self.table, "cursor_coordinate", self._cursor_moved, init=False)
         self.status_bar.set_state(store_missing=not self.store.root.is_dir(), loading=(0, 0))
         self._load_first_page()
         if config.reconcile:
@@ -252,6 +262,7 @@ class JobsScreen(JobActions, OutputActions):
             self.sessions_view.read_failed()
         elif worker.group == Task.OUTPUT:
             self.output.reading = False
+            self._output_opened()
 
     def _apply(self, message: RowsRead, *, announce: bool) -> None:
         change = self.model.apply(message.rows, message.gone, announce=announce, now=datetime.now(UTC))
@@ -353,6 +364,20 @@ class JobsScreen(JobActions, OutputActions):
 
     # ------------------------------------------------------------ selection
 
+    def _cursor_moved(self, old: Coordinate, new: Coordinate) -> None:
+        """Onto another job: hold the frame until its output is read (or the hold's time).
+        (The table sets its cursor again, unchanged, with every row added.)"""
+        if old == new:
+            return
+        job_id = self.table.selected_job_id
+        if job_id is not None and job_id != self.selected_job_id and self._selection_frame is not None:
+            self._selection_frame.hold()
+
+    @on(OutputView.Opened)
+    def _output_opened(self) -> None:
+        if self._selection_frame is not None:
+            self._selection_frame.release()
+
     @on(DataTable.RowHighlighted, "#jobs")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._select(event.row_key.value if event.row_key is not None else None)
@@ -367,6 +392,8 @@ class JobsScreen(JobActions, OutputActions):
         self.selected_job_id = job_id
         row = self.model.get(job_id)
         self.detail.show(row)
+        if job_id is None:
+            self._output_opened()  # nothing to read
         self.output.show_job(job_id)
         self.diff_view.show_job(job_id, row.status if row is not None else "")
         self._watch_jobs()

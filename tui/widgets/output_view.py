@@ -83,6 +83,10 @@ class OutputView(Vertical):
         not_found: str | None = None
         follow: bool = False  # the result of a read of what was appended
 
+    class Opened(Message):
+        """The shown job's output (or what stands for it) is in: the first read of the job
+        shown, its result drawn or failed."""
+
     def __init__(
         self, store: JobStore, *, tail_lines: int, max_lines: int, watch: bool = True, id: str | None = None
     ) -> None:
@@ -264,6 +268,8 @@ class OutputView(Vertical):
         if message.generation != self.generation:
             return
         opened, self._opening = self._opening, False  # the first result of a generation opens it
+        if opened:
+            self.post_message(self.Opened())
         log = self.log_widget
         chunk = message.chunk
         if chunk is not None:
