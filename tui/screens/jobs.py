@@ -21,6 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
+from textual.events import Resize
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, DataTable, Footer, Input, TabbedContent, TabPane
@@ -51,15 +52,13 @@ _FULL_RESCAN_EVERY = 10
 # A new selection is drawn in one frame (tui.frame_hold): the cursor, the detail and the
 # output's end, the frame held at most this long for the output.
 _SELECTION_HOLD_SECONDS = 0.05
+_NARROW_COLUMNS = 100
 
 
 class JobsScreen(JobActions, OutputActions):
     """Watch, follow, start and cancel the jobs of a store."""
 
     BINDINGS: ClassVar[list[BindingType]] = JOBS_SCREEN_KEYS
-    # Below 100 columns the footer's keys overflow it: the palette key (ctrl+p, also in the help)
-    # gives its room to them, rather than being drawn over their last letters.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     def __init__(self, store: JobStore, config: TuiConfig) -> None:
         super().__init__()
@@ -97,6 +96,13 @@ class JobsScreen(JobActions, OutputActions):
                 with TabPane("Diff (d)", id="diff-tab"):
                     yield DiffView(self.store, id="diff")
         yield Footer(compact=True)
+
+    def on_resize(self, event: Resize) -> None:
+        """Below 100 columns the footer's keys overflow it: the palette key (ctrl+p, also in the
+        help) gives its room to them, rather than being drawn over their last letters. (Not
+        Textual's breakpoints: they also set a class when wide, which restyles every widget
+        once more at start, ~15 ms of the first paint.)"""
+        self.set_class(event.size.width < _NARROW_COLUMNS, "-narrow")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Under a dialog this screen's keys are not offered: its footer stops showing them."""
