@@ -1,22 +1,19 @@
 """The main screen: the jobs table, the selected job's detail and output, and the sessions view.
 
-Data flows one way: worker threads read the store (`tui.jobs`) and post one message per
-kind of result (`tui.messages`); the watcher posts `StoreChanged`; the handlers here feed
-what arrived to the models (`tui.model`) and draw what they say changed. Writes (cancel,
-start) also go through `JobStore` in workers (`tui.screens.job_actions`). A worker that
-fails is handled by the one policy in `tui.workers`.
+Data flows one way: worker threads read the store (`tui.screens.store_reads`, `tui.jobs`)
+and post one message per kind of result (`tui.messages`); the watcher posts `StoreChanged`;
+the handlers feed what arrived to the models (`tui.model`, in `_apply` here) and draw what
+they say changed. Writes (cancel, start) also go through `JobStore` in workers
+(`tui.screens.job_actions`). A worker that fails is handled by the one policy in `tui.workers`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import time
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
@@ -25,17 +22,17 @@ from textual.events import Resize
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, DataTable, Footer, Input, TabbedContent, TabPane
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
-from jobstore import JobStore, JobStoreError
+from jobstore import JobStore
 from tui.config import TuiConfig
 from tui.frame_hold import FrameHold
-from tui.jobs import JobFilter, Stamp, read_rows, rescan
-from tui.messages import OpenJob, PageLoaded, Reconciled, Rescanned, RowsRead, RowsRefreshed, StoreChanged
+from tui.jobs import JobFilter
+from tui.messages import OpenJob, RowsRead, StoreChanged
 from tui.model import JobsModel, ReadQueue
-from tui.screens.job_actions import JobActions
 from tui.screens.keys import JOBS_SCREEN_KEYS
 from tui.screens.output_actions import OutputActions
+from tui.screens.store_reads import StoreReads
 from tui.watcher import StoreWatcher
 from tui.widgets.diff_view import DiffView
 from tui.widgets.job_detail import JobDetail
@@ -47,15 +44,13 @@ from tui.workers import Task, failure_text
 if TYPE_CHECKING:
     from tui.widgets.sessions import SessionsView
 
-# A full rescan (a stat per job) every this many safety rescans; the others compare listings.
-_FULL_RESCAN_EVERY = 10
 # A new selection is drawn in one frame (tui.frame_hold): the cursor, the detail and the
 # output's end, the frame held at most this long for the output.
 _SELECTION_HOLD_SECONDS = 0.05
 _NARROW_COLUMNS = 100
 
 
-class JobsScreen(JobActions, OutputActions):
+class JobsScreen(StoreReads, OutputActions):
     """Watch, follow, start and cancel the jobs of a store."""
 
     BINDINGS: ClassVar[list[BindingType]] = JOBS_SCREEN_KEYS
@@ -137,119 +132,6 @@ class JobsScreen(JobActions, OutputActions):
             self._live_timer = self.set_interval(interval, self._live, name="live", pause=True)
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
 
-    # ------------------------------------------------------------ reading jobs
-
-    def _load_first_page(self) -> None:
-        """The newest page, read here before the first paint; the rest in a worker. In a
-        worker this page competed for the GIL with the first layout and took ~100 ms instead
-        of ~15 (benchmarks/: first paint). A store that cannot be read is left to the worker,
-        which meets the same failure and reports it the one way (on_worker_state_changed)."""
-        try:
-            ids = self.store.job_ids()
-            newest = ids[: self.config.first_page]
-            rows, gone = read_rows(self.store, newest)
-        except Exception:  # whatever it is, the worker raises it again
-            self._load_pages(None)
-            return
-        self._page_loaded(PageLoaded(rows, gone, total=len(ids), complete=len(ids) <= len(newest)))
-        if len(ids) > len(newest):  # after the first paint, which it would slow down the same way
-            self.call_after_refresh(self._load_pages, ids, len(newest))
-
-    @work(thread=True, group=Task.LOAD, name="read the store", exit_on_error=False)
-    def _load_pages(self, ids: list[str] | None, start: int = 0) -> None:
-        """The jobs `ids` (all the store's when None) from `start` on, a page at a time,
-        newest first: the first page small, for a first paint in well under a second."""
-        worker = get_current_worker()
-        if ids is None:
-            ids = self.store.job_ids()
-        total, begin = len(ids), start
-        while True:
-            size = self.config.first_page if begin == 0 else self.config.page_size
-            chunk = ids[begin : begin + size]
-            rows, gone = read_rows(self.store, chunk)
-            begin += len(chunk)
-            self.post_message(PageLoaded(rows, gone, total=total, complete=begin >= total))
-            if begin >= total or worker.is_cancelled:
-                return
-
-    @work(thread=True, group=Task.RECONCILE, name="settle lost jobs", exit_on_error=False)
-    def _reconcile(self, *, full: bool) -> None:
-        """The periodic check: record lost jobs, fix markers, start queued work (reads never do)."""
-        if self.store.root.is_dir():  # looking at a store that does not exist never creates it
-            # A store this user may only read, or one removed meanwhile: nothing to settle from here.
-            with contextlib.suppress(JobStoreError, OSError):
-                self.store.reconcile()
-        self.post_message(Reconciled(full=full))
-
-    def request_refresh(self, job_ids: Iterable[str]) -> None:
-        """Read these jobs again (floods collapse: one reader at a time)."""
-        ids = self.reads.refresh(job_ids)
-        if ids:
-            self._refresh_rows(ids)
-
-    @work(thread=True, group=Task.REFRESH, name="read changed jobs", exit_on_error=False)
-    def _refresh_rows(self, job_ids: list[str]) -> None:
-        self.post_message(RowsRefreshed(*read_rows(self.store, job_ids)))
-
-    def action_rescan(self, *, full: bool = True) -> None:
-        """Compare the store with what is shown: a listing, re-reading active jobs, and
-        (full) a stat per job. The watcher makes this a safety net for dropped events."""
-        if self.reads.rescan():
-            self._start_rescan(full=full)
-
-    def _start_rescan(self, *, full: bool) -> None:
-        model = self.model
-        self._rescan(set(model.rows), model.recheck_ids(), model.stamps() if full else None)
-
-    @work(thread=True, group=Task.RESCAN, name="compare the store with the screen", exit_on_error=False)
-    def _rescan(self, known: set[str], recheck: set[str], stamps: dict[str, Stamp | None] | None) -> None:
-        started = time.monotonic()  # rows' read_at clock: a later read wins
-        to_read, gone_ids = rescan(self.store, known, recheck, stamps)
-        rows, gone = read_rows(self.store, to_read)
-        self.post_message(Rescanned(rows, gone + [(job_id, started) for job_id in gone_ids]))
-
-    def _periodic_check(self) -> None:
-        self._checks += 1
-        full = self._checks % _FULL_RESCAN_EVERY == 0
-        if self.config.reconcile:
-            self._reconcile(full=full)
-        else:
-            self.action_rescan(full=full)
-
-    @on(PageLoaded)
-    def _page_loaded(self, message: PageLoaded) -> None:
-        # Not during the first load (every old job would toast); a later load, e.g. of a store
-        # created after the app started, brings jobs nobody has seen end yet.
-        self._apply(message, announce=self.reads.loaded)
-        if message.complete:
-            self._load_finished()
-        else:
-            self.status_bar.set_state(loading=(len(self.model.rows), message.total or len(self.model.rows)))
-
-    def _load_finished(self) -> None:
-        self.status_bar.set_state(loading=None)
-        if self.reads.load_done():  # the watcher started meanwhile: catch what it missed
-            self._start_rescan(full=True)
-
-    @on(RowsRefreshed)
-    def _rows_refreshed(self, message: RowsRefreshed) -> None:
-        self._apply(message, announce=self.reads.loaded)
-        ids = self.reads.refresh_done()
-        if ids:
-            self._refresh_rows(ids)
-
-    @on(Rescanned)
-    def _rescanned(self, message: Rescanned) -> None:
-        self._apply(message, announce=self.reads.loaded)
-        self.rescan_answered(message)
-        if self.reads.rescan_done():
-            self._start_rescan(full=True)
-
-    @on(Reconciled)
-    def _reconciled(self, message: Reconciled) -> None:
-        self.action_rescan(full=message.full)
-        self._show_store_state()
-
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a failed worker is reported, and what it held released."""
         worker = event.worker
@@ -298,11 +180,6 @@ class JobsScreen(JobActions, OutputActions):
             job_id, self._pending_select = self._pending_select, None
             self.open_job(job_id)
         self._show_store_state()
-
-    def _show_store_state(self) -> None:
-        self.status_bar.set_state(store_missing=not self.store.root.is_dir())
-        if self.selected_job_id is None:
-            self.detail.show(None)
 
     def _update_counts(self) -> None:
         self.status_bar.set_state(
