@@ -9,7 +9,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from jobstore.codex_sessions import CodexSessions, read_conversation
+from jobstore.codex_rollout import read_conversation
+from jobstore.codex_sessions import CodexSessions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL_ID = "01a2298d-1e8e-79f2-bed9-e0ab1302a149"
