@@ -47,7 +47,7 @@ class TuiConfig:
     spinner_seconds: float = 0.25
     # The newest jobs are shown first; the rest are loaded in pages behind them.
     first_page: int = 100
-    page_size: int = 500
+    page_size: int = 1_000
     # Output: how many raw lines are read from the end when a job is opened, and how
     # many rendered lines are kept in memory while following.
     output_tail_lines: int = 500
