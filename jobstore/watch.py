@@ -26,6 +26,8 @@ IN_CREATE = 0x100
 IN_DELETE = 0x200
 IN_DELETE_SELF = 0x400
 IN_MOVE_SELF = 0x800
+IN_ONLYDIR = 0x01000000  # add_watch flags: only if the path is a folder,
+IN_DONT_FOLLOW = 0x02000000  # and never through a symlink (the store's rule for its files)
 _IN_NONBLOCK = os.O_NONBLOCK
 _IN_CLOEXEC = os.O_CLOEXEC
 # What changes a folder's entries: a file renamed into it (atomic writes), created, deleted.

@@ -61,3 +61,27 @@ async def test_the_store_folders_are_watched_with_inotify_and_watched_again_when
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_no_folder_is_watched_through_a_symlink_but_the_root(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    JobStore(elsewhere).ensure()
+    (tmp_path / "store").symlink_to(elsewhere)  # a store kept elsewhere: allowed
+    store = JobStore(tmp_path / "store")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.rmtree(store.layout.queue_dir)
+    store.layout.queue_dir.symlink_to(outside)  # planted: never watched
+    job_id = new_job_id()
+    store.layout.job_dir(job_id).symlink_to(outside)
+    watcher = StoreWatcher(store, lambda changes: None, step_ms=20)
+    task = asyncio.create_task(watcher.run())
+    try:
+        await until(watcher.running.is_set, "the watch")
+        watcher.set_jobs([job_id])
+        assert store.root in watcher.watching and store.layout.jobs_dir in watcher.watching
+        assert store.layout.queue_dir not in watcher.watching
+        assert job_id not in watcher.watched_jobs
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

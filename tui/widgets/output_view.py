@@ -26,7 +26,7 @@ from textual.message import Message
 from textual.widgets import Input
 
 from jobstore import JobStore, RenderedLine
-from jobstore.watch import IN_MODIFY
+from jobstore.watch import IN_DONT_FOLLOW, IN_MODIFY
 from tui.file_events import FileEvent, PathWatch
 from tui.jobs import output_path
 from tui.output_search import Query, Target
@@ -177,7 +177,7 @@ class OutputView(Vertical):
         """Watch the shown output file for writes (once it is open)."""
         if self._file_watch is None or self._source is None or self._source[0] != self.generation:
             return
-        wd = self._file_watch.add(self._source[1].path, IN_MODIFY)
+        wd = self._file_watch.add(self._source[1].path, IN_MODIFY | IN_DONT_FOLLOW)
         if self._output_wd is not None and wd != self._output_wd:
             self._file_watch.remove(self._output_wd)
         self._output_wd = wd
