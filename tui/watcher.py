@@ -191,9 +191,9 @@ class StoreWatcher:
             self.post(changes)
 
     def _paths(self) -> tuple[list[Path], frozenset[str]]:
-        """The existing folders to watch with watchfiles, and the jobs among them (none
-        when job folders are watched with inotify)."""
-        ids = [] if self._job_watch is not None else sorted(self._jobs)
+        """Without inotify: the existing folders to watch with watchfiles (the store's and
+        the jobs'), and the jobs among them."""
+        ids = sorted(self._jobs)
         paths = self.store.watch_paths(ids)
         store_folders = [path for path in paths[: len(paths) - len(ids)] if path.is_dir()]
         job_folders = {job_id: path for job_id, path in zip(ids, paths[len(paths) - len(ids) :], strict=True)}
@@ -215,7 +215,7 @@ class StoreWatcher:
                 self._job_watch = job_watch
                 await self._watch_with_inotify(job_watch)
             else:
-                await self._watch()
+                await self._watch_with_watchfiles()
         finally:
             self._job_watch = None
             self._job_wds.clear()
@@ -249,7 +249,9 @@ class StoreWatcher:
             for wd in store_wds:
                 watch.remove(wd)
 
-    async def _watch(self) -> None:
+    async def _watch_with_watchfiles(self) -> None:
+        """Where there is no inotify: the store's folders and the job folders, restarted when
+        the set of job folders changes."""
         resync = True  # the first watch, and after anything that may have hidden changes
         while True:
             try:
@@ -258,13 +260,6 @@ class StoreWatcher:
                 self._restart = asyncio.Event()
                 paths, jobs = self._paths()
                 self.watching = tuple(paths)
-                if self._job_watch is not None:
-                    # Watched again from scratch: the folders may have been replaced meanwhile.
-                    for wd in self._job_wds.values():
-                        self._job_watch.remove(wd)
-                    self._job_wds.clear()
-                    self._sync_job_watches()
-                    jobs = frozenset(self._job_wds)
                 # Whatever happened while no watch was in place: read it again.
                 self.post(StoreChanges(jobs, jobs, sessions=True, rescan=resync, listing=True))
                 resync = False

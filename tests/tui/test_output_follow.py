@@ -1,6 +1,6 @@
-"""Following a job's output live, with the real watchers: the store's folders watched with
-watchfiles, job folders and the shown file with inotify (never a job folder's writes through
-watchfiles: a flood of writes cost the app seconds of CPU). Nothing here is timed: waits
+"""Following a job's output live, with the real watchers: the store's folders, the job
+folders and the shown file with inotify (never a job folder's writes through watchfiles: a
+flood of writes cost the app seconds of CPU). Nothing here is timed: waits
 are bounded, and what is counted does not depend on speed."""
 
 from __future__ import annotations

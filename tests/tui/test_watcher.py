@@ -1,6 +1,7 @@
 """The store's watcher on its own (no app): where there is inotify, the store's folders are
 watched with it like the job folders, so a change is posted as it happens, and a folder of
-the store replaced is watched again and everything compared. Nothing here is timed."""
+the store replaced is watched again and everything compared; no folder is watched through a
+symlink but the root; without inotify, watchfiles watches it all. Nothing here is timed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import asyncio
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from jobstore import JobStore
 from jobstore.ids import new_job_id
@@ -82,6 +85,27 @@ async def test_no_folder_is_watched_through_a_symlink_but_the_root(tmp_path: Pat
         assert store.root in watcher.watching and store.layout.jobs_dir in watcher.watching
         assert store.layout.queue_dir not in watcher.watching
         assert job_id not in watcher.watched_jobs
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_without_inotify_everything_is_watched_with_watchfiles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tui.file_events._inotify_lib", lambda: None)
+    store = JobStore(tmp_path / "store")
+    store.ensure()
+    posted: list[StoreChanges] = []
+    watcher = StoreWatcher(store, posted.append, step_ms=20)
+    task = asyncio.create_task(watcher.run())
+    try:
+        await until(watcher.running.is_set, "the watch")
+        assert watcher.watching == store.layout.folders
+        job_id = add_job_folder(store)
+        await until(lambda: any(job_id in changes.job_ids for changes in posted), "the new job")
+        watcher.set_jobs([job_id])  # its folder joins the watch (which restarts)
+        await until(lambda: job_id in watcher.watched_jobs, "the job's folder watched")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
