@@ -18,7 +18,6 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from jobstore import Settings  # noqa: E402
-from tests.tui.conversation_demo import CODEX_SESSION_ID, write_codex_home, write_diff  # noqa: E402
-from tests.tui.tui_demo import NOW, DemoStore, build_demo_store, settle, tui_config  # noqa: E402
+from tests.tui.conversation_demo import CODEX_SESSION_ID, build_conversation_demo, demo_codex_home  # noqa: E402
+from tests.tui.tui_demo import NOW, DemoStore, settle, tui_config  # noqa: E402
 from tui.app import CodexTuiApp  # noqa: E402
 from tui.widgets.sessions import SessionTree  # noqa: E402
 
@@ -113,7 +112,7 @@ async def take(view: View, store_root: Path, out_dir: Path) -> Path:
     root = Path("/nonexistent/codex-tui-demo/store") if view.empty_store else store_root
     config = tui_config(root, now=NOW, launch_cwd=Path("/home/dev/src/api"))
     # codex's own sessions come from the demo's CODEX_HOME, never from the user's.
-    settings = Settings(store_root=root, codex_home=store_root.parent / "codex-home")
+    settings = Settings(store_root=root, codex_home=demo_codex_home(store_root))
     app = CodexTuiApp(dataclasses.replace(config, settings=settings))
     async with app.run_test(size=view.size) as pilot:
         await settle(pilot)
@@ -150,15 +149,7 @@ async def main(out_dir: Path) -> list[tuple[View, Path, Path | None]]:
     out_dir.mkdir(parents=True, exist_ok=True)
     taken = []
     with tempfile.TemporaryDirectory() as tmp:
-        demo = build_demo_store(Path(tmp) / "store")
-        write_codex_home(Path(tmp) / "codex-home", last_activity=NOW - timedelta(minutes=20))
-        write_diff(
-            demo.store,
-            demo.jobs["payments_2"],
-            repo="/home/dev/src/web",
-            ended=NOW - timedelta(minutes=60),
-            others=[demo.jobs["review"]],
-        )
+        demo = build_conversation_demo(Path(tmp))
         for view in views(demo):
             svg = await take(view, demo.store.root, out_dir)
             taken.append((view, svg, to_png(svg)))

@@ -1,5 +1,6 @@
 """Test data for the conversation and diff views: codex's own sessions in a CODEX_HOME (the real
-rollout of codex 0.171.0, moved in time), and a recorded working-tree diff for a demo job."""
+rollout of codex 0.171.0, moved in time), and a recorded working-tree diff for a demo job;
+`build_conversation_demo` puts both beside the demo store (the tests and screenshots/ use it)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from jobstore import JobStore
 from jobstore.fsio import write_bytes_atomic, write_json_atomic
 from jobstore.layout import FileKind
 from jobstore.worktree_diff import WorktreeDiff
+from tests.tui.tui_demo import NOW, DemoStore, build_demo_store
 
 FIXTURE = (
     Path(__file__).resolve().parents[1]
@@ -81,3 +83,23 @@ def write_diff(store: JobStore, job_id: str, *, repo: str, ended: datetime, othe
     folder = store.layout.job_dir(job_id)
     write_bytes_atomic(store.layout.job_file(folder, FileKind.WORKTREE_DIFF), DEMO_DIFF.encode())
     write_json_atomic(store.layout.job_file(folder, FileKind.WORKTREE), diff.to_dict())
+
+
+def demo_codex_home(store_root: Path) -> Path:
+    """The CODEX_HOME beside a demo store built by `build_conversation_demo`."""
+    return store_root.parent / "codex-home"
+
+
+def build_conversation_demo(folder: Path) -> DemoStore:
+    """The demo store (`folder/store`), codex's own sessions beside it (`demo_codex_home`), and
+    a recorded diff for one job, which another job's run overlapped."""
+    demo = build_demo_store(folder / "store")
+    write_codex_home(demo_codex_home(demo.store.root), last_activity=NOW - timedelta(minutes=20))
+    write_diff(
+        demo.store,
+        demo.jobs["payments_2"],
+        repo="/home/dev/src/web",
+        ended=NOW - timedelta(minutes=60),
+        others=[demo.jobs["review"]],
+    )
+    return demo

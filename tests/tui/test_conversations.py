@@ -4,15 +4,19 @@ narrow terminals and the detail line's buttons, on the demo store."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from textual.widgets import Markdown, TabbedContent
 
 from jobstore import Settings
-from tests.tui.conversation_demo import CODEX_SESSION_ID, DEMO_DIFF, write_codex_home, write_diff
-from tests.tui.tui_demo import NOW, DemoStore, build_demo_store, settle, tui_config
+from tests.tui.conversation_demo import (
+    CODEX_SESSION_ID,
+    DEMO_DIFF,
+    build_conversation_demo,
+    demo_codex_home,
+)
+from tests.tui.tui_demo import NOW, DemoStore, settle, tui_config
 from tui.app import CodexTuiApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.continue_codex import ContinueCodexSessionScreen
@@ -26,21 +30,12 @@ WIDE = (120, 35)
 
 @pytest.fixture
 def demo(tmp_path: Path) -> DemoStore:
-    demo = build_demo_store(tmp_path / "store")
-    write_codex_home(tmp_path / "codex-home", last_activity=NOW - timedelta(minutes=20))
-    write_diff(
-        demo.store,
-        demo.jobs["payments_2"],
-        repo="/home/dev/src/web",
-        ended=NOW - timedelta(minutes=60),
-        others=[demo.jobs["review"]],
-    )
-    return demo
+    return build_conversation_demo(tmp_path)
 
 
 def app_for(demo: DemoStore) -> CodexTuiApp:
     config = tui_config(demo.store.root, now=NOW)
-    settings = Settings(store_root=demo.store.root, codex_home=demo.store.root.parent / "codex-home")
+    settings = Settings(store_root=demo.store.root, codex_home=demo_codex_home(demo.store.root))
     return CodexTuiApp(dataclasses.replace(config, settings=settings), store=demo.store)
 
 
