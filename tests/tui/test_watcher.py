@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,18 @@ async def until(condition: Callable[[], bool], what: str, timeout: float = 15.0)
         await asyncio.sleep(0.01)
 
 
+@asynccontextmanager
+async def watching(watcher: StoreWatcher) -> AsyncIterator[StoreWatcher]:
+    """The watcher running (its first watch in place) for the block, then stopped."""
+    task = asyncio.create_task(watcher.run())
+    try:
+        await until(watcher.running.is_set, "the watch")
+        yield watcher
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 def add_job_folder(store: JobStore) -> str:
     """A job folder renamed into jobs/, as the store adds one (made aside, then moved in)."""
     job_id = new_job_id()
@@ -42,9 +55,7 @@ async def test_the_store_folders_are_watched_with_inotify_and_watched_again_when
     store.ensure()
     posted: list[StoreChanges] = []
     watcher = StoreWatcher(store, posted.append, step_ms=20)
-    task = asyncio.create_task(watcher.run())
-    try:
-        await until(watcher.running.is_set, "the watch")
+    async with watching(watcher):
         assert watcher.watching == store.layout.folders
         assert posted[0].rescan and posted[0].listing  # the first watch compares everything
 
@@ -61,9 +72,6 @@ async def test_the_store_folders_are_watched_with_inotify_and_watched_again_when
         posted.clear()
         job_id = add_job_folder(store)
         await until(lambda: any(job_id in changes.job_ids for changes in posted), "a job in the new jobs/")
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_no_folder_is_watched_through_a_symlink_but_the_root(tmp_path: Path) -> None:
@@ -78,16 +86,11 @@ async def test_no_folder_is_watched_through_a_symlink_but_the_root(tmp_path: Pat
     job_id = new_job_id()
     store.layout.job_dir(job_id).symlink_to(outside)
     watcher = StoreWatcher(store, lambda changes: None, step_ms=20)
-    task = asyncio.create_task(watcher.run())
-    try:
-        await until(watcher.running.is_set, "the watch")
+    async with watching(watcher):
         watcher.set_jobs([job_id])
         assert store.root in watcher.watching and store.layout.jobs_dir in watcher.watching
         assert store.layout.queue_dir not in watcher.watching
         assert job_id not in watcher.watched_jobs
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_without_inotify_everything_is_watched_with_watchfiles(
@@ -98,14 +101,9 @@ async def test_without_inotify_everything_is_watched_with_watchfiles(
     store.ensure()
     posted: list[StoreChanges] = []
     watcher = StoreWatcher(store, posted.append, step_ms=20)
-    task = asyncio.create_task(watcher.run())
-    try:
-        await until(watcher.running.is_set, "the watch")
+    async with watching(watcher):
         assert watcher.watching == store.layout.folders
         job_id = add_job_folder(store)
         await until(lambda: any(job_id in changes.job_ids for changes in posted), "the new job")
         watcher.set_jobs([job_id])  # its folder joins the watch (which restarts)
         await until(lambda: job_id in watcher.watched_jobs, "the job's folder watched")
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
