@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from jobstore import fsio
+from jobstore import fsio, zygote_client
 from jobstore.errors import JobStoreError, StoreWriteError
 from jobstore.layout import FileKind
 from jobstore.processes import (
@@ -294,16 +294,14 @@ class Scheduler:
         env["CODEX_ASYNC_CANCEL_GRACE"] = str(self.cancel_grace)
         log = str(self.layout.job_file(job_dir or self.layout.job_dir(job_id), FileKind.RUNNER_LOG))
         # The store's zygote forks one in ~1 ms; without one, spawn it (and a zygote for next time).
-        from jobstore import zygote  # not at import: `python -m jobstore.zygote` must load it first
-
         log_fd = os.open(log, _LOG_FLAGS, fsio.FILE_MODE)
         try:
-            forked = zygote.start_runner(self.layout.root, job_id, env, log_fd)
+            forked = zygote_client.start_runner(self.layout.root, job_id, env, log_fd)
         finally:
             os.close(log_fd)
         if forked is not None:
             return forked  # the zygote's child, reaped by it
-        zygote_pid = zygote.spawn_zygote(self.layout.root, env)
+        zygote_pid = zygote_client.spawn_zygote(self.layout.root, env)
         if zygote_pid is not None:
             threading.Thread(target=_reap, args=(zygote_pid,), name="reap-zygote", daemon=True).start()
         # posix_spawn (vfork-like) costs a fraction of fork+exec of a large process; our own

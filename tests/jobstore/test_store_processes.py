@@ -17,6 +17,7 @@ import pytest
 from jobstore import JobStatus, JobStore, RunOptions
 from jobstore.processes import start_time_of
 from jobstore.record import JobRecord
+from jobstore.records import Records
 from tests.helpers import processes_matching, wait_until
 
 
@@ -163,7 +164,7 @@ def test_reused_pid_is_not_mistaken_for_the_job(store: JobStore, workdir: Path) 
         stranger = subprocess.Popen(["sleep", "30"])
     try:
         # Pretend the job still runs, under pids that now belong to a stranger.
-        with store.locked_record(done.job_id) as rec:
+        with Records(store.layout).locked(done.job_id) as rec:
             rec.status = JobStatus.RUNNING
             rec.finished_at = None
             rec.exit_code = None
@@ -178,7 +179,7 @@ def test_reused_pid_is_not_mistaken_for_the_job(store: JobStore, workdir: Path) 
 def test_process_with_matching_start_time_counts_as_alive(store: JobStore, workdir: Path) -> None:
     done = store.wait(run(store, workdir, "quick").job_id, 20)
     init = psutil.Process(1)
-    with store.locked_record(done.job_id) as rec:
+    with Records(store.layout).locked(done.job_id) as rec:
         rec.status = JobStatus.RUNNING
         rec.pid = 1
         rec.pid_started_at = init.create_time()
