@@ -119,6 +119,20 @@ class Scheduler:
     def is_lost(self, record: JobRecord) -> bool:
         return record.status == JobStatus.RUNNING and not job_alive(record)
 
+    def reported(self, job_id: str) -> JobRecord:
+        """The job's record as a read reports it: a `running` job whose processes are gone
+        reads `lost` (see `report_lost`). A runner may record the end and exit between our
+        read of the record and our look at its processes, so a job found dead is read once
+        more: whatever it recorded before it died is in that read, and a job that has just
+        ended never reads lost."""
+        record = self.records.read(job_id)
+        if not self.is_lost(record):
+            return record
+        again = self.records.read(job_id)
+        if again == record:
+            return self.report_lost(record)
+        return self.report_lost(again) if self.is_lost(again) else again
+
     def report_lost(self, record: JobRecord, *, why: str = "not recorded as lost yet") -> JobRecord:
         """How a read shows a job whose processes are gone: `lost`, in a copy; nothing written."""
         return dataclasses.replace(

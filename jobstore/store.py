@@ -144,8 +144,7 @@ class JobStore:
 
     def get(self, job_id: str) -> JobRecord:
         """The job's record; a `running` job whose processes are gone reads `lost` (unrecorded)."""
-        record = self._records.read(job_id)
-        return self._scheduler.report_lost(record) if self._scheduler.is_lost(record) else record
+        return self._scheduler.reported(job_id)
 
     def entry(self, job_id: str) -> JobEntry:
         try:
