@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import time
+from typing import Any
 
 import psutil
 
@@ -71,8 +72,6 @@ class CodexExec:
         layout, job_id = life.layout, life.job_id
         # Every file of the job is opened without following a symlink, and only if ours.
         command = json.loads(fsio.read_file(layout.command(job_id), limit=_MAX_COMMAND_BYTES))
-        argv: list[str] = command["argv"]
-        stdin_path = layout.prompt_file(job_id) if command.get("stdin") else None
         out_fd = fsio.open_file(layout.output(job_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:
             # Pre-created private, so codex's own write of it does not follow the umask.
@@ -94,27 +93,35 @@ class CodexExec:
                 max_line_bytes=MAX_EVENT_BYTES,
                 max_line_chars=MAX_EVENT_BYTES,
             )
-            stdin = fsio.open_file(stdin_path, os.O_RDONLY) if stdin_path else subprocess.DEVNULL
-            try:
-                self.proc = subprocess.Popen(
-                    argv,
-                    stdin=stdin,  # never a pipe: codex would wait on it
-                    stdout=out_fd,
-                    stderr=out_fd,
-                    cwd=life.cwd,
-                    env=env,
-                    start_new_session=True,  # its own process group: cancel signals the group
-                    close_fds=True,
-                )
-            finally:
-                if stdin_path:
-                    os.close(stdin)
+            self.proc = self.spawn(life, command, out_fd, env)
         finally:
             os.close(out_fd)
         # codex is our unreaped child: its pid cannot be reused, so this start time is its own.
         self.started_at = start_time_of(self.proc.pid)
         life.write(None, codex_pid=self.proc.pid, codex_pgid=self.proc.pid, codex_started_at=self.started_at)
         return True
+
+    def spawn(
+        self, life: JobLife, command: dict[str, Any], out_fd: int, env: dict[str, str]
+    ) -> subprocess.Popen[bytes]:
+        """codex exec, its stdout and stderr appended to the output, its prompt (if not in
+        its argv) on stdin."""
+        stdin_path = life.layout.prompt_file(life.job_id) if command.get("stdin") else None
+        stdin = fsio.open_file(stdin_path, os.O_RDONLY) if stdin_path else subprocess.DEVNULL
+        try:
+            return subprocess.Popen(
+                command["argv"],
+                stdin=stdin,  # never a pipe: codex would wait on it
+                stdout=out_fd,
+                stderr=out_fd,
+                cwd=life.cwd,
+                env=env,
+                start_new_session=True,  # its own process group: cancel signals the group
+                close_fds=True,
+            )
+        finally:
+            if stdin_path:
+                os.close(stdin)
 
     # ----------------------------------------------------------------- follow
 

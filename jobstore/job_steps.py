@@ -9,15 +9,18 @@ then, last step first, each step's cleanup (codex's leftovers stopped, the diff 
 and the runner records the end and starts the next queued job.
 
 A new step goes into `job_steps()` at its place in the life: e.g. a git worktree made for
-the job (a prepare step, before codex: cancellable, and may move `life.cwd`), or codex
-driven through its app-server (instead of the start and follow steps of `codex exec`).
+the job (a prepare step, before codex: cancellable, and may move `life.cwd`). codex runs
+as `codex exec --json` (`jobstore.codex_exec`) or through its app-server
+(`jobstore.codex_app_server`), as the job's record says: the same start and follow steps.
 """
 
 from __future__ import annotations
 
+from jobstore.codex_app_server import CodexAppServer
 from jobstore.codex_exec import CodexExec
 from jobstore.errors import StoreRefused
 from jobstore.job_life import CANCELLED_BEFORE_CODEX, JobLife, Outcome, Step
+from jobstore.record import JobRecord
 from jobstore.states import JobStatus
 from jobstore.worktree_diff import record_worktree_end, record_worktree_start
 
@@ -37,7 +40,8 @@ class SnapshotWorktree:
 
 
 class StartCodex:
-    """codex spawned for the job (`codex exec --json`, its argv in the job's folder)."""
+    """codex spawned for the job (`codex exec --json` or `codex app-server`, its command in
+    the job's folder)."""
 
     cancellable = True
 
@@ -72,7 +76,7 @@ class FollowCodex:
         """Nothing: starting codex cleans up after codex."""
 
 
-def job_steps() -> list[Step]:
-    """A job's life, in order."""
-    codex = CodexExec()
+def job_steps(record: JobRecord | None = None) -> list[Step]:
+    """A job's life, in order; codex driven the way the job's record says."""
+    codex = CodexAppServer() if record is not None and record.codex_path == "app-server" else CodexExec()
     return [SnapshotWorktree(), StartCodex(codex), FollowCodex(codex)]

@@ -38,13 +38,21 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from jobstore.codex_cli import CodexInfo, build_review_argv, build_run_argv, probe_codex
+from jobstore.app_server_schema import has_app_server
+from jobstore.codex_cli import (
+    CodexInfo,
+    build_app_server_command,
+    build_review_argv,
+    build_run_argv,
+    probe_codex,
+)
 from jobstore.errors import InvalidInput, JobNotFound, UnreadableRecord
 from jobstore.events import RenderedLine, Summary, render_line
 from jobstore.ids import check_job_id
 from jobstore.layout import FileKind, StoreFile, StoreLayout
-from jobstore.options import ReviewOptions, RunOptions, check_absolute_path
+from jobstore.options import ASKING_POLICIES, ReviewOptions, RunOptions, check_absolute_path
 from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, now_iso
 from jobstore.records import Records
 from jobstore.scheduler import CancelOutcome, Scheduler
@@ -52,9 +60,18 @@ from jobstore.sessions import SessionIndex, SessionInfo
 from jobstore.settings import Settings, StoreSettings
 from jobstore.states import LISTABLE_STATUSES, JobStatus
 from jobstore.tail import Tail
+from jobstore.talk import (
+    REPLY_TIMEOUT_SECONDS,
+    TalkOutcome,
+    Verb,
+    check_can_talk,
+    check_decision,
+    check_steer_text,
+    deliver,
+)
 from jobstore.watch import JobWakeup
 
-__all__ = ["CancelOutcome", "JobStore", "SessionInfo", "UnreadableRecord", "check_limit"]
+__all__ = ["CancelOutcome", "JobStore", "SessionInfo", "TalkOutcome", "UnreadableRecord", "check_limit"]
 
 MAX_LIST_LIMIT = 10_000
 MAX_TAIL_LINES = 10_000
@@ -116,13 +133,14 @@ class JobStore:
 
     def store_settings(self) -> StoreSettings:
         """The settings every process using this store obeys (read, never written)."""
-        return StoreSettings(self.max_jobs)
+        return self._scheduler.settings()
 
-    def configure(self, *, max_jobs: int) -> StoreSettings:
+    def configure(self, *, max_jobs: int | None = None, codex_path: str | None = None) -> StoreSettings:
         """Change the store's settings for every process using it (queued work starts at
-        once under a higher limit; running jobs finish under a lower one)."""
+        once under a higher limit; running jobs finish under a lower one; the codex path,
+        `app-server` or `exec`, applies to runs started afterwards)."""
         self.ensure()
-        return self._scheduler.configure(max_jobs=max_jobs)
+        return self._scheduler.configure(max_jobs=max_jobs, codex_path=codex_path)
 
     def codex_info(self) -> CodexInfo:
         return probe_codex(self.codex_bin)
@@ -181,7 +199,7 @@ class JobStore:
         # Active jobs have markers: no need to read every record to find them.
         if status == JobStatus.QUEUED:
             return sorted(self._records.queued_ids(), reverse=True)
-        if status == JobStatus.RUNNING:
+        if status in (JobStatus.RUNNING, JobStatus.WAITING):  # both hold a slot
             return sorted(self._records.running_ids(), reverse=True)
         return self.job_ids()
 
@@ -274,23 +292,58 @@ class JobStore:
             self._check_session_resumable(options.session_id)
             return self._start_run(info, options, client)
 
+    def codex_path_for(self, info: CodexInfo, options: RunOptions) -> str:
+        """How a run goes: through codex's app-server when the store's setting says so and
+        the installed codex has one (`jobstore.app_server_schema`), else `codex exec`. A
+        policy that asks a person needs the app-server: refused (InvalidInput) without it."""
+        wanted = self.store_settings().codex_path
+        path = "app-server" if wanted == "app-server" and has_app_server(info) else "exec"
+        if path == "exec" and options.approval_policy in ASKING_POLICIES:
+            why = (
+                "the store runs codex as `codex exec` "
+                "(`codex-async config --codex-path app-server` changes that)"
+                if wanted == "exec"
+                else f"codex {info.version_string} at {info.path} has no usable app-server"
+            )
+            raise InvalidInput(
+                f"approval_policy {options.approval_policy!r} asks a person before codex acts, "
+                f"which needs codex's app-server, but {why}"
+            )
+        return path
+
     def _start_run(self, info: CodexInfo, options: RunOptions, client: str | None) -> JobRecord:
+        if self.codex_path_for(info, options) == "app-server":
+            command = build_app_server_command(info, options)
+            return self._create(
+                kind="run",
+                prompt=options.prompt,
+                cwd=options.cwd,
+                fields={**self._run_fields(options, client), "codex_path": "app-server"},
+                approval_policy=options.approval_policy,
+                info=info,
+                build=lambda last: (command["argv"], False),
+                app_server=command["app_server"],
+            )
         return self._create(
             kind="run",
             prompt=options.prompt,
             cwd=options.cwd,
-            fields={
-                "sandbox": options.sandbox,
-                "model": options.model,
-                "reasoning_effort": options.reasoning_effort,
-                "session_id": options.session_id,
-                "resumes_session": options.session_id,
-                "client": client,
-            },
+            fields={**self._run_fields(options, client), "codex_path": "exec"},
             approval_policy=options.approval_policy,
             info=info,
             build=lambda last: build_run_argv(info, options, last_message_path=last),
         )
+
+    @staticmethod
+    def _run_fields(options: RunOptions, client: str | None) -> dict[str, object]:
+        return {
+            "sandbox": options.sandbox,
+            "model": options.model,
+            "reasoning_effort": options.reasoning_effort,
+            "session_id": options.session_id,
+            "resumes_session": options.session_id,
+            "client": client,
+        }
 
     def start_review(self, options: ReviewOptions, *, client: str | None = None) -> JobRecord:
         info = self.codex_info()
@@ -298,7 +351,13 @@ class JobStore:
             kind="review",
             prompt=options.describe(),
             cwd=options.cwd,
-            fields={"model": options.model, "review": options.target(), "client": client},
+            # Reviews run as exec on either setting (the app-server's review/start is not used).
+            fields={
+                "model": options.model,
+                "review": options.target(),
+                "client": client,
+                "codex_path": "exec",
+            },
             approval_policy=options.approval_policy,
             info=info,
             build=lambda last: build_review_argv(info, options, last_message_path=last),
@@ -327,13 +386,17 @@ class JobStore:
         info: CodexInfo,
         build: Callable[[Path], tuple[list[str], bool]],
         stdin_text: str | None = None,
+        app_server: dict[str, Any] | None = None,
     ) -> JobRecord:
         self.ensure()
         job_id, staging = self._records.claim_staging()
         try:
             argv, via_stdin = build(self.layout.last_message(job_id))
             self._records.stage_inputs(
-                staging, argv=argv, stdin_text=(stdin_text or prompt) if via_stdin else None
+                staging,
+                argv=argv,
+                stdin_text=(stdin_text or prompt) if via_stdin else None,
+                app_server=app_server,
             )
             record = JobRecord(job_id, JobStatus.QUEUED, kind, prompt, cwd, approval_policy, now_iso())
             record.codex_version = info.version_string
@@ -355,6 +418,40 @@ class JobStore:
         little)."""
         check_job_id(job_id)
         return self._scheduler.cancel(job_id, self.wait, self.cancel_grace + 3 if wait is None else wait)
+
+    # ------------------------------------------------ talking to a running job
+
+    def steer(self, job_id: str, text: str, *, timeout: float = REPLY_TIMEOUT_SECONDS) -> TalkOutcome:
+        """Send a person's message into the job's running turn (codex reads it as the turn's
+        newest user message and answers it). InvalidInput, nothing changed, for a job that
+        is queued, ended, run as exec, or between turns."""
+        return self._talk(job_id, "steer", timeout, text=check_steer_text(text))
+
+    def interrupt(self, job_id: str, *, timeout: float = REPLY_TIMEOUT_SECONDS) -> TalkOutcome:
+        """End the job's running turn: its commands are stopped and the job ends
+        `interrupted` (its session continues with a new turn, as after `done`)."""
+        outcome = self._talk(job_id, "interrupt", timeout)
+        if not outcome.handled:
+            return outcome
+        final = self.wait(job_id, self.cancel_grace + 3)
+        return TalkOutcome(final, True, outcome.message)
+
+    def answer(self, job_id: str, decision: str, *, timeout: float = REPLY_TIMEOUT_SECONDS) -> TalkOutcome:
+        """Answer the question a `waiting` job asks (`approve` or `deny`). The first answer
+        wins: a later one, or one to a job with no question, is "already answered"."""
+        return self._talk(job_id, "answer", timeout, decision=check_decision(decision))
+
+    def _talk(self, job_id: str, verb: Verb, timeout: float, **what: str) -> TalkOutcome:
+        check_job_id(job_id)
+        record = self.get(job_id)
+        check_can_talk(record, verb)
+        reply = deliver(self.layout, record, verb, timeout=timeout, **what)
+        if reply is None:
+            message = f"sent to job {job_id}; its runner has not handled it yet (it will, in order)"
+            return TalkOutcome(self.get(job_id), False, message)
+        if not reply.ok:
+            raise InvalidInput(f"job {job_id}: {reply.message}")
+        return TalkOutcome(self.get(job_id), True, f"job {job_id}: {reply.message}")
 
     def prune(self, older_than: timedelta) -> list[str]:
         """Delete jobs recorded as ended more than `older_than` ago; return their ids."""

@@ -98,6 +98,11 @@ class Wakeup:
     def watch_fd(self, fd: int) -> None:
         self._epoll.register(fd, select.EPOLLIN)
 
+    def unwatch_fd(self, fd: int) -> None:
+        """Stop watching `fd` (e.g. a pipe at its end, which would stay readable)."""
+        with contextlib.suppress(OSError, ValueError):
+            self._epoll.unregister(fd)
+
     def wait(self, timeout: float | None) -> bool:
         """Sleep until something watched happens or `timeout` seconds pass (None: no limit)."""
         return bool(self._epoll.poll(-1 if timeout is None else max(timeout, 0)))

@@ -39,7 +39,7 @@ def stop_everything(store: JobStore) -> None:
             record = store.read_record(job_id)
         except Exception:
             continue
-        if record.status in (JobStatus.RUNNING, JobStatus.QUEUED):
+        if record.status.is_active:
             store.cancel(job_id, wait=10)
 
 

@@ -1,0 +1,95 @@
+"""Talking to a running job from any process: steer it, interrupt it, answer its question.
+
+Each is checked first against the job's record (a clear InvalidInput, nothing written, for
+a job that cannot take it: queued, ended, run as exec, no question waiting), then sent
+through the job's messages folder (`jobstore.messages`), where its runner finds it even if
+the sender exits at once; the sender waits a bounded time for the runner's reply, which
+says what happened. The runner decides in the end (the turn may have ended meanwhile):
+its refusal is an InvalidInput too; no reply in time is a `TalkOutcome` saying so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from jobstore import messages
+from jobstore.errors import InvalidInput
+from jobstore.ids import check_job_id
+from jobstore.layout import StoreLayout
+from jobstore.options import check_prompt
+from jobstore.record import JobRecord
+from jobstore.states import JobStatus
+
+DECISION_CHOICES = ("approve", "deny")
+# How long a sender waits for the runner to handle its message (a steer waits for codex
+# to accept it; an interrupt for the turn's commands to stop).
+REPLY_TIMEOUT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class TalkOutcome:
+    """What a steer, interrupt or answer did: the job's record after it, whether its runner
+    has handled it (False: sent, and it will be), and a sentence saying what happened."""
+
+    record: JobRecord
+    handled: bool
+    message: str
+
+
+Verb = Literal["steer", "interrupt", "answer"]
+
+
+def check_can_talk(record: JobRecord, verb: Verb) -> None:
+    """Refuse (InvalidInput) what the job cannot take now; nothing is written."""
+    job = f"job {record.job_id}"
+    if record.status == JobStatus.QUEUED:
+        raise InvalidInput(f"{job} has not started yet (queued): there is no turn to {verb}")
+    if record.is_terminal:
+        if verb == "answer":
+            raise InvalidInput(f"{job} already ended ({record.status}): there is no question to answer")
+        raise InvalidInput(
+            f"{job} already ended ({record.status}): there is no turn to {verb}; "
+            "continue its session with a new turn instead"
+        )
+    if record.codex_path != "app-server":
+        raise InvalidInput(
+            f"{job} runs as `codex exec`, which cannot be {'answered' if verb == 'answer' else verb + 'ed'}; "
+            "only jobs run through codex's app-server can "
+            "(`codex-async config --codex-path app-server`); cancel it instead"
+        )
+    if verb == "answer" and (record.status != JobStatus.WAITING or record.question is None):
+        raise InvalidInput(f"already answered: {job} has no question waiting")
+
+
+def check_decision(decision: object) -> str:
+    if not isinstance(decision, str) or decision not in DECISION_CHOICES:
+        raise InvalidInput(f"unknown decision {decision!r}; valid values: {', '.join(DECISION_CHOICES)}")
+    return decision
+
+
+def deliver(
+    layout: StoreLayout,
+    record: JobRecord,
+    verb: Verb,
+    *,
+    text: str | None = None,
+    decision: str | None = None,
+    timeout: float = REPLY_TIMEOUT_SECONDS,
+) -> messages.Reply | None:
+    """Send the checked message and wait up to `timeout` for the runner's reply (None: none yet)."""
+    check_job_id(record.job_id)
+    question_id = record.question.get("id") if verb == "answer" and record.question else None
+    sent = messages.send(
+        layout,
+        record.job_id,
+        verb,
+        text=text,
+        decision=decision,
+        question_id=question_id if isinstance(question_id, int) else None,
+    )
+    return messages.await_reply(layout, record.job_id, sent.number, timeout)
+
+
+def check_steer_text(text: object) -> str:
+    return check_prompt(text, name="message")
