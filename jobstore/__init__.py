@@ -17,6 +17,8 @@ from jobstore.events import RenderedLine, Summary, render_line
 from jobstore.layout import FileKind, StoreFile
 from jobstore.options import (
     APPROVAL_POLICIES,
+    ASKING_POLICIES,
+    CODEX_PATHS,
     DEFAULT_APPROVAL_POLICY,
     REASONING_EFFORTS,
     SANDBOXES,
@@ -28,9 +30,13 @@ from jobstore.sessions import SessionInfo
 from jobstore.settings import Settings
 from jobstore.states import LISTABLE_STATUSES, UNREADABLE, JobStatus
 from jobstore.store import CancelOutcome, JobStore
+from jobstore.talk import DECISION_CHOICES, Question, TalkOutcome
 
 __all__ = [
     "APPROVAL_POLICIES",
+    "ASKING_POLICIES",
+    "CODEX_PATHS",
+    "DECISION_CHOICES",
     "DEFAULT_APPROVAL_POLICY",
     "LISTABLE_STATUSES",
     "REASONING_EFFORTS",
@@ -46,6 +52,7 @@ __all__ = [
     "JobStatus",
     "JobStore",
     "JobStoreError",
+    "Question",
     "RenderedLine",
     "ReviewOptions",
     "RunOptions",
@@ -55,6 +62,7 @@ __all__ = [
     "StoreRefused",
     "StoreWriteError",
     "Summary",
+    "TalkOutcome",
     "UnreadableJob",
     "UnreadableRecord",
     "render_line",

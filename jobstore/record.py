@@ -68,7 +68,7 @@ class JobRecord:
     # How codex runs: "app-server" (it can be steered, interrupted, asked) or "exec" (None:
     # a job of an older release, run as exec).
     codex_path: str | None = None
-    # While the job is `waiting`: codex's question (see `jobstore.questions.Question`).
+    # While the job is `waiting`: codex's question (read it as `jobstore.talk.Question`).
     question: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

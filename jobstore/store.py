@@ -48,7 +48,7 @@ from jobstore.codex_cli import (
     build_run_argv,
     probe_codex,
 )
-from jobstore.errors import InvalidInput, JobNotFound, UnreadableRecord
+from jobstore.errors import InvalidInput, JobNotFound, JobStoreError, UnreadableRecord
 from jobstore.events import RenderedLine, Summary, render_line
 from jobstore.ids import check_job_id
 from jobstore.layout import FileKind, StoreFile, StoreLayout
@@ -175,14 +175,17 @@ class JobStore:
         return self._records.job_ids()
 
     def list_jobs(self, limit: int = 20, status: str | None = None, cwd: str | None = None) -> list[JobEntry]:
-        """The newest `limit` jobs, optionally only those in `status` and/or under `cwd`."""
+        """The newest `limit` jobs, optionally only those in `status` and/or under `cwd`;
+        `waiting` jobs first (they need a person), then the others, newest first."""
         check_limit("limit", limit, MAX_LIST_LIMIT)
         if status is not None and status not in LISTABLE_STATUSES:
             valid = ", ".join(LISTABLE_STATUSES)
             raise InvalidInput(f"unknown status {status!r}; valid values: {valid}")
         cwd_filter = os.path.realpath(check_absolute_path("cwd", cwd)) if cwd is not None else None
         out: list[JobEntry] = []
-        for job_id in self._candidate_ids(status):
+        waiting = self._waiting_ids() if status is None else []
+        candidates = self._candidate_ids(status)
+        for job_id in [*waiting, *(i for i in candidates if i not in waiting)] if waiting else candidates:
             entry = self.entry(job_id)
             if status is not None and entry.status != status:
                 continue
@@ -194,6 +197,15 @@ class JobStore:
             if len(out) >= limit:
                 break
         return out
+
+    def _waiting_ids(self) -> list[str]:
+        """Jobs waiting for an answer, newest first (they hold slots: only those are read)."""
+        waiting = []
+        for job_id in sorted(self._records.running_ids(), reverse=True):
+            with contextlib.suppress(JobStoreError):
+                if self._records.read(job_id).status == JobStatus.WAITING:
+                    waiting.append(job_id)
+        return waiting
 
     def _candidate_ids(self, status: str | None) -> list[str]:
         # Active jobs have markers: no need to read every record to find them.

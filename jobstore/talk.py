@@ -11,14 +11,16 @@ its refusal is an InvalidInput too; no reply in time is a `TalkOutcome` saying s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from jobstore import messages
 from jobstore.errors import InvalidInput
 from jobstore.ids import check_job_id
 from jobstore.layout import StoreLayout
 from jobstore.options import check_prompt
-from jobstore.record import JobRecord
+from jobstore.record import JobRecord, parse_iso
+from jobstore.sanitize import terminal_safe
 from jobstore.states import JobStatus
 
 DECISION_CHOICES = ("approve", "deny")
@@ -38,6 +40,58 @@ class TalkOutcome:
 
 
 Verb = Literal["steer", "interrupt", "answer"]
+
+
+@dataclass(frozen=True)
+class Question:
+    """What a `waiting` job's codex asks (its record's `question`, raw as codex sent it:
+    show it through `describe` or `terminal_safe`)."""
+
+    id: int
+    kind: str  # "command": run this command? "file_change": apply this patch?
+    command: str | None
+    cwd: str | None
+    files: tuple[str, ...]
+    reason: str | None
+    asked_at: str | None
+
+    @classmethod
+    def of(cls, record: JobRecord) -> Question | None:
+        """The job's open question; None unless it is waiting for an answer."""
+        data: dict[str, Any] | None = record.question
+        if record.status != JobStatus.WAITING or not data:
+            return None
+
+        def text(name: str) -> str | None:
+            value = data.get(name)
+            return value if isinstance(value, str) else None
+
+        files = data.get("files")
+        return cls(
+            id=data["id"] if isinstance(data.get("id"), int) else 0,
+            kind=text("kind") or "command",
+            command=text("command"),
+            cwd=text("cwd"),
+            files=tuple(f for f in files if isinstance(f, str)) if isinstance(files, list) else (),
+            reason=text("reason"),
+            asked_at=text("asked_at"),
+        )
+
+    def waiting_seconds(self, now: datetime | None = None) -> float | None:
+        """How long the question has waited for an answer."""
+        asked = parse_iso(self.asked_at)
+        if asked is None:
+            return None
+        return max(((now or datetime.now(UTC)) - asked).total_seconds(), 0.0)
+
+    def describe(self) -> str:
+        """One line for a person, terminal-safe: what codex wants to do, and why."""
+        if self.kind == "command":
+            what = f"run `{self.command or '?'}`" + (f" in {self.cwd}" if self.cwd else "")
+        else:
+            what = "change " + (", ".join(self.files) if self.files else "files")
+        why = f" ({self.reason})" if self.reason else ""
+        return terminal_safe(f"codex asks to {what}{why}: approve or deny")
 
 
 def check_can_talk(record: JobRecord, verb: Verb) -> None:

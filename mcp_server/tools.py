@@ -1,4 +1,4 @@
-"""The ten tools, one function each: arguments in, one store call in a worker thread, a result from convert.
+"""The thirteen tools, one function each: arguments in, one store call in a worker thread, a result out.
 
 The store and the settings are injected (see mcp_server.lifespan), so each tool can also
 be called directly with them. Every refusal of the store becomes a tool error with the
@@ -25,6 +25,7 @@ from mcp_server.arguments import (
     BaseArg,
     CommitArg,
     CwdArg,
+    DecisionArg,
     EffortArg,
     FolderFilterArg,
     IncludeDiffArg,
@@ -37,6 +38,7 @@ from mcp_server.arguments import (
     ReviewPromptArg,
     SandboxArg,
     SessionArg,
+    SteerMessageArg,
     TailLinesArg,
     TimeoutArg,
     TitleArg,
@@ -52,6 +54,7 @@ from mcp_server.convert import (
     ping_result,
     sessions_result,
     start_result,
+    talk_result,
     wait_result,
 )
 from mcp_server.errors import in_thread
@@ -67,6 +70,7 @@ from mcp_server.schemas import (
     PollView,
     SessionsResult,
     StartResult,
+    TalkResult,
     WaitResult,
 )
 from mcp_server.waiting import wait_for_job
@@ -150,7 +154,8 @@ async def codex_list(
     *,
     store: InjectedStore,
 ) -> ListResult:
-    """List jobs, newest first, optionally only those in one status or under one folder.
+    """List jobs, waiting ones first (they need a person), then newest first, optionally only
+    those in one status or under one folder.
     Jobs whose record cannot be read are listed with status unreadable and the reason."""
     if cwd is not None and not os.path.isabs(os.path.expanduser(cwd)):
         raise ToolError(f"cwd {cwd!r} is not an absolute path", log_level=logging.INFO)
@@ -170,6 +175,28 @@ async def codex_cancel(job_id: JobIdArg, *, store: InjectedStore) -> CancelResul
     that already ended is left as it is (changed=false)."""
     outcome = await in_thread(store.cancel, job_id)
     return cancel_result(outcome.record, outcome.changed, outcome.message)
+
+
+@tool(annotations={"title": "Steer a running codex job", "readOnlyHint": False, "openWorldHint": True})
+async def codex_steer(job_id: JobIdArg, message: SteerMessageArg, *, store: InjectedStore) -> TalkResult:
+    """Send a message into a running job's turn: codex reads it as the newest thing you said
+    and answers it in the same turn (a command it runs finishes first). For a job that is
+    queued, ended or between turns, an error says so and nothing changes."""
+    return talk_result(await in_thread(store.steer, job_id, message))
+
+
+@tool(annotations={"title": "Interrupt a codex job", "readOnlyHint": False, "destructiveHint": True})
+async def codex_interrupt(job_id: JobIdArg, *, store: InjectedStore) -> TalkResult:
+    """Interrupt a running job's turn: codex stops, the commands it started are stopped, and
+    the job ends interrupted. Its session goes on: codex_start(prompt, cwd, session_id=...)."""
+    return talk_result(await in_thread(store.interrupt, job_id))
+
+
+@tool(annotations={"title": "Answer a waiting codex job", "readOnlyHint": False, "openWorldHint": True})
+async def codex_answer(job_id: JobIdArg, decision: DecisionArg, *, store: InjectedStore) -> TalkResult:
+    """Answer the question of a waiting job (codex_poll shows it: a command to run, a patch
+    to apply). Ask the person first. The first answer wins; a later one is refused."""
+    return talk_result(await in_thread(store.answer, job_id, decision))
 
 
 @tool(annotations={"title": "Start a codex review", "readOnlyHint": False, "openWorldHint": True})
@@ -292,6 +319,9 @@ TOOLS = (
     codex_wait,
     codex_list,
     codex_cancel,
+    codex_steer,
+    codex_interrupt,
+    codex_answer,
     codex_review,
     codex_sessions,
     codex,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jobstore import JobStatus, JobStore
+from jobstore import JobStore
 from tests.fakes import install_fake_codex
 
 
