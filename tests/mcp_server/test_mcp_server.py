@@ -116,7 +116,11 @@ async def test_every_tool_result_matches_its_declared_schema(store: JobStore, wo
         # The fake codex runs as `codex exec`, which cannot be talked to: a clear error each.
         # Their results are checked against their schemas with the real codex's app-server
         # (tests/e2e/test_mcp_talk_real_codex.py).
-        talk = {"codex_steer": {"message": "hi"}, "codex_interrupt": {}, "codex_answer": {"decision": "approve"}}
+        talk = {
+            "codex_steer": {"message": "hi"},
+            "codex_interrupt": {},
+            "codex_answer": {"decision": "approve"},
+        }
         for name, arguments in talk.items():
             error = await call_error(session, name, {"job_id": job_id, **arguments})
             assert "already ended" in error
