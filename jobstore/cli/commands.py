@@ -1,4 +1,5 @@
-"""`codex-async`'s commands over the store: list, show, start, restart, cancel, prune, reconcile, config."""
+"""`codex-async`'s commands over the store: list, show, start, restart, cancel, prune, reconcile, config
+(steer, interrupt and answer are in `jobstore.cli.talk`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import sys
 from datetime import datetime
 
 from jobstore.cli.output import Column, say, say_json, table, terminal_width
+from jobstore.cli.talk import question_lines
 from jobstore.errors import InvalidInput
 from jobstore.options import ReviewOptions, RunOptions
 from jobstore.record import JobEntry, JobRecord, parse_iso
 from jobstore.store import JobStore
+from jobstore.talk import Question
 
 LIST_COLUMNS = (
     Column("JOB"),
@@ -60,6 +63,10 @@ def show(store: JobStore, args: argparse.Namespace) -> int:
     if not args.json:
         for line in store.rendered_tail(args.job_id, args.tail):
             say(line.text)
+        question = Question.of(record)
+        if question is not None:
+            for text in question_lines(question, record.job_id):
+                say(text)
     return 0
 
 
@@ -159,14 +166,21 @@ def reconcile(store: JobStore, args: argparse.Namespace) -> int:
 
 
 def config(store: JobStore, args: argparse.Namespace) -> int:
+    changing = args.max_jobs is not None or args.codex_path is not None
     settings = (
-        store.configure(max_jobs=args.max_jobs) if args.max_jobs is not None else store.store_settings()
+        store.configure(max_jobs=args.max_jobs, codex_path=args.codex_path)
+        if changing
+        else store.store_settings()
     )
     if args.json:
         say_json({"store": str(store.root), **settings.to_dict()})
     else:
         say(f"store {store.root}")
         say(f"max_jobs {settings.max_jobs}  (jobs run at once by every process using this store)")
+        say(
+            f"codex_path {settings.codex_path}  (how new runs drive codex: app-server can be steered, "
+            "interrupted and asked; exec cannot)"
+        )
     return 0
 
 
