@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from jobstore import fsio, zygote_client
-from jobstore.errors import JobStoreError, StoreWriteError
+from jobstore.errors import JobStoreError, StoreRefused, StoreWriteError
 from jobstore.layout import FileKind
 from jobstore.options import check_codex_path
 from jobstore.processes import (
@@ -118,7 +118,10 @@ class Scheduler:
         if codex_path is not None:
             check_codex_path(codex_path)
         with fsio.file_lock(self.layout.scheduler_lock):
-            current = self.settings()
+            try:
+                current = self.settings()
+            except StoreRefused:  # damaged: this is how it is fixed (what is not given: the seed's)
+                current = StoreSettings(self.seed_max_jobs)
             settings = StoreSettings(
                 max_jobs if max_jobs is not None else current.max_jobs,
                 codex_path if codex_path is not None else current.codex_path,
