@@ -30,12 +30,18 @@ from jobstore.ids import is_job_id
 from jobstore.record import parse_iso
 
 _BY_NAME = {status.value: status for status in JobStatus}
-# The status bar's order: what runs, what waits, how jobs ended, then records that cannot be read.
+# The status bar's order: what needs a person, what runs, what waits, how jobs ended, then
+# records that cannot be read.
 STATUSES: tuple[str, ...] = (
-    *sorted((s for s in JobStatus if s.is_active), key=lambda s: s != JobStatus.RUNNING),
+    *sorted(
+        (s for s in JobStatus if s.is_active), key=lambda s: (s != JobStatus.WAITING, s != JobStatus.RUNNING)
+    ),
     *(s for s in JobStatus if s.is_terminal),
     UNREADABLE,
 )
+# Statuses the status bar shows only while some job has them (rare, and one needs a person:
+# it stands out by appearing), so the usual line keeps its room.
+SHOWN_WHEN_ANY = frozenset({JobStatus.WAITING.value, JobStatus.INTERRUPTED.value})
 
 
 def is_active_status(status: str) -> bool:
