@@ -31,7 +31,7 @@ from typing import Any
 from jobstore import app_server_events, fsio, watch
 from jobstore.app_server_client import AppServerClient, RpcError
 from jobstore.app_server_schema import COMMAND_APPROVAL, DECISIONS, FILE_CHANGE_APPROVAL
-from jobstore.codex_exec import FALLBACK_TICK_SECONDS, CodexExec, _earliest
+from jobstore.codex_exec import FALLBACK_TICK_SECONDS, CodexExec, _earliest, signals_wake
 from jobstore.job_life import JobLife, Outcome, codex_outcome, log
 from jobstore.messages import Inbox, Message, Reply
 from jobstore.processes import descendants, signal_processes, wait_gone
@@ -112,56 +112,42 @@ class CodexAppServer(CodexExec):
         inbox = Inbox(life.layout, life.job_id)
         inbox.ensure()
         cancel_deadline: float | None = None
-        with Wakeup() as wakeup:
-            signal_read, signal_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-            previous_wakeup_fd = signal.set_wakeup_fd(signal_write)
-            try:
-                wakeup.watch_fd(signal_read)
-                wakeup.watch_fd(client.stdout_fd)
-                wakeup.watch_process(proc.pid)
-                wakeup.watch_path(life.layout.output(life.job_id), watch.IN_MODIFY)
-                wakeup.watch_path(life.layout.job_dir(life.job_id), watch.IN_CREATE | watch.IN_MOVED_TO)
-                wakeup.watch_path(inbox.folder, watch.IN_CREATE | watch.IN_MOVED_TO)
-                fallback_tick = None if wakeup.reliable else FALLBACK_TICK_SECONDS
-                client.request("initialize", {"clientInfo": CLIENT_INFO}, self._initialized)
-                while True:
-                    backlog = False
-                    if not client.eof:
-                        backlog = client.read_available(self._on_notification, self._on_request)
-                        if client.eof:
-                            wakeup.unwatch_fd(client.stdout_fd)  # a closed pipe stays readable
-                    returncode = proc.poll()
-                    if returncode is not None:
-                        with contextlib.suppress(OSError):
-                            client.read_available(self._on_notification, self._on_request)
-                        self._drain(life)
-                        return self._outcome(life, returncode)
-                    before = self.follower.offset
-                    self._consume(life, self.follower.read_new())
-                    backlog = backlog or self.follower.offset - before >= self.follower.max_read_bytes
-                    cancelling = cancel_deadline is not None or life.cancel.requested()
-                    if not cancelling:
-                        for message in inbox.take():
-                            self._handle(inbox, message)
-                    if cancel_deadline is None and cancelling:
-                        cancel_deadline = time.monotonic() + life.port.cancel_grace
-                        self._answer_pending_messages(inbox, "the job is being cancelled")
-                        self._signal_quietly(life, signal.SIGTERM)
-                    elif cancel_deadline is not None and time.monotonic() >= cancel_deadline:
-                        self._signal_quietly(life, signal.SIGKILL)
-                        cancel_deadline = float("inf")
-                    shutdown_due = self._shutdown_if_overdue(life)
-                    summary_due = self.write_summary(life)
-                    wait = _earliest(fallback_tick, summary_due, cancel_deadline, shutdown_due)
-                    wakeup.wait(0 if backlog else wait)
-                    wakeup.clear()
-                    with contextlib.suppress(BlockingIOError):
-                        while os.read(signal_read, 512):
-                            pass
-            finally:
-                signal.set_wakeup_fd(previous_wakeup_fd)
-                os.close(signal_read)
-                os.close(signal_write)
+        with Wakeup() as wakeup, signals_wake(wakeup) as forget_signals:
+            wakeup.watch_fd(client.stdout_fd)
+            wakeup.watch_process(proc.pid)
+            wakeup.watch_path(life.layout.output(life.job_id), watch.IN_MODIFY)
+            wakeup.watch_path(life.layout.job_dir(life.job_id), watch.IN_CREATE | watch.IN_MOVED_TO)
+            wakeup.watch_path(inbox.folder, watch.IN_CREATE | watch.IN_MOVED_TO)
+            fallback_tick = None if wakeup.reliable else FALLBACK_TICK_SECONDS
+            client.request("initialize", {"clientInfo": CLIENT_INFO}, self._initialized)
+            while True:
+                backlog = False
+                if not client.eof:
+                    backlog = client.read_available(self._on_notification, self._on_request)
+                    if client.eof:
+                        wakeup.unwatch_fd(client.stdout_fd)  # a closed pipe stays readable
+                returncode = proc.poll()
+                if returncode is not None:
+                    with contextlib.suppress(OSError):
+                        client.read_available(self._on_notification, self._on_request)
+                    self._drain(life)
+                    return self._outcome(life, returncode)
+                before = self.follower.offset
+                self._consume(life, self.follower.read_new())
+                backlog = backlog or self.follower.offset - before >= self.follower.max_read_bytes
+                cancelling = cancel_deadline is not None or life.cancel.requested()
+                if cancelling:
+                    self._answer_pending_messages(inbox, "the job is being cancelled")
+                elif not cancelling:
+                    for message in inbox.take():
+                        self._handle(inbox, message)
+                cancel_deadline = self.escalate_cancel(life, cancel_deadline, cancelling)
+                shutdown_due = self._shutdown_if_overdue(life)
+                summary_due = self.write_summary(life)
+                wait = _earliest(fallback_tick, summary_due, cancel_deadline, shutdown_due)
+                wakeup.wait(0 if backlog else wait)
+                wakeup.clear()
+                forget_signals()
 
     def _outcome(self, life: JobLife, returncode: int) -> Outcome:
         if self.interrupted and self.summary.turn_interrupted:

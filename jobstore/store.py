@@ -324,26 +324,24 @@ class JobStore:
         return path
 
     def _start_run(self, info: CodexInfo, options: RunOptions, client: str | None) -> JobRecord:
-        if self.codex_path_for(info, options) == "app-server":
+        path = self.codex_path_for(info, options)
+        app_server: dict[str, Any] | None = None
+        build: Callable[[Path], tuple[list[str], bool]]
+        if path == "app-server":
             command = build_app_server_command(info, options)
-            return self._create(
-                kind="run",
-                prompt=options.prompt,
-                cwd=options.cwd,
-                fields={**self._run_fields(options, client), "codex_path": "app-server"},
-                approval_policy=options.approval_policy,
-                info=info,
-                build=lambda last: (command["argv"], False),
-                app_server=command["app_server"],
-            )
+            app_server = command["app_server"]
+            build = lambda last: (command["argv"], False)  # noqa: E731 (the prompt goes in JSON)
+        else:
+            build = lambda last: build_run_argv(info, options, last_message_path=last)  # noqa: E731
         return self._create(
             kind="run",
             prompt=options.prompt,
             cwd=options.cwd,
-            fields={**self._run_fields(options, client), "codex_path": "exec"},
+            fields={**self._run_fields(options, client), "codex_path": path},
             approval_policy=options.approval_policy,
             info=info,
-            build=lambda last: build_run_argv(info, options, last_message_path=last),
+            build=build,
+            app_server=app_server,
         )
 
     @staticmethod
