@@ -208,3 +208,22 @@ async def test_a_job_that_ends_rings_the_bell_when_asked(demo: DemoStore) -> Non
         assert rings == [True]
         await pilot.pause()
         assert any(demo.jobs["payments_1"] in str(n.message) for n in app._notifications)  # the toast too
+
+
+async def test_sessions_are_told_apart_by_the_end_of_their_ids(demo: DemoStore) -> None:
+    # codex's session ids are UUIDv7, time first: their first 8 characters are alike for
+    # sessions started close together, their last 8 are random.
+    app = app_for(demo)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        table = app.query_one(JobsTable)
+        running = demo.jobs["running"]
+        session = app.jobs_screen.model.rows[running].session_id
+        assert session is not None
+        assert table.get_row(running)[6].plain == session[-8:]
+        await pilot.press("s")
+        await settle(pilot)
+        tree = app.query_one(SessionTree)
+        for node in tree.root.children:
+            assert node.data is not None
+            assert str(node.label).split()[1] == node.data.session_id[-8:]

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, TextArea
+from textual.widgets import Input, Select, TextArea
 
-from jobstore import JobRecord, JobStatus, JobStore, RunOptions
+from jobstore import DEFAULT_APPROVAL_POLICY, JobRecord, JobStatus, JobStore, RunOptions
 from jobstore.fsio import write_bytes_atomic
 from tests.tui.tui_demo import (
     NOW,
@@ -264,6 +264,43 @@ async def test_new_job_form_starts_a_job_in_the_store(store: JobStore, workdir: 
         assert final.status == JobStatus.DONE and final.prompt == "Say hello lines=2"
 
 
+async def test_new_job_form_offers_every_option_of_codex_start(store: JobStore, workdir: Path) -> None:
+    app = make_app(store, now=datetime.now(UTC), launch_cwd=workdir)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        form = app.screen
+        assert isinstance(form, NewJobScreen)
+        form.query_one("#prompt", TextArea).text = "Say hello lines=1"
+        form.query_one("#policy", Select).value = "suggest"
+        form.query_one("#sandbox", Select).value = "read-only"
+        form.query_one("#model", Input).value = "  gpt-5-codex "
+        form.query_one("#effort", Select).value = "high"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, NewJobScreen), what="the form to close")
+        (job_id,) = store.job_ids()
+        record = store.read_record(job_id)
+        assert (record.approval_policy, record.sandbox) == ("suggest", "read-only")
+        assert (record.model, record.reasoning_effort) == ("gpt-5-codex", "high")
+        await asyncio.to_thread(store.wait, job_id, 15)
+
+
+async def test_new_job_form_leaves_unset_options_to_codex(store: JobStore, workdir: Path) -> None:
+    app = make_app(store, now=datetime.now(UTC), launch_cwd=workdir)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        form = app.screen
+        form.query_one("#prompt", TextArea).text = "Say hello lines=1"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, NewJobScreen), what="the form to close")
+        (job_id,) = store.job_ids()
+        record = store.read_record(job_id)
+        assert record.approval_policy == DEFAULT_APPROVAL_POLICY
+        assert (record.sandbox, record.model, record.reasoning_effort) == (None, None, None)
+        await asyncio.to_thread(store.wait, job_id, 15)
+
+
 async def test_new_job_form_shows_codex_unavailable(tmp_path: Path, workdir: Path) -> None:
     store = JobStore(tmp_path / "store", codex_bin=str(tmp_path / "no" / "codex"))
     app = make_app(store, launch_cwd=workdir)
@@ -465,18 +502,16 @@ async def test_toast_when_a_job_finishes(demo: DemoStore) -> None:
 async def test_ten_thousand_jobs_first_page_then_the_rest(tmp_path: Path) -> None:
     root = tmp_path / "store"
     ids = write_many_jobs(root, 10_000)
-    started = time.perf_counter()
     app = make_app(JobStore(root))
     async with app.run_test(size=(120, 35)) as pilot:
+        # The first page is read before the first paint (how fast: benchmarks/bench_tui.py,
+        # "start to first paint, 10,000 jobs"); the rest follows in pages.
         await wait_for(pilot, lambda: app.jobs_screen.table.row_count > 0, what="the first rows")
-        first_paint = time.perf_counter() - started
         assert app.jobs_screen.table.row_count >= 100
         await wait_for(pilot, lambda: app.jobs_screen.reads.loaded, timeout=60, what="all jobs")
         await settle(pilot)
         assert app.jobs_screen.table.row_count == 10_000 and len(app.jobs_screen.model.rows) == 10_000
         assert app.jobs_screen.selected_job_id == max(ids) and app.jobs_screen.table.cursor_row == 0
-        print(f"first rows after {first_paint:.3f}s")
-        assert first_paint < 2.0
 
 
 async def test_missing_store_and_keys_with_nothing_selected(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.events import Resize
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
 from jobstore.sanitize import terminal_safe
 from tui import format as fmt
@@ -102,7 +102,7 @@ class JobsTable(DataTable[Text]):
             return None
         try:
             key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        except Exception:
+        except CellDoesNotExist:
             return None
         return key.value
 
@@ -219,7 +219,7 @@ class JobsTable(DataTable[Text]):
     def _job_at(self, index: int) -> str | None:
         try:
             key, _ = self.coordinate_to_cell_key(Coordinate(index, 0))
-        except Exception:
+        except CellDoesNotExist:
             return None
         return key.value
 

@@ -278,7 +278,7 @@ class SessionsView(Horizontal):
             turns = len(row.ours.turns)
             return Text.assemble(
                 (f"{mark} ", style),
-                (row.session_id[:8], palette.style("session", "bold")),
+                (fmt.short_session(row.session_id), palette.style("session", "bold")),
                 f"  {terminal_safe(short_project(row.ours.cwd))}",
                 (f"  {turns} turn{'s' if turns != 1 else ''}", "dim"),
                 (age, "dim"),
@@ -286,7 +286,7 @@ class SessionsView(Horizontal):
         head = row.head or RolloutHead()
         return Text.assemble(
             (f"{CODEX_MARK} ", palette.style("notice")),
-            (row.session_id[:8], palette.style("session", "bold")),
+            (fmt.short_session(row.session_id), palette.style("session", "bold")),
             f"  {terminal_safe(short_project(head.cwd)) if head.cwd else '?'}",
             ("  codex", palette.style("notice")),
             (age, "dim"),
