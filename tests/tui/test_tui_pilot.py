@@ -468,6 +468,8 @@ async def test_new_rows_keep_the_cursor_and_scroll(tmp_path: Path) -> None:
         assert app.jobs_screen.selected_job_id == selected
         assert table.cursor_row == row + 1
         assert table.scroll_y == scroll + 1  # the same jobs stay in view
+        pane = app.jobs_screen.jobs_pane
+        assert pane.border_subtitle == "↑ 1 new job above"  # a sign of what arrived out of view
 
         # A change to a shown job updates its row in place.
         older = app.jobs_screen.model.rows[selected]
@@ -478,6 +480,12 @@ async def test_new_rows_keep_the_cursor_and_scroll(tmp_path: Path) -> None:
         await settle(pilot)
         assert table.get_row(selected)[5].plain == "edited prompt"
         assert app.jobs_screen.selected_job_id == selected and table.cursor_row == row + 1
+        assert pane.border_subtitle == "↑ 1 new job above"
+
+        # The sign goes once the top is seen.
+        await pilot.press("g")
+        await settle(pilot)
+        assert table.scroll_y == 0 and pane.border_subtitle == ""
 
 
 def demo_record_from_row(job_id: str, store: JobStore) -> JobRecord:

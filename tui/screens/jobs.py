@@ -21,7 +21,7 @@ from textual.coordinate import Coordinate
 from textual.events import Resize
 from textual.theme import Theme
 from textual.timer import Timer
-from textual.widgets import ContentSwitcher, DataTable, Footer, Input, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, DataTable, Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from jobstore import JobStore
@@ -35,6 +35,7 @@ from tui.screens.output_actions import OutputActions
 from tui.screens.store_reads import StoreReads
 from tui.watcher import StoreWatcher
 from tui.widgets.diff_view import DiffView
+from tui.widgets.footer import FittedFooter
 from tui.widgets.job_detail import JobDetail
 from tui.widgets.jobs_pane import DEBOUNCE_ABOVE_JOBS, JobsPane
 from tui.widgets.output_view import OutputLog, OutputView
@@ -90,7 +91,7 @@ class JobsScreen(StoreReads, OutputActions):
                     )
                 with TabPane("Diff (d)", id="diff-tab"):
                     yield DiffView(self.store, id="diff")
-        yield Footer(compact=True)
+        yield FittedFooter(compact=True)
 
     def on_resize(self, event: Resize) -> None:
         """Below 100 columns the footer's keys overflow it: the palette key (ctrl+p, also in the

@@ -73,6 +73,13 @@ class JobsPane(Vertical):
         self._set(JobFilter())
         self.table.focus()
 
+    @on(JobsTable.NewAbove)
+    def _new_above(self, message: JobsTable.NewAbove) -> None:
+        """Jobs that arrived above the rows shown are said on the border until the top is seen."""
+        message.stop()
+        count = message.count
+        self.border_subtitle = f"↑ {count} new job{'s' if count != 1 else ''} above" if count else ""
+
     @on(Input.Changed, "#filter")
     def _changed(self, event: Input.Changed) -> None:
         event.stop()
