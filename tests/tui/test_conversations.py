@@ -204,7 +204,7 @@ async def test_a_job_that_ends_rings_the_bell_when_asked(demo: DemoStore) -> Non
     async with app.run_test(size=WIDE) as pilot:
         await settle(pilot)
         [row], _ = read_rows(demo.store, [demo.jobs["payments_1"]])
-        app.jobs_screen.toast_finished(row)
+        app.jobs_screen.actions.toast_finished(row)
         assert rings == [True]
         await pilot.pause()
         assert any(demo.jobs["payments_1"] in str(n.message) for n in app._notifications)  # the toast too

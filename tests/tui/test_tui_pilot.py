@@ -396,6 +396,7 @@ async def test_job_from_another_process_appears_live(tmp_path: Path, fake_codex:
             timeout=15,
             what="the job to finish",
         )
+        await settle(pilot)  # the jobs pane's news reaches the screen (its toast) a message later
         assert not app.jobs_screen.status_bar.store_missing
         assert app.jobs_screen.table.get_row(job_id)[1].plain == job_id
         assert any("Job done" in n and job_id in n for n in notifications(app))
