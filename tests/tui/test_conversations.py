@@ -227,3 +227,33 @@ async def test_sessions_are_told_apart_by_the_end_of_their_ids(demo: DemoStore) 
         for node in tree.root.children:
             assert node.data is not None
             assert str(node.label).split()[1] == node.data.session_id[-8:]
+
+
+async def test_a_failed_sessions_read_is_reported_and_the_next_reads_again(
+    demo: DemoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker's failure goes only to the widget that ran it: the sessions view reports it.
+    real_sessions = demo.store.sessions
+    failing = True
+
+    def sessions(**kwargs: object) -> object:
+        if failing:
+            raise RuntimeError("the disk is on fire")
+        return real_sessions(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(demo.store, "sessions", sessions)
+    app = app_for(demo)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        messages = [n.message for n in app._notifications]
+        assert "Could not read the sessions: RuntimeError('the disk is on fire')" in messages
+        failing = False
+        view = app.jobs_screen.sessions_view
+        assert view is not None
+        view.invalidate()
+        await settle(pilot)
+        tree = app.query_one(SessionTree)
+        ids = [node.data.session_id for node in tree.root.children if node.data]
+        assert demo.sessions["payments"] in ids

@@ -16,12 +16,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Static
+from textual.worker import Worker
 
 from jobstore import JobStore
 from jobstore.sanitize import terminal_safe
 from jobstore.worktree_diff import WorktreeDiff, read_worktree_diff
 from tui.theme import palette_of
-from tui.workers import Task
+from tui.workers import Task, failed_worker
 
 if TYPE_CHECKING:
     from textual.widgets import RichLog
@@ -88,6 +89,9 @@ class DiffView(Vertical):
             name="read the job's diff",
             exit_on_error=False,
         )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        failed_worker(self, event)
 
     @on(DiffRead)
     def _read(self, message: DiffRead) -> None:

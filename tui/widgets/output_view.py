@@ -25,6 +25,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input
+from textual.worker import Worker
 
 from jobstore import JobStore, RenderedLine
 from jobstore.watch import IN_DONT_FOLLOW, IN_MODIFY
@@ -33,7 +34,7 @@ from tui.jobs import output_path
 from tui.output_search import Query, Target
 from tui.output_source import OutputChunk, OutputSource
 from tui.widgets.output_log import KINDS, OutputLog, wrap
-from tui.workers import Task
+from tui.workers import Task, failed_worker
 
 __all__ = ["KINDS", "OutputLog", "OutputView", "wrap"]
 
@@ -143,6 +144,10 @@ class OutputView(Vertical):
             file_watch = PathWatch(self._file_written, interval=FOLLOW_SECONDS)
             # Without inotify the store's watcher reports writes to the output instead.
             self._file_watch = file_watch if file_watch.available else None
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A read that failed is reported (its `Loaded`, posted all the same, releases it)."""
+        failed_worker(self, event)
 
     def on_unmount(self) -> None:
         if self._file_watch is not None:

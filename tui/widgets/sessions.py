@@ -23,6 +23,7 @@ from textual.events import Resize
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
+from textual.worker import Worker
 
 from jobstore import JobRecord, JobStore, JobStoreError, SessionInfo
 from jobstore.codex_sessions import CodexSessions, RolloutFile, RolloutHead
@@ -35,7 +36,7 @@ from tui.messages import ContinueSession, OpenJob
 from tui.model import SessionsModel
 from tui.theme import palette_of
 from tui.widgets.conversation import ConversationView
-from tui.workers import Task
+from tui.workers import Task, failed_worker
 
 SESSIONS_LIMIT = 500
 CODEX_SESSIONS_LIMIT = 200
@@ -191,6 +192,12 @@ class SessionsView(Horizontal):
 
     def read_failed(self) -> None:
         self.model.read_failed()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A read that failed is reported, and a sessions read released (the next one reads)."""
+        worker = failed_worker(self, event)
+        if worker is not None and worker.group == Task.SESSIONS:
+            self.read_failed()
 
     @on(Listed)
     def _listed(self, message: Listed) -> None:
