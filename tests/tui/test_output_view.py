@@ -239,12 +239,18 @@ def notices(app: CodexTuiApp) -> list[str]:
     return [n.message for n in app._notifications]
 
 
-async def test_search_from_the_end_wraps_to_the_top_beyond_the_window(demo: DemoStore) -> None:
-    # Following a long output (its first lines not read), a search finds what is above.
+def job_of_steps(demo: DemoStore, count: int) -> str:
+    """A finished job of the demo whose output is `count` agent messages, `step 0`…"""
     job_id = demo.jobs["payments_1"]
     path = demo.store.layout.output(job_id)
     path.write_text("")
-    append_steps(path, 0, 2000)
+    append_steps(path, 0, count)
+    return job_id
+
+
+async def test_search_from_the_end_wraps_to_the_top_beyond_the_window(demo: DemoStore) -> None:
+    # Following a long output (its first lines not read), a search finds what is above.
+    job_id = job_of_steps(demo, 2000)
     app = make_app(demo.store, output_tail_lines=200, output_max_lines=600)
     async with app.run_test(size=(120, 35)) as pilot:
         log = await open_output(pilot, app, job_id)
@@ -266,10 +272,7 @@ async def test_search_from_the_end_wraps_to_the_top_beyond_the_window(demo: Demo
 
 async def test_search_from_the_end_wraps_to_the_top_within_the_window(demo: DemoStore) -> None:
     # The issue's case: the whole output read, following its end, the word above the view.
-    job_id = demo.jobs["payments_1"]
-    path = demo.store.layout.output(job_id)
-    path.write_text("")
-    append_steps(path, 0, 300)
+    job_id = job_of_steps(demo, 300)
     app = make_app(demo.store)
     async with app.run_test(size=(120, 35)) as pilot:
         log = await open_output(pilot, app, job_id)

@@ -264,7 +264,8 @@ async def test_new_job_form_starts_a_job_in_the_store(store: JobStore, workdir: 
         assert final.status == JobStatus.DONE and final.prompt == "Say hello lines=2"
 
 
-async def test_new_job_form_offers_every_option_of_codex_start(store: JobStore, workdir: Path) -> None:
+async def start_from_the_form(store: JobStore, workdir: Path, fields: dict[str, str]) -> JobRecord:
+    """Start a job from the new-job form with these fields set (by id); its record."""
     app = make_app(store, now=datetime.now(UTC), launch_cwd=workdir)
     async with app.run_test(size=(120, 35)) as pilot:
         await settle(pilot)
@@ -272,33 +273,26 @@ async def test_new_job_form_offers_every_option_of_codex_start(store: JobStore, 
         form = app.screen
         assert isinstance(form, NewJobScreen)
         form.query_one("#prompt", TextArea).text = "Say hello lines=1"
-        form.query_one("#policy", Select).value = "suggest"
-        form.query_one("#sandbox", Select).value = "read-only"
-        form.query_one("#model", Input).value = "  gpt-5-codex "
-        form.query_one("#effort", Select).value = "high"
+        for field_id, value in fields.items():
+            form.query_one(f"#{field_id}", Input | Select).value = value  # type: ignore[arg-type]
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, NewJobScreen), what="the form to close")
         (job_id,) = store.job_ids()
-        record = store.read_record(job_id)
-        assert (record.approval_policy, record.sandbox) == ("suggest", "read-only")
-        assert (record.model, record.reasoning_effort) == ("gpt-5-codex", "high")
         await asyncio.to_thread(store.wait, job_id, 15)
+        return store.read_record(job_id)
+
+
+async def test_new_job_form_offers_every_option_of_codex_start(store: JobStore, workdir: Path) -> None:
+    fields = {"policy": "suggest", "sandbox": "read-only", "model": "  gpt-5-codex ", "effort": "high"}
+    record = await start_from_the_form(store, workdir, fields)
+    assert (record.approval_policy, record.sandbox) == ("suggest", "read-only")
+    assert (record.model, record.reasoning_effort) == ("gpt-5-codex", "high")
 
 
 async def test_new_job_form_leaves_unset_options_to_codex(store: JobStore, workdir: Path) -> None:
-    app = make_app(store, now=datetime.now(UTC), launch_cwd=workdir)
-    async with app.run_test(size=(120, 35)) as pilot:
-        await settle(pilot)
-        await pilot.press("n")
-        form = app.screen
-        form.query_one("#prompt", TextArea).text = "Say hello lines=1"
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: not isinstance(app.screen, NewJobScreen), what="the form to close")
-        (job_id,) = store.job_ids()
-        record = store.read_record(job_id)
-        assert record.approval_policy == DEFAULT_APPROVAL_POLICY
-        assert (record.sandbox, record.model, record.reasoning_effort) == (None, None, None)
-        await asyncio.to_thread(store.wait, job_id, 15)
+    record = await start_from_the_form(store, workdir, {})
+    assert record.approval_policy == DEFAULT_APPROVAL_POLICY
+    assert (record.sandbox, record.model, record.reasoning_effort) == (None, None, None)
 
 
 async def test_new_job_form_shows_codex_unavailable(tmp_path: Path, workdir: Path) -> None:

@@ -40,6 +40,10 @@ def _choices(values: tuple[str, ...], default_label: str) -> list[tuple[str, str
     return [(default_label, _DEFAULT), *((value, value) for value in values)]
 
 
+def _choice_field(field_id: str, choices: list[tuple[str, str]], value: str) -> Select[str]:
+    return Select(choices, value=value, allow_blank=False, id=field_id, compact=True)
+
+
 def _chosen(value: object) -> str | None:
     """A select's or an input's value as an option: None when left to the default."""
     text = value.strip() if isinstance(value, str) else ""
@@ -99,31 +103,15 @@ class StartJobScreen(ModalScreen[str | None]):
             yield from self.compose_cwd()
             with Horizontal(id="policy-row", classes="options-row"):
                 yield Static("Approval policy", classes="field-label")
-                yield Select(
-                    [(p, p) for p in APPROVAL_POLICIES],
-                    value=self.default_policy,
-                    allow_blank=False,
-                    id="policy",
-                    compact=True,
-                )
+                yield _choice_field("policy", [(p, p) for p in APPROVAL_POLICIES], self.default_policy)
                 yield Static("Sandbox", classes="field-label after-field")
-                yield Select(
-                    _choices(SANDBOXES, "the policy's"),
-                    value=self.default_sandbox,
-                    allow_blank=False,
-                    id="sandbox",
-                    compact=True,
-                )
+                yield _choice_field("sandbox", _choices(SANDBOXES, "the policy's"), self.default_sandbox)
             with Horizontal(id="model-row", classes="options-row"):
                 yield Static("Model", classes="field-label")
                 yield Input(self.default_model, placeholder="codex's default", id="model", compact=True)
                 yield Static("Reasoning effort", classes="field-label after-field")
-                yield Select(
-                    _choices(REASONING_EFFORTS, "codex's default"),
-                    value=self.default_effort,
-                    allow_blank=False,
-                    id="effort",
-                    compact=True,
+                yield _choice_field(
+                    "effort", _choices(REASONING_EFFORTS, "codex's default"), self.default_effort
                 )
             yield Static("", id="form-error")
             with Horizontal(classes="dialog-buttons"):
