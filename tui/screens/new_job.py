@@ -14,6 +14,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static, TextArea
@@ -32,6 +33,8 @@ from jobstore import (
 from tui import format as fmt
 from tui.theme import palette_of
 
+# Below this many rows the prompt is shorter (tui/codex_tui.tcss): the whole form fits in 24.
+_SHORT_ROWS = 30
 # A choice left at this value is not passed on: codex (or the policy) decides.
 _DEFAULT = ""
 
@@ -117,6 +120,10 @@ class StartJobScreen(ModalScreen[str | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Start (ctrl+s)", id="start", variant="primary")
                 yield Button("Cancel (esc)", id="close")
+
+    def on_resize(self, event: Resize) -> None:
+        """On a short terminal the prompt gives up rows, so that the buttons still show."""
+        self.set_class(event.size.height < _SHORT_ROWS, "-short")
 
     def on_mount(self) -> None:
         self.query_one("#job-form").border_title = self.TITLE_TEXT
