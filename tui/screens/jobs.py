@@ -402,14 +402,15 @@ class JobsScreen(Screen[None]):
 
     # ------------------------------------------------------------ actions on jobs
 
-    def _selected_session_data_job(self) -> str | None:
+    def _job_to_act_on(self) -> str | None:
+        """The job selected in the view shown (in the sessions view, the turn's job)."""
         if self.view == "sessions" and self.sessions_view is not None:
             data = self.sessions_view.selected()
             return data.job_id if data is not None else None
         return self.selected_job_id
 
     def action_cancel_job(self) -> None:
-        job_id = self._selected_session_data_job()
+        job_id = self._job_to_act_on()
         if job_id is None:
             self.notify("Select a job to cancel.", severity="warning")
             return
