@@ -19,6 +19,7 @@ from tui.messages import StoreChanged
 from tui.output_search import SHOWN_CHARS
 from tui.output_source import OutputChunk, OutputSource
 from tui.watcher import StoreChanges
+from tui.widgets import output_view
 from tui.widgets.output_view import READING_NOTE_SECONDS, OutputLog, OutputView, wrap
 
 
@@ -160,10 +161,14 @@ async def test_a_slow_read_says_so_until_the_new_lines_come(
             return real_load(source, note=note)
 
         monkeypatch.setattr(OutputSource, "load", slow_load)
+        # A longer wait for the note than the app's: on a busy machine the selection can
+        # take longer than READING_NOTE_SECONDS to be drawn, and the note is not what is asked.
+        note_after = 10 * READING_NOTE_SECONDS
+        monkeypatch.setattr(output_view, "READING_NOTE_SECONDS", note_after)
         app.jobs_screen.open_job(demo.jobs["payments_2"])
         await pilot.pause()
         assert log.placeholder == "" and log.line_count > 0  # still the last job's lines
-        await pilot.pause(READING_NOTE_SECONDS + 0.2)
+        await pilot.pause(note_after + 0.2)
         assert log.placeholder == "Reading the output…"
         release.set()
         await settle(pilot)
