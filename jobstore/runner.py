@@ -27,9 +27,10 @@ from pathlib import Path
 
 import psutil
 
-from jobstore import fsio, watch
+from jobstore import fsio, inotify
 from jobstore.errors import StoreRefused, StoreWriteError
 from jobstore.events import Summary
+from jobstore.output_file import OutputFollower
 from jobstore.processes import (
     JOB_MARKER_ENV,
     MARKER_FIELD,
@@ -47,7 +48,6 @@ from jobstore.processes import (
 from jobstore.record import JobRecord, now_iso
 from jobstore.states import JobStatus, can_transition
 from jobstore.store import JobStore, UnreadableRecord
-from jobstore.tail import OutputFollower
 from jobstore.watch import Wakeup
 from jobstore.worktree_diff import record_worktree_end, record_worktree_start
 
@@ -229,8 +229,10 @@ class Runner:
             try:
                 wakeup.watch_fd(signal_read)
                 wakeup.watch_process(proc.pid)
-                wakeup.watch_path(self.layout.output(self.job_id), watch.IN_MODIFY)
-                wakeup.watch_path(self.layout.job_dir(self.job_id), watch.IN_CREATE | watch.IN_MOVED_TO)
+                wakeup.watch_path(self.layout.output(self.job_id), inotify.IN_MODIFY)
+                wakeup.watch_path(
+                    self.layout.job_dir(self.job_id), inotify.IN_CREATE | inotify.IN_MOVED_TO, folder=True
+                )
                 # Without inotify or pidfds, look again at this pace.
                 fallback_tick = None if wakeup.reliable else FALLBACK_TICK_SECONDS
                 while True:

@@ -34,8 +34,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from pydantic.alias_generators import to_camel
 
-from jobstore import JobNotFound, JobRecord, JobStatus, JobStore, JobStoreError, UnreadableRecord
-from jobstore.record import parse_iso
+from jobstore import JobNotFound, JobRecord, JobStatus, JobStore, JobStoreError, UnreadableRecord, parse_iso
 from mcp_server.calls import JOB_TOOLS, admit_job_call, job_call_result
 from mcp_server.errors import in_thread
 from mcp_server.settings import ServerSettings
