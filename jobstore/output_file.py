@@ -103,17 +103,17 @@ class OutputFile:
             os.close(self._fd)
             self._fd = None
 
-    def _open(self) -> int:
+    def _descriptor(self) -> int:
         if self._fd is None:
             raise ValueError(f"{self.path} is closed")
         return self._fd
 
     def size(self) -> int:
-        return os.fstat(self._open()).st_size
+        return os.fstat(self._descriptor()).st_size
 
     def read(self, offset: int, length: int) -> bytes:
         """Up to `length` bytes from `offset` (fewer at the end of the file)."""
-        return os.pread(self._open(), length, offset)
+        return os.pread(self._descriptor(), length, offset)
 
     def tail(self, lines: int, *, max_scan_bytes: int = DEFAULT_MAX_SCAN_BYTES) -> Tail:
         """The last `lines` lines (fewer if the file is shorter or the scan limit is hit),
