@@ -30,7 +30,7 @@ from jobstore.errors import (
     StoreWriteError,
     UnreadableRecord,
 )
-from jobstore.events import RenderedLine, Summary, render_line, total_tokens
+from jobstore.events import LineKind, RenderedLine, Summary, render_line, total_tokens
 from jobstore.ids import created_at as job_created_at
 from jobstore.ids import is_job_id
 from jobstore.layout import FileKind, StoreFile
@@ -103,6 +103,7 @@ __all__ = [
     "JobStore",
     "JobStoreError",
     "JobWakeup",
+    "LineKind",
     "OutputFile",
     "OutputFollower",
     "RawLine",
