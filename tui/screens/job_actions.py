@@ -26,17 +26,16 @@ from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from jobstore import JobNotFound, JobStatus, JobStore, JobStoreError
-from jobstore.sanitize import terminal_safe
+from jobstore import JobNotFound, JobStatus, JobStore, JobStoreError, terminal_safe
 from tui import format as fmt
 from tui.config import TuiConfig
-from tui.jobs import JobRow, output_path
+from tui.jobs import JobRow
 from tui.messages import CancelFinished, OpenJob, SessionFetched
 from tui.pager import page_file
 from tui.workers import Task
 
 if TYPE_CHECKING:
-    from jobstore.codex_sessions import CodexSessions, RolloutHead
+    from jobstore import CodexSessions, RolloutHead
 
 _TOASTS: dict[str, tuple[str, SeverityLevel]] = {
     JobStatus.DONE: ("Job done", "information"),
@@ -251,14 +250,18 @@ class JobActions:
         self._notify(f"Copied the answer of {job_id} ({len(answer):,} characters).", timeout=3)
 
     def open_pager(self, job_id: str | None) -> None:
-        path = output_path(self.store, job_id) if job_id is not None else None
-        if path is None:
+        try:
+            output = self.store.open_output(job_id) if job_id is not None else None
+        except JobStoreError as exc:  # refused (a symlink...), or the job is gone
+            self._notify(f"Cannot read the output: {exc}", severity="error")
+            return
+        if output is None:
             self._notify("No output to show.", severity="warning", timeout=3)
             return
         app = self.screen.app
         try:
-            with app.suspend():
-                code = page_file(path)
+            with output, app.suspend():
+                code = page_file(output)
         except SuspendNotSupported:
             self._notify("This terminal cannot hand the screen to a pager.", severity="error")
             return

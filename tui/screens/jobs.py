@@ -47,7 +47,7 @@ from tui.widgets.status_bar import StatusBar
 from tui.workers import Task, failed_worker
 
 if TYPE_CHECKING:
-    from jobstore.codex_sessions import CodexSessions
+    from jobstore import CodexSessions
     from tui.widgets.sessions import SessionsView
 
 # A new selection is drawn in one frame (tui.frame_hold): the cursor, the detail and the
@@ -140,7 +140,7 @@ class JobsScreen(Screen[None]):
         """codex's own sessions (in CODEX_HOME), one reader (and its cache) for the sessions
         view and the continue form."""
         if self._codex_sessions is None:
-            from jobstore.codex_sessions import CodexSessions
+            from jobstore import CodexSessions
 
             self._codex_sessions = CodexSessions(self.config.settings.codex_home)
         return self._codex_sessions

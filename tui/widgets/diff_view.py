@@ -18,9 +18,7 @@ from textual.message import Message
 from textual.widgets import Button, Static
 from textual.worker import Worker
 
-from jobstore import JobStore
-from jobstore.sanitize import terminal_safe
-from jobstore.worktree_diff import WorktreeDiff, read_worktree_diff
+from jobstore import JobStore, WorktreeDiff, read_worktree_diff, terminal_safe
 from tui.theme import palette_of
 from tui.workers import Task, failed_worker
 

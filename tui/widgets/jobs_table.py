@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
-from jobstore.sanitize import terminal_safe
+from jobstore import terminal_safe
 from tui import format as fmt
 from tui.jobs import JobFilter, JobRow
 from tui.theme import palette_of
