@@ -49,7 +49,12 @@ from jobstore.states import JobStatus, can_transition
 from jobstore.store import JobStore, UnreadableRecord
 from jobstore.tail import OutputFollower
 from jobstore.watch import Wakeup
-from jobstore.worktree_diff import record_worktree_end, record_worktree_start
+from jobstore.worktree_diff import (
+    CANCELLED_BEFORE_CODEX,
+    discard_snapshot,
+    record_worktree_end,
+    record_worktree_start,
+)
 
 FALLBACK_TICK_SECONDS = 0.1
 SUMMARY_EVERY_SECONDS = 0.5
@@ -57,6 +62,7 @@ SUMMARY_EVERY_SECONDS = 0.5
 MAX_EVENT_BYTES = 1024 * 1024
 
 
+CANCELLED_BEFORE_CODEX_STARTED = "cancelled before codex started"
 END_RETRY_MAX_SECONDS = 5.0  # a full disk: retry recording the end at least this often
 _MAX_COMMAND_BYTES = 4 * 1024 * 1024
 
@@ -127,7 +133,25 @@ class Runner:
             return 0  # cancelled or settled before we got here
         if record.pid != os.getpid():
             return 0  # the starter gave up on us (a late zygote fork) and spawned another
-        record_worktree_start(self.store, self.job_id, record.cwd)  # never raises
+        try:
+            self._record_identity(record)
+        except (OSError, StoreRefused) as exc:
+            self._finish(JobStatus.ERROR, None, f"could not start codex: {exc}")
+            return 1
+        record_worktree_start(  # never raises; stopped at once by a cancel
+            self.store,
+            self.job_id,
+            record.cwd,
+            env=self.marker_env,
+            stop=self._cancel_requested,
+            max_file_bytes=self.store.snapshot_max_file_bytes,
+        )
+        if self._cancel_requested():
+            # codex never starts for a job whose cancel was asked for.
+            self._cleanup(lambda: discard_snapshot(self.layout, self.job_id, CANCELLED_BEFORE_CODEX))
+            self._cleanup(self._stop_leftovers)
+            self._finish(JobStatus.CANCELLED, None, CANCELLED_BEFORE_CODEX_STARTED)
+            return 0
         try:
             proc = self._spawn_codex(record)
         except (OSError, StoreRefused) as exc:
@@ -145,7 +169,14 @@ class Runner:
         self.outcome = (status, returncode, error)
         self._cleanup(self.follower.close)
         self._cleanup(self._stop_leftovers)
-        self._cleanup(lambda: record_worktree_end(self.store, self.job_id))
+        self._cleanup(
+            lambda: record_worktree_end(
+                self.store,
+                self.job_id,
+                env=self.marker_env,
+                max_file_bytes=self.store.snapshot_max_file_bytes,
+            )
+        )
         self._finish(status, returncode, error)
         return 0
 
@@ -163,14 +194,7 @@ class Runner:
         out_fd = fsio.open_file(self.layout.output(self.job_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         # Pre-created private, so codex's own write of it does not follow the umask.
         fsio.create_empty(self.layout.last_message(self.job_id))
-        # Our start time and the job's marker are recorded before codex exists, so every
-        # process of its tree is provably the job's from its first moment.
-        self._record(
-            None,
-            pid_started_at=start_time_of(os.getpid()),
-            extra={**record.extra, MARKER_FIELD: self.marker_secret},
-        )
-        env = {**os.environ, JOB_MARKER_ENV: job_marker(self.job_id, self.marker_secret)}
+        env = {**os.environ, **self.marker_env}
         stdin = fsio.open_file(stdin_path, os.O_RDONLY) if stdin_path else subprocess.DEVNULL
         try:
             self.follower = OutputFollower(
@@ -197,6 +221,20 @@ class Runner:
         self.codex_started_at = start_time_of(proc.pid)
         self._record(None, codex_pid=proc.pid, codex_pgid=proc.pid, codex_started_at=self.codex_started_at)
         return proc
+
+    def _record_identity(self, record: JobRecord) -> None:
+        """Record our start time and the job's marker before any process of the job exists
+        (git's for the snapshot, codex), so every one of them is provably the job's from its
+        first moment, and found by the job's cleanup even if this runner is killed."""
+        self._record(
+            None,
+            pid_started_at=start_time_of(os.getpid()),
+            extra={**record.extra, MARKER_FIELD: self.marker_secret},
+        )
+
+    @property
+    def marker_env(self) -> dict[str, str]:
+        return {JOB_MARKER_ENV: job_marker(self.job_id, self.marker_secret)}
 
     def _record(self, status: JobStatus | None, **fields: object) -> None:
         """Write to the job's record; if someone deleted or damaged it meanwhile, put back

@@ -38,6 +38,7 @@ from jobstore.records import Records
 from jobstore.sessions import SessionIndex
 from jobstore.settings import StoreSettings, check_max_jobs
 from jobstore.states import JobStatus
+from jobstore.worktree_diff import DIFF_NOT_RECORDED, discard_snapshot
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 # A job marked running whose runner pid was not written yet: its starter may still be
@@ -150,6 +151,8 @@ class Scheduler:
         # Its runner and codex are gone, but codex's commands in sessions of their own may
         # live on: nothing of the job's tree outlives its recorded end.
         terminate_job_tree(record, self.cancel_grace)
+        with contextlib.suppress(JobStoreError, OSError):  # a leftover folder never blocks settling
+            discard_snapshot(self.layout, job_id, DIFF_NOT_RECORDED)
         session_id = record.session_id or self.sessions.session_id_from_output(job_id)
         updated = self.records.transition(job_id, JobStatus.LOST, session_id=session_id, error=LOST_ERROR)
         if session_id and not record.session_id:
@@ -353,7 +356,8 @@ class Scheduler:
                 final, False, f"job {job_id} ended on its own ({final.status}) before the cancel took effect"
             )
         if final.is_terminal:
-            return CancelOutcome(final, True, f"job {job_id} cancelled")
+            before = " before codex started" if final.codex_pid is None else ""
+            return CancelOutcome(final, True, f"job {job_id} cancelled{before}")
         why = f": the store cannot be written ({unrecorded})" if unrecorded else ""
         return CancelOutcome(final, True, f"job {job_id} asked to stop; its end is not recorded yet{why}")
 
@@ -375,6 +379,8 @@ class Scheduler:
                 signal_process(record.pid, record.pid_started_at, signal.SIGTERM)
             return
         terminate_job_tree(record, self.cancel_grace)  # codex may still run without its runner
+        with contextlib.suppress(JobStoreError, OSError):
+            discard_snapshot(self.layout, record.job_id, DIFF_NOT_RECORDED)
         self.records.transition(
             record.job_id,
             JobStatus.CANCELLED,

@@ -89,6 +89,7 @@ class JobStore:
         seed_max_jobs = max_jobs if max_jobs is not None else settings.max_jobs
         self.codex_bin = codex_bin if codex_bin is not None else settings.codex_bin
         self.cancel_grace = cancel_grace if cancel_grace is not None else settings.cancel_grace
+        self.snapshot_max_file_bytes = settings.snapshot_max_file_bytes
         self._records = Records(self.layout)
         self._sessions = SessionIndex(self.layout)
         self._scheduler = Scheduler(

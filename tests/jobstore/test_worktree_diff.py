@@ -118,17 +118,24 @@ def test_a_job_outside_a_repository_records_nothing(store: JobStore, workdir: Pa
     assert repository_of(str(workdir)) is None
 
 
+def in_snapshot(repo: Path, folder: Path, *args: str) -> str:
+    """git in `repo` that also sees the objects a snapshot wrote into its own `folder`."""
+    env = {**os.environ, "GIT_OBJECT_DIRECTORY": str(folder / "git" / "objects")}
+    env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = str(repo / ".git" / "objects")
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env).stdout
+
+
 def test_a_snapshot_of_a_repository_without_commits(tmp_path: Path) -> None:
     repo = tmp_path / "empty"
     repo.mkdir()
     git(repo, "init", "-q")
     (repo / "a.txt").write_text("a\n")
-    tree = snapshot_tree(str(repo))
-    assert git(repo, "ls-tree", "--name-only", tree).split() == ["a.txt"]
+    tree = snapshot_tree(str(repo), tmp_path / "snapshot")
+    assert in_snapshot(repo, tmp_path / "snapshot", "ls-tree", "--name-only", tree).split() == ["a.txt"]
     assert git(repo, "status", "--porcelain").split() == ["??", "a.txt"]  # still untracked
 
 
-def test_a_same_size_edit_in_the_index_s_second_is_seen(repo: Path) -> None:
+def test_a_same_size_edit_in_the_index_s_second_is_seen(repo: Path, tmp_path: Path) -> None:
     # git trusts an index entry whose size and mtime (in seconds) match, unless the index is no
     # older than the file ("racy git"): the snapshot's copy of the index must keep its time.
     git(repo, "config", "core.trustctime", "false")
@@ -138,5 +145,6 @@ def test_a_same_size_edit_in_the_index_s_second_is_seen(repo: Path) -> None:
     app.write_text("def add(a, b):\n    return a - b\n")  # same size, same second
     os.utime(app, (second, second + 0.5))
     os.utime(repo / ".git" / "index", (second, second))
-    tree = snapshot_tree(str(repo))
-    assert git(repo, "rev-parse", f"{tree}:src/app.py") == git(repo, "hash-object", "src/app.py")
+    tree = snapshot_tree(str(repo), tmp_path / "snapshot")
+    blob = in_snapshot(repo, tmp_path / "snapshot", "rev-parse", f"{tree}:src/app.py")
+    assert blob == git(repo, "hash-object", "src/app.py")
