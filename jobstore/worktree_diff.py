@@ -257,6 +257,8 @@ def record_worktree_start(
         if repo is None:
             return
         started_at = now_iso()
+        # Said first, so that a runner killed mid-snapshot leaves a record its settling completes.
+        fsio.write_json_atomic(_meta_path(store, job_id), WorktreeDiff(repo.top, started_at, "").to_dict())
         area = SnapshotArea(store.layout.snapshot_dir(job_id), repo, env, stop)
         skipped: list[str] = []
         try:

@@ -42,9 +42,15 @@ def repo(tmp_path: Path) -> Path:
     return repo
 
 
+def snapshot_taken(store: JobStore, job_id: str) -> bool:
+    """Whether the job's start snapshot is recorded (its folder's changes count from here)."""
+    recorded = read_worktree_diff(store, job_id)
+    return recorded is not None and bool(recorded.start_tree or recorded.error)
+
+
 def start(store: JobStore, cwd: Path, prompt: str = "sleep=300") -> str:
     record = store.start(RunOptions(prompt=prompt, cwd=str(cwd)))
-    wait_until(lambda: read_worktree_diff(store, record.job_id) is not None)
+    wait_until(lambda: snapshot_taken(store, record.job_id))
     return record.job_id
 
 
@@ -122,7 +128,8 @@ def in_snapshot(repo: Path, folder: Path, *args: str) -> str:
     """git in `repo` that also sees the objects a snapshot wrote into its own `folder`."""
     env = {**os.environ, "GIT_OBJECT_DIRECTORY": str(folder / "git" / "objects")}
     env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = str(repo / ".git" / "objects")
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env).stdout
+    done = subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env)
+    return done.stdout
 
 
 def test_a_snapshot_of_a_repository_without_commits(tmp_path: Path) -> None:

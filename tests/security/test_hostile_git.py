@@ -17,15 +17,38 @@ from jobstore.git import Git, repository_paths
 from jobstore.worktree_diff import read_worktree_diff, snapshot_tree
 from mcp_server.convert import worktree_diff_view
 from tests.helpers import wait_until
-from tests.jobstore.test_worktree_diff import GIT_ENV, git
+from tests.jobstore.test_worktree_diff import GIT_ENV, git, snapshot_taken
 
-HOOKS = (
-    "applypatch-msg pre-applypatch post-applypatch pre-commit pre-merge-commit prepare-commit-msg "
-    "commit-msg post-commit pre-rebase post-checkout post-merge pre-push pre-receive update "
-    "proc-receive post-receive post-update reference-transaction push-to-checkout pre-auto-gc "
-    "post-rewrite sendemail-validate fsmonitor-watchman p4-changelist p4-prepare-changelist "
-    "p4-post-changelist p4-pre-submit post-index-change"
-).split()
+HOOKS = [
+    "applypatch-msg",
+    "pre-applypatch",
+    "post-applypatch",
+    "pre-commit",
+    "pre-merge-commit",
+    "prepare-commit-msg",
+    "commit-msg",
+    "post-commit",
+    "pre-rebase",
+    "post-checkout",
+    "post-merge",
+    "pre-push",
+    "pre-receive",
+    "update",
+    "proc-receive",
+    "post-receive",
+    "post-update",
+    "reference-transaction",
+    "push-to-checkout",
+    "pre-auto-gc",
+    "post-rewrite",
+    "sendemail-validate",
+    "fsmonitor-watchman",
+    "p4-changelist",
+    "p4-prepare-changelist",
+    "p4-post-changelist",
+    "p4-pre-submit",
+    "post-index-change",
+]
 # Every configuration key whose value git runs, each given its own program (by the key's name).
 PROGRAM_KEYS = (
     "filter.x.clean",
@@ -110,7 +133,7 @@ def test_a_job_in_a_hostile_repository_runs_none_of_its_programs(
     store: JobStore, hostile: Path, markers: Path
 ) -> None:
     job_id = store.start(RunOptions(prompt="sleep=300", cwd=str(hostile))).job_id
-    wait_until(lambda: read_worktree_diff(store, job_id) is not None)
+    wait_until(lambda: snapshot_taken(store, job_id))
     edit(hostile)
     store.cancel(job_id, wait=20)
     diff = wait_until(lambda: (d := read_worktree_diff(store, job_id)) is not None and d.ended and d)
@@ -175,7 +198,7 @@ def test_a_job_s_snapshots_never_write_into_the_person_s_git_folder(
     (hostile / "untracked.bin").write_bytes(os.urandom(3 * 1024 * 1024))
     before = fingerprint(hostile / ".git")
     job_id = store.start(RunOptions(prompt="sleep=300", cwd=str(hostile))).job_id
-    wait_until(lambda: read_worktree_diff(store, job_id) is not None)
+    wait_until(lambda: snapshot_taken(store, job_id))
     edit(hostile)
     (hostile / "during.bin").write_bytes(os.urandom(1024 * 1024))
     store.cancel(job_id, wait=20)
@@ -194,7 +217,7 @@ def test_files_over_the_bound_are_left_out_and_named(
         f.truncate(3 * 1024 * 1024)
     before = fingerprint(hostile / ".git")
     job_id = store.start(RunOptions(prompt="sleep=300", cwd=str(hostile))).job_id
-    wait_until(lambda: read_worktree_diff(store, job_id) is not None)
+    wait_until(lambda: snapshot_taken(store, job_id))
     (hostile / "a.txt").write_text("changed\n")
     with open(hostile / "big-during.bin", "wb") as f:
         f.truncate(2 * 1024 * 1024)
