@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from jobstore import JobStore, RunOptions
+from jobstore import JobStore, RunOptions, Settings
+from jobstore.errors import InvalidInput
 from jobstore.git import Git, repository_paths
 from jobstore.worktree_diff import read_worktree_diff, snapshot_tree
 from mcp_server.convert import worktree_diff_view
@@ -230,3 +231,14 @@ def test_files_over_the_bound_are_left_out_and_named(
     view = worktree_diff_view(store, job_id)
     assert view is not None and view.error == notice  # what codex_poll(include_diff) shows
     assert fingerprint(hostile / ".git") == before
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "4097", "1e308", "inf", "nan", "fifty"])
+def test_the_snapshot_bound_is_bounded(value: str) -> None:
+    with pytest.raises(InvalidInput, match="CODEX_ASYNC_SNAPSHOT_MAX_MB"):
+        Settings.from_env({"CODEX_ASYNC_SNAPSHOT_MAX_MB": value})
+
+
+def test_the_snapshot_bound_s_default_and_ceiling() -> None:
+    assert Settings.from_env({}).snapshot_max_file_bytes == 50 * 1024 * 1024
+    assert Settings.from_env({"CODEX_ASYNC_SNAPSHOT_MAX_MB": "4096"}).snapshot_max_mb == 4096
