@@ -131,7 +131,7 @@ class SnapshotArea:
     def create(self) -> None:
         """A fresh git folder: our configuration only, the repository's ignore rules, and
         the repository's index to start from."""
-        discard_folder(self.folder)
+        fsio.remove_tree(self.folder)
         fsio.ensure_dir(self.folder)
         for sub in ("git", "git/refs", "git/objects", "git/info"):
             os.mkdir(self.folder / sub, 0o700)
@@ -185,15 +185,10 @@ class SnapshotArea:
         return names, diff
 
 
-def discard_folder(folder: Path) -> None:
-    """Remove a job's snapshot folder (our own, never through a symlink)."""
-    fsio.remove_tree(folder)
-
-
 def discard_snapshot(layout: StoreLayout, job_id: str, why: str) -> None:
     """Remove a job's snapshot folder and, if its diff was not recorded, say `why` in the record
     (a job cancelled before codex started; a job settled after its runner died)."""
-    discard_folder(layout.snapshot_dir(job_id))
+    fsio.remove_tree(layout.snapshot_dir(job_id))
     meta = layout.job_file(layout.job_dir(job_id), FileKind.WORKTREE)
     recorded = _read_meta(meta)
     if recorded is not None and not recorded.ended:
@@ -266,7 +261,7 @@ def record_worktree_start(
             snapshot = area.snapshot(max_file_bytes)
             tree, skipped, error = snapshot.tree, snapshot.skipped, None
         except GitStopped:
-            discard_folder(area.folder)
+            fsio.remove_tree(area.folder)
             meta = WorktreeDiff(repo.top, started_at, "", now_iso(), error=CANCELLED_BEFORE_CODEX)
             fsio.write_json_atomic(_meta_path(store, job_id), meta.to_dict())
             return
@@ -284,20 +279,21 @@ def record_worktree_start(
 def record_worktree_end(store: JobStore, job_id: str, *, env: Mapping[str, str], max_file_bytes: int) -> None:
     """Record the diff from the start's snapshot to the working tree now, then remove the
     snapshot folder. Never raises."""
+    start = _read_meta(_meta_path(store, job_id))
+    if start is None or start.ended:
+        return  # no repository (so no snapshot folder), or already recorded
+    folder = store.layout.snapshot_dir(job_id)
     try:
-        start = read_worktree_diff(store, job_id)
-        if start is None or start.ended:
-            return
         newer = [j for j in store.job_ids() if j > job_id]
         others = sorted(set(start.other_jobs) | set(_jobs_in_repo(store, newer, start.repo)))
-        end = _end_of(store.layout.snapshot_dir(job_id), start, others, env, max_file_bytes)
+        end = _end_of(folder, start, others, env, max_file_bytes)
         fsio.write_bytes_atomic(_diff_path(store, job_id), end.diff.encode("utf-8"))
         fsio.write_json_atomic(_meta_path(store, job_id), end.to_dict())
     except Exception as exc:
         print(f"runner: cannot record what the job changed: {exc!r}", file=sys.stderr)
     finally:
         with contextlib.suppress(Exception):
-            discard_folder(store.layout.snapshot_dir(job_id))
+            fsio.remove_tree(folder)
 
 
 def _end_of(
