@@ -196,23 +196,6 @@ def discard_snapshot(layout: StoreLayout, job_id: str, why: str) -> None:
         fsio.write_json_atomic(meta, ended.to_dict())
 
 
-def repository_of(folder: str) -> str | None:
-    """The top folder of the git working tree holding `folder`, or None."""
-    paths = repository_paths(folder)
-    return paths.top if paths else None
-
-
-def snapshot_tree(repo: str, folder: Path, *, max_file_bytes: int = 2**62) -> str:
-    """The working tree of `repo` as a tree object (in `folder`, which is left for the caller
-    to read the tree from and remove)."""
-    paths = repository_paths(repo)
-    if paths is None:
-        raise GitFailed(f"{repo} is in no git working tree")
-    area = SnapshotArea(folder, paths, {}, lambda: False)
-    area.create()
-    return area.snapshot(max_file_bytes).tree
-
-
 def _meta_path(store: JobStore, job_id: str) -> Path:
     return store.layout.job_file(store.layout.job_dir(job_id), FileKind.WORKTREE)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from jobstore import JobStatus, JobStore, RunOptions
-from jobstore.worktree_diff import read_worktree_diff, repository_of, snapshot_tree
+from jobstore.git import repository_paths
+from jobstore.worktree_diff import SnapshotArea, read_worktree_diff
 from tests.helpers import wait_until
 
 GIT_ENV = {
@@ -27,16 +28,23 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    (repo / "src").mkdir(parents=True)
-    (repo / "src" / "app.py").write_text("def add(a, b):\n    return a + b\n")
-    (repo / "notes.txt").write_text("first\n")
-    (repo / ".gitignore").write_text("*.log\n")
+def committed_repository(repo: Path, files: dict[str, str]) -> Path:
+    """A repository at `repo` whose one commit holds `files` (path: text)."""
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "first")
+    return repo
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    repo = committed_repository(
+        tmp_path / "repo",
+        {"src/app.py": "def add(a, b):\n    return a + b\n", "notes.txt": "first\n", ".gitignore": "*.log\n"},
+    )
     (repo / "notes.txt").write_text("first\nuncommitted before the job\n")  # not the job's doing
     git(repo, "stash", "list")
     return repo
@@ -121,7 +129,16 @@ def test_a_job_outside_a_repository_records_nothing(store: JobStore, workdir: Pa
     final = store.wait(record.job_id, 20)
     assert final.status == JobStatus.DONE
     assert read_worktree_diff(store, record.job_id) is None
-    assert repository_of(str(workdir)) is None
+    assert repository_paths(str(workdir)) is None
+
+
+def snapshot_tree(repo: str, folder: Path) -> str:
+    """A snapshot of `repo`'s working tree made in `folder` (left there to be read)."""
+    paths = repository_paths(repo)
+    assert paths is not None
+    area = SnapshotArea(folder, paths, {}, lambda: False)
+    area.create()
+    return area.snapshot(2**62).tree
 
 
 def in_snapshot(repo: Path, folder: Path, *args: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,16 @@ import pytest
 from jobstore import JobStore, RunOptions, Settings
 from jobstore.errors import InvalidInput
 from jobstore.git import Git, repository_paths
-from jobstore.worktree_diff import read_worktree_diff, snapshot_tree
+from jobstore.worktree_diff import read_worktree_diff
 from mcp_server.convert import worktree_diff_view
 from tests.helpers import wait_until
-from tests.jobstore.test_worktree_diff import GIT_ENV, git, snapshot_taken
+from tests.jobstore.test_worktree_diff import (
+    GIT_ENV,
+    committed_repository,
+    git,
+    snapshot_taken,
+    snapshot_tree,
+)
 
 HOOKS = [
     "applypatch-msg",
@@ -81,25 +88,17 @@ def _program(folder: Path, markers: Path, name: str, file_name: str | None = Non
 
 @pytest.fixture
 def markers(tmp_path: Path) -> Path:
-    folder = tmp_path / "markers"
-    folder.mkdir()
-    return folder
+    """Where the hostile repository's programs leave their marks (empty: none ran)."""
+    return Path(tempfile.mkdtemp(dir=tmp_path, prefix="markers-"))
 
 
 @pytest.fixture
 def hostile(tmp_path: Path, markers: Path) -> Path:
     """A repository with a commit, then configured to run a program for everything it can."""
-    programs = tmp_path / "programs"
-    programs.mkdir()
-    repo = tmp_path / "hostile"
-    repo.mkdir()
-    (repo / ".gitattributes").write_text("*.txt filter=x diff=x merge=x\n*.y filter=y\n*.z filter=z\n")
-    (repo / "a.txt").write_text("one\n")
-    (repo / "b.y").write_text("bee\n")
-    (repo / "c.z").write_text("sea\n")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "first")
+    programs = Path(tempfile.mkdtemp(dir=tmp_path, prefix="programs-"))
+    attributes = "*.txt filter=x diff=x merge=x\n*.y filter=y\n*.z filter=z\n"
+    files = {".gitattributes": attributes, "a.txt": "one\n", "b.y": "bee\n", "c.z": "sea\n"}
+    repo = committed_repository(tmp_path / "hostile", files)
     # Only now hostile: building the fixture with plain git ran none of it.
     for key in PROGRAM_KEYS:
         git(repo, "config", key, _program(programs, markers, key))

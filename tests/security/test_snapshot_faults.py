@@ -17,7 +17,7 @@ from jobstore.processes import marked_processes, marker_secret_of, wait_gone
 from jobstore.runner import CANCELLED_BEFORE_CODEX_STARTED
 from jobstore.worktree_diff import CANCELLED_BEFORE_CODEX, DIFF_NOT_RECORDED, read_worktree_diff
 from tests.helpers import wait_until
-from tests.jobstore.test_worktree_diff import git
+from tests.jobstore.test_worktree_diff import committed_repository
 
 # A sparse file: git reads (and hashes, and compresses) all of it, the disk holds none of it.
 LARGE_BYTES = 1024 * 1024 * 1024
@@ -25,12 +25,7 @@ LARGE_BYTES = 1024 * 1024 * 1024
 
 @pytest.fixture
 def large_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    repo = tmp_path / "large"
-    repo.mkdir()
-    (repo / "small.txt").write_text("small\n")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "first")
+    repo = committed_repository(tmp_path / "large", {"small.txt": "small\n"})
     with open(repo / "large.bin", "wb") as f:
         f.truncate(LARGE_BYTES)
     monkeypatch.setenv("CODEX_ASYNC_SNAPSHOT_MAX_MB", "4096")  # the runner snapshots it
