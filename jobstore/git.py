@@ -19,6 +19,11 @@ started here, and none of those runs:
   repository at all, so it has no driver to run whatever the repository's files say.
 
 A git that runs too long, or whose caller's `stop()` turns true, is killed.
+
+Two kinds of program cannot be emptied from the command line, and no command run here reaches
+them: `merge.<x>.driver` (a merge that may use one, `apply --3way` included, belongs in a private
+git folder, as the snapshots' are) and `core.alternateRefsCommand` (used only by transports, which
+`protocol.allow=never` refuses).
 """
 
 from __future__ import annotations
