@@ -83,6 +83,8 @@ def scrubbed_environment(extra: Mapping[str, str] = {}) -> dict[str, str]:
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_CONFIG_GLOBAL": os.devnull,
             "GIT_TERMINAL_PROMPT": "0",
+            # No transport at all: overrides any `protocol.<x>.allow` of the repository's.
+            "GIT_ALLOW_PROTOCOL": "none",
             "GIT_OPTIONAL_LOCKS": "0",  # a read never rewrites the person's index
             "GIT_PAGER": "cat",
             "PAGER": "cat",
