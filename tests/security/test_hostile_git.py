@@ -15,7 +15,7 @@ import pytest
 
 from jobstore import JobStore, RunOptions, Settings
 from jobstore.errors import InvalidInput
-from jobstore.git import Git, repository_paths
+from jobstore.git import Git, GitFailed, repository_paths
 from jobstore.worktree_diff import read_worktree_diff
 from mcp_server.convert import worktree_diff_view
 from tests.helpers import wait_until
@@ -75,6 +75,8 @@ PROGRAM_KEYS = (
     "gpg.program",
     "core.alternateRefsCommand",
     "merge.x.driver",
+    "remote.origin.uploadpack",
+    "remote.origin.receivepack",
 )
 
 
@@ -102,6 +104,8 @@ def hostile(tmp_path: Path, markers: Path) -> Path:
     # Only now hostile: building the fixture with plain git ran none of it.
     for key in PROGRAM_KEYS:
         git(repo, "config", key, _program(programs, markers, key))
+    git(repo, "config", "remote.origin.url", str(repo))
+    git(repo, "config", "protocol.file.allow", "always")
     included = tmp_path / "included.config"
     included.write_text(f'[filter "y"]\n\tprocess = {_program(programs, markers, "filter.y.process")}\n')
     git(repo, "config", "include.path", str(included))
@@ -158,6 +162,8 @@ def test_every_git_command_in_a_person_s_repository_runs_none_of_its_programs(
     paths = repository_paths(str(hostile))
     assert paths is not None and paths.top == str(hostile)
     snapshot_tree(str(hostile), tmp_path / "snapshot")
+    with pytest.raises(GitFailed, match="not allowed"):  # no transport, whatever the repository allows
+        person.run("fetch", "origin")
     assert os.listdir(markers) == []
 
 
