@@ -32,24 +32,29 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jobstore import fsio
 from jobstore.errors import JobStoreError
 from jobstore.git import Git, GitFailed, GitStopped, RepositoryPaths, repository_paths
 from jobstore.layout import FileKind, StoreLayout
 from jobstore.record import now_iso
-
-if TYPE_CHECKING:
-    from jobstore.store import JobStore
+from jobstore.records import Records
 
 MAX_DIFF_BYTES = 16 * 1024 * 1024
 _MAX_META_BYTES = 1024 * 1024
 _MAX_EXCLUDE_BYTES = 1024 * 1024
 # Of the files left out of a snapshot, this many are named in the record (all are counted).
 _MAX_NAMED_SKIPPED = 100
-CANCELLED_BEFORE_CODEX = "the job was cancelled before codex started: no diff to record"
+CODEX_NEVER_STARTED = "codex never started: no diff to record"
 DIFF_NOT_RECORDED = "not recorded: the job's runner ended before its diff was"
+
+
+class InStore(Protocol):
+    """Whatever knows its store's layout: the facade (`JobStore`), a job's port."""
+
+    @property
+    def layout(self) -> StoreLayout: ...
 
 
 @dataclass(frozen=True)
@@ -196,21 +201,21 @@ def discard_snapshot(layout: StoreLayout, job_id: str, why: str) -> None:
         fsio.write_json_atomic(meta, ended.to_dict())
 
 
-def _meta_path(store: JobStore, job_id: str) -> Path:
-    return store.layout.job_file(store.layout.job_dir(job_id), FileKind.WORKTREE)
+def _meta_path(layout: StoreLayout, job_id: str) -> Path:
+    return layout.job_file(layout.job_dir(job_id), FileKind.WORKTREE)
 
 
-def _diff_path(store: JobStore, job_id: str) -> Path:
-    return store.layout.job_file(store.layout.job_dir(job_id), FileKind.WORKTREE_DIFF)
+def _diff_path(layout: StoreLayout, job_id: str) -> Path:
+    return layout.job_file(layout.job_dir(job_id), FileKind.WORKTREE_DIFF)
 
 
-def _jobs_in_repo(store: JobStore, job_ids: list[str], repo: str) -> list[str]:
+def _jobs_in_repo(records: Records, job_ids: list[str], repo: str) -> list[str]:
     """Of `job_ids`, those that ran (started) with a folder inside `repo`."""
     found = []
     prefix = os.path.realpath(repo).rstrip(os.sep) + os.sep
     for job_id in job_ids:
         try:
-            record = store.read_record(job_id)
+            record = records.read(job_id)
         except (JobStoreError, OSError):
             continue
         real = os.path.realpath(record.cwd)
@@ -220,7 +225,7 @@ def _jobs_in_repo(store: JobStore, job_ids: list[str], repo: str) -> list[str]:
 
 
 def record_worktree_start(
-    store: JobStore,
+    layout: StoreLayout,
     job_id: str,
     cwd: str,
     *,
@@ -236,8 +241,8 @@ def record_worktree_start(
             return
         started_at = now_iso()
         # Said first, so that a runner killed mid-snapshot leaves a record its settling completes.
-        fsio.write_json_atomic(_meta_path(store, job_id), WorktreeDiff(repo.top, started_at, "").to_dict())
-        area = SnapshotArea(store.layout.snapshot_dir(job_id), repo, env, stop)
+        fsio.write_json_atomic(_meta_path(layout, job_id), WorktreeDiff(repo.top, started_at, "").to_dict())
+        area = SnapshotArea(layout.snapshot_dir(job_id), repo, env, stop)
         skipped: list[str] = []
         try:
             area.create()
@@ -245,33 +250,37 @@ def record_worktree_start(
             tree, skipped, error = snapshot.tree, snapshot.skipped, None
         except GitStopped:
             fsio.remove_tree(area.folder)
-            meta = WorktreeDiff(repo.top, started_at, "", now_iso(), error=CANCELLED_BEFORE_CODEX)
-            fsio.write_json_atomic(_meta_path(store, job_id), meta.to_dict())
+            meta = WorktreeDiff(repo.top, started_at, "", now_iso(), error=CODEX_NEVER_STARTED)
+            fsio.write_json_atomic(_meta_path(layout, job_id), meta.to_dict())
             return
         except (GitFailed, OSError, JobStoreError) as exc:
             tree, error = "", f"no snapshot of the working tree at the start: {exc}"
-        running = [j for j in store.list_jobs(limit=10_000, status="running") if j.job_id != job_id]
-        others = _jobs_in_repo(store, [j.job_id for j in running], repo.top)
+        records = Records(layout)
+        running = sorted(records.running_ids() - {job_id}, reverse=True)
+        others = _jobs_in_repo(records, running, repo.top)
         meta = WorktreeDiff(repo.top, started_at, tree, other_jobs=others, error=error)
         meta = _with_skipped(meta, skipped, max_file_bytes)
-        fsio.write_json_atomic(_meta_path(store, job_id), meta.to_dict())
+        fsio.write_json_atomic(_meta_path(layout, job_id), meta.to_dict())
     except Exception as exc:  # the job runs whatever happens here
         print(f"runner: cannot snapshot the working tree: {exc!r}", file=sys.stderr)
 
 
-def record_worktree_end(store: JobStore, job_id: str, *, env: Mapping[str, str], max_file_bytes: int) -> None:
+def record_worktree_end(
+    layout: StoreLayout, job_id: str, *, env: Mapping[str, str], max_file_bytes: int
+) -> None:
     """Record the diff from the start's snapshot to the working tree now, then remove the
     snapshot folder. Never raises."""
-    start = _read_meta(_meta_path(store, job_id))
+    start = _read_meta(_meta_path(layout, job_id))
     if start is None or start.ended:
         return  # no repository (so no snapshot folder), or already recorded
-    folder = store.layout.snapshot_dir(job_id)
+    folder = layout.snapshot_dir(job_id)
     try:
-        newer = [j for j in store.job_ids() if j > job_id]
-        others = sorted(set(start.other_jobs) | set(_jobs_in_repo(store, newer, start.repo)))
+        records = Records(layout)
+        newer = [j for j in records.job_ids() if j > job_id]
+        others = sorted(set(start.other_jobs) | set(_jobs_in_repo(records, newer, start.repo)))
         end = _end_of(folder, start, others, env, max_file_bytes)
-        fsio.write_bytes_atomic(_diff_path(store, job_id), end.diff.encode("utf-8"))
-        fsio.write_json_atomic(_meta_path(store, job_id), end.to_dict())
+        fsio.write_bytes_atomic(_diff_path(layout, job_id), end.diff.encode("utf-8"))
+        fsio.write_json_atomic(_meta_path(layout, job_id), end.to_dict())
     except Exception as exc:
         print(f"runner: cannot record what the job changed: {exc!r}", file=sys.stderr)
     finally:
@@ -322,15 +331,15 @@ def _name_status(line: str) -> tuple[str, str]:
     return status[:1] or "?", paths.replace("\t", " → ")
 
 
-def read_worktree_diff(store: JobStore, job_id: str) -> WorktreeDiff | None:
+def read_worktree_diff(store: InStore, job_id: str) -> WorktreeDiff | None:
     """What the job changed in its repository; None when nothing was recorded (its folder
     is no git repository, or the job has not started)."""
-    recorded = _read_meta(_meta_path(store, job_id))
+    recorded = _read_meta(_meta_path(store.layout, job_id))
     if recorded is None or not recorded.ended:
         return recorded
     diff = ""
     with contextlib.suppress(OSError):
-        diff = _read(_diff_path(store, job_id), MAX_DIFF_BYTES + 1024).decode("utf-8", "replace")
+        diff = _read(_diff_path(store.layout, job_id), MAX_DIFF_BYTES + 1024).decode("utf-8", "replace")
     return dataclasses.replace(recorded, diff=diff)
 
 

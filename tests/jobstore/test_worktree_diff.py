@@ -50,15 +50,16 @@ def repo(tmp_path: Path) -> Path:
     return repo
 
 
-def snapshot_taken(store: JobStore, job_id: str) -> bool:
-    """Whether the job's start snapshot is recorded (its folder's changes count from here)."""
+def codex_started(store: JobStore, job_id: str) -> bool:
+    """Whether codex runs for the job: its start snapshot is behind it, so the folder's changes
+    count from here (a cancel before codex starts leaves no diff to record)."""
     recorded = read_worktree_diff(store, job_id)
-    return recorded is not None and bool(recorded.start_tree or recorded.error)
+    return recorded is not None and store.get(job_id).codex_pid is not None
 
 
 def start(store: JobStore, cwd: Path, prompt: str = "sleep=300") -> str:
     record = store.start(RunOptions(prompt=prompt, cwd=str(cwd)))
-    wait_until(lambda: snapshot_taken(store, record.job_id))
+    wait_until(lambda: codex_started(store, record.job_id))
     return record.job_id
 
 

@@ -21,9 +21,9 @@ from mcp_server.convert import worktree_diff_view
 from tests.helpers import wait_until
 from tests.jobstore.test_worktree_diff import (
     GIT_ENV,
+    codex_started,
     committed_repository,
     git,
-    snapshot_taken,
     snapshot_tree,
 )
 
@@ -137,7 +137,7 @@ def test_a_job_in_a_hostile_repository_runs_none_of_its_programs(
     store: JobStore, hostile: Path, markers: Path
 ) -> None:
     job_id = store.start(RunOptions(prompt="sleep=300", cwd=str(hostile))).job_id
-    wait_until(lambda: snapshot_taken(store, job_id))
+    wait_until(lambda: codex_started(store, job_id))
     edit(hostile)
     store.cancel(job_id, wait=20)
     diff = wait_until(lambda: (d := read_worktree_diff(store, job_id)) is not None and d.ended and d)
@@ -204,7 +204,7 @@ def test_a_job_s_snapshots_never_write_into_the_person_s_git_folder(
     (hostile / "untracked.bin").write_bytes(os.urandom(3 * 1024 * 1024))
     before = fingerprint(hostile / ".git")
     job_id = store.start(RunOptions(prompt="sleep=300", cwd=str(hostile))).job_id
-    wait_until(lambda: snapshot_taken(store, job_id))
+    wait_until(lambda: codex_started(store, job_id))
     edit(hostile)
     (hostile / "during.bin").write_bytes(os.urandom(1024 * 1024))
     store.cancel(job_id, wait=20)
@@ -223,7 +223,7 @@ def test_files_over_the_bound_are_left_out_and_named(
         f.truncate(3 * 1024 * 1024)
     before = fingerprint(hostile / ".git")
     job_id = store.start(RunOptions(prompt="sleep=300", cwd=str(hostile))).job_id
-    wait_until(lambda: snapshot_taken(store, job_id))
+    wait_until(lambda: codex_started(store, job_id))
     (hostile / "a.txt").write_text("changed\n")
     with open(hostile / "big-during.bin", "wb") as f:
         f.truncate(2 * 1024 * 1024)

@@ -13,9 +13,9 @@ import psutil
 import pytest
 
 from jobstore import JobStatus, JobStore, RunOptions
+from jobstore.job_life import CANCELLED_BEFORE_CODEX
 from jobstore.processes import marked_processes, marker_secret_of, wait_gone
-from jobstore.runner import CANCELLED_BEFORE_CODEX_STARTED
-from jobstore.worktree_diff import CANCELLED_BEFORE_CODEX, DIFF_NOT_RECORDED, read_worktree_diff
+from jobstore.worktree_diff import CODEX_NEVER_STARTED, DIFF_NOT_RECORDED, read_worktree_diff
 from tests.helpers import wait_until
 from tests.jobstore.test_worktree_diff import committed_repository
 
@@ -78,13 +78,13 @@ def test_a_cancel_during_the_start_snapshot_stops_it_and_codex_never_starts(
     outcome = store.cancel(job_id, wait=30)
     assert outcome.message == f"job {job_id} cancelled before codex started"
     record = store.get(job_id)
-    assert record.status == JobStatus.CANCELLED and record.error == CANCELLED_BEFORE_CODEX_STARTED
+    assert record.status == JobStatus.CANCELLED and record.error == CANCELLED_BEFORE_CODEX
     assert record.codex_pid is None and runs_of_codex(codex_runs) == []
     assert wait_gone(snapshotting, 0) == []  # git was stopped, not waited for
     assert no_process_of(store, job_id)
     assert not store.layout.snapshot_dir(job_id).exists()
     diff = read_worktree_diff(store, job_id)
-    assert diff is not None and diff.ended and diff.error == CANCELLED_BEFORE_CODEX
+    assert diff is not None and diff.ended and diff.error == CODEX_NEVER_STARTED
 
 
 def test_a_runner_killed_mid_snapshot_leaves_nothing_once_the_job_is_settled(
