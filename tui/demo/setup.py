@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from jobstore import JobStore, JobStoreError, ReviewOptions, RunOptions
-from jobstore.git import Git, GitFailed
+from jobstore import Git, GitFailed, JobStore, JobStoreError, ReviewOptions, RunOptions
 from tui.demo import scenarios
 
 # The folder holding the `tui` package, for the simulated codex's wrapper script.
