@@ -38,7 +38,6 @@ from jobstore.records import Records
 from jobstore.sessions import SessionIndex
 from jobstore.settings import StoreSettings, check_max_jobs
 from jobstore.states import JobStatus
-from jobstore.worktree_diff import DIFF_NOT_RECORDED, discard_snapshot
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 # A job marked running whose runner pid was not written yet: its starter may still be
@@ -165,14 +164,22 @@ class Scheduler:
         # Its runner and codex are gone, but codex's commands in sessions of their own may
         # live on: nothing of the job's tree outlives its recorded end.
         terminate_job_tree(record, self.cancel_grace)
-        with contextlib.suppress(JobStoreError, OSError):  # a leftover folder never blocks settling
-            discard_snapshot(self.layout, job_id, DIFF_NOT_RECORDED)
+        self._discard_snapshot(job_id)
         session_id = record.session_id or self.sessions.session_id_from_output(job_id)
         updated = self.records.transition(job_id, JobStatus.LOST, session_id=session_id, error=LOST_ERROR)
         if session_id and not record.session_id:
             with contextlib.suppress(StoreWriteError):
                 self.sessions.append(session_id, job_id)
         return updated or self.records.read(job_id)
+
+    def _discard_snapshot(self, job_id: str) -> None:
+        """A job whose runner died leaves its snapshot folder: removed, and its diff said not
+        recorded. Never blocks settling."""
+        # Loaded here, on this rare path: `import jobstore` stays without the diff's modules.
+        from jobstore.worktree_diff import DIFF_NOT_RECORDED, discard_snapshot
+
+        with contextlib.suppress(JobStoreError, OSError):
+            discard_snapshot(self.layout, job_id, DIFF_NOT_RECORDED)
 
     # ------------------------------------------------------------ admission
 
@@ -391,8 +398,7 @@ class Scheduler:
                 signal_process(record.pid, record.pid_started_at, signal.SIGTERM)
             return
         terminate_job_tree(record, self.cancel_grace)  # codex may still run without its runner
-        with contextlib.suppress(JobStoreError, OSError):
-            discard_snapshot(self.layout, record.job_id, DIFF_NOT_RECORDED)
+        self._discard_snapshot(record.job_id)
         self.records.transition(
             record.job_id,
             JobStatus.CANCELLED,
