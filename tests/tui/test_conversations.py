@@ -4,12 +4,15 @@ narrow terminals and the detail line's buttons, on the demo store."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 from textual.widgets import Markdown, TabbedContent
 
 from jobstore import Settings
+from jobstore.fsio import write_json_atomic
+from jobstore.layout import FileKind
 from tests.tui.conversation_demo import (
     CODEX_SESSION_ID,
     DEMO_DIFF,
@@ -123,6 +126,22 @@ async def test_the_diff_tab_shows_what_the_job_changed_and_copies_it(demo: DemoS
         assert view.diff is None and "Nothing recorded" in str(view.query_one("#diff-summary").render())
         await pilot.press("d")
         assert app.query_one(TabbedContent).active == "output-tab"
+
+
+async def test_the_diff_tab_says_which_files_were_not_snapshotted(demo: DemoStore) -> None:
+    job_id = demo.jobs["payments_2"]
+    meta = demo.store.layout.job_file(demo.store.layout.job_dir(job_id), FileKind.WORKTREE)
+    recorded = {**json.loads(meta.read_text()), "skipped_count": 3, "skipped_over_mb": 50}
+    write_json_atomic(meta, {**recorded, "skipped": ["data/a.bin", "data/b.bin", "data/c.bin"]})
+    app = app_for(demo)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        app.jobs_screen.open_job(job_id)
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        summary = str(app.query_one(DiffView).query_one("#diff-summary").render())
+        assert "not snapshotted: 3 files over 50 MB (their changes are not in this diff)" in summary
 
 
 @pytest.mark.parametrize("size", [(80, 24), (60, 24)])

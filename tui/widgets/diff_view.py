@@ -153,6 +153,8 @@ class DiffView(Vertical):
                 "some of these changes may be theirs.",
                 style=palette.style("notice"),
             )
+        if diff.notice:
+            text.append(f"\n{diff.notice}", style=palette.style("notice"))
         if diff.error:
             text.append(f"\n{terminal_safe(diff.error)}", style=palette.style("error-text"))
         return text
