@@ -28,7 +28,7 @@ import subprocess
 import time
 from typing import Any
 
-from jobstore import app_server_events, fsio, watch
+from jobstore import app_server_events, fsio, inotify
 from jobstore.app_server_client import AppServerClient, RpcError
 from jobstore.app_server_schema import COMMAND_APPROVAL, DECISIONS, FILE_CHANGE_APPROVAL
 from jobstore.codex_exec import FALLBACK_TICK_SECONDS, CodexExec, _earliest, signals_wake
@@ -115,9 +115,10 @@ class CodexAppServer(CodexExec):
         with Wakeup() as wakeup, signals_wake(wakeup) as forget_signals:
             wakeup.watch_fd(client.stdout_fd)
             wakeup.watch_process(proc.pid)
-            wakeup.watch_path(life.layout.output(life.job_id), watch.IN_MODIFY)
-            wakeup.watch_path(life.layout.job_dir(life.job_id), watch.IN_CREATE | watch.IN_MOVED_TO)
-            wakeup.watch_path(inbox.folder, watch.IN_CREATE | watch.IN_MOVED_TO)
+            wakeup.watch_path(life.layout.output(life.job_id), inotify.IN_MODIFY)
+            arrivals = inotify.IN_CREATE | inotify.IN_MOVED_TO  # a cancel marker, a message
+            wakeup.watch_path(life.layout.job_dir(life.job_id), arrivals, folder=True)
+            wakeup.watch_path(inbox.folder, arrivals, folder=True)
             fallback_tick = None if wakeup.reliable else FALLBACK_TICK_SECONDS
             client.request("initialize", {"clientInfo": CLIENT_INFO}, self._initialized)
             while True:

@@ -19,14 +19,12 @@ from typing import Any
 
 import psutil
 
-from jobstore import fsio, watch
+from jobstore import fsio, inotify
 from jobstore.events import Summary
 from jobstore.job_life import JobLife, Outcome, codex_outcome, log
+from jobstore.output_file import OutputFollower
 from jobstore.processes import (
-    JOB_MARKER_ENV,
-    MARKER_FIELD,
     descendants,
-    job_marker,
     marked_processes,
     signal_group,
     signal_processes,
@@ -34,7 +32,6 @@ from jobstore.processes import (
     terminate_tree,
     wait_gone,
 )
-from jobstore.tail import OutputFollower
 from jobstore.watch import Wakeup
 
 FALLBACK_TICK_SECONDS = 0.1
@@ -98,17 +95,9 @@ class CodexExec:
         try:
             # Pre-created private, so codex's own write of it does not follow the umask.
             fsio.create_empty(layout.last_message(job_id))
-            # Our start time and the job's marker are recorded before codex exists, so every
-            # process of its tree is provably the job's from its first moment. From here on a
-            # cancel also signals us.
-            life.write(
-                None,
-                pid_started_at=start_time_of(os.getpid()),
-                extra={**life.record.extra, MARKER_FIELD: life.marker_secret},
-            )
-            if life.cancel.requested():
+            if life.cancel.requested():  # the last moment before codex exists
                 return False
-            env = {**os.environ, JOB_MARKER_ENV: job_marker(job_id, life.marker_secret)}
+            env = {**os.environ, **life.marker_env}
             self.follower = OutputFollower(
                 layout.output(job_id),
                 os.fstat(out_fd).st_size,
@@ -157,8 +146,10 @@ class CodexExec:
         cancel_deadline: float | None = None
         with Wakeup() as wakeup, signals_wake(wakeup) as forget_signals:
             wakeup.watch_process(proc.pid)
-            wakeup.watch_path(life.layout.output(life.job_id), watch.IN_MODIFY)
-            wakeup.watch_path(life.layout.job_dir(life.job_id), watch.IN_CREATE | watch.IN_MOVED_TO)
+            wakeup.watch_path(life.layout.output(life.job_id), inotify.IN_MODIFY)
+            wakeup.watch_path(
+                life.layout.job_dir(life.job_id), inotify.IN_CREATE | inotify.IN_MOVED_TO, folder=True
+            )
             # Without inotify or pidfds, look again at this pace.
             fallback_tick = None if wakeup.reliable else FALLBACK_TICK_SECONDS
             while True:

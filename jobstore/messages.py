@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from jobstore import fsio, watch
+from jobstore import fsio, inotify, watch
 from jobstore.errors import StoreRefused
 from jobstore.layout import StoreLayout
 from jobstore.record import now_iso
@@ -142,8 +142,9 @@ def await_reply(layout: StoreLayout, job_id: str, number: int, timeout: float) -
     (asleep until the folder changes); None when it has not come by then."""
     deadline = time.monotonic() + timeout
     with watch.Wakeup() as wakeup:
-        watched = wakeup.watch_path(layout.messages_dir(job_id), watch.IN_MOVED_TO | watch.IN_CREATE)
-        watched = wakeup.watch_path(layout.job_dir(job_id), watch.FOLDER_CHANGES) and watched
+        arrivals = inotify.IN_MOVED_TO | inotify.IN_CREATE
+        watched = wakeup.watch_path(layout.messages_dir(job_id), arrivals, folder=True)
+        watched = wakeup.watch_path(layout.job_dir(job_id), inotify.FOLDER_CHANGES, folder=True) and watched
         while True:
             reply = read_reply(layout, job_id, number)
             remaining = deadline - time.monotonic()

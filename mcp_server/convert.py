@@ -23,10 +23,10 @@ from jobstore import (
     Question,
     SessionInfo,
     TalkOutcome,
+    parse_iso,
+    read_worktree_diff,
+    terminal_safe,
 )
-from jobstore.record import parse_iso
-from jobstore.sanitize import terminal_safe
-from jobstore.worktree_diff import read_worktree_diff
 from mcp_server import __version__
 from mcp_server.render import render_text
 from mcp_server.schemas import (
@@ -232,7 +232,8 @@ def worktree_diff_view(store: JobStore, job_id: str) -> WorktreeDiffView | None:
         other_jobs=recorded.other_jobs,
         diff=recorded.diff[:MAX_DIFF_CHARS] + ("\n… (cut)" if cut else ""),
         truncated=recorded.truncated or cut,
-        error=recorded.error,
+        # What the diff leaves out rides with its error: the tool's schema stays as it is.
+        error="; ".join(part for part in (recorded.error, recorded.notice) if part) or None,
     )
 
 
