@@ -21,6 +21,7 @@ from jobstore import (
     JobStatus,
     JobStore,
     JobStoreError,
+    Question,
     UnreadableJob,
     is_job_id,
     job_created_at,
@@ -79,6 +80,8 @@ class JobRow:
     cancel_requested: bool = False
     client: str | None = None  # who started the job, when it said (e.g. "claude-code 2.1.329 (MCP task)")
     turn_completed: bool = False  # codex's output says its turn completed
+    codex_path: str | None = None  # "app-server": a person can steer it, interrupt it, answer it
+    question: Question | None = None  # what a `waiting` job asks
     stamp: Stamp | None = None
     # time.monotonic() when the read began: a later read always wins.
     read_at: float = 0.0
@@ -94,6 +97,15 @@ class JobRow:
     @property
     def is_running(self) -> bool:
         return self.status == JobStatus.RUNNING
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.status == JobStatus.WAITING
+
+    @property
+    def can_talk(self) -> bool:
+        """A person can steer or interrupt it now (its runner drives codex's app-server)."""
+        return self.codex_path == "app-server" and self.status in (JobStatus.RUNNING, JobStatus.WAITING)
 
     @property
     def is_unreadable(self) -> bool:
@@ -178,6 +190,8 @@ def row_from_record(
         cancel_requested=record.cancel_requested_at is not None,
         client=record.client,
         turn_completed=turn_completed,
+        codex_path=record.codex_path,
+        question=Question.of(record),
         stamp=stamp,
         read_at=read_at,
     )

@@ -1,5 +1,7 @@
 """The lines under the jobs table: the selected job in full, with a Cancel button while it is
-queued or running and a Continue button once its session can take another turn."""
+queued or running, Message and Interrupt buttons while a person can talk to its turn, its
+question with Approve and Deny buttons while it waits for an answer, and a Continue button
+once its session can take another turn."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from textual.widgets import Button, Static
 from jobstore import JobStatus, terminal_safe
 from tui import format as fmt
 from tui.jobs import JobRow
-from tui.messages import CancelJob, ContinueSession
+from tui.messages import CancelJob, ContinueSession, TalkToJob
 from tui.theme import palette_of
 
 
@@ -32,6 +34,10 @@ class JobDetail(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-text")
+        yield Button("Approve", id="approve-job", variant="success", compact=True)
+        yield Button("Deny", id="deny-job", variant="warning", compact=True)
+        yield Button("Message", id="message-job", variant="primary", compact=True)
+        yield Button("Interrupt", id="interrupt-job", variant="warning", compact=True)
         yield Button("Cancel job", id="cancel-job", variant="error", compact=True)
         yield Button("Continue", id="continue-job", variant="primary", compact=True)
 
@@ -44,8 +50,14 @@ class JobDetail(Horizontal):
         if text != self._shown:  # the clock ticks often; repaint only what changed
             self._shown = text
             self.query_one("#detail-text", Static).update(text, layout=False)  # fixed size
-        button = self.query_one("#cancel-job", Button)
-        button.display = row is not None and row.is_active and not row.cancel_requested
+        active = row is not None and row.is_active and not row.cancel_requested
+        self.query_one("#cancel-job", Button).display = active
+        talk = active and row is not None and row.can_talk
+        asking = talk and row is not None and row.question is not None
+        self.query_one("#approve-job", Button).display = asking
+        self.query_one("#deny-job", Button).display = asking
+        self.query_one("#message-job", Button).display = talk and not asking
+        self.query_one("#interrupt-job", Button).display = talk and not asking
         self.query_one("#continue-job", Button).display = (
             row is not None and row.is_terminal and row.session_id is not None
         )
@@ -71,6 +83,9 @@ class JobDetail(Horizontal):
             text.append(fmt.one_line(row.error or "", 400), style=palette.style("error-text"))
             return text
         parts = [f"{fmt.age(row.created_at, now)} ago"]
+        if row.question is not None:
+            waited = row.question.waiting_seconds(now)
+            parts.append(f"waits {fmt.span(waited) if waited is not None else 'for an answer'}")
         if row.started_at is not None:
             parts.append(f"ran {fmt.duration(row, now)}")
         if row.exit_code is not None:
@@ -86,6 +101,9 @@ class JobDetail(Horizontal):
             parts.append(f"by {row.client}")
         text.append(terminal_safe("  " + " · ".join(parts)), style="dim")
         text.append("\n")
+        if row.question is not None:  # what it asks comes first: it needs a person
+            text.append(row.question.describe(), style=style)
+            return text
         error = _why(row)
         if error:
             # Both: what went wrong, and which job it was (the prompt).
@@ -100,6 +118,12 @@ class JobDetail(Horizontal):
         event.stop()
         if self.row is not None:
             self.post_message(CancelJob(self.row.job_id))
+
+    @on(Button.Pressed, "#message-job, #interrupt-job, #approve-job, #deny-job")
+    def _talk(self, event: Button.Pressed) -> None:
+        event.stop()
+        if self.row is not None and event.button.id is not None:
+            self.post_message(TalkToJob(self.row.job_id, event.button.id.removesuffix("-job")))
 
     @on(Button.Pressed, "#continue-job")
     def _continue(self, event: Button.Pressed) -> None:
