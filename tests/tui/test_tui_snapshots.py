@@ -102,3 +102,40 @@ def test_small_terminal(snap_compare: Any, demo: DemoStore) -> None:
 def test_new_job_form_on_a_small_terminal(snap_compare: Any, demo: DemoStore) -> None:
     # Every field and the buttons fit in 80x24 (the prompt is shorter there).
     assert snap_compare(app_for(demo.store.root), terminal_size=(80, 24), run_before=steps(("n",)))
+
+
+@pytest.fixture
+def talk_demo(tmp_path: Path) -> DemoStore:
+    return build_demo_store(tmp_path / "store", talk=True)
+
+
+def test_waiting_job_and_its_question(snap_compare: Any, talk_demo: DemoStore) -> None:
+    # First in the table; the question (its escape made visible), how long it waits, Approve/Deny.
+    job = talk_demo.jobs["waiting"]
+    assert snap_compare(
+        app_for(talk_demo.store.root),
+        terminal_size=WIDE,
+        run_before=steps(lambda app: app.jobs_screen.open_job(job)),
+    )
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 24)], ids=["80x24", "60x24"])
+def test_waiting_job_on_a_narrow_terminal(
+    snap_compare: Any, talk_demo: DemoStore, size: tuple[int, int]
+) -> None:
+    job = talk_demo.jobs["waiting"]
+    assert snap_compare(
+        app_for(talk_demo.store.root),
+        terminal_size=size,
+        run_before=steps(lambda app: app.jobs_screen.open_job(job)),
+    )
+
+
+def test_message_line_on_a_steered_running_job(snap_compare: Any, talk_demo: DemoStore) -> None:
+    # The earlier message in the output where it was sent; the line open with the next one typed.
+    job = talk_demo.jobs["running"]
+    assert snap_compare(
+        app_for(talk_demo.store.root),
+        terminal_size=WIDE,
+        run_before=steps(lambda app: app.jobs_screen.open_job(job), ("m", *"run the whole suite too")),
+    )

@@ -108,7 +108,7 @@ class JobsScreen(Screen[None]):
                 with TabPane("Diff (d)", id="diff-tab"):
                     yield DiffView(self.store, id="diff")
             # Opened by m or the Message button under a running job's output.
-            yield Input(id="message-line", placeholder="Message to the job (enter sends, esc closes)")
+            yield Input(id="message-line", placeholder="What codex should know or do now")
         yield FittedFooter(compact=True)
 
     @property
@@ -480,7 +480,7 @@ class JobsScreen(Screen[None]):
         self._show_view("jobs")
         self._message_to = job_id
         line = self.message_line
-        line.placeholder = f"Message to job {job_id} (enter sends, esc closes)"
+        line.border_title = f"Message to job {job_id}: enter sends, esc closes"
         line.display = True
         line.focus()
 

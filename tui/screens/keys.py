@@ -13,8 +13,20 @@ JOBS_SCREEN_KEYS: list[BindingType] = [
     Binding("c", "cancel_job", "Cancel", tooltip="Cancel the selected job (asks first)"),
     # Shown in the footer only while they apply (the screen's check_action): a running job
     # of codex's app-server takes a message or an interrupt, a waiting one an answer.
-    Binding("plus", "answer('approve')", "Approve", key_display="+", tooltip="Approve what the job asks"),
-    Binding("minus", "answer('deny')", "Deny", key_display="-", tooltip="Deny what the waiting job asks"),
+    Binding(
+        "plus",
+        "answer('approve')",
+        "Approve",
+        key_display="+",
+        tooltip="Approve what the waiting job asks (codex goes on)",
+    ),
+    Binding(
+        "minus",
+        "answer('deny')",
+        "Deny",
+        key_display="-",
+        tooltip="Deny what the waiting job asks (codex is told no)",
+    ),
     Binding("m", "message", "Message", tooltip="Send a message into the running job's turn (steer it)"),
     Binding("i", "interrupt", "Interrupt", tooltip="End the running job's turn (asks first)"),
     Binding("r", "toggle_raw", "Raw", show=False, tooltip="Raw or rendered output"),

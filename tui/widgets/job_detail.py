@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
 from jobstore import JobStatus, terminal_safe
@@ -22,7 +22,7 @@ from tui.messages import CancelJob, ContinueSession, TalkToJob
 from tui.theme import palette_of
 
 
-class JobDetail(Horizontal):
+class JobDetail(Vertical):
     """What the table has no room for: folder, session, policy, client, error and prompt."""
 
     def __init__(self, clock: Callable[[], datetime], store_root: Path, *, id: str | None = None) -> None:
@@ -33,13 +33,16 @@ class JobDetail(Horizontal):
         self._shown: Text | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="detail-text")
-        yield Button("Approve", id="approve-job", variant="success", compact=True)
-        yield Button("Deny", id="deny-job", variant="warning", compact=True)
-        yield Button("Message", id="message-job", variant="primary", compact=True)
-        yield Button("Interrupt", id="interrupt-job", variant="warning", compact=True)
-        yield Button("Cancel job", id="cancel-job", variant="error", compact=True)
-        yield Button("Continue", id="continue-job", variant="primary", compact=True)
+        with Horizontal(id="detail-row"):
+            yield Static(id="detail-text")
+            yield Button("Approve", id="approve-job", variant="success", compact=True)
+            yield Button("Deny", id="deny-job", variant="warning", compact=True)
+            yield Button("Message", id="message-job", variant="primary", compact=True)
+            yield Button("Interrupt", id="interrupt-job", variant="warning", compact=True)
+            yield Button("Cancel job", id="cancel-job", variant="error", compact=True)
+            yield Button("Continue", id="continue-job", variant="primary", compact=True)
+        # A waiting job's question, the whole width and wrapped: a person must read all of it.
+        yield Static(id="detail-question")
 
     def on_mount(self) -> None:
         self.show(None)
@@ -58,6 +61,11 @@ class JobDetail(Horizontal):
         self.query_one("#deny-job", Button).display = asking
         self.query_one("#message-job", Button).display = talk and not asking
         self.query_one("#interrupt-job", Button).display = talk and not asking
+        question = self.query_one("#detail-question", Static)
+        question.display = row is not None and row.question is not None
+        if row is not None and row.question is not None:
+            _, style = palette_of(self.app).status(row.status)
+            question.update(Text(f"◆ {row.question.describe()}", style=style))
         self.query_one("#continue-job", Button).display = (
             row is not None and row.is_terminal and row.session_id is not None
         )
@@ -101,9 +109,6 @@ class JobDetail(Horizontal):
             parts.append(f"by {row.client}")
         text.append(terminal_safe("  " + " · ".join(parts)), style="dim")
         text.append("\n")
-        if row.question is not None:  # what it asks comes first: it needs a person
-            text.append(row.question.describe(), style=style)
-            return text
         error = _why(row)
         if error:
             # Both: what went wrong, and which job it was (the prompt).
