@@ -196,6 +196,7 @@ async def test_interrupt_asks_first_then_the_job_ends_interrupted_continuable(
             assert [m.kind for m in runner.taken] == ["interrupt"]
             await settle(pilot)
             assert "interrupted" in app.jobs_screen.table.get_row(job_id)[0].plain
+            assert any(n.startswith("Job interrupted") and job_id in n for n in notifications(app))
             detail = app.query_one(JobDetail)
             assert not app.query_one("#interrupt-job").display and not app.query_one("#cancel-job").display
             # Continuable like `done`: the Continue button, and `t` opens the session's form.

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 _TOASTS: dict[str, tuple[str, SeverityLevel]] = {
     JobStatus.DONE: ("Job done", "information"),
     JobStatus.CANCELLED: ("Job cancelled", "warning"),
+    JobStatus.INTERRUPTED: ("Job interrupted", "warning"),
     JobStatus.LOST: ("Job lost", "error"),
 }
 
