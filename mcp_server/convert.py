@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from jobstore import UNREADABLE, CodexUnavailable, JobEntry, JobRecord, JobStore, SessionInfo
 from jobstore.record import parse_iso
+from jobstore.sanitize import visible_data
 from jobstore.worktree_diff import read_worktree_diff
 from mcp_server import __version__
 from mcp_server.render import render_text
@@ -321,7 +322,7 @@ def text_content(structured: dict[str, Any]) -> list[mcp_types.ContentBlock]:
 def call_tool_result(result: BaseModel) -> mcp_types.CallToolResult:
     """A result model as a successful tools/call answer, exactly as a tool returning it sends it
     (structured content, and its text form from the ReadableResults middleware)."""
-    structured = result.model_dump(mode="json")
+    structured = visible_data(result.model_dump(mode="json"))
     return mcp_types.CallToolResult(
         content=text_content(structured), structured_content=structured, is_error=False
     )
