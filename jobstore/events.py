@@ -8,6 +8,7 @@ all kept rather than dropped or fatal.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -22,15 +23,83 @@ _MAX_ERRORS_KEPT = 50
 
 
 def parse_event(line: str) -> dict[str, Any] | None:
-    """The event a line holds, or None when the line is not a JSON object."""
+    """The event a line holds, or None when the line is not a JSON object. A line cut by a
+    reader (see `cut_line`) holding a command's end gives that command, as far as it was kept."""
     text = line.strip()
     if not text.startswith("{"):
         return None
+    if _CUT in text:
+        cut = _cut_command_event(text)
+        if cut is not None:
+            return cut
     try:
         event = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
         return None
     return event if isinstance(event, dict) else None
+
+
+# ---------------------------------------------------------------- lines too long to keep whole
+# A reader keeps the head and the end of a line longer than it holds: a command with a large
+# output is one such event, its command at the head, its exit code and its output's end at the end.
+CUT_END_BYTES = 8 * 1024  # of a cut line's end, kept
+# A cut line may still parse as JSON (head and end inside one string): the mark is looked
+# for first. Text that only looks cut renders no differently from what it says.
+_CUT = " … [cut: the line has "
+_CUT_MARK = re.compile(r" … \[cut: the line has ([\d,]+) bytes\] … ")
+
+
+def cut_line(head: str, length: int, end: str) -> str:
+    """A line of `length` bytes as kept: its `head` and its `end`, the cut marked between."""
+    return f"{head}{_CUT}{length:,} bytes] … {end}"
+
+
+# Keys of the JSON, never text inside a string (where every quote is escaped).
+_EVENT_TYPE = re.compile(r'^\{\s*"type"\s*:\s*"(item\.[a-z_]+)"')
+_ITEM_ID = re.compile(r'[{,]\s*"id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_COMMAND = re.compile(r'[{,]\s*"command"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_EXIT_CODE = re.compile(r'[{,]\s*"exit_code"\s*:\s*(-?\d+|null)')
+_STATUS = re.compile(r'[{,]\s*"status"\s*:\s*"([a-z_]+)"')
+# The end of the output string: an unescaped quote, then the key after it.
+_OUTPUT_END = re.compile(r'(?<!\\)((?:\\\\)*)"\s*,\s*"(?:exit_code|status)"\s*:')
+
+
+def _json_string(escaped: str) -> str | None:
+    try:
+        value = json.loads(f'"{escaped}"')
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _cut_command_event(text: str) -> dict[str, Any] | None:
+    """The command_execution event a cut line held: its id and command from the head, its
+    exit code, status and the end of its output (from its last whole line) from the end."""
+    parts = _CUT_MARK.split(text, maxsplit=1)
+    if len(parts) != 3:
+        return None
+    head, length, end = parts
+    kind = _EVENT_TYPE.match(head)
+    if kind is None or not re.search(r'[{,]\s*"type"\s*:\s*"command_execution"', head):
+        return None
+    item: dict[str, Any] = {"type": "command_execution", "cut_bytes": int(length.replace(",", ""))}
+    for key, pattern, where in (("id", _ITEM_ID, head), ("command", _COMMAND, head + end)):
+        found = pattern.search(where)
+        if found is not None:
+            item[key] = _json_string(found.group(1)) or ""
+    exit_code = _EXIT_CODE.findall(end)
+    if exit_code and exit_code[-1] != "null":
+        item["exit_code"] = int(exit_code[-1])
+    status = _STATUS.findall(end)
+    if status:
+        item["status"] = status[-1]
+    output_end = _OUTPUT_END.search(end)
+    if output_end is not None:
+        # From the first whole line on: the cut may fall inside an escape or a character.
+        escaped = end[: output_end.start() + len(output_end.group(1))]
+        whole = escaped.split("\\n", 1)[1] if "\\n" in escaped else ""
+        item["aggregated_output"] = _json_string(whole) or ""
+    return {"type": kind.group(1), "item": item}
 
 
 def event_type(event: dict[str, Any]) -> str:
@@ -248,7 +317,10 @@ def _render_item(item: dict[str, Any], kind: str) -> list[RenderedLine]:
         status = f"exit {exit_code}" if isinstance(exit_code, int) else _text(item.get("status"))
         lines = [RenderedLine("command" if exit_code in (0, None) else "error", f"$ {command}  [{status}]")]
         output = _text(item.get("aggregated_output")).splitlines()
-        if len(output) > _MAX_OUTPUT_LINES_SHOWN:
+        cut = item.get("cut_bytes")
+        if isinstance(cut, int):  # from a line too long to keep whole: its end only
+            lines.append(RenderedLine("output", f"  … (a {cut:,}-byte event: the end of its output)"))
+        elif len(output) > _MAX_OUTPUT_LINES_SHOWN:
             lines.append(RenderedLine("output", f"  … {len(output) - _MAX_OUTPUT_LINES_SHOWN} more lines"))
         lines += [RenderedLine("output", "  " + o) for o in output[-_MAX_OUTPUT_LINES_SHOWN:]]
         return lines

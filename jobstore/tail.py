@@ -13,11 +13,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobstore.events import CUT_END_BYTES, cut_line
+
 _BLOCK = 64 * 1024
 _PIECE = 1024 * 1024
 DEFAULT_MAX_SCAN_BYTES = 4 * 1024 * 1024
 MAX_LINE_CHARS = 20_000
 _LINE_CAP_BYTES = MAX_LINE_CHARS * 4  # UTF-8: at most 4 bytes a character
+# How far back a tail looks for where its longest line starts (to show that line's head).
+MAX_LINE_START_SCAN = 64 * 1024 * 1024
 
 
 def clean_text(raw: bytes) -> str:
@@ -33,10 +37,20 @@ def clip_line(line: str, max_chars: int = MAX_LINE_CHARS) -> str:
 
 def clip_raw_line(raw: bytes) -> str:
     """A line as read from the file, decoded only as far as it is shown: a line of
-    hundreds of MB costs what its first `MAX_LINE_CHARS` characters do."""
+    hundreds of MB costs what its head and its end do (see `head_and_end`)."""
     if len(raw) <= _LINE_CAP_BYTES:
         return clip_line(clean_text(raw))
-    return clip_line(clean_text(raw[:_LINE_CAP_BYTES])) + f" … [{len(raw) - _LINE_CAP_BYTES:,} more bytes]"
+    return head_and_end(raw[:_LINE_CAP_BYTES], len(raw), raw[-CUT_END_BYTES:])
+
+
+def head_and_end(head: bytes, length: int, end: bytes, max_chars: int = MAX_LINE_CHARS) -> str:
+    """A line of `length` bytes too long to keep, as its `head` and its `end` with the cut
+    marked between (`jobstore.events.cut_line`; a cut command event renders from the two)."""
+    # The end may begin inside a character: its continuation bytes are dropped.
+    start = 0
+    while start < min(len(end), 3) and 0x80 <= end[start] < 0xC0:
+        start += 1
+    return cut_line(clean_text(head)[:max_chars], length, clean_text(end[start:]))
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,7 @@ def read_tail(path: Path, lines: int, *, max_scan_bytes: int = DEFAULT_MAX_SCAN_
         newlines = 0
         scanned = 0
         line_start = size  # where the earliest line found so far starts (or may start)
+        long_line = False  # the scan stopped inside a line longer than any reader shows
         while end > 0 and newlines <= lines and scanned < max_scan_bytes:
             start = max(0, end - _BLOCK)
             block = os.pread(fd, end - start, start)
@@ -73,18 +88,38 @@ def read_tail(path: Path, lines: int, *, max_scan_bytes: int = DEFAULT_MAX_SCAN_
             if found >= 0:
                 line_start = start + found + 1
             elif line_start - start > _LINE_CAP_BYTES:
-                break  # a line longer than any reader shows: where it starts is not worth finding
+                long_line = True  # its end is read; its head is read below, the rest skipped
+                break
+        data = b"".join(reversed(chunks))
+        if data.endswith(b"\n"):
+            data = data[:-1]
+        parts = data.split(b"\n") if data else []
+        first = None
+        if long_line and parts:
+            head_at = _line_start(fd, end)
+            head = os.pread(fd, _LINE_CAP_BYTES, head_at)
+            first = head_and_end(head, end - head_at + len(parts[0]), parts[0][-CUT_END_BYTES:])
     finally:
         os.close(fd)
-    data = b"".join(reversed(chunks))
-    if data.endswith(b"\n"):
-        data = data[:-1]
-    parts = data.split(b"\n") if data else []
     truncated = end > 0 and len(parts) <= lines
-    if end > 0 and parts:
-        parts = parts[1:] if len(parts) > lines else parts  # the first may be a partial line
-    selected = parts[-lines:]
-    return Tail([clip_raw_line(p) for p in selected], size, truncated)
+    # With more parts than asked for, the first (maybe a partial line) is not among them.
+    shown = [clip_raw_line(p) for p in parts[-lines:]]
+    if first is not None and len(parts) <= lines:
+        shown[0] = first
+    return Tail(shown, size, truncated)
+
+
+def _line_start(fd: int, pos: int) -> int:
+    """Where the line holding the byte before `pos` starts (looking back at most
+    `MAX_LINE_START_SCAN` bytes: further back, that far back is taken as its start)."""
+    low_limit = max(0, pos - MAX_LINE_START_SCAN)
+    while pos > low_limit:
+        low = max(low_limit, pos - _PIECE)
+        found = os.pread(fd, pos - low, low).rfind(b"\n")
+        if found >= 0:
+            return low + found + 1
+        pos = low
+    return low_limit
 
 
 def _size(path: Path) -> int:
@@ -117,6 +152,7 @@ class OutputFollower:
         self.offset = offset
         self._partial = bytearray()
         self._dropped = 0  # bytes of the current line beyond `max_line_bytes`, not kept
+        self._end = bytearray()  # the last CUT_END_BYTES of those
         self._max_line_bytes = max_line_bytes
         self._max_line_chars = max_line_chars
         self.max_read_bytes = max_read_bytes
@@ -172,12 +208,18 @@ class OutputFollower:
         keep = min(max(room, 0), end - start)
         if keep:
             self._partial += piece[start : start + keep]
-        self._dropped += end - start - keep
+        if end - start > keep:
+            self._dropped += end - start - keep
+            self._end += piece[max(start + keep, end - CUT_END_BYTES) : end]
+            del self._end[:-CUT_END_BYTES]
 
     def _take_line(self) -> str:
-        text = clip_line(clean_text(bytes(self._partial)), self._max_line_chars)
         if self._dropped:
-            text += f" … [{self._dropped:,} more bytes]"
+            length = len(self._partial) + self._dropped
+            text = head_and_end(bytes(self._partial), length, bytes(self._end), self._max_line_chars)
+        else:
+            text = clip_line(clean_text(bytes(self._partial)), self._max_line_chars)
         self._partial = bytearray()
         self._dropped = 0
+        self._end = bytearray()
         return text

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobstore.tail import MAX_LINE_CHARS, clean_text
+from jobstore.events import CUT_END_BYTES
+from jobstore.tail import MAX_LINE_CHARS, clean_text, head_and_end
 
 BLOCK = 1024 * 1024
 FIRST_BLOCK = 64 * 1024  # backwards, the nearest lines first: a follow read of a flood reads ~this
@@ -35,11 +36,12 @@ class RawLine:
     complete: bool = True
 
 
-def line_text(head: bytes, length: int) -> str:
-    """A line's text from its first bytes (`head`) and its whole length in bytes."""
+def line_text(head: bytes, length: int, end: bytes = b"") -> str:
+    """A line's text from its first bytes (`head`), its whole length in bytes, and, for a
+    line longer than is kept, its last bytes (`end`)."""
     text = clean_text(head[:LINE_BYTES])
     if len(text) > MAX_LINE_CHARS or length > LINE_BYTES:
-        text = text[:MAX_LINE_CHARS] + f" … [cut: the line has {length:,} bytes]"
+        return head_and_end(head[:LINE_BYTES], length, end)
     return text
 
 
@@ -89,7 +91,10 @@ class OutputFile:
                 newline = self._newline_at_or_after(pos + len(data), size)
                 head = data[:LINE_BYTES]
                 if pattern is None or pattern.search(head):
-                    yield RawLine(pos, min(newline + 1, size), line_text(head, newline - pos), newline < size)
+                    from_ = max(pos, newline - CUT_END_BYTES)
+                    last = self._read(from_, newline - from_)
+                    text = line_text(head, newline - pos, last)
+                    yield RawLine(pos, min(newline + 1, size), text, newline < size)
                 pos = min(newline + 1, size)
                 continue
             region = data[:cut] if cut else data  # no newline: the last line, being written
@@ -112,7 +117,9 @@ class OutputFile:
                 head = self._read(start, min(LINE_BYTES, pos - start))
                 if pattern is None or pattern.search(head):
                     length = pos - start - (1 if data.endswith(b"\n") else 0)
-                    yield RawLine(start, pos, line_text(head, length), data.endswith(b"\n"))
+                    from_ = max(start, start + length - CUT_END_BYTES)
+                    last = self._read(from_, start + length - from_)
+                    yield RawLine(start, pos, line_text(head, length, last), data.endswith(b"\n"))
                 pos = start
                 continue
             region = data[first:]
@@ -146,7 +153,9 @@ class OutputFile:
 def _line(region: bytes, base: int, start: int, end: int) -> RawLine:
     complete = region[end - 1 : end] == b"\n"
     stop = end - complete
-    text = line_text(region[start : min(stop, start + LINE_BYTES)], stop - start)
+    # Only a line longer than a shown one needs its end (read only then: this is the hot path).
+    last = region[max(start, stop - CUT_END_BYTES) : stop] if stop - start > MAX_LINE_CHARS else b""
+    text = line_text(region[start : min(stop, start + LINE_BYTES)], stop - start, last)
     return RawLine(base + start, base + end, text, complete)
 
 
