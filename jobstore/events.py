@@ -13,7 +13,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 LineKind = Literal[
-    "agent", "reasoning", "command", "output", "file_change", "todo", "error", "usage", "info", "raw"
+    "agent",
+    "reasoning",
+    "command",
+    "output",
+    "file_change",
+    "todo",
+    "error",
+    "usage",
+    "info",
+    "notice",
+    "raw",
 ]
 
 _ITEM_ALIASES = {"assistant_message": "agent_message", "local_shell_call": "command_execution"}
@@ -267,14 +277,24 @@ class RenderedLine:
 
 # What codex prints on stderr at every start when stdin is closed: says nothing to a reader.
 _NOISE_LINES = frozenset({"Reading additional input from stdin..."})
+# codex's own notices on stderr, before and among its events (`WARNING: proceeding, even though
+# we could not create PATH aliases: ...`, its log lines): kind "notice", which readers dim.
+_CODEX_NOTICE = re.compile(
+    r"(?:WARNING|WARN|NOTE|INFO): |Reading prompt from stdin\.\.\.$"
+    r"|\d{4}-\d\d-\d\dT[\d:.]+Z? +(?:WARN|INFO|DEBUG|TRACE) "
+)
 
 
 def render_line(line: str) -> list[RenderedLine]:
-    """A raw output line made readable. Non-JSON lines are shown as they are."""
+    """A raw output line made readable. Non-JSON lines are shown as they are; codex's own
+    notices as kind "notice"."""
     event = parse_event(line)
     if event is None:
         text = line.rstrip("\n")
-        return [RenderedLine("raw", text)] if text.strip() and text.strip() not in _NOISE_LINES else []
+        stripped = text.strip()
+        if not stripped or stripped in _NOISE_LINES:
+            return []
+        return [RenderedLine("notice" if _CODEX_NOTICE.match(stripped) else "raw", text)]
     return render_event(event)
 
 

@@ -27,7 +27,19 @@ from jobstore import RenderedLine
 from tui.output_search import Query, Target, shown_text
 from tui.output_source import OutputChunk, Place
 
-KINDS = ("agent", "reasoning", "command", "output", "file_change", "todo", "error", "usage", "info", "raw")
+KINDS = (
+    "agent",
+    "reasoning",
+    "command",
+    "output",
+    "file_change",
+    "todo",
+    "error",
+    "usage",
+    "info",
+    "notice",
+    "raw",
+)
 EDGE_ROWS = 3  # this close to the window's top or bottom, the lines beyond it are asked for
 
 
@@ -73,6 +85,10 @@ class OutputLog(ScrollView, can_focus=True):
     }
     OutputLog > .output--current {
         background: $accent 35%;
+    }
+    OutputLog > .output--notice {
+        color: $foreground 40%;
+        text-style: italic;
     }
     """
 
