@@ -15,6 +15,7 @@ visible glyph and hides nothing; anywhere else it is shown.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -86,11 +87,10 @@ def _hidden(forms: dict[str, str]) -> re.Pattern[str]:
 
 
 def _replacer(forms: dict[str, str]) -> Callable[[re.Match[str]], str]:
-    def shown(match: re.Match[str]) -> str:
-        char = match.group()
-        return forms.get(char) or f"<U+{ord(char):04X}>"
-
-    return shown
+    shown_as = dict(forms)
+    for first, last in _FORMAT_RANGES:
+        shown_as.update({chr(code): f"<U+{code:04X}>" for code in range(first, last + 1)})
+    return lambda match: shown_as[match.group()]
 
 
 _ONE_LINE_FORMS = _shown_forms(keep_newlines=False)
@@ -98,10 +98,14 @@ _MULTI_LINE_FORMS = _shown_forms(keep_newlines=True)
 # ASCII text (most of codex's output) only has controls: str.translate is fastest there.
 _ONE_LINE_ASCII = str.maketrans(_ONE_LINE_FORMS)
 _MULTI_LINE_ASCII = str.maketrans(_MULTI_LINE_FORMS)
-_ONE_LINE_HIDDEN = _hidden(_ONE_LINE_FORMS)
-_MULTI_LINE_HIDDEN = _hidden(_MULTI_LINE_FORMS)
-_ONE_LINE_SHOWN = _replacer(_ONE_LINE_FORMS)
-_MULTI_LINE_SHOWN = _replacer(_MULTI_LINE_FORMS)
+
+
+@functools.cache
+def _non_ascii(multiline: bool) -> tuple[re.Pattern[str], Callable[[re.Match[str]], str]]:
+    """The expression and replacement for other text, built when first needed (not at import:
+    every start of the TUI and the CLI imports this module)."""
+    forms = _MULTI_LINE_FORMS if multiline else _ONE_LINE_FORMS
+    return _hidden(forms), _replacer(forms)
 
 
 def terminal_safe(text: str, *, multiline: bool = False) -> str:
@@ -110,9 +114,8 @@ def terminal_safe(text: str, *, multiline: bool = False) -> str:
     a status line, a toast). Use it on every stored string before a person or a model reads it."""
     if text.isascii():
         return text.translate(_MULTI_LINE_ASCII if multiline else _ONE_LINE_ASCII)
-    if multiline:
-        return _MULTI_LINE_HIDDEN.sub(_MULTI_LINE_SHOWN, text)
-    return _ONE_LINE_HIDDEN.sub(_ONE_LINE_SHOWN, text)
+    hidden, shown = _non_ascii(multiline)
+    return hidden.sub(shown, text)
 
 
 def visible_data(data: Any) -> Any:
