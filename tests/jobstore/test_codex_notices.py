@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,7 @@ import pytest
 from jobstore import JobStore, RunOptions
 from jobstore.events import render_line
 from tests.security.attack import REPO, run_cli
-from tests.tui.tui_demo import settle, tui_config
-from tui.app import CodexTuiApp
-from tui.widgets.output_log import OutputLog
+from tests.tui.tui_demo import job_output_open
 
 # What codex 0.171 prints on stderr at start (tests/fakes/CODEX_FINDINGS.md), its log line form.
 WARNING = (
@@ -97,12 +94,7 @@ def test_the_cli_dims_notices_on_a_terminal(store: JobStore, workdir: Path) -> N
 
 async def test_the_output_view_dims_notices(store: JobStore, workdir: Path) -> None:
     job_id = job_with_notices(store, workdir)
-    app = CodexTuiApp(tui_config(store.root, now=datetime.now(UTC)), store=store)
-    async with app.run_test(size=(160, 40)) as pilot:
-        await settle(pilot)
-        app.jobs_screen.open_job(job_id)
-        await settle(pilot)
-        log = app.query_one(OutputLog)
+    async with job_output_open(store, job_id) as (_, log):
         kinds = {line.text: line.kind for line in log.lines}
         assert kinds[WARNING] == "notice" and kinds["the answer"] == "agent"
         notice, raw = log._style("notice"), log._style("raw")

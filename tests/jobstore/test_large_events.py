@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,10 +15,8 @@ from jobstore import JobStatus, JobStore, RunOptions
 from jobstore.events import cut_line, parse_event, render_line
 from jobstore.runner import MAX_EVENT_BYTES
 from tests.security.attack import TURN_COMPLETED, make_script_codex, run_cli
-from tests.tui.tui_demo import settle, tui_config
-from tui.app import CodexTuiApp
+from tests.tui.tui_demo import job_output_open, settle
 from tui.screens.output_actions import copy_safely
-from tui.widgets.output_view import OutputLog
 
 COMMAND = "bash -lc 'seq 1 N'"
 
@@ -76,12 +73,7 @@ def test_the_cli_shows_a_command_with_a_large_output(large_job: tuple[JobStore, 
 
 async def test_the_output_view_shows_a_command_with_a_large_output(large_job: tuple[JobStore, str]) -> None:
     store, job_id = large_job
-    app = CodexTuiApp(tui_config(store.root, now=datetime.now(UTC)), store=store)
-    async with app.run_test(size=(160, 40)) as pilot:
-        await settle(pilot)
-        app.jobs_screen.open_job(job_id)
-        await settle(pilot)
-        log = app.query_one(OutputLog)
+    async with job_output_open(store, job_id) as (pilot, log):
         check_rendered([line.text.strip() for line in log.lines])
         await pilot.press("r")  # the raw view: the event's head and end, the cut marked
         await settle(pilot)
