@@ -244,7 +244,7 @@ def test_stdout_carries_only_the_protocol(env: dict[str, str], tmp_path: Path) -
             "is not a valid policy; use one of: suggest, auto-edit, full-auto",
         ),
         ("CODEX_ASYNC_MAX_POLICY", "auto_edit", "is not a valid policy"),
-        ("CODEX_ASYNC_MAX_JOBS", "0", "must be greater than zero"),
+        ("CODEX_ASYNC_MAX_JOBS", "0", "is out of range"),
     ],
 )
 def test_invalid_settings_refuse_to_start(

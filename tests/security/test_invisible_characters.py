@@ -124,7 +124,7 @@ async def mcp_refusal(store: JobStore, job: JobRecord) -> str:
     """A refusal that echoes the caller's input (the folder) back."""
     async with Client(create_server(store, ServerSettings())) as client:
         result = await client.call_tool_mcp("codex_start", {"prompt": "x", "cwd": f"/nowhere/{INVISIBLE}"})
-    assert result.isError
+    assert result.is_error
     return json.loads(result.model_dump_json())["content"][0]["text"]
 
 
