@@ -13,7 +13,7 @@ from jobstore.errors import (
     StoreWriteError,
     UnreadableRecord,
 )
-from jobstore.events import LineKind, RenderedLine, Summary, render_line
+from jobstore.events import RenderedLine, Summary, render_line
 from jobstore.layout import FileKind, StoreFile
 from jobstore.options import (
     APPROVAL_POLICIES,
@@ -46,7 +46,6 @@ __all__ = [
     "JobStatus",
     "JobStore",
     "JobStoreError",
-    "LineKind",
     "RenderedLine",
     "ReviewOptions",
     "RunOptions",

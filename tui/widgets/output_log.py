@@ -24,7 +24,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from jobstore import LineKind, RenderedLine
+from jobstore import RenderedLine
+from jobstore.events import LineKind
 from tui.output_search import Query, Target, shown_text
 from tui.output_source import OutputChunk, Place
 
