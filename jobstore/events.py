@@ -12,6 +12,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from jobstore.cut_lines import split_cut
+
 LineKind = Literal[
     "agent",
     "reasoning",
@@ -38,10 +40,9 @@ def parse_event(line: str) -> dict[str, Any] | None:
     text = line.strip()
     if not text.startswith("{"):
         return None
-    if _CUT in text:
-        cut = _cut_command_event(text)
-        if cut is not None:
-            return cut
+    cut = split_cut(text)
+    if cut is not None and (event := _cut_command_event(*cut)) is not None:
+        return event
     try:
         event = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
@@ -50,20 +51,6 @@ def parse_event(line: str) -> dict[str, Any] | None:
 
 
 # ---------------------------------------------------------------- lines too long to keep whole
-# A reader keeps the head and the end of a line longer than it holds: a command with a large
-# output is one such event, its command at the head, its exit code and its output's end at the end.
-CUT_END_BYTES = 8 * 1024  # of a cut line's end, kept
-# A cut line may still parse as JSON (head and end inside one string): the mark is looked
-# for first. Text that only looks cut renders no differently from what it says.
-_CUT = " … [cut: the line has "
-_CUT_MARK = re.compile(r" … \[cut: the line has ([\d,]+) bytes\] … ")
-
-
-def cut_line(head: str, length: int, end: str) -> str:
-    """A line of `length` bytes as kept: its `head` and its `end`, the cut marked between."""
-    return f"{head}{_CUT}{length:,} bytes] … {end}"
-
-
 # Keys of the JSON, never text inside a string (where every quote is escaped).
 _EVENT_TYPE = re.compile(r'^\{\s*"type"\s*:\s*"(item\.[a-z_]+)"')
 _ITEM_ID = re.compile(r'[{,]\s*"id"\s*:\s*"((?:[^"\\]|\\.)*)"')
@@ -82,17 +69,14 @@ def _json_string(escaped: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _cut_command_event(text: str) -> dict[str, Any] | None:
-    """The command_execution event a cut line held: its id and command from the head, its
-    exit code, status and the end of its output (from its last whole line) from the end."""
-    parts = _CUT_MARK.split(text, maxsplit=1)
-    if len(parts) != 3:
-        return None
-    head, length, end = parts
+def _cut_command_event(head: str, length: int, end: str) -> dict[str, Any] | None:
+    """The command_execution event a cut line held (`jobstore.cut_lines`): its id and command
+    from the head, its exit code, status and the end of its output (from its first whole line
+    on) from the end."""
     kind = _EVENT_TYPE.match(head)
     if kind is None or not re.search(r'[{,]\s*"type"\s*:\s*"command_execution"', head):
         return None
-    item: dict[str, Any] = {"type": "command_execution", "cut_bytes": int(length.replace(",", ""))}
+    item: dict[str, Any] = {"type": "command_execution", "cut_bytes": length}
     for key, pattern, where in (("id", _ITEM_ID, head), ("command", _COMMAND, head + end)):
         found = pattern.search(where)
         if found is not None:

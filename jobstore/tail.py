@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobstore.events import CUT_END_BYTES, cut_line
+from jobstore.cut_lines import CUT_END_BYTES, cut_line
 
 _BLOCK = 64 * 1024
 _PIECE = 1024 * 1024

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobstore.events import CUT_END_BYTES
+from jobstore.cut_lines import CUT_END_BYTES
 from jobstore.tail import MAX_LINE_CHARS, clean_text, head_and_end
 
 BLOCK = 1024 * 1024

@@ -13,7 +13,8 @@ import pytest
 
 from jobstore import JobStatus, JobStore, RunOptions
 from jobstore.codex_exec import MAX_EVENT_BYTES
-from jobstore.events import cut_line, parse_event, render_line
+from jobstore.cut_lines import cut_line
+from jobstore.events import parse_event, render_line
 from tests.security.attack import TURN_COMPLETED, make_script_codex, run_cli
 from tests.tui.tui_demo import job_output_open, settle
 from tui.screens.output_actions import copy_safely

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from jobstore import JobStatus, JobStore, RunOptions
-from jobstore.events import CUT_END_BYTES
+from jobstore.cut_lines import CUT_END_BYTES
 from jobstore.tail import MAX_LINE_CHARS, OutputFollower, read_tail
 from tests.helpers import wait_until
 

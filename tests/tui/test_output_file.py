@@ -11,7 +11,7 @@ import pytest
 
 import tui.output_file as output_file
 from jobstore import RenderedLine
-from jobstore.events import CUT_END_BYTES
+from jobstore.cut_lines import CUT_END_BYTES
 from jobstore.tail import MAX_LINE_CHARS
 from tui.output_file import OutputFile
 from tui.output_search import SHOWN_CHARS, Query, Target, shown_text

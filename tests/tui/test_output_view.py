@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from jobstore import JobStore
-from jobstore.events import CUT_END_BYTES
+from jobstore.cut_lines import CUT_END_BYTES
 from tests.tui.tui_demo import NOW, DemoStore, build_demo_store, settle, tui_config
 from tui.app import CodexTuiApp
 from tui.messages import StoreChanged
