@@ -17,8 +17,7 @@ import anyio.to_thread
 from fastmcp.exceptions import ToolError
 from pydantic import ValidationError as PydanticValidationError
 
-from jobstore import InvalidInput, JobNotFound, JobStoreError
-from jobstore.sanitize import terminal_safe
+from jobstore import InvalidInput, JobNotFound, JobStoreError, terminal_safe
 
 P = ParamSpec("P")
 T = TypeVar("T")

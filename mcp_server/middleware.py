@@ -1,5 +1,5 @@
 """One middleware around every tool call: readable argument errors, codex's text made visible
-(`jobstore.sanitize`: no hidden character reaches the calling model), and a readable text form."""
+(`jobstore.terminal_safe`: no hidden character reaches the calling model), and a readable text form."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
 from pydantic import ValidationError as PydanticValidationError
 
-from jobstore.sanitize import visible_data
+from jobstore import visible_data
 from mcp_server.convert import text_content
 from mcp_server.errors import describe_validation_error
 

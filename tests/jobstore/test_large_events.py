@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from jobstore import JobStatus, JobStore, RunOptions
+from jobstore import JobStatus, JobStore, OutputFile, RunOptions
 from jobstore.codex_exec import MAX_EVENT_BYTES
 from jobstore.cut_lines import cut_line
 from jobstore.events import parse_event, render_line
@@ -85,7 +85,8 @@ async def test_the_output_view_shows_a_command_with_a_large_output(large_job: tu
 def test_the_pager_gets_the_whole_output(large_job: tuple[JobStore, str]) -> None:
     store, job_id = large_job
     sink = io.BytesIO()
-    copy_safely(store.layout.output(job_id), sink)
+    with OutputFile.open(store.layout.output(job_id)) as output:
+        copy_safely(output, sink)
     event = next(
         parse_event(line)
         for line in sink.getvalue().decode().splitlines()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from jobstore import JobStatus, JobStore, RunOptions
 from jobstore.cut_lines import CUT_END_BYTES
-from jobstore.tail import MAX_LINE_CHARS, OutputFollower, read_tail
+from jobstore.output_file import MAX_LINE_CHARS, OutputFollower, read_tail
 from tests.helpers import wait_until
 
 MiB = 1024 * 1024

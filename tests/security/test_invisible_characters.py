@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from fastmcp import Client
 
-from jobstore import JobRecord, JobStore, Settings
+from jobstore import JobRecord, JobStore, OutputFile, Settings
 from jobstore.fsio import write_bytes_atomic, write_json_atomic
 from jobstore.layout import FileKind
 from jobstore.sanitize import _FORMAT_RANGES, terminal_safe
@@ -104,7 +104,8 @@ def cli(*args: str) -> Callable[[JobStore, JobRecord], str]:
 
 def pager(store: JobStore, job: JobRecord) -> str:
     sink = io.BytesIO()
-    copy_safely(store.layout.output(job.job_id), sink)
+    with OutputFile.open(store.layout.output(job.job_id)) as output:
+        copy_safely(output, sink)
     return sink.getvalue().decode("utf-8")
 
 
