@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 
 from jobstore import InvalidInput, JobStatus, JobStore, RunOptions, Settings
-from jobstore.settings import MAX_CANCEL_GRACE_SECONDS, MAX_JOBS_CEILING
+from jobstore.settings import MAX_CANCEL_GRACE_SECONDS, MAX_JOBS_CEILING, SNAPSHOT_MAX_MB_CEILING
 from jobstore.watch import MAX_SLEEP_SECONDS, epoll_timeout
 from tests.security.attack import run_cli
 
 OUT_OF_RANGE = ["nan", "inf", "-inf", "-1", "0", "1e308", "1e400", "99999999999999999999999"]
+WHOLE = "use a whole number greater than zero and at most"
 RANGES = {
     "CODEX_ASYNC_CANCEL_GRACE": f"use a number greater than zero and at most {MAX_CANCEL_GRACE_SECONDS:g}",
-    "CODEX_ASYNC_MAX_JOBS": f"use a whole number greater than zero and at most {MAX_JOBS_CEILING}",
+    "CODEX_ASYNC_MAX_JOBS": f"{WHOLE} {MAX_JOBS_CEILING}",
+    "CODEX_ASYNC_SNAPSHOT_MAX_MB": f"{WHOLE} {SNAPSHOT_MAX_MB_CEILING}",
 }
 
 
