@@ -17,7 +17,7 @@ from jobstore.cut_lines import cut_line
 from jobstore.events import parse_event, render_line
 from tests.security.attack import TURN_COMPLETED, make_script_codex, run_cli
 from tests.tui.tui_demo import job_output_open, settle
-from tui.screens.output_actions import copy_safely
+from tui.pager import copy_safely
 
 COMMAND = "bash -lc 'seq 1 N'"
 

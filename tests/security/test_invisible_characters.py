@@ -38,7 +38,7 @@ from tests.security.test_tui_injection import drawn
 from tests.tui.conversation_demo import CODEX_SESSION_ID, FIXTURE
 from tests.tui.tui_demo import settle, tui_config
 from tui.app import CodexTuiApp
-from tui.screens.output_actions import copy_safely
+from tui.pager import copy_safely
 from tui.widgets.sessions import SessionTree
 
 # Both hidden payloads at once: tag characters spelling an instruction, and zero-width ones.
@@ -238,7 +238,7 @@ async def test_a_desktop_notification_carries_no_markup(
         await settle(pilot)
         row = app.jobs_screen.model.get(job.job_id)
         assert row is not None
-        app.jobs_screen.toast_finished(row)
+        app.jobs_screen.actions.toast_finished(row)
         for _ in range(200):
             if record.exists() and record.read_text():
                 break
