@@ -4,6 +4,7 @@ Plain Python (no UI or MCP imports). The MCP server and the terminal UI are thin
 adapters over `JobStore`; they meet only in the files it keeps.
 """
 
+from jobstore.echo import echoed
 from jobstore.errors import (
     CodexUnavailable,
     InvalidInput,
@@ -23,7 +24,7 @@ from jobstore.options import (
     ReviewOptions,
     RunOptions,
 )
-from jobstore.record import JobEntry, JobRecord, UnreadableJob
+from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob
 from jobstore.sessions import SessionInfo
 from jobstore.settings import Settings
 from jobstore.states import LISTABLE_STATUSES, UNREADABLE, JobStatus
@@ -41,6 +42,7 @@ __all__ = [
     "FileKind",
     "InvalidInput",
     "JobEntry",
+    "JobKind",
     "JobNotFound",
     "JobRecord",
     "JobStatus",
@@ -57,5 +59,6 @@ __all__ = [
     "Summary",
     "UnreadableJob",
     "UnreadableRecord",
+    "echoed",
     "render_line",
 ]

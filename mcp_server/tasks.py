@@ -34,9 +34,9 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from pydantic.alias_generators import to_camel
 
-from jobstore import JobNotFound, JobRecord, JobStatus, JobStore, JobStoreError, UnreadableRecord
+from jobstore import JobNotFound, JobRecord, JobStatus, JobStore, JobStoreError, UnreadableRecord, echoed
 from jobstore.record import parse_iso
-from mcp_server.calls import JOB_TOOLS, admit_job_call, job_call_result
+from mcp_server.calls import TASK_TOOLS, admit_job_call, job_call_result, task_tool_for
 from mcp_server.errors import in_thread
 from mcp_server.settings import ServerSettings
 
@@ -147,9 +147,9 @@ def task_state(store: JobStore, record: JobRecord, result_type: str) -> TaskStat
     status = task_status(record)
     result = None
     if status == "completed":
-        # The tool that starts a job of this kind answers for it.
-        tool = "codex_review" if record.kind == "review" else "codex"
-        answer = job_call_result(store, tool, record, waited_seconds(record))
+        # The task tool that starts a job of this kind answers for it.
+        tool = task_tool_for(record.kind)
+        answer = job_call_result(store, tool.name, record, waited_seconds(record) if tool.waits else 0.0)
         if record.status != JobStatus.DONE:
             answer.is_error = True
         result = answer.model_dump(by_alias=True, mode="json", exclude_none=True)
@@ -202,7 +202,7 @@ class JobTasks(ServerExtension):
         context: Context,
         call_next: ToolCallContinuation,
     ) -> ToolCallOutcome:
-        if params.name not in JOB_TOOLS or context.client_extension_settings(TASKS_EXTENSION) is None:
+        if params.name not in TASK_TOOLS or context.client_extension_settings(TASKS_EXTENSION) is None:
             return await call_next()
         # Same checks and refusals (ToolError, nothing written) as the inline tool.
         label = client_label(context)
@@ -224,10 +224,10 @@ class JobTasks(ServerExtension):
             return await anyio.to_thread.run_sync(read)
         except (JobNotFound, UnreadableRecord) as exc:
             raise MCPError(
-                code=mcp_types.INVALID_PARAMS, message=f"no such task {task_id!r}: {exc}"
+                code=mcp_types.INVALID_PARAMS, message=f"no such task {echoed(task_id)}: {exc}"
             ) from None
         except JobStoreError as exc:  # a malformed id, a store that cannot be read
-            raise MCPError(code=mcp_types.INVALID_PARAMS, message=f"task {task_id!r}: {exc}") from None
+            raise MCPError(code=mcp_types.INVALID_PARAMS, message=f"task {echoed(task_id)}: {exc}") from None
 
     async def _state(self, record: JobRecord) -> TaskState:
         return await anyio.to_thread.run_sync(task_state, self.store, record, "complete")

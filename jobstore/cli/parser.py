@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 from datetime import timedelta
 
-from jobstore.options import APPROVAL_POLICIES, DEFAULT_APPROVAL_POLICY, REASONING_EFFORTS, SANDBOXES
+from jobstore.options import JobOptions, ReviewOptions, RunOptions
 
 _AGE_RE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -57,22 +58,18 @@ def _common(*, top: bool) -> argparse.ArgumentParser:
     return common
 
 
-def _run_options(parser: argparse.ArgumentParser) -> None:
-    """The options of the MCP tool codex_start, as flags."""
-    parser.add_argument("--cwd", help="the folder codex works in (default: the current folder)")
-    parser.add_argument(
-        "--approval-policy",
-        default=DEFAULT_APPROVAL_POLICY,
-        metavar="POLICY",
-        help=f"{', '.join(APPROVAL_POLICIES)} (default {DEFAULT_APPROVAL_POLICY}: edits in cwd, "
-        "no approvals)",
-    )
-    parser.add_argument(
-        "--sandbox", metavar="MODE", help=f"override the policy's sandbox: {', '.join(SANDBOXES)}"
-    )
-    parser.add_argument("--model", help="the model codex uses (default: codex's own)")
-    parser.add_argument("--reasoning-effort", metavar="EFFORT", help=", ".join(REASONING_EFFORTS))
-    parser.add_argument("--session-id", metavar="ID", help="continue this codex session (a new turn)")
+def _option_flags(parser: argparse.ArgumentParser, carrier: type[JobOptions]) -> None:
+    """The carrier's options that have a flag, as its fields describe them (`--reasoning-effort`
+    for reasoning_effort; a true-or-false option is a flag without a value)."""
+    for each, spec in carrier.specs():
+        if spec.flag_help is None:
+            continue
+        flag = "--" + each.name.replace("_", "-")
+        if isinstance(each.default, bool):
+            parser.add_argument(flag, action="store_true", help=spec.flag_help)
+        else:
+            default = None if each.default is dataclasses.MISSING else each.default
+            parser.add_argument(flag, default=default, metavar=spec.metavar, help=spec.flag_help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,7 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("start", "start a codex job in the background and print its id")
     p.add_argument("prompt", nargs="?", metavar="PROMPT", help="what codex should do (default: read stdin)")
-    _run_options(p)
+    _option_flags(p, RunOptions)
+
+    p = command(
+        "review",
+        "start a read-only codex review of one target (default: the uncommitted changes), "
+        "or with custom instructions, and print its id",
+    )
+    p.add_argument(
+        "prompt", nargs="?", metavar="INSTRUCTIONS", help="custom review instructions (instead of a target)"
+    )
+    _option_flags(p, ReviewOptions)
+
+    p = command("sessions", "codex sessions, the most recently active first, each with its turns")
+    p.add_argument("--limit", type=int, default=20, help="at most this many sessions (default 20)")
 
     p = command("wait", "wait for a job to end; the exit code says how it ended")
     p.add_argument("job_id", metavar="JOB_ID")
