@@ -23,13 +23,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 
 from jobstore import fsio, watch
 from jobstore.errors import StoreRefused, StoreWriteError
-from jobstore.events import Summary
+from jobstore.events import Summary, total_tokens
 from jobstore.processes import (
     JOB_MARKER_ENV,
     MARKER_FIELD,
@@ -44,7 +45,8 @@ from jobstore.processes import (
     terminate_tree,
     wait_gone,
 )
-from jobstore.record import JobRecord, now_iso
+from jobstore.record import JobRecord, now_iso, parse_iso
+from jobstore.settings import Settings
 from jobstore.states import JobStatus, can_transition
 from jobstore.store import JobStore, UnreadableRecord
 from jobstore.tail import OutputFollower
@@ -144,10 +146,25 @@ class Runner:
         )
         self.outcome = (status, returncode, error)
         self._cleanup(self.follower.close)
+        self._cleanup(self._count_review_tokens)
         self._cleanup(self._stop_leftovers)
         self._cleanup(lambda: record_worktree_end(self.store, self.job_id))
         self._finish(status, returncode, error)
         return 0
+
+    def _count_review_tokens(self) -> None:
+        """A review's tokens are its sub-agent's: codex reports the review turn's as zeros."""
+        thread_id = self.summary.session_id
+        if self.record.kind != "review" or total_tokens(self.summary.usage) or thread_id is None:
+            return
+        # Imported here: only a review's runner reads codex's sessions (~10 ms of imports).
+        from jobstore.review_usage import review_usage
+
+        since = parse_iso(self.record.started_at or self.record.created_at) or datetime.now(UTC)
+        usage = review_usage(Settings.from_env().codex_home, thread_id, since)
+        if usage:
+            self.summary.usage = usage
+            self._summary_dirty = True
 
     def _cleanup(self, step: Callable[[], object]) -> None:
         try:
