@@ -113,8 +113,12 @@ def check_absolute_path(name: str, value: object) -> Path:
 def check_cwd(value: object) -> str:
     """An absolute path to an existing folder that this user can enter and read."""
     path = check_absolute_path("cwd", value)
-    if not path.exists():
-        raise InvalidInput(f"cwd {echoed(value)} does not exist")
+    try:
+        path.stat()
+    except FileNotFoundError:
+        raise InvalidInput(f"cwd {echoed(value)} does not exist") from None
+    except OSError as exc:  # a name too long, a loop of links, a folder we may not enter
+        raise InvalidInput(f"cwd {echoed(value)} cannot be used: {exc.strerror}") from None
     if not path.is_dir():
         raise InvalidInput(f"cwd {echoed(value)} is not a folder")
     if not os.access(path, os.R_OK | os.X_OK):

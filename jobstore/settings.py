@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from jobstore import fsio
+from jobstore.echo import echoed
 from jobstore.errors import InvalidInput, StoreRefused
 from jobstore.options import APPROVAL_POLICIES
 
@@ -92,9 +93,9 @@ def _positive(name: str, raw: str | None, default: float, *, integer: bool) -> f
     try:
         number = int(raw) if integer else float(raw)
     except ValueError:
-        raise InvalidInput(f"{name}={raw!r} is not a {'whole ' if integer else ''}number") from None
+        raise InvalidInput(f"{name}={echoed(raw)} is not a {'whole ' if integer else ''}number") from None
     if not number > 0 or number == float("inf"):
-        raise InvalidInput(f"{name}={raw!r} must be greater than zero")
+        raise InvalidInput(f"{name}={echoed(raw)} must be greater than zero")
     return number
 
 
@@ -103,7 +104,9 @@ def _choice(name: str, raw: str | None, default: str, valid: tuple[str, ...], *,
         return default
     chosen = raw.strip().upper() if upper else raw.strip().lower()
     if chosen not in valid:
-        raise InvalidInput(f"{name}={raw!r} is not a valid {_WHAT[name]}; use one of: {', '.join(valid)}")
+        raise InvalidInput(
+            f"{name}={echoed(raw)} is not a valid {_WHAT[name]}; use one of: {', '.join(valid)}"
+        )
     return chosen
 
 
@@ -112,7 +115,7 @@ _WHAT = {ENV_MAX_POLICY: "policy", ENV_LOG_LEVEL: "log level"}
 
 def check_max_jobs(value: object, what: str = "max_jobs") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_JOBS_CEILING:
-        raise InvalidInput(f"{what} must be a whole number from 1 to {MAX_JOBS_CEILING}, not {value!r}")
+        raise InvalidInput(f"{what} must be a whole number from 1 to {MAX_JOBS_CEILING}, not {echoed(value)}")
     return value
 
 

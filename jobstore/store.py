@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from jobstore.codex_cli import CodexInfo, build_review_argv, build_run_argv, probe_codex
+from jobstore.echo import echoed
 from jobstore.errors import InvalidInput, JobNotFound, UnreadableRecord
 from jobstore.events import RenderedLine, Summary, render_line
 from jobstore.ids import check_job_id, check_session_id
@@ -163,7 +164,7 @@ class JobStore:
         check_limit("limit", limit, MAX_LIST_LIMIT)
         if status is not None and status not in LISTABLE_STATUSES:
             valid = ", ".join(LISTABLE_STATUSES)
-            raise InvalidInput(f"unknown status {status!r}; valid values: {valid}")
+            raise InvalidInput(f"unknown status {echoed(status)}; valid values: {valid}")
         cwd_filter = os.path.realpath(check_absolute_path("cwd", cwd)) if cwd is not None else None
         out: list[JobEntry] = []
         for job_id in self._candidate_ids(status):

@@ -7,6 +7,7 @@ import dataclasses
 import re
 from datetime import timedelta
 
+from jobstore.echo import echoed
 from jobstore.options import JobOptions, ReviewOptions, RunOptions
 
 _AGE_RE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -25,7 +26,7 @@ def parse_age(text: str) -> timedelta:
     """`90s`, `30m`, `12h`, `7d`, `2w`."""
     match = _AGE_RE.fullmatch(text.strip())
     if not match:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an age such as 30m, 12h, 7d or 2w")
+        raise argparse.ArgumentTypeError(f"{echoed(text)} is not an age such as 30m, 12h, 7d or 2w")
     return timedelta(seconds=float(match[1]) * _AGE_UNITS[match[2]])
 
 
@@ -33,9 +34,9 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        raise argparse.ArgumentTypeError(f"{echoed(text)} is not a number of seconds") from None
     if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: seconds must not be negative")
+        raise argparse.ArgumentTypeError(f"{echoed(text)}: seconds must not be negative")
     return value
 
 
