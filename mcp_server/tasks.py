@@ -12,8 +12,9 @@ a crash, a reconnect, `claude --continue`). How a job maps to a task:
 - `cancelled` -> `cancelled`, its statusMessage saying why;
 - a job the store no longer has (never made, or pruned) -> JSON-RPC error -32602.
 
-Only `codex` and `codex_review` become tasks, and only for a request that opts in; every
-other call, and every client that does not opt in, gets the tools exactly as before.
+Only the tools `mcp_server.calls.JOB_TOOLS` marks `as_task` (`codex`, `codex_review`) become
+tasks, and only for a request that opts in; every other call, and every client that does not
+opt in, gets the tools exactly as before.
 """
 
 from __future__ import annotations
