@@ -153,9 +153,14 @@ def permissiveness(approval_policy: str, sandbox: str | None) -> int:
     return max(level, 2 if approval_policy == "full-auto" and sandbox is None else 0)
 
 
-def _optional(check: Callable[[object], str]) -> Callable[[object], str | None]:
-    """`check`, with None (and an empty text) meaning "not given"."""
+def _unless_empty(check: Callable[[object], str]) -> Callable[[object], str | None]:
+    """`check`, with None and an empty text meaning "not given"."""
     return lambda value: None if value in (None, "") else check(value)
+
+
+def check_optional_session_id(value: object) -> str | None:
+    """None: a new session; an empty text is refused, never taken for "new"."""
+    return None if value is None else check_session_id(value)
 
 
 def check_flag(name: str) -> Callable[[object], bool]:
@@ -294,7 +299,7 @@ class RunOptions(JobOptions):
     session_id: str | None = field(
         default=None,
         metadata=option(
-            _optional(check_session_id),
+            check_optional_session_id,
             record_as=("resumes_session", "session_id"),
             flag_help="continue this codex session (a new turn)",
             metavar="ID",
@@ -323,7 +328,7 @@ class ReviewOptions(JobOptions):
     base: str | None = field(
         default=None,
         metadata=option(
-            _optional(lambda value: check_git_ref("base", value)),
+            _unless_empty(lambda value: check_git_ref("base", value)),
             flag_help="review the changes against this branch",
             metavar="BRANCH",
         ),
@@ -331,7 +336,7 @@ class ReviewOptions(JobOptions):
     commit: str | None = field(
         default=None,
         metadata=option(
-            _optional(lambda value: check_git_ref("commit", value)),
+            _unless_empty(lambda value: check_git_ref("commit", value)),
             flag_help="review the changes of this commit",
             metavar="SHA",
         ),
