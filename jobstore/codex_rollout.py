@@ -15,8 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jobstore.conversation import CommandRun, Conversation, Turn
+from jobstore.conversation import UNFINISHED, CommandRun, Conversation, Turn, TurnStatus
 from jobstore.record import parse_iso
+from jobstore.states import JobStatus
 
 MAX_ROLLOUT_BYTES = 256 * 1024 * 1024  # read no further into one file
 MAX_LINE_BYTES = 8 * 1024 * 1024  # longer records are skipped (and counted)
@@ -133,7 +134,7 @@ class _TurnBuilder:
     item_prompt: str = ""  # from a response item: used when no event gave the prompt
     answer: str | None = None
     item_answer: str | None = None
-    status: str = "unfinished"
+    status: TurnStatus = UNFINISHED
     started_at: datetime | None = None
     finished_at: datetime | None = None
     tokens_before: int | None = None
@@ -203,14 +204,14 @@ class _Reader:
         prompt = prompt_of("event_msg", payload)
         if ptype in ("task_started", "turn_started"):
             current = self.current
-            if current is None or current.has_prompt or current.status != "unfinished":
+            if current is None or current.has_prompt or current.status != UNFINISHED:
                 self.turn(at, new=True)
             elif current.started_at is None:
                 current.started_at = at
         elif prompt:
             turn = self.turn(at)
             if turn.prompt:  # a second prompt in a turn: codex was steered, or a new turn began
-                turn = self.turn(at, new=turn.status != "unfinished" or turn.answer is not None)
+                turn = self.turn(at, new=turn.status != UNFINISHED or turn.answer is not None)
             turn.prompt = turn.prompt + ("\n\n" if turn.prompt else "") + prompt
         elif ptype == "agent_message":
             self.turn(at).answer = as_str(payload.get("message"))
@@ -221,17 +222,17 @@ class _Reader:
             last = payload.get("last_agent_message")
             if isinstance(last, str) and last:
                 turn.answer = last
-            turn.status, turn.finished_at = "done", at
+            turn.status, turn.finished_at = JobStatus.DONE, at
             turn.tokens_after = self.total_tokens
         elif ptype == "turn_aborted":
             turn = self.turn(at)
-            turn.status, turn.finished_at = "cancelled", at
+            turn.status, turn.finished_at = JobStatus.CANCELLED, at
             turn.error = f"aborted: {as_str(payload.get('reason')) or 'interrupted'}"
         elif ptype in ("error", "stream_error"):
             turn = self.turn(at)
             turn.error = as_str(payload.get("message")) or ptype
             if ptype == "error":
-                turn.status = "error"
+                turn.status = JobStatus.ERROR
         elif ptype == "token_count":
             self._tokens(payload)
         elif ptype == "exec_command_end":
@@ -272,7 +273,7 @@ class _Reader:
                 prompt = prompt_of("item", payload)
                 if prompt:
                     turn = self.turn(at)
-                    if turn.item_prompt and (turn.item_answer is not None or turn.status != "unfinished"):
+                    if turn.item_prompt and (turn.item_answer is not None or turn.status != UNFINISHED):
                         turn = self.turn(at, new=True)
                     turn.item_prompt = turn.item_prompt or prompt
             elif role == "assistant":

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from jobstore.errors import JobStoreError
 from jobstore.events import Summary, total_tokens
@@ -16,7 +16,19 @@ from jobstore.states import JobStatus
 
 if TYPE_CHECKING:
     from jobstore.sessions import SessionInfo
-    from jobstore.store import JobStore
+
+# A turn of one of codex's own sessions with no end recorded (still running, or codex was stopped).
+UNFINISHED: Final = "unfinished"
+# A turn's status: its job's, or UNFINISHED.
+TurnStatus = JobStatus | Literal["unfinished"]
+
+
+class TurnReader(Protocol):
+    """What reading a store's session as a conversation needs of the store (`JobStore`)."""
+
+    def summary(self, job_id: str) -> Summary: ...
+
+    def final_message(self, job_id: str, summary: Summary | None = None) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -32,9 +44,7 @@ class CommandRun:
 class Turn:
     prompt: str
     answer: str | None = None
-    # done, error, cancelled, lost, running, queued (a job's status), or "unfinished": a
-    # codex session whose turn has no end recorded (still running, or codex was stopped).
-    status: str = "unfinished"
+    status: TurnStatus = UNFINISHED
     started_at: datetime | None = None
     finished_at: datetime | None = None
     tokens: int | None = None
@@ -74,7 +84,7 @@ def turn_of_job(record: JobRecord, summary: Summary | None, answer: str | None) 
     return Turn(
         prompt=record.prompt,
         answer=answer,
-        status=str(record.status),
+        status=record.status,
         started_at=parse_iso(record.started_at or record.created_at),
         finished_at=parse_iso(record.finished_at),
         tokens=tokens,
@@ -85,7 +95,7 @@ def turn_of_job(record: JobRecord, summary: Summary | None, answer: str | None) 
     )
 
 
-def conversation_of_session(store: JobStore, session: SessionInfo) -> Conversation:
+def conversation_of_session(store: TurnReader, session: SessionInfo) -> Conversation:
     """A session of the store as a conversation: each job's summary and answer, read now."""
     turns = []
     for record in session.turns:

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 # when the clock is adjusted, so the same process's time could jump by a second; records
 # written that way are still recognised.)
 _START_TIME_TOLERANCE = 0.02
+# The boot epoch's reads, taken again while they straddle a pause longer than this.
+_BOOT_EPOCH_MAX_WIDTH = 0.001
+_BOOT_EPOCH_TRIES = 8
 _PR_SET_CHILD_SUBREAPER = 36
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # A process may vanish between any two reads of /proc: all of these mean "not there (any more)".
@@ -52,8 +55,21 @@ def start_time_of(pid: int) -> float | None:
 
 
 def _boot_epoch() -> float:
-    """When the machine booted, in epoch seconds: the wall clock minus the time since boot."""
-    return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+    """When the machine booted, in epoch seconds: the wall clock minus the time since boot.
+    The wall clock is read between two reads of the boot clock: a process paused between
+    its reads (tens of ms on a loaded machine, more than a start time's tolerance) would
+    misplace every start time it computes, and read a live process as gone. So a read whose
+    two boot-clock reads are far apart is taken again; the tightest one is used."""
+    best_width, best = float("inf"), 0.0
+    for _ in range(_BOOT_EPOCH_TRIES):
+        before = time.clock_gettime(time.CLOCK_BOOTTIME)
+        wall = time.time()
+        after = time.clock_gettime(time.CLOCK_BOOTTIME)
+        if after - before < best_width:
+            best_width, best = after - before, wall - (before + after) / 2
+        if best_width <= _BOOT_EPOCH_MAX_WIDTH:
+            break
+    return best
 
 
 def _since_boot(pid: int) -> float:

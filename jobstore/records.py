@@ -1,8 +1,8 @@
 """The on-disk protocol of jobs: read and validate a record, lock, write atomically, move along
 the state machine, restore, markers, and assembling a new job. Files only: no processes.
 
-Every write here is a step of a named operation one layer up (the scheduler or the
-facade); nothing here decides when to write.
+Every write here is a step of a named operation further up (the scheduler, the job's
+port or the facade); nothing here decides when to write.
 """
 
 from __future__ import annotations

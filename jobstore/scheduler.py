@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from jobstore import fsio
+from jobstore import fsio, zygote_client
 from jobstore.errors import JobStoreError, StoreWriteError
 from jobstore.layout import FileKind
 from jobstore.processes import (
@@ -118,6 +118,20 @@ class Scheduler:
 
     def is_lost(self, record: JobRecord) -> bool:
         return record.status == JobStatus.RUNNING and not job_alive(record)
+
+    def reported(self, job_id: str) -> JobRecord:
+        """The job's record as a read reports it: a `running` job whose processes are gone
+        reads `lost` (see `report_lost`). A runner may record the end and exit between our
+        read of the record and our look at its processes, so a job found dead is read once
+        more: whatever it recorded before it died is in that read, and a job that has just
+        ended never reads lost."""
+        record = self.records.read(job_id)
+        if not self.is_lost(record):
+            return record
+        again = self.records.read(job_id)
+        if again == record:
+            return self.report_lost(record)
+        return self.report_lost(again) if self.is_lost(again) else again
 
     def report_lost(self, record: JobRecord, *, why: str = "not recorded as lost yet") -> JobRecord:
         """How a read shows a job whose processes are gone: `lost`, in a copy; nothing written."""
@@ -294,16 +308,14 @@ class Scheduler:
         env["CODEX_ASYNC_CANCEL_GRACE"] = str(self.cancel_grace)
         log = str(self.layout.job_file(job_dir or self.layout.job_dir(job_id), FileKind.RUNNER_LOG))
         # The store's zygote forks one in ~1 ms; without one, spawn it (and a zygote for next time).
-        from jobstore import zygote  # not at import: `python -m jobstore.zygote` must load it first
-
         log_fd = os.open(log, _LOG_FLAGS, fsio.FILE_MODE)
         try:
-            forked = zygote.start_runner(self.layout.root, job_id, env, log_fd)
+            forked = zygote_client.start_runner(self.layout.root, job_id, env, log_fd)
         finally:
             os.close(log_fd)
         if forked is not None:
             return forked  # the zygote's child, reaped by it
-        zygote_pid = zygote.spawn_zygote(self.layout.root, env)
+        zygote_pid = zygote_client.spawn_zygote(self.layout.root, env)
         if zygote_pid is not None:
             threading.Thread(target=_reap, args=(zygote_pid,), name="reap-zygote", daemon=True).start()
         # posix_spawn (vfork-like) costs a fraction of fork+exec of a large process; our own

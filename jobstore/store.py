@@ -1,9 +1,12 @@
 """`JobStore`: the one entry point the MCP server, the UI and the CLI use, over the store's layers.
 
 All state lives in files under the store's root (see `layout.py`); any number of
-processes may share one store. The layers, none importing one above it: `records`
-(the on-disk protocol, no processes) < `sessions` (the session index) < `scheduler`
-(slots, runners, settling lost jobs) < this facade.
+processes may share one store. The layers, none importing one above it (import-linter
+checks it, imports inside functions counted): `records` (the on-disk protocol, no
+processes) < `sessions` (the session index) < `scheduler` (slots, starting runners,
+settling lost jobs) < `job_port` (what a running job writes) < the job's runner
+(`runner`, walking `job_steps`) < `zygote` (forks runners) < this facade, which the
+adapters use and the runner never does.
 
 Reads never write a file and never start a process: get, entry, job_ids, list_jobs,
 output_tail, rendered_tail, summary, final_message, sessions, session, wait,
@@ -13,8 +16,8 @@ recorded as lost yet", until it is settled. (codex_info runs `codex --version`.)
 One owner for each write:
 - start / start_review: whoever starts a job (server tools, the UI's form);
 - cancel (which also settles a lost job it is asked to cancel): server, UI, CLI;
-- update, record_session_id, transition, restore, release_slot: the job's runner;
-- schedule: the runner at its end, so its freed slot goes to the next queued job;
+- the job's own record, session id, slot and end: its runner, through `JobPort`, which
+  at the job's end also starts the next queued job;
 - settle(job_id): `codex_wait` when the job it waited for reads lost;
 - reconcile(): the server's and the UI's periodic check, and the CLI's `reconcile`;
 - prune: the CLI's `prune` (both also remove staging folders a crashed creator left);
@@ -33,7 +36,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,7 +43,7 @@ from jobstore.codex_cli import CodexInfo, build_review_argv, build_run_argv, pro
 from jobstore.echo import echoed
 from jobstore.errors import InvalidInput, JobNotFound, UnreadableRecord
 from jobstore.events import RenderedLine, Summary, render_line
-from jobstore.ids import check_job_id, check_session_id
+from jobstore.ids import check_job_id
 from jobstore.layout import FileKind, StoreFile, StoreLayout
 from jobstore.options import ReviewOptions, RunOptions, check_absolute_path
 from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, now_iso
@@ -137,17 +139,13 @@ class JobStore:
 
     # ---------------------------------------------------------------- reading
 
-    def exists(self, job_id: str) -> bool:
-        return self._records.exists(job_id)
-
     def read_record(self, job_id: str) -> JobRecord:
         """The record as stored, without checking it against the processes."""
         return self._records.read(job_id)
 
     def get(self, job_id: str) -> JobRecord:
         """The job's record; a `running` job whose processes are gone reads `lost` (unrecorded)."""
-        record = self._records.read(job_id)
-        return self._scheduler.report_lost(record) if self._scheduler.is_lost(record) else record
+        return self._scheduler.reported(job_id)
 
     def entry(self, job_id: str) -> JobEntry:
         try:
@@ -340,33 +338,6 @@ class JobStore:
             raise
         return record
 
-    def locked_record(self, job_id: str) -> AbstractContextManager[JobRecord]:
-        """Read-modify-write: the record, locked against other writers; written back after."""
-        return self._records.locked(job_id)
-
-    def update(self, job_id: str, **fields: object) -> JobRecord:
-        """Set fields of a job's record (never its status: see `transition`)."""
-        return self._records.update(job_id, **fields)
-
-    def transition(self, job_id: str, new: JobStatus, **fields: object) -> JobRecord | None:
-        """Move the job to `new` if the state machine allows it; None if it had moved on."""
-        return self._records.transition(job_id, new, **fields)
-
-    def restore(self, record: JobRecord) -> bool:
-        """Put back a record deleted or damaged under a live job; never overwrites a readable one."""
-        return self._records.restore(record)
-
-    def release_slot(self, job_id: str) -> None:
-        self._records.release_slot(job_id)
-
-    def record_session_id(self, job_id: str, session_id: str) -> None:
-        check_session_id(session_id)
-        with self._records.locked(job_id) as record:
-            known = record.session_id
-            record.session_id = session_id
-        if known != session_id:
-            self._sessions.append(session_id, job_id)
-
     def cancel(self, job_id: str, *, wait: float | None = None) -> CancelOutcome:
         """Stop a queued or running job, its whole process tree included.
 
@@ -391,10 +362,6 @@ class JobStore:
         start queued work. Returns the record."""
         check_job_id(job_id)
         return self._scheduler.settle(job_id)
-
-    def schedule(self) -> list[str]:
-        """Start queued jobs, oldest first, while the store has free slots."""
-        return self._scheduler.schedule()
 
     def reconcile(self) -> None:
         """Settle every running job whose processes are gone, fix markers, start queued work."""

@@ -24,15 +24,13 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jobstore import fsio
 from jobstore.errors import JobStoreError
-from jobstore.layout import FileKind
+from jobstore.layout import FileKind, StoreLayout
 from jobstore.record import now_iso
-
-if TYPE_CHECKING:
-    from jobstore.store import JobStore
+from jobstore.records import Records
 
 GIT_TIMEOUT_SECONDS = 300.0
 MAX_DIFF_BYTES = 16 * 1024 * 1024
@@ -44,6 +42,13 @@ _GIT = ("git", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "
 
 class GitFailed(Exception):
     pass
+
+
+class InStore(Protocol):
+    """Whatever knows its store's layout: the facade (`JobStore`), a job's port."""
+
+    @property
+    def layout(self) -> StoreLayout: ...
 
 
 @dataclass(frozen=True)
@@ -158,21 +163,21 @@ def snapshot_tree(repo: str) -> str:
         return _git(repo, "write-tree", index=index).strip()
 
 
-def _meta_path(store: JobStore, job_id: str) -> Path:
-    return store.layout.job_file(store.layout.job_dir(job_id), FileKind.WORKTREE)
+def _meta_path(layout: StoreLayout, job_id: str) -> Path:
+    return layout.job_file(layout.job_dir(job_id), FileKind.WORKTREE)
 
 
-def _diff_path(store: JobStore, job_id: str) -> Path:
-    return store.layout.job_file(store.layout.job_dir(job_id), FileKind.WORKTREE_DIFF)
+def _diff_path(layout: StoreLayout, job_id: str) -> Path:
+    return layout.job_file(layout.job_dir(job_id), FileKind.WORKTREE_DIFF)
 
 
-def _jobs_in_repo(store: JobStore, job_ids: list[str], repo: str) -> list[str]:
+def _jobs_in_repo(records: Records, job_ids: list[str], repo: str) -> list[str]:
     """Of `job_ids`, those that ran (started) with a folder inside `repo`."""
     found = []
     prefix = os.path.realpath(repo).rstrip(os.sep) + os.sep
     for job_id in job_ids:
         try:
-            record = store.read_record(job_id)
+            record = records.read(job_id)
         except (JobStoreError, OSError):
             continue
         real = os.path.realpath(record.cwd)
@@ -181,7 +186,7 @@ def _jobs_in_repo(store: JobStore, job_ids: list[str], repo: str) -> list[str]:
     return found
 
 
-def record_worktree_start(store: JobStore, job_id: str, cwd: str) -> None:
+def record_worktree_start(layout: StoreLayout, job_id: str, cwd: str) -> None:
     """Snapshot the working tree of the repository holding `cwd`, if any. Never raises."""
     try:
         repo = repository_of(cwd)
@@ -192,25 +197,27 @@ def record_worktree_start(store: JobStore, job_id: str, cwd: str) -> None:
             tree, error = snapshot_tree(repo), None
         except (GitFailed, OSError) as exc:
             tree, error = "", f"no snapshot of the working tree at the start: {exc}"
-        running = [j for j in store.list_jobs(limit=10_000, status="running") if j.job_id != job_id]
-        others = _jobs_in_repo(store, [j.job_id for j in running], repo)
+        records = Records(layout)
+        running = sorted(records.running_ids() - {job_id}, reverse=True)
+        others = _jobs_in_repo(records, running, repo)
         meta = WorktreeDiff(repo, started_at, tree, other_jobs=others, error=error)
-        fsio.write_json_atomic(_meta_path(store, job_id), meta.to_dict())
+        fsio.write_json_atomic(_meta_path(layout, job_id), meta.to_dict())
     except Exception as exc:  # the job runs whatever happens here
         print(f"runner: cannot snapshot the working tree: {exc!r}", file=sys.stderr)
 
 
-def record_worktree_end(store: JobStore, job_id: str) -> None:
+def record_worktree_end(layout: StoreLayout, job_id: str) -> None:
     """Record the diff from the start's snapshot to the working tree now. Never raises."""
     try:
-        start = read_worktree_diff(store, job_id)
+        start = _read_recorded(layout, job_id)
         if start is None or start.ended:
             return
-        newer = [j for j in store.job_ids() if j > job_id]
-        others = sorted(set(start.other_jobs) | set(_jobs_in_repo(store, newer, start.repo)))
+        records = Records(layout)
+        newer = [j for j in records.job_ids() if j > job_id]
+        others = sorted(set(start.other_jobs) | set(_jobs_in_repo(records, newer, start.repo)))
         end = _end_of(start, others)
-        fsio.write_bytes_atomic(_diff_path(store, job_id), end.diff.encode("utf-8"))
-        fsio.write_json_atomic(_meta_path(store, job_id), end.to_dict())
+        fsio.write_bytes_atomic(_diff_path(layout, job_id), end.diff.encode("utf-8"))
+        fsio.write_json_atomic(_meta_path(layout, job_id), end.to_dict())
     except Exception as exc:
         print(f"runner: cannot record what the job changed: {exc!r}", file=sys.stderr)
 
@@ -260,11 +267,15 @@ def _name_status(line: str) -> tuple[str, str]:
     return status[:1] or "?", paths.replace("\t", " → ")
 
 
-def read_worktree_diff(store: JobStore, job_id: str) -> WorktreeDiff | None:
+def read_worktree_diff(store: InStore, job_id: str) -> WorktreeDiff | None:
     """What the job changed in its repository; None when nothing was recorded (its folder
     is no git repository, or the job has not started)."""
+    return _read_recorded(store.layout, job_id)
+
+
+def _read_recorded(layout: StoreLayout, job_id: str) -> WorktreeDiff | None:
     try:
-        data = json.loads(_read(_meta_path(store, job_id), _MAX_META_BYTES))
+        data = json.loads(_read(_meta_path(layout, job_id), _MAX_META_BYTES))
     except (ValueError, UnicodeDecodeError, OSError):
         return None
     if not isinstance(data, dict):
@@ -272,7 +283,7 @@ def read_worktree_diff(store: JobStore, job_id: str) -> WorktreeDiff | None:
     diff = ""
     if data.get("ended_at"):
         with contextlib.suppress(OSError):
-            diff = _read(_diff_path(store, job_id), MAX_DIFF_BYTES + 1024).decode("utf-8", "replace")
+            diff = _read(_diff_path(layout, job_id), MAX_DIFF_BYTES + 1024).decode("utf-8", "replace")
     return WorktreeDiff(
         repo=_str(data.get("repo")),
         started_at=_str(data.get("started_at")),

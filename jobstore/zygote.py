@@ -1,4 +1,5 @@
-"""The runner zygote: one process per store that has imported the runner and forks one per job.
+"""The runner zygote, its serving side: one process per store that has imported the runner and
+forks one per job. (The starter's side, which never imports the runner, is `zygote_client`.)
 
 A new Python runner costs ~60 ms of interpreter start and imports before codex
 starts; a fork of a process that already has them costs ~1 ms. The starter (under
@@ -10,8 +11,9 @@ as a spawned runner would, and the zygote answers with the child's pid.
 The zygote is only a faster way to start a runner, never the only one: whatever
 goes wrong (no zygote, a stale or hung one, another user's socket) the starter
 spawns the runner itself (`python -m jobstore.runner`) after at most
-`REPLY_TIMEOUT_SECONDS`, and, if the store starts jobs often, a zygote for next time. A runner owes the
-zygote nothing once forked: it survives the zygote, the server and the client.
+`zygote_client.REPLY_TIMEOUT_SECONDS`, and, if the store starts jobs often, a zygote
+for next time. A runner owes the zygote nothing once forked: it survives the zygote,
+the server and the client.
 A runner runs only if the job's record names its pid, so a late fork after a
 fallback never makes a second runner. The socket is in Linux's abstract namespace
 (named after the store and the user; no file in the store, gone with its process,
@@ -24,9 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import functools
 import gc
-import hashlib
 import json
 import os
 import signal
@@ -36,124 +36,12 @@ import sys
 import time
 from pathlib import Path
 
-from jobstore.processes import JOB_MARKER_ENV
+from jobstore import runner, watch
+from jobstore.ids import check_job_id
+from jobstore.zygote_client import code_identity, peer_is_us, socket_address, startup_env
 
-REPLY_TIMEOUT_SECONDS = 0.5
 IDLE_EXIT_SECONDS = 60.0
 _MAX_REQUEST_BYTES = 4 * 1024 * 1024
-_PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-@functools.cache
-def code_identity() -> str:
-    """Which interpreter and which code a zygote runs: a zygote whose code was changed on
-    disk since it started no longer matches, and is replaced."""
-    newest = max((p.stat().st_mtime_ns for p in _PACKAGE_DIR.glob("*.py")), default=0)
-    return f"{sys.executable}|{_PACKAGE_DIR}|{newest}"
-
-
-def _startup_env(env: dict[str, str] | os._Environ[str]) -> str:
-    """What of an environment changes how Python starts (PYTHONPATH, ...): a runner forked
-    from a zygote started with other values would not be the runner a spawn gives."""
-    return repr(sorted((k, v) for k, v in env.items() if k.startswith("PYTHON")))
-
-
-def _socket_address(root: Path) -> bytes:
-    """The store's zygote's abstract socket name (a leading NUL: no file anywhere)."""
-    digest = hashlib.sha256(os.fsencode(os.path.abspath(root))).hexdigest()[:32]
-    return f"\0codex-async-zygote-{os.getuid()}-{digest}".encode()
-
-
-def _peer_is_us(sock: socket.socket) -> bool:
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return bool(uid == os.getuid())
-
-
-# ------------------------------------------------------------------ the starter's side
-
-
-def start_runner(root: Path, job_id: str, env: dict[str, str], log_fd: int) -> int | None:
-    """Have the store's zygote fork a runner for `job_id`; its pid, or None if no zygote
-    answered in time (the caller then spawns the runner itself)."""
-    if JOB_MARKER_ENV in env:
-        # Started from inside a job: a spawned runner carries that job's marker where
-        # marker scans look (/proc/PID/environ, set only by exec), a forked one would not.
-        return None
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(REPLY_TIMEOUT_SECONDS)
-            sock.connect(_socket_address(root))
-            if not _peer_is_us(sock):
-                return None  # never hand our environment to another user's process
-            identity = code_identity() + _startup_env(env)
-            request = {"identity": identity, "job_id": job_id, "env": env, "umask": _umask()}
-            payload = json.dumps(request).encode()
-            message = struct.pack("!I", len(payload)) + payload
-            sent = socket.send_fds(sock, [message], [log_fd])
-            sock.sendall(message[sent:])
-            reply = b""
-            while chunk := sock.recv(64):
-                reply += chunk
-            return int(reply) if reply.isdigit() else None
-    except (OSError, ValueError):
-        return None
-
-
-def serving_pid(root: Path) -> int | None:
-    """The pid of the zygote serving the store, if one answers (our user's only)."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(REPLY_TIMEOUT_SECONDS)
-            sock.connect(_socket_address(root))
-            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    except OSError:
-        return None
-    pid, uid, _gid = struct.unpack("3i", creds)
-    return int(pid) if uid == os.getuid() else None
-
-
-def _umask() -> int:
-    mask = os.umask(0o077)
-    os.umask(mask)
-    return mask
-
-
-def spawn_zygote(root: Path, env: dict[str, str]) -> int | None:
-    """Called when a runner had to be spawned: start the store's zygote in the background if
-    the store starts jobs often (a spawn already happened within `BUSY_SECONDS`; a store
-    with a job now and then is not worth a resident process), at most once in
-    `RESPAWN_SECONDS`. Its pid, for the caller to reap; it exits at once if one runs."""
-    now = time.monotonic()
-    busy = now - _last_fallback.get(root, -BUSY_SECONDS) < BUSY_SECONDS
-    _last_fallback[root] = now
-    if JOB_MARKER_ENV in env:
-        return None  # never a zygote inside a job's tree: every runner it forks would seem the job's
-    if not busy or now - _spawned_at.get(root, -RESPAWN_SECONDS) < RESPAWN_SECONDS:
-        return None
-    _spawned_at[root] = now
-    try:
-        return os.posix_spawn(
-            sys.executable,
-            [sys.executable, "-m", "jobstore.zygote", str(root), _TITLE_ROOM],
-            env,
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-                (os.POSIX_SPAWN_DUP2, 1, 2),
-            ],
-            setsid=True,
-        )
-    except OSError:
-        return None
-
-
-BUSY_SECONDS = 60.0
-RESPAWN_SECONDS = 5.0
-_last_fallback: dict[Path, float] = {}
-_spawned_at: dict[Path, float] = {}
-# Room in the zygote's command line for a runner's job id (see `_retitle`).
-_TITLE_ROOM = "-" * 64
 
 
 def _retitle(words: list[str]) -> None:
@@ -170,24 +58,19 @@ def _retitle(words: list[str]) -> None:
     ctypes.memmove(start, new.ljust(room, b"\0"), room)
 
 
-# ------------------------------------------------------------------ the zygote
-
-
 def serve(root: Path) -> int:
     """Run the store's zygote until it has been idle for `IDLE_EXIT_SECONDS`."""
-    from jobstore import runner, watch  # noqa: F401 - imported here once, for every runner
-
     watch.Wakeup().close()  # loads libc for inotify once
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        listener.bind(_socket_address(root))
+        listener.bind(socket_address(root))
     except OSError:
         listener.close()
         return 0  # another zygote serves this store
     listener.listen(128)
     listener.settimeout(IDLE_EXIT_SECONDS)
-    identity = code_identity() + _startup_env(os.environ)
+    identity = code_identity() + startup_env(os.environ)
     # Runners are reaped by the kernel; each runner sets SIGCHLD back for codex.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     gc.collect()
@@ -209,12 +92,10 @@ def serve(root: Path) -> int:
 
 def _serve_one(conn: socket.socket, root: Path, identity: str, keep: tuple[int, ...]) -> bool:
     """Fork a runner for one request; False when this zygote should exit."""
-    from jobstore.ids import check_job_id
-
     fds: list[int] = []
     try:
         conn.settimeout(2.0)
-        if not _peer_is_us(conn):
+        if not peer_is_us(conn):
             return True
         data, fds, _flags, _addr = socket.recv_fds(conn, 64 * 1024, 1)
         if len(data) < 4 or len(fds) != 1:
@@ -268,8 +149,6 @@ def _become_runner(
         os.environ.update(env)  # the starter's, passed on to codex
         with contextlib.suppress(OSError, ValueError, IndexError):
             _retitle([sys.executable, "-m", "jobstore.runner", str(root), job_id])
-        from jobstore import runner
-
         code = runner.main([str(root), job_id])
     except BaseException as exc:
         with contextlib.suppress(Exception):

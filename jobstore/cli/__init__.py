@@ -17,17 +17,7 @@ codex-async config [--max-jobs N]
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _package_version
-
 from jobstore.cli.main import main
-from jobstore.cli.parser import parse_age
+from jobstore.cli.parser import parse_age, version
 
 __all__ = ["main", "parse_age", "version"]
-
-
-def version() -> str:
-    try:
-        return _package_version("codex-async-mcp")
-    except PackageNotFoundError:  # a source tree that was never installed
-        return "0.0.0+unknown"

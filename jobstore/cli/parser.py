@@ -6,10 +6,13 @@ import argparse
 import dataclasses
 import re
 from datetime import timedelta
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _package_version
 
 from jobstore.echo import echoed
 from jobstore.options import JobOptions, ReviewOptions, RunOptions
 
+DESCRIPTION = "`codex-async`: the job store from the shell, for people, scripts and troubleshooting."
 _AGE_RE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -73,14 +76,18 @@ def _option_flags(parser: argparse.ArgumentParser, carrier: type[JobOptions]) ->
             parser.add_argument(flag, default=default, metavar=spec.metavar, help=spec.flag_help)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from jobstore.cli import __doc__ as description
-    from jobstore.cli import version
+def version() -> str:
+    try:
+        return _package_version("codex-async-mcp")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0.0.0+unknown"
 
+
+def build_parser() -> argparse.ArgumentParser:
     after = _common(top=False)
     parser = argparse.ArgumentParser(
         prog="codex-async",
-        description=(description or "").split("\n\n")[0],
+        description=DESCRIPTION,
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_common(top=True)],

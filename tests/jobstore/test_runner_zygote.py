@@ -16,7 +16,7 @@ import pytest
 
 from jobstore import JobStatus, JobStore, RunOptions
 from jobstore.record import JobRecord
-from jobstore.zygote import serving_pid
+from jobstore.zygote_client import serving_pid
 from tests.helpers import processes_matching, wait_until
 
 

@@ -23,6 +23,7 @@ from jobstore import (
 )
 from jobstore.ids import JOB_ID_LENGTH, check_job_id, new_job_id
 from jobstore.record import JobRecord
+from jobstore.records import Records
 from jobstore.tail import read_tail
 from tests.fakes import install_fake_codex
 
@@ -322,7 +323,7 @@ def test_concurrent_updates_are_not_lost(store: JobStore, workdir: Path) -> None
 
     def writer(n: int) -> None:
         for i in range(20):
-            with store.locked_record(job.job_id) as rec:
+            with Records(store.layout).locked(job.job_id) as rec:
                 rec.extra[f"w{n}-{i}"] = i
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]

@@ -12,6 +12,7 @@ import pytest
 from jobstore import JobStatus, JobStore, RunOptions, StoreWriteError, UnreadableJob
 from jobstore.processes import is_alive
 from jobstore.record import JobRecord
+from jobstore.records import Records
 from tests.helpers import wait_until
 
 
@@ -61,7 +62,7 @@ def test_failed_update_keeps_the_previous_record(
 
     monkeypatch.setattr(os, "write", half_write)
     with pytest.raises(StoreWriteError):
-        store.update(job.job_id, error="never lands")
+        Records(store.layout).update(job.job_id, error="never lands")
     monkeypatch.undo()
     assert store.layout.meta(job.job_id).read_bytes() == before
 
@@ -105,7 +106,7 @@ def test_lost_job_on_a_store_that_refuses_writes_reads_lost(
     store: JobStore, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     done = store.wait(run(store, workdir, "x").job_id, 20)
-    with store.locked_record(done.job_id) as rec:
+    with Records(store.layout).locked(done.job_id) as rec:
         rec.status = JobStatus.RUNNING
         rec.pid = rec.codex_pid = 999_999_999
     before = store.layout.meta(done.job_id).read_bytes()

@@ -14,9 +14,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jobstore import JobStatus, JobStore, RunOptions
-from jobstore.processes import start_time_of
+from jobstore import JobStatus, JobStore, RunOptions, processes, scheduler
+from jobstore.processes import is_alive, start_time_of
 from jobstore.record import JobRecord
+from jobstore.records import Records
 from tests.helpers import processes_matching, wait_until
 
 
@@ -163,7 +164,7 @@ def test_reused_pid_is_not_mistaken_for_the_job(store: JobStore, workdir: Path) 
         stranger = subprocess.Popen(["sleep", "30"])
     try:
         # Pretend the job still runs, under pids that now belong to a stranger.
-        with store.locked_record(done.job_id) as rec:
+        with Records(store.layout).locked(done.job_id) as rec:
             rec.status = JobStatus.RUNNING
             rec.finished_at = None
             rec.exit_code = None
@@ -178,7 +179,7 @@ def test_reused_pid_is_not_mistaken_for_the_job(store: JobStore, workdir: Path) 
 def test_process_with_matching_start_time_counts_as_alive(store: JobStore, workdir: Path) -> None:
     done = store.wait(run(store, workdir, "quick").job_id, 20)
     init = psutil.Process(1)
-    with store.locked_record(done.job_id) as rec:
+    with Records(store.layout).locked(done.job_id) as rec:
         rec.status = JobStatus.RUNNING
         rec.pid = 1
         rec.pid_started_at = init.create_time()
@@ -250,3 +251,59 @@ def test_a_session_takes_one_turn_at_a_time(store: JobStore, workdir: Path) -> N
     refused = [o for o in outcomes if isinstance(o, Exception)]
     assert len(started) == 1 and len(refused) == 2
     assert all("already has a turn in progress" in str(e) for e in refused)
+
+
+@pytest.mark.parametrize("prompt", ["please fail", "quick"])
+def test_a_read_never_reports_lost_for_a_job_whose_runner_just_recorded_its_end(
+    store: JobStore, workdir: Path, monkeypatch: pytest.MonkeyPatch, prompt: str
+) -> None:
+    # The reader is "preempted" between reading the record (running) and looking at the
+    # job's processes, for as long as the runner takes to record the end and exit: the
+    # race seen under load, made certain.
+    real_job_alive = scheduler.job_alive
+    looks: list[bool] = []
+
+    def late_look(record: JobRecord) -> bool:
+        if not looks:
+            wait_until(lambda: not is_alive(record.pid, record.pid_started_at), timeout=30)
+        looks.append(real_job_alive(record))
+        return looks[-1]
+
+    job = run(store, workdir, prompt)
+    monkeypatch.setattr(scheduler, "job_alive", late_look)
+    seen = store.get(job.job_id)
+    assert looks[0] is False  # the first look found the runner gone
+    assert seen.status == (JobStatus.ERROR if prompt == "please fail" else JobStatus.DONE)
+    assert seen == store.read_record(job.job_id)  # what the runner recorded, as it is
+
+
+class PausedOnce:
+    """The real clocks, as a process sees them when it is paused for 50 ms right after its
+    first read of the wall clock (a loaded machine): both clocks jump ahead together."""
+
+    CLOCK_BOOTTIME = time.CLOCK_BOOTTIME
+
+    def __init__(self) -> None:
+        self.paused = 0.0
+
+    def time(self) -> float:
+        now = time.time() + self.paused
+        self.paused = 0.05
+        return now
+
+    def clock_gettime(self, clock: int) -> float:
+        return time.clock_gettime(clock) + self.paused
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
+
+
+def test_a_pause_between_clock_reads_never_makes_a_live_process_look_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorded = start_time_of(os.getpid())
+    assert recorded is not None
+    monkeypatch.setattr(processes, "time", PausedOnce())
+    assert is_alive(os.getpid(), recorded)
+    assert processes.is_same_process(os.getpid(), recorded)
+    assert start_time_of(os.getpid()) == pytest.approx(recorded, abs=0.005)

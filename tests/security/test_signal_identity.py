@@ -20,6 +20,7 @@ from jobstore.processes import (
     terminate_tree,
 )
 from jobstore.record import JobRecord
+from jobstore.records import Records
 from tests.security.attack import TURN_COMPLETED, make_script_codex
 
 
@@ -78,7 +79,7 @@ def running_record(store: JobStore, workdir: Path, **fields: object) -> JobRecor
     """A finished job turned back into a `running` one whose processes are as given."""
     job = store.wait(store.start(RunOptions.checked(prompt="quick", cwd=str(workdir))).job_id, 30)
     assert job.status == JobStatus.DONE
-    with store.locked_record(job.job_id) as record:
+    with Records(store.layout).locked(job.job_id) as record:
         record.status = JobStatus.RUNNING
         record.finished_at = None
         for name, value in fields.items():

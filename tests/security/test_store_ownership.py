@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from jobstore import JobStore, RunOptions, StoreRefused, UnreadableJob, fsio
+from jobstore import JobStore, RunOptions, Settings, StoreRefused, UnreadableJob, fsio
+from jobstore.job_port import JobPort
 from tests.security.attack import run_cli
 
 FOLDERS = ("", "jobs", "queue", "running", "sessions")
@@ -42,12 +43,17 @@ def plant_queued_job(root: Path, proof: Path) -> None:
     (root / "queue" / JOB_ID).write_text("")
 
 
+def job_port(store: JobStore) -> JobPort:
+    """The planted job's side of the store, as its runner would hold it."""
+    return JobPort(store.root, JOB_ID, Settings(store.root))
+
+
 def try_everything(store: JobStore) -> list[str]:
     """Every way a process uses a store; returns the ones that were not refused."""
     accepted = []
     for name, use in {
         "list_jobs": lambda: store.list_jobs(),
-        "schedule": store.schedule,
+        "schedule": job_port(store).schedule,  # what a runner does at its end
         "reconcile": store.reconcile,
         "ensure": store.ensure,
         "sessions": lambda: store.sessions(),
@@ -109,7 +115,7 @@ def test_a_folder_another_user_owns_is_refused(tmp_path: Path, fake_codex: Path,
     store = JobStore(root, max_jobs=2, codex_bin=str(fake_codex), cancel_grace=1)
     assert try_everything(store) == []
     with pytest.raises(StoreRefused, match="chown"):
-        store.schedule()
+        job_port(store).schedule()
     assert not proof.exists()
 
 
@@ -140,7 +146,7 @@ def test_a_job_folder_others_may_write_is_unreadable_and_never_executed(
     (entry,) = store.list_jobs()
     assert isinstance(entry, UnreadableJob) and "chmod 700" in entry.reason
     store.reconcile()
-    store.schedule()
+    job_port(store).schedule()
     assert not proof.exists()
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from jobstore import JobStore, RunOptions
 from jobstore.record import JobRecord
+from jobstore.records import Records
 from jobstore.sanitize import json_for_terminal, terminal_safe
 from tests.security.attack import HOSTILE, run_cli, unsafe_characters
 
@@ -19,7 +20,9 @@ def hostile_job(store: JobStore, tmp_path: Path, payload: str) -> JobRecord:
     cwd.mkdir()
     job = store.start(RunOptions.checked(prompt="quick", cwd=str(cwd)))
     store.wait(job.job_id, 30)
-    store.update(job.job_id, prompt=f"do {payload} now\nsecond line", error=f"failed: {payload}")
+    Records(store.layout).update(
+        job.job_id, prompt=f"do {payload} now\nsecond line", error=f"failed: {payload}"
+    )
     events = [
         {"type": "item.completed", "item": {"id": "a", "type": "agent_message", "text": f"agent {payload}"}},
         {

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from jobstore import JobRecord, JobStore, RunOptions
+from jobstore.records import Records
 from jobstore.sanitize import terminal_safe
 from tests.security.attack import HOSTILE, REPO, unsafe_characters
 from tests.security.test_terminal_injection import hostile_job
@@ -110,7 +111,7 @@ async def test_every_place_outside_the_output_shows_stored_text_visibly(
 async def test_the_cancel_dialog_shows_a_running_job_visibly(store: JobStore, workdir: Path) -> None:
     payload = MARKUP + "".join(HOSTILE.values())
     job = store.start(RunOptions.checked(prompt="sleep=120", cwd=str(workdir)))
-    store.update(job.job_id, prompt=f"{payload} tail")
+    Records(store.layout).update(job.job_id, prompt=f"{payload} tail")
     app = CodexTuiApp(tui_config(store.root, now=datetime.now(UTC)), store=store)
     async with app.run_test(size=(220, 50)) as pilot:
         await settle(pilot)
@@ -159,7 +160,7 @@ def test_codex_tui_in_tmux_keeps_title_and_clipboard(
     payload = HOSTILE["osc0-title"] + HOSTILE["osc52-clipboard"] + HOSTILE["csi-clear-screen"]
     done = hostile_job(store, tmp_path, payload)
     running = store.start(RunOptions.checked(prompt="sleep=120", cwd=str(workdir)))
-    store.update(running.job_id, prompt=f"{payload} running")
+    Records(store.layout).update(running.job_id, prompt=f"{payload} running")
     env = {
         "PYTHONPATH": str(REPO),
         "HOME": os.environ["HOME"],

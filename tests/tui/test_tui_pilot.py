@@ -15,6 +15,7 @@ from textual.widgets import Input, TextArea
 
 from jobstore import JobRecord, JobStatus, JobStore, RunOptions
 from jobstore.fsio import write_bytes_atomic
+from jobstore.records import Records
 from tests.tui.tui_demo import (
     NOW,
     DemoStore,
@@ -452,7 +453,8 @@ async def test_toast_when_a_job_finishes(demo: DemoStore) -> None:
     async with app.run_test(size=(120, 35)) as pilot:
         await settle(pilot)
         running = demo.jobs["running"]
-        demo.store.transition(running, JobStatus.ERROR, exit_code=1, error="codex exited with code 1")
+        records = Records(demo.store.layout)
+        records.transition(running, JobStatus.ERROR, exit_code=1, error="codex exited with code 1")
         app.jobs_screen.post_message(changed(jobs=(running,)))
         await settle(pilot)
         assert app.jobs_screen.model.rows[running].status == "error"

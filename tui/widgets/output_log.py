@@ -12,6 +12,7 @@ plain segments, never as markup.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 from rich.cells import cell_len, chop_cells
 from rich.segment import Segment
@@ -24,10 +25,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobstore import RenderedLine
+from jobstore.events import LineKind
 from tui.output_search import Query, Target, shown_text
 from tui.output_source import OutputChunk, Place
 
-KINDS = ("agent", "reasoning", "command", "output", "file_change", "todo", "error", "usage", "info", "raw")
+KINDS: tuple[str, ...] = get_args(LineKind)
 EDGE_ROWS = 3  # this close to the window's top or bottom, the lines beyond it are asked for
 
 

@@ -1,0 +1,79 @@
+"""The steps of a job's life, in the order its runner walks them (see `jobstore.job_life`).
+
+1. prepare the working directory: the snapshot of its git working tree (its end, the diff,
+   is recorded when the job cleans up);
+2. start codex: the record names the runner and the job's marker before codex exists, then
+   codex's pid;
+3. follow codex to its exit: the outcome, from its exit code and its whole event stream;
+then, last step first, each step's cleanup (codex's leftovers stopped, the diff recorded),
+and the runner records the end and starts the next queued job.
+
+A new step goes into `job_steps()` at its place in the life: e.g. a git worktree made for
+the job (a prepare step, before codex: cancellable, and may move `life.cwd`), or codex
+driven through its app-server (instead of the start and follow steps of `codex exec`).
+"""
+
+from __future__ import annotations
+
+from jobstore.codex_exec import CodexExec
+from jobstore.errors import StoreRefused
+from jobstore.job_life import CANCELLED_BEFORE_CODEX, JobLife, Outcome, Step
+from jobstore.states import JobStatus
+from jobstore.worktree_diff import record_worktree_end, record_worktree_start
+
+
+class SnapshotWorktree:
+    """The git working tree holding the job's folder, as it is before codex starts; at the
+    cleanup, as it is after: the diff is what the job changed. Never fails the job."""
+
+    cancellable = True
+
+    def run(self, life: JobLife) -> Outcome | None:
+        record_worktree_start(life.layout, life.job_id, life.cwd)
+        return None
+
+    def clean_up(self, life: JobLife) -> None:
+        record_worktree_end(life.layout, life.job_id)
+
+
+class StartCodex:
+    """codex spawned for the job (`codex exec --json`, its argv in the job's folder)."""
+
+    cancellable = True
+
+    def __init__(self, codex: CodexExec) -> None:
+        self.codex = codex
+
+    def run(self, life: JobLife) -> Outcome | None:
+        try:
+            started = self.codex.start(life)
+        except (OSError, StoreRefused) as exc:
+            return Outcome(JobStatus.ERROR, None, f"could not start codex: {exc}")
+        return None if started else Outcome(JobStatus.CANCELLED, None, CANCELLED_BEFORE_CODEX)
+
+    def clean_up(self, life: JobLife) -> None:
+        self.codex.close()
+        self.codex.stop_leftovers(life)
+        self.codex.count_review_tokens(life)
+        self.codex.write_summary(life, force=True)
+
+
+class FollowCodex:
+    """codex followed until it exits; a cancel stops its whole tree. Ends the life."""
+
+    cancellable = False  # codex runs: a cancel is turned into stopping it, and its exit decides
+
+    def __init__(self, codex: CodexExec) -> None:
+        self.codex = codex
+
+    def run(self, life: JobLife) -> Outcome | None:
+        return self.codex.follow(life)
+
+    def clean_up(self, life: JobLife) -> None:
+        """Nothing: starting codex cleans up after codex."""
+
+
+def job_steps() -> list[Step]:
+    """A job's life, in order."""
+    codex = CodexExec()
+    return [SnapshotWorktree(), StartCodex(codex), FollowCodex(codex)]
