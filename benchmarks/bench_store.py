@@ -66,7 +66,7 @@ def profile_start(ctx: Context, count: int) -> tuple[list[float], str]:
 
 def run(ctx: Context) -> list[tuple[str, list[Row]]]:
     from jobstore import JobStore
-    from jobstore.tail import read_tail
+    from jobstore.output_file import read_tail
     from mcp_server.convert import job_view
 
     count = 20 if ctx.quick else 60

@@ -2,7 +2,24 @@
 
 Plain Python (no UI or MCP imports). The MCP server and the terminal UI are thin
 adapters over `JobStore`; they meet only in the files it keeps.
+
+The public surface, the only door the adapters (`mcp_server`, `tui`) use: the names in
+`__all__`, imported from `jobstore` itself, and one public submodule, `jobstore.inotify`
+(the watch of files and folders: its many event constants would crowd this namespace).
+Every other submodule is private to the store: it may change shape without the adapters
+noticing, and it cannot open the store's files around its rules (no symlink followed,
+owner and mode checked). `lint-imports` checks it (pyproject.toml).
+
+The names below are imported eagerly when `import jobstore` loads them anyway (the store
+needs them); those of modules only some screens or tools need (a session's conversation,
+codex's own sessions, a job's diff) are loaded on first use, so `import jobstore` costs
+the CLI, the server's and codex-tui's start no more than before.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 from jobstore.echo import echoed
 from jobstore.errors import (
@@ -14,7 +31,9 @@ from jobstore.errors import (
     StoreWriteError,
     UnreadableRecord,
 )
-from jobstore.events import RenderedLine, Summary, render_line
+from jobstore.events import LineKind, RenderedLine, Summary, render_line, total_tokens
+from jobstore.ids import created_at as job_created_at
+from jobstore.ids import is_job_id
 from jobstore.layout import FileKind, StoreFile
 from jobstore.options import (
     APPROVAL_POLICIES,
@@ -23,22 +42,58 @@ from jobstore.options import (
     SANDBOXES,
     ReviewOptions,
     RunOptions,
+    permissiveness,
 )
-from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob
+from jobstore.output_file import OutputFile, OutputFollower, RawLine, Tail, clip_line
+from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, parse_iso
+from jobstore.sanitize import terminal_safe
 from jobstore.sessions import SessionInfo
-from jobstore.settings import Settings
+from jobstore.settings import ENV_MAX_POLICY, LOG_LEVELS, NO_POLICY_CAP, Settings
 from jobstore.states import LISTABLE_STATUSES, UNREADABLE, JobStatus
 from jobstore.store import CancelOutcome, JobStore
+from jobstore.watch import JobWakeup
+
+if TYPE_CHECKING:
+    from jobstore.codex_sessions import CodexSessions, RolloutFile, RolloutHead
+    from jobstore.conversation import Conversation, Turn, conversation_of_session
+    from jobstore.worktree_diff import WorktreeDiff, read_worktree_diff
+
+# Public names loaded on first use, and the module each comes from.
+_LOADED_ON_USE = {
+    "CodexSessions": "jobstore.codex_sessions",
+    "RolloutFile": "jobstore.codex_sessions",
+    "RolloutHead": "jobstore.codex_sessions",
+    "Conversation": "jobstore.conversation",
+    "Turn": "jobstore.conversation",
+    "conversation_of_session": "jobstore.conversation",
+    "WorktreeDiff": "jobstore.worktree_diff",
+    "read_worktree_diff": "jobstore.worktree_diff",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LOADED_ON_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jobstore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # looked up once
+    return value
+
 
 __all__ = [
     "APPROVAL_POLICIES",
     "DEFAULT_APPROVAL_POLICY",
+    "ENV_MAX_POLICY",
     "LISTABLE_STATUSES",
+    "LOG_LEVELS",
+    "NO_POLICY_CAP",
     "REASONING_EFFORTS",
     "SANDBOXES",
     "UNREADABLE",
     "CancelOutcome",
+    "CodexSessions",
     "CodexUnavailable",
+    "Conversation",
     "FileKind",
     "InvalidInput",
     "JobEntry",
@@ -48,8 +103,15 @@ __all__ = [
     "JobStatus",
     "JobStore",
     "JobStoreError",
+    "JobWakeup",
+    "LineKind",
+    "OutputFile",
+    "OutputFollower",
+    "RawLine",
     "RenderedLine",
     "ReviewOptions",
+    "RolloutFile",
+    "RolloutHead",
     "RunOptions",
     "SessionInfo",
     "Settings",
@@ -57,8 +119,20 @@ __all__ = [
     "StoreRefused",
     "StoreWriteError",
     "Summary",
+    "Tail",
+    "Turn",
     "UnreadableJob",
     "UnreadableRecord",
+    "WorktreeDiff",
+    "clip_line",
+    "conversation_of_session",
     "echoed",
+    "is_job_id",
+    "job_created_at",
+    "parse_iso",
+    "permissiveness",
+    "read_worktree_diff",
     "render_line",
+    "terminal_safe",
+    "total_tokens",
 ]

@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 
 import psutil
 
-from jobstore import fsio, watch
+from jobstore import fsio, inotify
 from jobstore.events import Summary, total_tokens
 from jobstore.job_life import JobLife, Outcome, codex_outcome, log
+from jobstore.output_file import OutputFollower
 from jobstore.processes import (
     JOB_MARKER_ENV,
     MARKER_FIELD,
@@ -34,7 +35,6 @@ from jobstore.processes import (
     wait_gone,
 )
 from jobstore.record import parse_iso
-from jobstore.tail import OutputFollower
 from jobstore.watch import Wakeup
 
 FALLBACK_TICK_SECONDS = 0.1
@@ -134,8 +134,10 @@ class CodexExec:
             try:
                 wakeup.watch_fd(signal_read)
                 wakeup.watch_process(proc.pid)
-                wakeup.watch_path(life.layout.output(life.job_id), watch.IN_MODIFY)
-                wakeup.watch_path(life.layout.job_dir(life.job_id), watch.IN_CREATE | watch.IN_MOVED_TO)
+                wakeup.watch_path(life.layout.output(life.job_id), inotify.IN_MODIFY)
+                wakeup.watch_path(
+                    life.layout.job_dir(life.job_id), inotify.IN_CREATE | inotify.IN_MOVED_TO, folder=True
+                )
                 # Without inotify or pidfds, look again at this pace.
                 fallback_tick = None if wakeup.reliable else FALLBACK_TICK_SECONDS
                 while True:

@@ -19,9 +19,9 @@ from jobstore import fsio
 from jobstore.errors import JobNotFound, StoreRefused, StoreWriteError, UnreadableRecord
 from jobstore.ids import check_job_id, is_job_id, new_job_id
 from jobstore.layout import STAGING_PREFIX, FileKind, StoreLayout
+from jobstore.output_file import OutputFile, Tail
 from jobstore.record import JobRecord, now_iso, parse_iso
 from jobstore.states import JobStatus, can_transition
-from jobstore.tail import Tail, read_tail
 
 # A record holds a prompt of at most 512 KiB (escaped in JSON: up to six times that).
 MAX_RECORD_BYTES = 4 * 1024 * 1024
@@ -102,18 +102,28 @@ class Records:
         return _ids_in(self.layout.running_dir)
 
     def output_tail(self, job_id: str, lines: int) -> Tail:
-        """The end of the job's output.txt, read only if it is a plain file of ours."""
+        """The end of the job's output.txt (none yet: no lines); see `open_output`."""
+        output = self.open_output(job_id)
+        if output is None:
+            return Tail([], 0, False)
+        with output:
+            return output.tail(lines)
+
+    def open_output(self, job_id: str) -> OutputFile | None:
+        """The job's output.txt, open for reading if it is a plain private file of ours (no
+        symlink followed); None while there is none. Raises JobNotFound for a job the store
+        does not hold, UnreadableRecord for an output the store's rules refuse."""
+        check_job_id(job_id)
         if not self.exists(job_id):
             raise JobNotFound(f"no job {job_id} in the store at {self.layout.root}")
-        output = self.layout.output(job_id)
         try:
             self.verify()
-            with contextlib.suppress(FileNotFoundError):
-                os.close(fsio.open_file(output, os.O_RDONLY))
-            return read_tail(output, lines)
+            return OutputFile.open(self.layout.output(job_id))
+        except FileNotFoundError:
+            return None
         except StoreRefused as exc:
             raise UnreadableRecord(f"job {job_id}: {exc}") from None
-        except OSError as exc:  # a symlink put there since (O_NOFOLLOW)
+        except OSError as exc:
             raise UnreadableRecord(f"job {job_id}: cannot read output.txt ({exc.strerror})") from None
 
     def read_cache(self, job_id: str, kind: FileKind) -> bytes | None:

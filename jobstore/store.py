@@ -9,8 +9,8 @@ settling lost jobs) < `job_port` (what a running job writes) < the job's runner
 adapters use and the runner never does.
 
 Reads never write a file and never start a process: get, entry, job_ids, list_jobs,
-output_tail, rendered_tail, summary, final_message, sessions, session, wait,
-watch_paths, classify. A `running` job whose processes are gone reads `lost`, "not
+output_tail, rendered_tail, open_output, follow_output, summary, final_message, sessions,
+session, wait, watch_paths, classify. A `running` job whose processes are gone reads `lost`, "not
 recorded as lost yet", until it is settled. (codex_info runs `codex --version`.)
 
 One owner for each write:
@@ -46,13 +46,13 @@ from jobstore.events import RenderedLine, Summary, render_line
 from jobstore.ids import check_job_id
 from jobstore.layout import FileKind, StoreFile, StoreLayout
 from jobstore.options import ReviewOptions, RunOptions, check_absolute_path
+from jobstore.output_file import OutputFile, OutputFollower, Tail
 from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, now_iso
 from jobstore.records import Records
 from jobstore.scheduler import CancelOutcome, Scheduler
 from jobstore.sessions import SessionIndex, SessionInfo
 from jobstore.settings import Settings, StoreSettings
 from jobstore.states import LISTABLE_STATUSES, JobStatus
-from jobstore.tail import Tail
 from jobstore.watch import JobWakeup
 
 __all__ = ["CancelOutcome", "JobStore", "SessionInfo", "UnreadableRecord", "check_limit"]
@@ -189,6 +189,18 @@ class JobStore:
     def output_tail(self, job_id: str, lines: int = 50) -> Tail:
         check_limit("tail_lines", lines, MAX_TAIL_LINES)
         return self._records.output_tail(job_id, lines)
+
+    def open_output(self, job_id: str) -> OutputFile | None:
+        """The job's output for reading by offset (the TUI's pane, its pager), opened with
+        the store's rules: None while there is none; UnreadableRecord when refused (a
+        symlink, a file not ours or writable by others). The caller closes it."""
+        return self._records.open_output(job_id)
+
+    def follow_output(self, job_id: str, offset: int = 0) -> OutputFollower:
+        """What is appended to the job's output from `offset` (`OutputFollower.read_new`,
+        which raises StoreRefused for a refused file). The caller closes it."""
+        check_job_id(job_id)
+        return OutputFollower(self.layout.output(job_id), offset)
 
     def rendered_tail(self, job_id: str, lines: int = 50) -> list[RenderedLine]:
         """The end of the output made readable: the last `lines` rendered lines (fewer only

@@ -1,4 +1,5 @@
-"""Sleeping until something happens: inotify on files and folders, pidfds of processes, one fd to wait on.
+"""Sleeping until something happens: inotify on files and folders (`jobstore.inotify`),
+pidfds of processes, one fd to wait on.
 
 A `Wakeup` gathers what may wake its owner (a folder or file changing, a process
 exiting, a byte on a pipe) behind one epoll fd, so a thread blocks in one call
@@ -9,41 +10,12 @@ timeout of their own.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
 import select
-import threading
 from pathlib import Path
 from typing import Self
 
-IN_MODIFY = 0x002
-IN_ATTRIB = 0x004
-IN_CLOSE_WRITE = 0x008
-IN_MOVED_FROM = 0x040
-IN_MOVED_TO = 0x080
-IN_CREATE = 0x100
-IN_DELETE = 0x200
-IN_DELETE_SELF = 0x400
-IN_MOVE_SELF = 0x800
-IN_ONLYDIR = 0x01000000  # add_watch flags: only if the path is a folder,
-IN_DONT_FOLLOW = 0x02000000  # and never through a symlink (the store's rule for its files)
-_IN_NONBLOCK = os.O_NONBLOCK
-_IN_CLOEXEC = os.O_CLOEXEC
-# What changes a folder's entries: a file renamed into it (atomic writes), created, deleted.
-FOLDER_CHANGES = IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF
-_libc: ctypes.CDLL | None = None
-
-
-def _inotify_lib() -> ctypes.CDLL | None:
-    global _libc
-    if _libc is None:
-        try:
-            _libc = ctypes.CDLL(None, use_errno=True)
-            _libc.inotify_init1  # noqa: B018 - raises AttributeError where there is none
-        except (OSError, AttributeError):
-            return None
-    return _libc
+from jobstore.inotify import FOLDER_CHANGES, Inotify
 
 
 class Wakeup:
@@ -52,31 +24,19 @@ class Wakeup:
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
-        self._inotify: int | None = None
+        self._inotify = Inotify()
         self._pidfds: dict[int, int] = {}
-        self._watches: set[bytes] = set()
-        self.reliable = True
-        lib = _inotify_lib()
-        fd = lib.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC) if lib is not None else -1
-        if fd < 0:
-            self.reliable = False
-        else:
-            self._inotify = fd
-            self._epoll.register(fd, select.EPOLLIN)
+        self.reliable = self._inotify.available
+        if self._inotify.available:
+            self._epoll.register(self._inotify.fileno(), select.EPOLLIN)
 
     def fileno(self) -> int:
         return self._epoll.fileno()
 
-    def watch_path(self, path: Path | str, mask: int) -> bool:
-        """Wake on `mask` events of `path` (a file or a folder); False if it cannot be watched."""
-        lib = _inotify_lib()
-        if self._inotify is None or lib is None:
-            return False
-        name = os.fsencode(path)
-        if lib.inotify_add_watch(self._inotify, name, mask) < 0:
-            return False
-        self._watches.add(name)
-        return True
+    def watch_path(self, path: Path | str, mask: int, *, folder: bool = False) -> bool:
+        """Wake on `mask` events of `path` (a file, or a `folder`; never through a symlink);
+        False if it cannot be watched."""
+        return self._inotify.watch(path, mask, folder=folder) is not None
 
     def watch_process(self, pid: int | None) -> bool:
         """Wake when process `pid` exits (already gone: at once). False without pidfds."""
@@ -105,10 +65,7 @@ class Wakeup:
     def clear(self) -> None:
         """Forget the inotify events that woke us (callers re-check what they care about);
         an exited process stays readable, so stop watching it."""
-        if self._inotify is not None:
-            with contextlib.suppress(BlockingIOError):
-                while os.read(self._inotify, 64 * 1024):
-                    pass
+        self._inotify.discard()
         for pid, pidfd in list(self._pidfds.items()):
             if select.select([pidfd], [], [], 0)[0]:
                 self._epoll.unregister(pidfd)
@@ -119,11 +76,7 @@ class Wakeup:
         for pidfd in self._pidfds.values():
             os.close(pidfd)
         self._pidfds.clear()
-        if self._inotify is not None:
-            # Closing an inotify fd waits for the kernel to retire its watches (an RCU grace
-            # period, 10-20 ms): not on the path of whoever waited.
-            threading.Thread(target=os.close, args=(self._inotify,), daemon=True).start()
-            self._inotify = None
+        self._inotify.close(in_background=True)  # not on the path of whoever waited
         self._epoll.close()
 
     def __enter__(self) -> Self:
@@ -139,7 +92,7 @@ class JobWakeup(Wakeup):
 
     def __init__(self, job_dir: Path) -> None:
         super().__init__()
-        if not self.watch_path(job_dir, FOLDER_CHANGES):
+        if not self.watch_path(job_dir, FOLDER_CHANGES, folder=True):
             self.reliable = False
 
     def sleep(self, remaining: float, pids: tuple[int | None, ...], *, fallback_tick: float) -> None:

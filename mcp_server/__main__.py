@@ -20,8 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from jobstore import JobStore, JobStoreError, Settings
-from jobstore.settings import LOG_LEVELS
+from jobstore import LOG_LEVELS, JobStore, JobStoreError, Settings
 from mcp_server import __version__
 from mcp_server.settings import ServerSettings
 

@@ -13,9 +13,16 @@ from typing import Any, TypeVar
 import mcp_types
 from pydantic import BaseModel
 
-from jobstore import UNREADABLE, CodexUnavailable, JobEntry, JobRecord, JobStore, SessionInfo
-from jobstore.record import parse_iso
-from jobstore.worktree_diff import read_worktree_diff
+from jobstore import (
+    UNREADABLE,
+    CodexUnavailable,
+    JobEntry,
+    JobRecord,
+    JobStore,
+    SessionInfo,
+    parse_iso,
+    read_worktree_diff,
+)
 from mcp_server import __version__
 from mcp_server.render import render_text
 from mcp_server.schemas import (

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobstore import LISTABLE_STATUSES, JobStatus
-from jobstore.record import JobKind
+from jobstore import LISTABLE_STATUSES, JobKind, JobStatus
 
 JobKindName = JobKind
 if TYPE_CHECKING:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobstore import APPROVAL_POLICIES, InvalidInput, echoed
-from jobstore.options import permissiveness
-from jobstore.settings import ENV_MAX_POLICY, NO_POLICY_CAP, Settings
+from jobstore import (
+    APPROVAL_POLICIES,
+    ENV_MAX_POLICY,
+    NO_POLICY_CAP,
+    InvalidInput,
+    Settings,
+    echoed,
+    permissiveness,
+)
 
 # How often the server settles lost jobs and starts queued work (see mcp_server.server).
 CHECK_INTERVAL_SECONDS = 30.0

@@ -35,8 +35,16 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from pydantic.alias_generators import to_camel
 
-from jobstore import JobNotFound, JobRecord, JobStatus, JobStore, JobStoreError, UnreadableRecord, echoed
-from jobstore.record import parse_iso
+from jobstore import (
+    JobNotFound,
+    JobRecord,
+    JobStatus,
+    JobStore,
+    JobStoreError,
+    UnreadableRecord,
+    echoed,
+    parse_iso,
+)
 from mcp_server.calls import TASK_TOOLS, admit_job_call, job_call_result, task_tool_for
 from mcp_server.errors import in_thread
 from mcp_server.settings import ServerSettings
@@ -231,7 +239,10 @@ class JobTasks(ServerExtension):
             raise MCPError(code=mcp_types.INVALID_PARAMS, message=f"task {echoed(task_id)}: {exc}") from None
 
     async def _state(self, record: JobRecord) -> TaskState:
-        return await anyio.to_thread.run_sync(task_state, self.store, record, "complete")
+        try:
+            return await anyio.to_thread.run_sync(task_state, self.store, record, "complete")
+        except JobStoreError as exc:  # a file of the job refused (a symlinked output...): said so
+            raise MCPError(code=mcp_types.INVALID_PARAMS, message=f"task {record.job_id!r}: {exc}") from None
 
     async def get_task(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> TaskState:
         return await self._state(await self._read(params.task_id))

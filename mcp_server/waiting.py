@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import anyio
 from fastmcp import Context
 
-from jobstore import JobRecord, JobStatus, JobStore
-from jobstore.watch import JobWakeup
+from jobstore import JobRecord, JobStatus, JobStore, JobWakeup
 from mcp_server.errors import in_thread
 
 # Used only where the system cannot wake us (no inotify or pidfds).

@@ -11,8 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from jobstore import JobStore
-from jobstore.sanitize import terminal_safe
+from jobstore import JobStore, terminal_safe
 from tui.config import TuiConfig
 from tui.screens.jobs import JobsScreen
 

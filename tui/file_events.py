@@ -11,18 +11,11 @@ second, and a single change is delivered at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobstore.watch import _inotify_lib
-
-IN_Q_OVERFLOW = 0x4000  # events were dropped: whatever is watched may have changed
-IN_IGNORED = 0x8000  # the watch is gone (its path was deleted or the watch removed)
-_HEADER = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len (then the name)
+from jobstore.inotify import IN_IGNORED, IN_Q_OVERFLOW, Inotify
 
 
 @dataclass(frozen=True)
@@ -41,89 +34,78 @@ class PathWatch:
     def __init__(self, deliver: Callable[[list[FileEvent]], object], *, interval: float) -> None:
         self._deliver = deliver
         self.interval = interval
-        self._fd: int | None = None
+        self._inotify: Inotify | None = Inotify()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._paths: dict[int, Path] = {}  # wd -> watched path
         self._resume: asyncio.TimerHandle | None = None
-        lib = _inotify_lib()
-        fd = lib.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC) if lib is not None else -1
-        if fd >= 0:
-            self._fd = fd
+        if not self._inotify.available:
+            self._inotify = None
 
     @property
     def available(self) -> bool:
-        return self._fd is not None
+        return self._inotify is not None
 
     @property
     def wds(self) -> frozenset[int]:
         """The watches in place (the kernel drops one whose path is deleted)."""
         return frozenset(self._paths)
 
-    def add(self, path: Path, mask: int) -> int | None:
-        """Watch `path` (a file or a folder) for `mask`; its watch descriptor, None if it cannot
-        be watched (it does not exist...). Watching a path again replaces its mask."""
-        lib = _inotify_lib()
-        if self._fd is None or lib is None:
+    def add(self, path: Path, mask: int, *, folder: bool = False, follow: bool = False) -> int | None:
+        """Watch `path` (a file, or a `folder`; through a symlink only with `follow`, for the
+        store's root) for `mask`; its watch descriptor, None if it cannot be watched (it
+        does not exist...). Watching a path again replaces its mask."""
+        if self._inotify is None:
             return None
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
-            self._loop.add_reader(self._fd, self._read)
-        wd = lib.inotify_add_watch(self._fd, os.fsencode(path), mask)
-        if wd < 0:
-            return None
-        self._paths[wd] = path
-        return int(wd)
+            self._loop.add_reader(self._inotify.fileno(), self._read)
+        wd = self._inotify.watch(path, mask, folder=folder, follow=follow)
+        if wd is not None:
+            self._paths[wd] = path
+        return wd
 
     def remove(self, wd: int) -> None:
-        lib = _inotify_lib()
-        if self._paths.pop(wd, None) is not None and self._fd is not None and lib is not None:
-            lib.inotify_rm_watch(self._fd, wd)  # fails harmlessly if the kernel removed it already
+        if self._paths.pop(wd, None) is not None and self._inotify is not None:
+            self._inotify.unwatch(wd)
 
     def close(self) -> None:
         if self._resume is not None:
             self._resume.cancel()
-        if self._fd is not None:
+        if self._inotify is not None:
             if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(self._fd)
-            os.close(self._fd)
-            self._fd = None
+                self._loop.remove_reader(self._inotify.fileno())
+            self._inotify.close()
+            self._inotify = None
         self._paths.clear()
 
     def _read(self) -> None:
         """The fd is readable: deliver what is queued, then leave it unread for `interval`."""
-        if self._fd is None or self._loop is None:
+        if self._inotify is None or self._loop is None:
             return
-        data = b""
-        with contextlib.suppress(BlockingIOError):
-            while chunk := os.read(self._fd, 64 * 1024):
-                data += chunk
-        events = self._parse(data)
+        events = self._events()
         if self.interval > 0:
-            self._loop.remove_reader(self._fd)
+            self._loop.remove_reader(self._inotify.fileno())
             self._resume = self._loop.call_later(self.interval, self._rearm)
         if events:
             self._deliver(events)
 
     def _rearm(self) -> None:
         self._resume = None
-        if self._fd is not None and self._loop is not None:
-            self._loop.add_reader(self._fd, self._read)
+        if self._inotify is not None and self._loop is not None:
+            self._loop.add_reader(self._inotify.fileno(), self._read)
 
-    def _parse(self, data: bytes) -> list[FileEvent]:
+    def _events(self) -> list[FileEvent]:
         events: list[FileEvent] = []
-        offset = 0
-        while offset + _HEADER.size <= len(data):
-            wd, mask, _cookie, length = _HEADER.unpack_from(data, offset)
-            raw_name = data[offset + _HEADER.size : offset + _HEADER.size + length].rstrip(b"\0")
-            offset += _HEADER.size + length
-            if mask & IN_Q_OVERFLOW:
+        assert self._inotify is not None
+        for event in self._inotify.read():
+            if event.mask & IN_Q_OVERFLOW:
                 events += [FileEvent(path, path, IN_Q_OVERFLOW) for path in self._paths.values()]
                 continue
-            watched = self._paths.get(wd)
+            watched = self._paths.get(event.wd)
             if watched is None:
                 continue  # a watch removed meanwhile
-            if mask & IN_IGNORED:
-                del self._paths[wd]
-            path = watched / os.fsdecode(raw_name) if raw_name else watched
-            events.append(FileEvent(path, watched, mask))
+            if event.mask & IN_IGNORED:
+                del self._paths[event.wd]
+            path = watched / event.name if event.name else watched
+            events.append(FileEvent(path, watched, event.mask))
         return events

@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from jobstore import UNREADABLE, JobStatus
-from jobstore.sanitize import terminal_safe
+from jobstore import UNREADABLE, JobStatus, terminal_safe
 from tui.jobs import JobRow
 
 SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"

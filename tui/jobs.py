@@ -16,18 +16,17 @@ from pathlib import Path
 
 from jobstore import (
     UNREADABLE,
-    FileKind,
     JobNotFound,
     JobRecord,
     JobStatus,
     JobStore,
     JobStoreError,
     UnreadableJob,
+    is_job_id,
+    job_created_at,
+    parse_iso,
+    total_tokens,
 )
-from jobstore.events import total_tokens
-from jobstore.ids import created_at as job_created_at
-from jobstore.ids import is_job_id
-from jobstore.record import parse_iso
 
 _BY_NAME = {status.value: status for status in JobStatus}
 # The status bar's order: what runs, what waits, how jobs ended, then records that cannot be read.
@@ -145,21 +144,6 @@ def folder_stamp(folder: Path) -> Stamp | None:
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_ino)
-
-
-def output_path(store: JobStore, job_id: str) -> Path | None:
-    """The job's output file, found by asking the store what each file of its folder is;
-    None when the folder or its output does not exist (yet)."""
-    folder = job_folders(store, [job_id])[0]
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return None
-    for name in names:
-        found = store.classify(folder / name)
-        if found is not None and found.kind == FileKind.OUTPUT:
-            return folder / name
-    return None
 
 
 def row_from_record(

@@ -15,9 +15,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from jobstore import RenderedLine, render_line
-from jobstore.sanitize import terminal_safe
-from jobstore.tail import clip_line
+from jobstore import RenderedLine, clip_line, render_line, terminal_safe
 
 # A line longer than this is shown cut (the pager shows it whole): what the view holds stays small.
 SHOWN_CHARS = 2_000

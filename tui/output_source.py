@@ -16,10 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from itertools import islice
-from pathlib import Path
 
-from jobstore import RenderedLine, render_line
-from tui.output_file import OutputFile, RawLine
+from jobstore import OutputFile, RawLine, RenderedLine, render_line
 from tui.output_search import Query
 
 
@@ -55,15 +53,16 @@ def render(lines: list[str], *, raw: bool) -> list[RenderedLine]:
 
 
 class OutputSource:
-    """One job's output file as windows of rendered lines. One reader at a time: the
-    output view calls it from one worker at a time."""
+    """One job's output file (opened by the store: `JobStore.open_output`) as windows of
+    rendered lines; closing the source closes the file. One reader at a time: the output
+    view calls it from one worker at a time."""
 
-    def __init__(self, path: Path, *, raw: bool, tail_lines: int, page_lines: int = 500) -> None:
-        self.path = path
+    def __init__(self, file: OutputFile, *, raw: bool, tail_lines: int, page_lines: int = 500) -> None:
+        self.file = file
+        self.path = file.path
         self.raw = raw
         self.tail_lines = tail_lines
         self.page_lines = page_lines
-        self.file = OutputFile(path)
         self.end = 0  # where reading what is appended starts (the window's end, once at the end)
         self._size = 0
 

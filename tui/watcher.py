@@ -31,8 +31,8 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from jobstore import FileKind, JobStore
-from jobstore.watch import FOLDER_CHANGES, IN_CLOSE_WRITE, IN_DONT_FOLLOW, IN_MOVED_FROM, IN_ONLYDIR
-from tui.file_events import IN_Q_OVERFLOW, FileEvent, PathWatch
+from jobstore.inotify import FOLDER_CHANGES, IN_CLOSE_WRITE, IN_MOVED_FROM, IN_Q_OVERFLOW
+from tui.file_events import FileEvent, PathWatch
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,6 @@ _SHOWN_KINDS = _RECORD_KINDS | {FileKind.OUTPUT, FileKind.SESSION_INDEX}
 JOB_FOLDER_EVENTS = FOLDER_CHANGES | IN_CLOSE_WRITE
 # The store's folders: the same, and entries renamed away (a job folder moved out of jobs/).
 STORE_FOLDER_EVENTS = JOB_FOLDER_EVENTS | IN_MOVED_FROM
-# Watched only where they are folders, never through a symlink; only the root may be one (a
-# store kept elsewhere), as the store itself allows.
-NO_SYMLINK = IN_ONLYDIR | IN_DONT_FOLLOW
 
 
 @dataclass(frozen=True)
@@ -161,7 +158,7 @@ class StoreWatcher:
             watch.remove(self._job_wds.pop(job_id))
         added = set()
         for job_id in sorted(self._jobs - self._job_wds.keys()):
-            wd = watch.add(self.store.layout.job_dir(job_id), JOB_FOLDER_EVENTS | NO_SYMLINK)
+            wd = watch.add(self.store.layout.job_dir(job_id), JOB_FOLDER_EVENTS, folder=True)
             if wd is not None:  # a folder not there (yet, or any more): the rescans see it
                 self._job_wds[job_id] = wd
                 added.add(job_id)
@@ -221,9 +218,6 @@ class StoreWatcher:
             self._job_wds.clear()
             job_watch.close()
 
-    def _folder_mask(self, folder: Path) -> int:
-        return STORE_FOLDER_EVENTS | (IN_ONLYDIR if folder == self.root else NO_SYMLINK)
-
     async def _watch_with_inotify(self, watch: PathWatch) -> None:
         """The store's folders and the job folders, all through `watch` (see the module)."""
         self._resync = True  # the first watch: whatever happened before it is read
@@ -232,7 +226,12 @@ class StoreWatcher:
                 self._resync = True
             self._restart = asyncio.Event()
             folders = [path for path in self.store.watch_paths() if path.is_dir()]
-            added = [(path, watch.add(path, self._folder_mask(path))) for path in folders]
+            # Watched only as folders, never through a symlink; only the root may be one (a store
+            # kept elsewhere), as the store itself allows.
+            added = [
+                (path, watch.add(path, STORE_FOLDER_EVENTS, folder=True, follow=path == self.root))
+                for path in folders
+            ]
             store_wds = [wd for _, wd in added if wd is not None]
             self.watching = tuple(path for path, wd in added if wd is not None)
             # Watched again from scratch: the folders may have been replaced meanwhile.

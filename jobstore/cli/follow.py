@@ -11,7 +11,6 @@ from jobstore.events import RenderedLine, render_line
 from jobstore.record import JobRecord
 from jobstore.states import JobStatus
 from jobstore.store import MAX_TAIL_LINES, JobStore, check_limit
-from jobstore.tail import OutputFollower
 
 EXIT_DONE = 0
 EXIT_TIMED_OUT = 3
@@ -58,7 +57,7 @@ def follow(store: JobStore, args: argparse.Namespace) -> int:
     record = store.get(args.job_id)
     tail = store.output_tail(record.job_id, min(wanted * _RAW_PER_RENDERED, MAX_TAIL_LINES))
     _print([r for line in tail.lines for r in render_line(line)][-wanted:], args)
-    follower = OutputFollower(store.layout.output(record.job_id), offset=tail.size)
+    follower = store.follow_output(record.job_id, offset=tail.size)
     try:
         while True:
             ended = record.is_terminal  # read before the output: nothing written after it is missed

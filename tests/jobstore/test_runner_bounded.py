@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from jobstore import JobStatus, JobStore, RunOptions
-from jobstore.tail import MAX_LINE_CHARS, OutputFollower, read_tail
+from jobstore.output_file import MAX_LINE_CHARS, OutputFollower, read_tail
 from tests.helpers import wait_until
 
 MiB = 1024 * 1024

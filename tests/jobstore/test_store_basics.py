@@ -22,9 +22,9 @@ from jobstore import (
     UnreadableJob,
 )
 from jobstore.ids import JOB_ID_LENGTH, check_job_id, new_job_id
+from jobstore.output_file import read_tail
 from jobstore.record import JobRecord
 from jobstore.records import Records
-from jobstore.tail import read_tail
 from tests.fakes import install_fake_codex
 
 

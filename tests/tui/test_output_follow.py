@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from jobstore.watch import IN_MODIFY
+from jobstore.inotify import IN_MODIFY
 from tests.tui.tui_demo import NOW, DemoStore, build_demo_store, settle, tui_config
 from tui.app import CodexTuiApp
 from tui.file_events import FileEvent, PathWatch

@@ -96,7 +96,7 @@ async def test_no_folder_is_watched_through_a_symlink_but_the_root(tmp_path: Pat
 async def test_without_inotify_everything_is_watched_with_watchfiles(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tui.file_events._inotify_lib", lambda: None)
+    monkeypatch.setattr("jobstore.inotify._libc_with_inotify", lambda: None)
     store = JobStore(tmp_path / "store")
     store.ensure()
     posted: list[StoreChanges] = []

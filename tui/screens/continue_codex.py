@@ -7,9 +7,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from jobstore import JobStore
-from jobstore.codex_sessions import RolloutHead
-from jobstore.sanitize import terminal_safe
+from jobstore import JobStore, RolloutHead, terminal_safe
 from tui import format as fmt
 from tui.screens.new_job import StartJobScreen
 from tui.theme import palette_of

@@ -21,8 +21,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, TabbedContent
 
-from jobstore import JobNotFound, JobStatus, JobStore, JobStoreError
-from jobstore.sanitize import terminal_safe
+from jobstore import JobNotFound, JobStatus, JobStore, JobStoreError, terminal_safe
 from tui import format as fmt
 from tui.config import TuiConfig
 from tui.jobs import JobRow
@@ -46,7 +45,7 @@ from tui.widgets.status_bar import StatusBar
 from tui.workers import Task
 
 if TYPE_CHECKING:
-    from jobstore.codex_sessions import CodexSessions, RolloutHead
+    from jobstore import CodexSessions, RolloutHead
     from tui.widgets.sessions import SessionsView
 
 _TOASTS: dict[str, tuple[str, SeverityLevel]] = {
@@ -106,7 +105,7 @@ class JobActions(Screen[None]):
         """codex's own sessions (in CODEX_HOME), one reader (and its cache) for the sessions
         view and the continue form."""
         if self._codex_sessions is None:
-            from jobstore.codex_sessions import CodexSessions
+            from jobstore import CodexSessions  # loaded on first use
 
             self._codex_sessions = CodexSessions(self.config.settings.codex_home)
         return self._codex_sessions

@@ -12,37 +12,35 @@ from __future__ import annotations
 import codecs
 import contextlib
 import subprocess
-from pathlib import Path
 from typing import IO
 
 from textual import work
 from textual.app import SuspendNotSupported
 from textual.screen import Screen
 
-from jobstore import JobStore, JobStoreError
-from jobstore.sanitize import terminal_safe
-from tui.jobs import output_path
+from jobstore import JobStore, JobStoreError, OutputFile, terminal_safe
 from tui.workers import Task
 
 PAGER_COMMAND = "exec ${PAGER:-less}"  # the shell reads $PAGER from the environment passed on
 _BLOCK = 256 * 1024
 
 
-def copy_safely(path: Path, sink: IO[bytes]) -> None:
-    """Write the file to `sink` with every control and format character made visible."""
+def copy_safely(output: OutputFile, sink: IO[bytes]) -> None:
+    """Write the output to `sink` with every control and format character made visible."""
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    with open(path, "rb") as source:
-        while block := source.read(_BLOCK):
-            sink.write(terminal_safe(decoder.decode(block), multiline=True).encode())
-        sink.write(terminal_safe(decoder.decode(b"", final=True), multiline=True).encode())
+    offset = 0
+    while block := output.read(offset, _BLOCK):
+        offset += len(block)
+        sink.write(terminal_safe(decoder.decode(block), multiline=True).encode())
+    sink.write(terminal_safe(decoder.decode(b"", final=True), multiline=True).encode())
 
 
-def page_file(path: Path) -> int:
-    """Show the file in the person's pager, made safe; the pager's exit code."""
+def page_file(output: OutputFile) -> int:
+    """Show the output in the person's pager, made safe; the pager's exit code."""
     pager = subprocess.Popen(["sh", "-c", PAGER_COMMAND], stdin=subprocess.PIPE)
     assert pager.stdin is not None
     try:
-        copy_safely(path, pager.stdin)
+        copy_safely(output, pager.stdin)
     except BrokenPipeError:
         pass  # the pager quit before reading it all
     finally:
@@ -91,13 +89,17 @@ class OutputActions(Screen[None]):
 
     def action_open_pager(self) -> None:
         job_id = self.selected_job_id
-        path = output_path(self.store, job_id) if job_id is not None else None
-        if path is None:
+        try:
+            output = self.store.open_output(job_id) if job_id is not None else None
+        except JobStoreError as exc:  # refused (a symlink...), or the job is gone
+            self.notify(f"Cannot read the output: {exc}", severity="error")
+            return
+        if output is None:
             self.notify("No output to show.", severity="warning", timeout=3)
             return
         try:
-            with self.app.suspend():
-                code = page_file(path)
+            with output, self.app.suspend():
+                code = page_file(output)
         except SuspendNotSupported:
             self.notify("This terminal cannot hand the screen to a pager.", severity="error")
             return

@@ -15,8 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Collapsible, Static
 
-from jobstore.conversation import Conversation, Turn
-from jobstore.sanitize import terminal_safe
+from jobstore import Conversation, Turn, terminal_safe
 from tui import format as fmt
 from tui.theme import palette_of
 

@@ -17,9 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Static
 
-from jobstore import JobStore
-from jobstore.sanitize import terminal_safe
-from jobstore.worktree_diff import WorktreeDiff, read_worktree_diff
+from jobstore import JobStore, WorktreeDiff, read_worktree_diff, terminal_safe
 from tui.theme import palette_of
 from tui.workers import Task
 

@@ -13,8 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
-from jobstore import JobStatus
-from jobstore.sanitize import terminal_safe
+from jobstore import JobStatus, terminal_safe
 from tui import format as fmt
 from tui.jobs import JobRow
 from tui.messages import CancelJob, ContinueSession

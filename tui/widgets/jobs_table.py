@@ -20,7 +20,7 @@ from textual.events import Resize
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
-from jobstore.sanitize import terminal_safe
+from jobstore import terminal_safe
 from tui import format as fmt
 from tui.jobs import JobFilter, JobRow
 from tui.theme import palette_of

@@ -24,8 +24,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from jobstore import RenderedLine
-from jobstore.events import LineKind
+from jobstore import LineKind, RenderedLine
 from tui.output_search import Query, Target, shown_text
 from tui.output_source import OutputChunk, Place
 

@@ -25,10 +25,9 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input
 
-from jobstore import JobStore, RenderedLine
-from jobstore.watch import IN_DONT_FOLLOW, IN_MODIFY
+from jobstore import JobNotFound, JobStore, JobStoreError, RenderedLine
+from jobstore.inotify import IN_MODIFY
 from tui.file_events import FileEvent, PathWatch
-from tui.jobs import output_path
 from tui.output_search import Query, Target
 from tui.output_source import OutputChunk, OutputSource
 from tui.widgets.output_log import KINDS, OutputLog, wrap
@@ -177,7 +176,7 @@ class OutputView(Vertical):
         """Watch the shown output file for writes (once it is open)."""
         if self._file_watch is None or self._source is None or self._source[0] != self.generation:
             return
-        wd = self._file_watch.add(self._source[1].path, IN_MODIFY | IN_DONT_FOLLOW)
+        wd = self._file_watch.add(self._source[1].path, IN_MODIFY)  # never through a symlink
         if self._output_wd is not None and wd != self._output_wd:
             self._file_watch.remove(self._output_wd)
         self._output_wd = wd
@@ -244,19 +243,23 @@ class OutputView(Vertical):
         """In the worker: open the job's output if needed, then read."""
         try:
             if self._source is None or self._source[0] != generation:
-                path = output_path(self.store, job_id)
-                if path is None:  # not written yet: "No output yet"
+                try:
+                    # Opened by the store, with its rules: a symlinked output is refused.
+                    file = self.store.open_output(job_id)
+                except JobNotFound:
+                    file = None  # removed meanwhile: the jobs pane says so
+                if file is None:  # not written yet: "No output yet"
                     return self.Loaded(generation, OutputChunk([]))
                 if self._source is not None:
                     self._source[1].close()
-                source = OutputSource(path, raw=self.raw, tail_lines=self.tail_lines)
+                source = OutputSource(file, raw=self.raw, tail_lines=self.tail_lines)
                 self._source = (generation, source)
                 if not opening:
                     read = OutputSource.load
             return self.Loaded(generation, read(self._source[1]))
         except _NotFound as exc:
             return self.Loaded(generation, None, not_found=str(exc))
-        except OSError as exc:  # shown where the output would be
+        except (OSError, JobStoreError) as exc:  # shown where the output would be
             error = RenderedLine("error", f"cannot read the output: {exc}")
             return self.Loaded(generation, OutputChunk([error], [0]))
 

@@ -24,11 +24,19 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from jobstore import JobRecord, JobStore, JobStoreError, SessionInfo
-from jobstore.codex_sessions import CodexSessions, RolloutFile, RolloutHead
-from jobstore.conversation import Conversation, conversation_of_session
-from jobstore.record import parse_iso
-from jobstore.sanitize import terminal_safe
+from jobstore import (
+    CodexSessions,
+    Conversation,
+    JobRecord,
+    JobStore,
+    JobStoreError,
+    RolloutFile,
+    RolloutHead,
+    SessionInfo,
+    conversation_of_session,
+    parse_iso,
+    terminal_safe,
+)
 from tui import format as fmt
 from tui.jobs import short_project
 from tui.messages import ContinueSession, OpenJob

@@ -1,18 +1,12 @@
-"""The output pane's reading, without Textual: lines by offset, windows, search, and their bounds."""
+"""The output pane's reading, without Textual: windows of the file, search, and their bounds
+(the file's lines by offset: tests/jobstore/test_output_file.py)."""
 
 from __future__ import annotations
 
 import json
-import random
-import re
 from pathlib import Path
 
-import pytest
-
-import tui.output_file as output_file
-from jobstore import RenderedLine
-from jobstore.tail import MAX_LINE_CHARS
-from tui.output_file import OutputFile
+from jobstore import OutputFile, RenderedLine
 from tui.output_search import SHOWN_CHARS, Query, Target, shown_text
 from tui.output_source import OutputSource, Place
 
@@ -26,70 +20,10 @@ def command(cmd: str, exit_code: int) -> str:
     return json.dumps({"type": "item.completed", "item": item})
 
 
-def reference_lines(data: bytes) -> list[tuple[int, int, bytes]]:
-    """(start, end, bytes) of every line, the obvious way."""
-    lines, pos = [], 0
-    for segment in data.split(b"\n"):
-        lines.append((pos, min(pos + len(segment) + 1, len(data)), segment))
-        pos += len(segment) + 1
-    if data.endswith(b"\n") or not data:
-        lines.pop()
-    return lines
-
-
-def test_lines_forwards_and_backwards_match_a_plain_split(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Tiny blocks and lines make every edge frequent: lines longer than a block, a block
-    # ending on a newline, empty lines, a last line without its newline.
-    monkeypatch.setattr(output_file, "BLOCK", 64)
-    monkeypatch.setattr(output_file, "LINE_BYTES", 40)
-    rng = random.Random(7)
-    path = tmp_path / "output.txt"
-    pattern = re.compile(b"xyz")
-    for _ in range(150):
-        parts = [
-            "".join(rng.choice("abcxyz ") for _ in range(rng.choice([0, 1, 30, 63, 64, 65, 300])))
-            for _ in range(rng.randint(0, 20))
-        ]
-        data = ("\n".join(parts) + rng.choice(["", "\n"])).encode()
-        path.write_bytes(data)
-        expected = reference_lines(data)
-        with OutputFile(path) as f:
-            forward = list(f.forward(0))
-            assert [(line.start, line.end) for line in forward] == [(a, b) for a, b, _ in expected]
-            assert [line.complete for line in forward] == [data[b - 1 : b] == b"\n" for _, b, _ in expected]
-            backward = [(line.start, line.end) for line in f.backward(len(data))]
-            assert backward == [(a, b) for a, b, _ in reversed(expected)]
-            for line, (_, _, raw) in zip(forward, expected, strict=True):
-                assert line.text.startswith(raw[:40].decode()) and "\n" not in line.text
-                assert ("cut: the line has" in line.text) == (len(raw) > 40)
-            hits = [(a, b) for a, b, raw in expected if b"xyz" in raw[:40]]
-            assert [(line.start, line.end) for line in f.forward(0, pattern=pattern)] == hits
-            assert [(line.start, line.end) for line in f.backward(len(data), pattern=pattern)] == hits[::-1]
-
-
-def test_a_huge_line_costs_what_a_short_one_does(tmp_path: Path) -> None:
-    path = tmp_path / "output.txt"
-    with open(path, "wb") as f:
-        f.write(b"first\n")
-        f.truncate(6 + 300 * 1024 * 1024)  # a 300 MB line of NULs (a sparse file: no disk used)
-        f.seek(0, 2)
-        f.write(b"\nlast\n")
-    with OutputFile(path) as f:
-        lines = list(f.forward(0))
-        assert [line.text for line in (lines[0], lines[2])] == ["first", "last"]
-        huge = lines[1]
-        assert huge.end - huge.start == 300 * 1024 * 1024 + 1
-        assert len(huge.text) < MAX_LINE_CHARS + 60 and "cut: the line has 314,572,800 bytes" in huge.text
-        assert "\x00" not in huge.text  # NULs are shown, not emitted
-        assert [line.text for line in f.backward(f.size())] == ["last", huge.text, "first"]
-
-
 def test_source_windows_follow_page_and_search(tmp_path: Path) -> None:
     path = tmp_path / "output.txt"
     path.write_text("".join(f"line {n}\n" for n in range(1000)))
-    source = OutputSource(path, raw=True, tail_lines=100, page_lines=50)
+    source = OutputSource(OutputFile.open(path), raw=True, tail_lines=100, page_lines=50)
     end = source.load()
     assert end.place == Place.REPLACE and end.at_end
     assert [line.text for line in end.lines][-1] == "line 999" and len(end.lines) == 100
@@ -131,7 +65,7 @@ def test_source_finds_text_and_events_beyond_any_window(tmp_path: Path) -> None:
     lines[10] = command("make test", 2)
     lines[20] = agent("Needle in the hay")
     path.write_text("\n".join(lines) + "\n")
-    source = OutputSource(path, raw=False, tail_lines=100, page_lines=40)
+    source = OutputSource(OutputFile.open(path), raw=False, tail_lines=100, page_lines=40)
     size = path.stat().st_size
     never = lambda: False  # noqa: E731
 
@@ -144,7 +78,7 @@ def test_source_finds_text_and_events_beyond_any_window(tmp_path: Path) -> None:
     error = source.find(Query(Target.ERROR), size, forward=False, stop=never)
     assert error is not None and error == source.find(Query(Target.COMMAND), 0, forward=True, stop=never)
     assert source.find(Query(Target.ERROR), error[0] + 1, forward=True, stop=never) is None
-    raw = OutputSource(path, raw=True, tail_lines=100)
+    raw = OutputSource(OutputFile.open(path), raw=True, tail_lines=100)
     assert raw.find(Query.for_text('"text": "Needle'), 0, forward=True, stop=never) == (found[0], 0)
 
 
@@ -169,7 +103,7 @@ def test_a_window_ending_in_an_unfinished_line_reaches_the_end(tmp_path: Path) -
     at the end, so following goes on (a flood read mid-write once left the view paused)."""
     path = tmp_path / "output.txt"
     path.write_text("".join(f"line {n}\n" for n in range(10)) + "being writ")
-    source = OutputSource(path, raw=True, tail_lines=100)
+    source = OutputSource(OutputFile.open(path), raw=True, tail_lines=100)
     opened = source.load()
     assert opened.at_end and opened.lines[-1].text == "being writ" and opened.end < opened.size
     with open(path, "a") as f:
