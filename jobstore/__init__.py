@@ -12,7 +12,7 @@ owner and mode checked). `lint-imports` checks it (pyproject.toml).
 
 The names below are imported eagerly when `import jobstore` loads them anyway (the store
 needs them); those of modules only some screens or tools need (a session's conversation,
-codex's own sessions, a job's diff) are loaded on first use, so `import jobstore` costs
+codex's own sessions, a job's diff, the safe git) are loaded on first use, so `import jobstore` costs
 the CLI, the server's and codex-tui's start no more than before.
 """
 
@@ -56,6 +56,7 @@ from jobstore.watch import JobWakeup
 if TYPE_CHECKING:
     from jobstore.codex_sessions import CodexSessions, RolloutFile, RolloutHead
     from jobstore.conversation import Conversation, Turn, conversation_of_session
+    from jobstore.git import Git, GitFailed
     from jobstore.worktree_diff import WorktreeDiff, read_worktree_diff
 
 # Public names loaded on first use, and the module each comes from.
@@ -66,6 +67,8 @@ _LOADED_ON_USE = {
     "Conversation": "jobstore.conversation",
     "Turn": "jobstore.conversation",
     "conversation_of_session": "jobstore.conversation",
+    "Git": "jobstore.git",
+    "GitFailed": "jobstore.git",
     "WorktreeDiff": "jobstore.worktree_diff",
     "read_worktree_diff": "jobstore.worktree_diff",
 }
@@ -95,6 +98,8 @@ __all__ = [
     "CodexUnavailable",
     "Conversation",
     "FileKind",
+    "Git",
+    "GitFailed",
     "InvalidInput",
     "JobEntry",
     "JobKind",

@@ -23,10 +23,7 @@ from jobstore.events import Summary, total_tokens
 from jobstore.job_life import JobLife, Outcome, codex_outcome, log
 from jobstore.output_file import OutputFollower
 from jobstore.processes import (
-    JOB_MARKER_ENV,
-    MARKER_FIELD,
     descendants,
-    job_marker,
     marked_processes,
     signal_group,
     signal_processes,
@@ -79,17 +76,9 @@ class CodexExec:
         try:
             # Pre-created private, so codex's own write of it does not follow the umask.
             fsio.create_empty(layout.last_message(job_id))
-            # Our start time and the job's marker are recorded before codex exists, so every
-            # process of its tree is provably the job's from its first moment. From here on a
-            # cancel also signals us.
-            life.write(
-                None,
-                pid_started_at=start_time_of(os.getpid()),
-                extra={**life.record.extra, MARKER_FIELD: life.marker_secret},
-            )
-            if life.cancel.requested():
+            if life.cancel.requested():  # the last moment before codex exists
                 return False
-            env = {**os.environ, JOB_MARKER_ENV: job_marker(job_id, life.marker_secret)}
+            env = {**os.environ, **life.marker_env}
             self.follower = OutputFollower(
                 layout.output(job_id),
                 os.fstat(out_fd).st_size,

@@ -10,6 +10,7 @@ life there: codex never starts for a job cancelled before it did.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from typing import Protocol
 from jobstore.errors import UnreadableRecord
 from jobstore.events import Summary
 from jobstore.job_port import JobPort
-from jobstore.processes import new_marker_secret
+from jobstore.processes import JOB_MARKER_ENV, MARKER_FIELD, job_marker, new_marker_secret, start_time_of
 from jobstore.record import JobRecord, now_iso
 from jobstore.states import JobStatus, can_transition
 
@@ -94,6 +95,22 @@ class JobLife:
         # Every process of the job carries it (see `jobstore.processes`).
         self.marker_secret = new_marker_secret()
         self.outcome: Outcome | None = None  # decided once, before any cleanup
+
+    @property
+    def marker_env(self) -> dict[str, str]:
+        """The job's marker, in the environment of every process the job starts."""
+        return {JOB_MARKER_ENV: job_marker(self.job_id, self.marker_secret)}
+
+    def record_identity(self) -> None:
+        """Record the runner's start time and the job's marker before any process of the job
+        exists (git's for the snapshot, codex), so every one of them is provably the job's from
+        its first moment and found by the job's cleanup even if the runner is killed. From
+        here on a cancel also signals the runner."""
+        self.write(
+            None,
+            pid_started_at=start_time_of(os.getpid()),
+            extra={**self.record.extra, MARKER_FIELD: self.marker_secret},
+        )
 
     def write(self, status: JobStatus | None, **fields: object) -> None:
         """Write to the job's record; if someone deleted or damaged it meanwhile, put back

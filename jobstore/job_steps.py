@@ -1,10 +1,11 @@
 """The steps of a job's life, in the order its runner walks them (see `jobstore.job_life`).
 
-1. prepare the working directory: the snapshot of its git working tree (its end, the diff,
-   is recorded when the job cleans up);
-2. start codex: the record names the runner and the job's marker before codex exists, then
-   codex's pid;
-3. follow codex to its exit: the outcome, from its exit code and its whole event stream;
+1. record the job's identity: the record names the runner and the job's marker before any
+   process of the job exists;
+2. prepare the working directory: the snapshot of its git working tree (its end, the diff,
+   is recorded when the job cleans up), stopped at once by a cancel;
+3. start codex, then record its pid;
+4. follow codex to its exit: the outcome, from its exit code and its whole event stream;
 then, last step first, each step's cleanup (codex's leftovers stopped, the diff recorded),
 and the runner records the end and starts the next queued job.
 
@@ -19,21 +20,56 @@ from jobstore.codex_exec import CodexExec
 from jobstore.errors import StoreRefused
 from jobstore.job_life import CANCELLED_BEFORE_CODEX, JobLife, Outcome, Step
 from jobstore.states import JobStatus
-from jobstore.worktree_diff import record_worktree_end, record_worktree_start
+from jobstore.worktree_diff import (
+    CODEX_NEVER_STARTED,
+    discard_snapshot,
+    record_worktree_end,
+    record_worktree_start,
+)
 
 
-class SnapshotWorktree:
-    """The git working tree holding the job's folder, as it is before codex starts; at the
-    cleanup, as it is after: the diff is what the job changed. Never fails the job."""
+class RecordIdentity:
+    """The runner's start time and the job's marker in the record, before any process of the
+    job exists: every one carries the marker, so the job's cleanup finds them all."""
 
     cancellable = True
 
     def run(self, life: JobLife) -> Outcome | None:
-        record_worktree_start(life.layout, life.job_id, life.cwd)
+        try:
+            life.record_identity()
+        except (OSError, StoreRefused) as exc:
+            return Outcome(JobStatus.ERROR, None, f"could not start codex: {exc}")
         return None
 
     def clean_up(self, life: JobLife) -> None:
-        record_worktree_end(life.layout, life.job_id)
+        """Nothing: the record keeps the job's identity."""
+
+
+class SnapshotWorktree:
+    """The git working tree holding the job's folder, as it is before codex starts (git is
+    stopped at once by a cancel); at the cleanup, as it is after: the diff is what the job
+    changed (nothing to compare when codex never started). Never fails the job."""
+
+    cancellable = True
+
+    def run(self, life: JobLife) -> Outcome | None:
+        record_worktree_start(
+            life.layout,
+            life.job_id,
+            life.cwd,
+            env=life.marker_env,
+            stop=life.cancel.requested,
+            max_file_bytes=life.port.snapshot_max_file_bytes,
+        )
+        return None
+
+    def clean_up(self, life: JobLife) -> None:
+        if life.record.codex_pid is None:
+            discard_snapshot(life.layout, life.job_id, CODEX_NEVER_STARTED)
+            return
+        record_worktree_end(
+            life.layout, life.job_id, env=life.marker_env, max_file_bytes=life.port.snapshot_max_file_bytes
+        )
 
 
 class StartCodex:
@@ -76,4 +112,4 @@ class FollowCodex:
 def job_steps() -> list[Step]:
     """A job's life, in order."""
     codex = CodexExec()
-    return [SnapshotWorktree(), StartCodex(codex), FollowCodex(codex)]
+    return [RecordIdentity(), SnapshotWorktree(), StartCodex(codex), FollowCodex(codex)]

@@ -10,6 +10,7 @@
   jobs/<job_id>/runner.log       the runner's own diagnostics
   jobs/<job_id>/worktree.json    the git working tree at the job's start and end (worktree_diff.py)
   jobs/<job_id>/worktree.diff    what the working tree gained from the start to the end
+  jobs/<job_id>/snapshot/        the snapshots' own git folder, index and objects, while the job runs
   jobs/<job_id>/cancel           present once a cancel was asked for
   jobs/<job_id>/lock             flock for read-modify-write of meta.json
   jobs/.new-<job_id>/            a job being assembled; renamed into place with its record
@@ -47,6 +48,7 @@ class FileKind(StrEnum):
     CANCEL_MARKER = "cancel_marker"
     WORKTREE = "worktree"
     WORKTREE_DIFF = "worktree_diff"
+    SNAPSHOT = "snapshot"
     QUEUED_MARKER = "queued_marker"
     RUNNING_MARKER = "running_marker"
     SESSION_INDEX = "session_index"
@@ -74,6 +76,7 @@ _JOB_FILES = {
     "cancel": FileKind.CANCEL_MARKER,
     "worktree.json": FileKind.WORKTREE,
     "worktree.diff": FileKind.WORKTREE_DIFF,
+    "snapshot": FileKind.SNAPSHOT,
 }
 _FILE_NAMES = {kind: name for name, kind in _JOB_FILES.items()}
 _MARKER_DIRS = {"queue": FileKind.QUEUED_MARKER, "running": FileKind.RUNNING_MARKER}
@@ -152,6 +155,9 @@ class StoreLayout:
 
     def cancel_marker(self, job_id: str) -> Path:
         return self.job_file(self.job_dir(job_id), FileKind.CANCEL_MARKER)
+
+    def snapshot_dir(self, job_id: str) -> Path:
+        return self.job_file(self.job_dir(job_id), FileKind.SNAPSHOT)
 
     def job_lock(self, job_id: str) -> Path:
         return self.job_dir(job_id) / "lock"

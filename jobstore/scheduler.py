@@ -164,12 +164,22 @@ class Scheduler:
         # Its runner and codex are gone, but codex's commands in sessions of their own may
         # live on: nothing of the job's tree outlives its recorded end.
         terminate_job_tree(record, self.cancel_grace)
+        self._discard_snapshot(job_id)
         session_id = record.session_id or self.sessions.session_id_from_output(job_id)
         updated = self.records.transition(job_id, JobStatus.LOST, session_id=session_id, error=LOST_ERROR)
         if session_id and not record.session_id:
             with contextlib.suppress(StoreWriteError):
                 self.sessions.append(session_id, job_id)
         return updated or self.records.read(job_id)
+
+    def _discard_snapshot(self, job_id: str) -> None:
+        """A job whose runner died leaves its snapshot folder: removed, and its diff said not
+        recorded. Never blocks settling."""
+        # Loaded here, on this rare path: `import jobstore` stays without the diff's modules.
+        from jobstore.worktree_diff import DIFF_NOT_RECORDED, discard_snapshot
+
+        with contextlib.suppress(JobStoreError, OSError):
+            discard_snapshot(self.layout, job_id, DIFF_NOT_RECORDED)
 
     # ------------------------------------------------------------ admission
 
@@ -365,7 +375,8 @@ class Scheduler:
                 final, False, f"job {job_id} ended on its own ({final.status}) before the cancel took effect"
             )
         if final.is_terminal:
-            return CancelOutcome(final, True, f"job {job_id} cancelled")
+            before = " before codex started" if final.codex_pid is None else ""
+            return CancelOutcome(final, True, f"job {job_id} cancelled{before}")
         why = f": the store cannot be written ({unrecorded})" if unrecorded else ""
         return CancelOutcome(final, True, f"job {job_id} asked to stop; its end is not recorded yet{why}")
 
@@ -387,6 +398,7 @@ class Scheduler:
                 signal_process(record.pid, record.pid_started_at, signal.SIGTERM)
             return
         terminate_job_tree(record, self.cancel_grace)  # codex may still run without its runner
+        self._discard_snapshot(record.job_id)
         self.records.transition(
             record.job_id,
             JobStatus.CANCELLED,

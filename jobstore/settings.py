@@ -9,6 +9,8 @@ CODEX_ASYNC_MAX_POLICY    the most permissive approval policy a server accepts (
 CODEX_ASYNC_LOG_FILE      where the server logs (default: stderr)
 CODEX_ASYNC_LOG_LEVEL     DEBUG, INFO, WARNING or ERROR (default INFO)
 CODEX_HOME                where codex keeps its own sessions, read by the UI (default ~/.codex)
+CODEX_ASYNC_SNAPSHOT_MAX_MB  files larger than this are left out of a job's git snapshots
+                          (default 50, at most 4096)
 
 The job limit belongs to the store, not to a process: `<root>/settings.json` holds it and
 every process using the store obeys it (servers, UIs, runners, `codex-async reconcile`
@@ -38,12 +40,15 @@ ENV_MAX_POLICY = "CODEX_ASYNC_MAX_POLICY"
 ENV_LOG_FILE = "CODEX_ASYNC_LOG_FILE"
 ENV_LOG_LEVEL = "CODEX_ASYNC_LOG_LEVEL"
 ENV_CODEX_HOME = "CODEX_HOME"
+ENV_SNAPSHOT_MAX_MB = "CODEX_ASYNC_SNAPSHOT_MAX_MB"
 
 DEFAULT_MAX_JOBS = 5
 MAX_JOBS_CEILING = 1000
 DEFAULT_CANCEL_GRACE_SECONDS = 5.0
 NO_POLICY_CAP = "full-auto"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_SNAPSHOT_MAX_MB = 50
+SNAPSHOT_MAX_MB_CEILING = 4096  # hashing more than this before codex starts is no snapshot's job
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class Settings:
     log_file: str | None = None  # None: stderr
     log_level: str = "INFO"
     codex_home: Path = field(default_factory=lambda: Path.home() / ".codex")
+    snapshot_max_mb: int = DEFAULT_SNAPSHOT_MAX_MB
     # Whether CODEX_ASYNC_MAX_JOBS was given: it seeds a new store, and is ignored (and
     # reported by `codex-async config`) where the store says otherwise.
     max_jobs_from_env: bool = False
@@ -84,7 +90,12 @@ class Settings:
             log_level=_choice(ENV_LOG_LEVEL, value(ENV_LOG_LEVEL), "INFO", LOG_LEVELS, upper=True),
             codex_home=Path(codex_home).expanduser() if codex_home else Path.home() / ".codex",
             max_jobs_from_env=value(ENV_MAX_JOBS) is not None,
+            snapshot_max_mb=_snapshot_max_mb(value(ENV_SNAPSHOT_MAX_MB)),
         )
+
+    @property
+    def snapshot_max_file_bytes(self) -> int:
+        return self.snapshot_max_mb * 1024 * 1024
 
 
 def _positive(name: str, raw: str | None, default: float, *, integer: bool) -> float:
@@ -96,6 +107,13 @@ def _positive(name: str, raw: str | None, default: float, *, integer: bool) -> f
         raise InvalidInput(f"{name}={echoed(raw)} is not a {'whole ' if integer else ''}number") from None
     if not number > 0 or number == float("inf"):
         raise InvalidInput(f"{name}={echoed(raw)} must be greater than zero")
+    return number
+
+
+def _snapshot_max_mb(raw: str | None) -> int:
+    number = int(_positive(ENV_SNAPSHOT_MAX_MB, raw, DEFAULT_SNAPSHOT_MAX_MB, integer=True))
+    if number > SNAPSHOT_MAX_MB_CEILING:
+        raise InvalidInput(f"{ENV_SNAPSHOT_MAX_MB}={raw!r} must be at most {SNAPSHOT_MAX_MB_CEILING}")
     return number
 
 

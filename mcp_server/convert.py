@@ -185,7 +185,8 @@ def worktree_diff_view(store: JobStore, job_id: str) -> WorktreeDiffView | None:
         other_jobs=recorded.other_jobs,
         diff=recorded.diff[:MAX_DIFF_CHARS] + ("\n… (cut)" if cut else ""),
         truncated=recorded.truncated or cut,
-        error=recorded.error,
+        # What the diff leaves out rides with its error: the tool's schema stays as it is.
+        error="; ".join(part for part in (recorded.error, recorded.notice) if part) or None,
     )
 
 

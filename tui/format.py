@@ -43,8 +43,11 @@ def status_label(row: JobRow) -> str:
 
 
 def span(seconds: float) -> str:
-    """A short duration: 45s, 3m05s, 1h02m, 2d03h."""
-    total = max(0, int(seconds))
+    """A short duration: 0.8s, 45s, 3m05s, 1h02m, 2d03h. Under a second in tenths (a quick
+    job is not `0s`), from one second on rounded to the nearest unit shown."""
+    if seconds < 1:
+        return f"{max(0, int(seconds * 10)) / 10:.1f}s"
+    total = int(seconds + 0.5)
     if total < 60:
         return f"{total}s"
     minutes, secs = divmod(total, 60)
@@ -127,8 +130,14 @@ def one_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+SHORT_SESSION_CHARS = 8
+
+
 def short_session(session_id: str | None) -> str:
-    return safe(session_id[:8]) if session_id else ""
+    """A session id in 8 characters that tell sessions apart: its last ones. codex's ids are
+    UUIDv7, time first, so sessions started within a minute share their first 8 characters;
+    the end is random. (The filter matches any part of the id, these 8 too.)"""
+    return safe(session_id[-SHORT_SESSION_CHARS:]) if session_id else ""
 
 
 def byte_size(n: int) -> str:

@@ -3,14 +3,18 @@
 A worker turns what the store refuses (JobStoreError, OSError) into its result when that
 result has a place to show it: a form's error line, a cancel's answer, a line in the
 output pane. Anything else it leaves uncaught. Textual then marks the worker failed
-(`exit_on_error=False`: the app keeps running) and the jobs screen reports it once,
-as `Could not <the worker's name>: <why>`, and releases whatever the worker held
-(a read in progress), so the next change reads again.
+(`exit_on_error=False`: the app keeps running) and tells only the widget or screen that
+ran it; that owner reports it through `failed_worker` (once, as `Could not <the worker's
+name>: <why>`) and releases whatever the worker held (a read in progress), so the next
+change reads again.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from textual.widget import Widget
+from textual.worker import Worker, WorkerState
 
 from jobstore import JobStoreError
 
@@ -41,3 +45,12 @@ def failure_text(what: str, error: BaseException | None) -> str:
     else:
         reason = repr(error)
     return f"Could not {what}: {reason}"
+
+
+def failed_worker(owner: Widget, event: Worker.StateChanged) -> Worker[object] | None:
+    """The worker of `event` if it failed, reported in a toast; None for any other change."""
+    if event.state != WorkerState.ERROR:
+        return None
+    worker = event.worker
+    owner.notify(failure_text(worker.name, worker.error), severity="error", timeout=8)
+    return worker

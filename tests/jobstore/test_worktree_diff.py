@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from jobstore import JobStatus, JobStore, RunOptions
-from jobstore.worktree_diff import read_worktree_diff, repository_of, snapshot_tree
+from jobstore.git import repository_paths
+from jobstore.worktree_diff import SnapshotArea, read_worktree_diff
 from tests.helpers import wait_until
 
 GIT_ENV = {
@@ -27,24 +28,38 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    (repo / "src").mkdir(parents=True)
-    (repo / "src" / "app.py").write_text("def add(a, b):\n    return a + b\n")
-    (repo / "notes.txt").write_text("first\n")
-    (repo / ".gitignore").write_text("*.log\n")
+def committed_repository(repo: Path, files: dict[str, str]) -> Path:
+    """A repository at `repo` whose one commit holds `files` (path: text)."""
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "first")
+    return repo
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    repo = committed_repository(
+        tmp_path / "repo",
+        {"src/app.py": "def add(a, b):\n    return a + b\n", "notes.txt": "first\n", ".gitignore": "*.log\n"},
+    )
     (repo / "notes.txt").write_text("first\nuncommitted before the job\n")  # not the job's doing
     git(repo, "stash", "list")
     return repo
 
 
+def codex_started(store: JobStore, job_id: str) -> bool:
+    """Whether codex runs for the job: its start snapshot is behind it, so the folder's changes
+    count from here (a cancel before codex starts leaves no diff to record)."""
+    recorded = read_worktree_diff(store, job_id)
+    return recorded is not None and store.get(job_id).codex_pid is not None
+
+
 def start(store: JobStore, cwd: Path, prompt: str = "sleep=300") -> str:
     record = store.start(RunOptions(prompt=prompt, cwd=str(cwd)))
-    wait_until(lambda: read_worktree_diff(store, record.job_id) is not None)
+    wait_until(lambda: codex_started(store, record.job_id))
     return record.job_id
 
 
@@ -115,7 +130,24 @@ def test_a_job_outside_a_repository_records_nothing(store: JobStore, workdir: Pa
     final = store.wait(record.job_id, 20)
     assert final.status == JobStatus.DONE
     assert read_worktree_diff(store, record.job_id) is None
-    assert repository_of(str(workdir)) is None
+    assert repository_paths(str(workdir)) is None
+
+
+def snapshot_tree(repo: str, folder: Path) -> str:
+    """A snapshot of `repo`'s working tree made in `folder` (left there to be read)."""
+    paths = repository_paths(repo)
+    assert paths is not None
+    area = SnapshotArea(folder, paths, {}, lambda: False)
+    area.create()
+    return area.snapshot(2**62).tree
+
+
+def in_snapshot(repo: Path, folder: Path, *args: str) -> str:
+    """git in `repo` that also sees the objects a snapshot wrote into its own `folder`."""
+    env = {**os.environ, "GIT_OBJECT_DIRECTORY": str(folder / "git" / "objects")}
+    env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = str(repo / ".git" / "objects")
+    done = subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env)
+    return done.stdout
 
 
 def test_a_snapshot_of_a_repository_without_commits(tmp_path: Path) -> None:
@@ -123,12 +155,12 @@ def test_a_snapshot_of_a_repository_without_commits(tmp_path: Path) -> None:
     repo.mkdir()
     git(repo, "init", "-q")
     (repo / "a.txt").write_text("a\n")
-    tree = snapshot_tree(str(repo))
-    assert git(repo, "ls-tree", "--name-only", tree).split() == ["a.txt"]
+    tree = snapshot_tree(str(repo), tmp_path / "snapshot")
+    assert in_snapshot(repo, tmp_path / "snapshot", "ls-tree", "--name-only", tree).split() == ["a.txt"]
     assert git(repo, "status", "--porcelain").split() == ["??", "a.txt"]  # still untracked
 
 
-def test_a_same_size_edit_in_the_index_s_second_is_seen(repo: Path) -> None:
+def test_a_same_size_edit_in_the_index_s_second_is_seen(repo: Path, tmp_path: Path) -> None:
     # git trusts an index entry whose size and mtime (in seconds) match, unless the index is no
     # older than the file ("racy git"): the snapshot's copy of the index must keep its time.
     git(repo, "config", "core.trustctime", "false")
@@ -138,5 +170,6 @@ def test_a_same_size_edit_in_the_index_s_second_is_seen(repo: Path) -> None:
     app.write_text("def add(a, b):\n    return a - b\n")  # same size, same second
     os.utime(app, (second, second + 0.5))
     os.utime(repo / ".git" / "index", (second, second))
-    tree = snapshot_tree(str(repo))
-    assert git(repo, "rev-parse", f"{tree}:src/app.py") == git(repo, "hash-object", "src/app.py")
+    tree = snapshot_tree(str(repo), tmp_path / "snapshot")
+    blob = in_snapshot(repo, tmp_path / "snapshot", "rev-parse", f"{tree}:src/app.py")
+    assert blob == git(repo, "hash-object", "src/app.py")

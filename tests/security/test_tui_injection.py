@@ -79,7 +79,7 @@ async def test_every_place_outside_the_output_shows_stored_text_visibly(
         screen = drawn(app)
         assert screen.count(piece) >= 3, "prompt in the table and detail, folder in the detail"
 
-        app.jobs_screen.toast_finished(app.jobs_screen.model.get(job.job_id))  # type: ignore[arg-type]
+        app.jobs_screen.actions.toast_finished(app.jobs_screen.model.get(job.job_id))  # type: ignore[arg-type]
         await pilot.pause()
         toast = app._notifications.last if hasattr(app._notifications, "last") else None
         messages = [n.message for n in app._notifications]
@@ -196,7 +196,7 @@ def test_codex_tui_in_tmux_keeps_title_and_clipboard(
     _tmux(tmux_socket, "send-keys", "-t", "tui", "n")
     _tmux(tmux_socket, "send-keys", "-t", "tui", "j")  # the finished job, with a session
     _tmux(tmux_socket, "send-keys", "-t", "tui", "s")
-    _wait_for_screen(tmux_socket, done.session_id[:8] if done.session_id else "Sessions")
+    _wait_for_screen(tmux_socket, done.session_id[-8:] if done.session_id else "Sessions")
     _tmux(tmux_socket, "send-keys", "-t", "tui", "Down")  # a turn: its prompt in full beside the tree
     _wait_for_screen(tmux_socket, "␛[2J")
 

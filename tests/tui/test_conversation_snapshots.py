@@ -58,3 +58,11 @@ def test_narrow_jobs_view(snap_compare: Any, demo: DemoStore, size: tuple[int, i
 def test_narrow_sessions_view(snap_compare: Any, demo: DemoStore) -> None:
     run = steps(("s",), select_session(CODEX_SESSION_ID))
     assert snap_compare(app_for(demo), terminal_size=(60, 24), run_before=run)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 24)], ids=["80x24", "60x24"])
+def test_narrow_diff_tab(snap_compare: Any, demo: DemoStore, size: tuple[int, int]) -> None:
+    # The notice that other jobs ran meanwhile wraps at word boundaries, whole.
+    job = demo.jobs["payments_2"]
+    run = steps(lambda app: app.jobs_screen.open_job(job), ("d",))
+    assert snap_compare(app_for(demo), terminal_size=size, run_before=run)

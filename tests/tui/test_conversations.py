@@ -4,12 +4,15 @@ narrow terminals and the detail line's buttons, on the demo store."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 from textual.widgets import Markdown, TabbedContent
 
 from jobstore import Settings
+from jobstore.fsio import write_json_atomic
+from jobstore.layout import FileKind
 from tests.tui.conversation_demo import (
     CODEX_SESSION_ID,
     DEMO_DIFF,
@@ -125,6 +128,22 @@ async def test_the_diff_tab_shows_what_the_job_changed_and_copies_it(demo: DemoS
         assert app.query_one(TabbedContent).active == "output-tab"
 
 
+async def test_the_diff_tab_says_which_files_were_not_snapshotted(demo: DemoStore) -> None:
+    job_id = demo.jobs["payments_2"]
+    meta = demo.store.layout.job_file(demo.store.layout.job_dir(job_id), FileKind.WORKTREE)
+    recorded = {**json.loads(meta.read_text()), "skipped_count": 3, "skipped_over_mb": 50}
+    write_json_atomic(meta, {**recorded, "skipped": ["data/a.bin", "data/b.bin", "data/c.bin"]})
+    app = app_for(demo)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        app.jobs_screen.open_job(job_id)
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        summary = str(app.query_one(DiffView).query_one("#diff-summary").render())
+        assert "not snapshotted: 3 files over 50 MB (their changes are not in this diff)" in summary
+
+
 @pytest.mark.parametrize("size", [(80, 24), (60, 24)])
 async def test_narrow_terminals_keep_the_prompt(demo: DemoStore, size: tuple[int, int]) -> None:
     app = app_for(demo)
@@ -204,7 +223,56 @@ async def test_a_job_that_ends_rings_the_bell_when_asked(demo: DemoStore) -> Non
     async with app.run_test(size=WIDE) as pilot:
         await settle(pilot)
         [row], _ = read_rows(demo.store, [demo.jobs["payments_1"]])
-        app.jobs_screen.toast_finished(row)
+        app.jobs_screen.actions.toast_finished(row)
         assert rings == [True]
         await pilot.pause()
         assert any(demo.jobs["payments_1"] in str(n.message) for n in app._notifications)  # the toast too
+
+
+async def test_sessions_are_told_apart_by_the_end_of_their_ids(demo: DemoStore) -> None:
+    # codex's session ids are UUIDv7, time first: their first 8 characters are alike for
+    # sessions started close together, their last 8 are random.
+    app = app_for(demo)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        table = app.query_one(JobsTable)
+        running = demo.jobs["running"]
+        session = app.jobs_screen.model.rows[running].session_id
+        assert session is not None
+        assert table.get_row(running)[6].plain == session[-8:]
+        await pilot.press("s")
+        await settle(pilot)
+        tree = app.query_one(SessionTree)
+        for node in tree.root.children:
+            assert node.data is not None
+            assert str(node.label).split()[1] == node.data.session_id[-8:]
+
+
+async def test_a_failed_sessions_read_is_reported_and_the_next_reads_again(
+    demo: DemoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker's failure goes only to the widget that ran it: the sessions view reports it.
+    real_sessions = demo.store.sessions
+    failing = True
+
+    def sessions(**kwargs: object) -> object:
+        if failing:
+            raise RuntimeError("the disk is on fire")
+        return real_sessions(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(demo.store, "sessions", sessions)
+    app = app_for(demo)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        messages = [n.message for n in app._notifications]
+        assert "Could not read the sessions: RuntimeError('the disk is on fire')" in messages
+        failing = False
+        view = app.jobs_screen.sessions_view
+        assert view is not None
+        view.invalidate()
+        await settle(pilot)
+        tree = app.query_one(SessionTree)
+        ids = [node.data.session_id for node in tree.root.children if node.data]
+        assert demo.sessions["payments"] in ids

@@ -19,6 +19,7 @@ from tui.messages import StoreChanged
 from tui.output_search import SHOWN_CHARS
 from tui.output_source import OutputChunk, OutputSource
 from tui.watcher import StoreChanges
+from tui.widgets import output_view
 from tui.widgets.output_view import READING_NOTE_SECONDS, OutputLog, OutputView, wrap
 
 
@@ -160,10 +161,14 @@ async def test_a_slow_read_says_so_until_the_new_lines_come(
             return real_load(source, note=note)
 
         monkeypatch.setattr(OutputSource, "load", slow_load)
+        # A longer wait for the note than the app's: on a busy machine the selection can
+        # take longer than READING_NOTE_SECONDS to be drawn, and the note is not what is asked.
+        note_after = 10 * READING_NOTE_SECONDS
+        monkeypatch.setattr(output_view, "READING_NOTE_SECONDS", note_after)
         app.jobs_screen.open_job(demo.jobs["payments_2"])
         await pilot.pause()
         assert log.placeholder == "" and log.line_count > 0  # still the last job's lines
-        await pilot.pause(READING_NOTE_SECONDS + 0.2)
+        await pilot.pause(note_after + 0.2)
         assert log.placeholder == "Reading the output…"
         release.set()
         await settle(pilot)
@@ -224,14 +229,67 @@ async def test_search_highlights_and_moves_between_hits(demo: DemoStore) -> None
         assert log.entry(log.cursor)[0].text == "step 1234"  # type: ignore[arg-type,index]
         assert log.start > 0 and log.line_count <= 600
         assert any("step 1234" in row for row in shown_rows(log))
+        # The only hit: the search wraps around (and says so) to the same line.
         await pilot.press("N")
         await settle(pilot)
         assert log.entry(log.cursor)[0].text == "step 1234"  # type: ignore[arg-type,index]
-        assert any("No 'step 1234' above" in n.message for n in app._notifications)
-        # A search with no more hits says so and stays.
+        assert any("search hit TOP, continuing at BOTTOM" in n.message for n in app._notifications)
+        # A search with no hit anywhere says so and stays.
         await pilot.press("slash", *"no such text", "enter")
         await settle(pilot)
-        assert any("No 'no such text' below" in n.message for n in app._notifications)
+        assert any("No 'no such text' in the output" in n.message for n in app._notifications)
+
+
+def notices(app: CodexTuiApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+def job_of_steps(demo: DemoStore, count: int) -> str:
+    """A finished job of the demo whose output is `count` agent messages, `step 0`…"""
+    job_id = demo.jobs["payments_1"]
+    path = demo.store.layout.output(job_id)
+    path.write_text("")
+    append_steps(path, 0, count)
+    return job_id
+
+
+async def test_search_from_the_end_wraps_to_the_top_beyond_the_window(demo: DemoStore) -> None:
+    # Following a long output (its first lines not read), a search finds what is above.
+    job_id = job_of_steps(demo, 2000)
+    app = make_app(demo.store, output_tail_lines=200, output_max_lines=600)
+    async with app.run_test(size=(120, 35)) as pilot:
+        log = await open_output(pilot, app, job_id)
+        assert log.following and log.start > 0
+        # "step 5" is in steps 5, 50-59 and 500-599 only: none of them read yet.
+        await pilot.press("slash", *"step 5", "enter")
+        await settle(pilot)
+        assert log.entry(log.cursor)[0].text == "step 5"  # type: ignore[arg-type,index]
+        assert "search hit BOTTOM, continuing at TOP" in notices(app)
+        # Backwards from the first hit: on from the end of the file.
+        await pilot.press("N")
+        await settle(pilot)
+        assert log.entry(log.cursor)[0].text == "step 599"  # type: ignore[arg-type,index]
+        assert "search hit TOP, continuing at BOTTOM" in notices(app)
+        await pilot.press("n")
+        await settle(pilot)
+        assert log.entry(log.cursor)[0].text == "step 5"  # type: ignore[arg-type,index]
+
+
+async def test_search_from_the_end_wraps_to_the_top_within_the_window(demo: DemoStore) -> None:
+    # The issue's case: the whole output read, following its end, the word above the view.
+    job_id = job_of_steps(demo, 300)
+    app = make_app(demo.store)
+    async with app.run_test(size=(120, 35)) as pilot:
+        log = await open_output(pilot, app, job_id)
+        assert log.following and log.start == 0 and log.scroll_y > 0
+        await pilot.press("slash", *"step 3", "enter")
+        await settle(pilot)
+        assert log.entry(log.cursor)[0].text == "step 3"  # type: ignore[arg-type,index]
+        assert "search hit BOTTOM, continuing at TOP" in notices(app)
+        await pilot.press("N")
+        await settle(pilot)
+        assert log.entry(log.cursor)[0].text == "step 39"  # the last of 3, 30-39
+        assert "search hit TOP, continuing at BOTTOM" in notices(app)
 
 
 async def test_jumps_to_commands_errors_and_agent_messages(demo: DemoStore) -> None:
@@ -306,3 +364,19 @@ def test_wrap_breaks_at_spaces_and_keeps_wide_characters_whole() -> None:
 def test_search_keys_are_in_the_help() -> None:
     keys = {binding.key for binding in OutputView.BINDINGS}  # type: ignore[union-attr]
     assert {"slash", "n", "N", "x", "X", "e", "E", "a", "A"} <= keys
+
+
+async def test_a_search_is_cleared_when_another_job_is_selected(demo: DemoStore) -> None:
+    app = make_app(demo.store)
+    async with app.run_test(size=(120, 35)) as pilot:
+        log = await open_output(pilot, app, demo.jobs["running"])
+        view = app.query_one(OutputView)
+        await pilot.press("slash", *"backoff", "enter")
+        await settle(pilot)
+        assert view.search_query is not None and "'backoff'" in str(view.border_subtitle)
+        app.jobs_screen.open_job(demo.jobs["payments_2"])
+        await settle(pilot)
+        assert view.search_query is None and log.search_query is None
+        assert "backoff" not in str(view.border_subtitle)
+        await pilot.press("enter", "n")  # into the output, then the next hit of nothing
+        assert "Nothing searched yet: press / to search the output." in notices(app)

@@ -97,3 +97,8 @@ def test_help_screen(snap_compare: Any, demo: DemoStore) -> None:
 
 def test_small_terminal(snap_compare: Any, demo: DemoStore) -> None:
     assert snap_compare(app_for(demo.store.root), terminal_size=(80, 24), run_before=steps(("j",)))
+
+
+def test_new_job_form_on_a_small_terminal(snap_compare: Any, demo: DemoStore) -> None:
+    # Every field and the buttons fit in 80x24 (the prompt is shorter there).
+    assert snap_compare(app_for(demo.store.root), terminal_size=(80, 24), run_before=steps(("n",)))

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import stat
-import subprocess
 import sys
 import tempfile
 import threading
@@ -18,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from jobstore import JobStore, JobStoreError, ReviewOptions, RunOptions
+from jobstore import Git, GitFailed, JobStore, JobStoreError, ReviewOptions, RunOptions
 from tui.demo import scenarios
 
 # The folder holding the `tui` package, for the simulated codex's wrapper script.
@@ -61,14 +59,15 @@ def prepare(base: Path | None = None, *, speed: float = 1.0) -> DemoEnvironment:
 
 
 def _git(cwd: Path, *args: str) -> None:
-    env = {
-        **os.environ,
+    """git for the demo's own project, run the project's one safe way (no configured program)."""
+    author = {
         "GIT_AUTHOR_NAME": "demo",
         "GIT_AUTHOR_EMAIL": "demo@example.invalid",
         "GIT_COMMITTER_NAME": "demo",
         "GIT_COMMITTER_EMAIL": "demo@example.invalid",
     }
-    subprocess.run(["git", *args], cwd=cwd, env=env, check=False, capture_output=True)
+    with contextlib.suppress(GitFailed, OSError):  # the demo runs without a repository too
+        Git(str(cwd), env=author).run(*args)
 
 
 def play(store: JobStore, project: Path, *, pace: float = 1.0, stop: threading.Event | None = None) -> None:

@@ -17,7 +17,16 @@ class ContinueSessionScreen(StartJobScreen):
 
     def __init__(self, store: JobStore, session: SessionInfo, *, animations: bool = True) -> None:
         last = session.turns[-1]
-        super().__init__(store, cwd=session.cwd, approval_policy=last.approval_policy, animations=animations)
+        # The next turn is offered the options the last one ran with.
+        super().__init__(
+            store,
+            cwd=session.cwd,
+            approval_policy=last.approval_policy,
+            sandbox=last.sandbox,
+            model=last.model,
+            reasoning_effort=last.reasoning_effort,
+            animations=animations,
+        )
         self.session = session
 
     def compose_intro(self) -> ComposeResult:

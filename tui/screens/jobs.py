@@ -1,16 +1,20 @@
-"""The main screen: the jobs table, the selected job's detail and output, and the sessions view.
+"""The main screen: the jobs pane, the selected job's detail and output, and the sessions view.
 
-Data flows one way: worker threads read the store (`tui.screens.store_reads`, `tui.jobs`)
-and post one message per kind of result (`tui.messages`); the watcher posts `StoreChanged`;
-the handlers feed what arrived to the models (`tui.model`, in `_apply` here) and draw what
-they say changed. Writes (cancel, start) also go through `JobStore` in workers
-(`tui.screens.job_actions`). A worker that fails is handled by the one policy in `tui.workers`.
+The screen composes parts that each own their state and routes what they say:
+- the jobs pane (`tui.widgets.jobs_pane`) owns the model of the store's jobs and the reads
+  that keep it true, and says `Changed` and `JobSelected`;
+- the output pane (`tui.widgets.output_view`) owns reading, following and searching one
+  job's output;
+- the job actions (`tui.screens.job_actions`) cancel, start, continue, copy, page and
+  announce ends; their workers answer here and are routed back to them;
+- the watcher (`tui.watcher`) posts `StoreChanged`, sent on to the parts it concerns.
+The screen itself owns what spans the parts: the selection drawn in one frame, the view
+(jobs or sessions), the status line, and the clock. A worker that fails is reported by
+the one policy in `tui.workers`, by whoever ran it.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -19,29 +23,31 @@ from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
 from textual.events import Resize
+from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
-from textual.widgets import ContentSwitcher, DataTable, Footer, Input, TabbedContent, TabPane
-from textual.worker import Worker, WorkerState
+from textual.widgets import ContentSwitcher, DataTable, Input, TabbedContent, TabPane
+from textual.worker import Worker
 
 from jobstore import JobStore
 from tui.config import TuiConfig
 from tui.frame_hold import FrameHold
-from tui.jobs import JobFilter
-from tui.messages import OpenJob, RowsRead, StoreChanged
+from tui.messages import CancelFinished, CancelJob, ContinueSession, OpenJob, SessionFetched, StoreChanged
 from tui.model import JobsModel, ReadQueue
+from tui.screens.job_actions import AnswerRead, CodexSessionFetched, JobActions
 from tui.screens.keys import JOBS_SCREEN_KEYS
-from tui.screens.output_actions import OutputActions
-from tui.screens.store_reads import StoreReads
 from tui.watcher import StoreWatcher
 from tui.widgets.diff_view import DiffView
+from tui.widgets.footer import FittedFooter
 from tui.widgets.job_detail import JobDetail
-from tui.widgets.jobs_pane import DEBOUNCE_ABOVE_JOBS, JobsPane
+from tui.widgets.jobs_pane import JobsPane
+from tui.widgets.jobs_table import JobsTable
 from tui.widgets.output_view import OutputLog, OutputView
 from tui.widgets.status_bar import StatusBar
-from tui.workers import Task, failure_text
+from tui.workers import Task, failed_worker
 
 if TYPE_CHECKING:
+    from jobstore import CodexSessions
     from tui.widgets.sessions import SessionsView
 
 # A new selection is drawn in one frame (tui.frame_hold): the cursor, the detail and the
@@ -50,7 +56,7 @@ _SELECTION_HOLD_SECONDS = 0.05
 _NARROW_COLUMNS = 100
 
 
-class JobsScreen(StoreReads, OutputActions):
+class JobsScreen(Screen[None]):
     """Watch, follow, start and cancel the jobs of a store."""
 
     BINDINGS: ClassVar[list[BindingType]] = JOBS_SCREEN_KEYS
@@ -59,25 +65,23 @@ class JobsScreen(StoreReads, OutputActions):
         super().__init__()
         self.store = store
         self.config = config
-        self.model = JobsModel()
-        self.reads = ReadQueue()
-        self.selected_job_id: str | None = None
-        self.job_filter = JobFilter()
+        self.actions = JobActions(self, store, config, self.codex_sessions)
         self.watcher: StoreWatcher | None = None
-        self._pending_select: str | None = None
+        self.sessions_view: SessionsView | None = None  # made when first shown (_show_view)
+        self._codex_sessions: CodexSessions | None = None
         self._live_timer: Timer | None = None
         self._frame = 0
-        self._checks = 0
+        self._rescan_asked = False  # ctrl+r: say when the rescan is done
         self._selection_frame: FrameHold | None = None  # made on mount (it needs the app)
 
-    # ------------------------------------------------------------------ layout
+    # ------------------------------------------------------------------ the parts
 
     def compose(self) -> ComposeResult:
         config = self.config
         yield StatusBar(id="status-bar")
         # The sessions view joins the switcher when first shown (_show_view).
         with ContentSwitcher(initial="jobs-view", id="views"), Vertical(id="jobs-view"):
-            yield JobsPane(config.clock, animations=config.animations, id="jobs-pane")
+            yield JobsPane(self.store, config, id="jobs-pane")
             yield JobDetail(config.clock, self.store.root, id="job-detail")
             with TabbedContent(id="job-tabs"):
                 with TabPane("Output", id="output-tab"):
@@ -90,7 +94,56 @@ class JobsScreen(StoreReads, OutputActions):
                     )
                 with TabPane("Diff (d)", id="diff-tab"):
                     yield DiffView(self.store, id="diff")
-        yield Footer(compact=True)
+        yield FittedFooter(compact=True)
+
+    @property
+    def jobs_pane(self) -> JobsPane:
+        return self.query_one(JobsPane)
+
+    @property
+    def model(self) -> JobsModel:
+        return self.jobs_pane.model
+
+    @property
+    def reads(self) -> ReadQueue:
+        return self.jobs_pane.reads
+
+    @property
+    def selected_job_id(self) -> str | None:
+        return self.jobs_pane.selected_job_id
+
+    @property
+    def table(self) -> JobsTable:
+        return self.query_one(JobsTable)
+
+    @property
+    def detail(self) -> JobDetail:
+        return self.query_one(JobDetail)
+
+    @property
+    def output(self) -> OutputView:
+        return self.query_one(OutputView)
+
+    @property
+    def diff_view(self) -> DiffView:
+        return self.query_one(DiffView)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    @property
+    def view(self) -> str:
+        return "sessions" if self.query_one(ContentSwitcher).current == "sessions-view" else "jobs"
+
+    def codex_sessions(self) -> CodexSessions:
+        """codex's own sessions (in CODEX_HOME), one reader (and its cache) for the sessions
+        view and the continue form."""
+        if self._codex_sessions is None:
+            from jobstore import CodexSessions
+
+            self._codex_sessions = CodexSessions(self.config.settings.codex_home)
+        return self._codex_sessions
 
     def on_resize(self, event: Resize) -> None:
         """Below 100 columns the footer's keys overflow it: the palette key (ctrl+p, also in the
@@ -110,10 +163,7 @@ class JobsScreen(StoreReads, OutputActions):
         # Called as the cursor moves, before the frame that draws it (its highlight message,
         # which selects the job, comes after that frame).
         self.watch(self.table, "cursor_coordinate", self._cursor_moved, init=False)
-        self.status_bar.set_state(store_missing=not self.store.root.is_dir(), loading=(0, 0))
-        self._load_first_page()
-        if config.reconcile:
-            self._reconcile(full=True)
+        self._show_status()
         if config.watch:
             self.watcher = StoreWatcher(
                 self.store,
@@ -122,8 +172,6 @@ class JobsScreen(StoreReads, OutputActions):
                 step_ms=config.watch_step_ms,
             )
             self.run_worker(self.watcher.run(), group=Task.WATCH, name="watch the store", exit_on_error=False)
-        if config.rescan_seconds > 0:
-            self.set_interval(config.rescan_seconds, self._periodic_check, name="periodic check")
         if config.clock_tick_seconds > 0:
             self.set_interval(config.clock_tick_seconds, self._clock_tick, name="clock")
         if config.spinner or config.clock_tick_seconds > 0:
@@ -133,59 +181,38 @@ class JobsScreen(StoreReads, OutputActions):
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place a failed worker is reported, and what it held released."""
-        worker = event.worker
-        if event.state != WorkerState.ERROR:
-            return
-        self.notify(failure_text(worker.name, worker.error), severity="error", timeout=8)
-        if worker.group == Task.LOAD:
-            self._load_finished()
-        elif worker.group == Task.REFRESH:
-            ids = self.reads.refresh_done()
-            if ids:
-                self._refresh_rows(ids)
-        elif worker.group == Task.RESCAN and self.reads.rescan_done():
-            self._start_rescan(full=True)
-        elif worker.group == Task.SESSIONS and self.sessions_view is not None:
-            self.sessions_view.read_failed()
-        elif worker.group == Task.OUTPUT:
-            self.output.reading = False
-            self._output_opened()
+        """The screen's own workers (the watcher, the actions'): a failure reported the one way."""
+        failed_worker(self, event)
 
-    def _apply(self, message: RowsRead, *, announce: bool) -> None:
-        change = self.model.apply(message.rows, message.gone, announce=announce, now=datetime.now(UTC))
-        for row in change.ended:
-            self.toast_finished(row)
-        for job_id, delay in change.retry:
-            self.set_timer(delay, partial(self.request_refresh, [job_id]))
-        table = self.table
-        if change.changed:
-            table.upsert(change.changed)
-        if change.removed:
-            table.remove_jobs(change.removed)
-        if not change.empty:
-            self._update_counts()
+    # ------------------------------------------------------------ what the jobs pane says
+
+    @on(JobsPane.Changed)
+    def _jobs_changed(self, message: JobsPane.Changed) -> None:
+        change = message.change
+        if change is not None:
+            for row in change.ended:
+                self.actions.toast_finished(row)
+            if change.sessions_changed and self.sessions_view is not None:
+                self.sessions_view.invalidate()
+            selected = self.selected_job_id
+            if selected is not None and any(row.job_id == selected for row in change.changed):
+                self.detail.show(self.model.get(selected))
+                self.diff_view.show_job(selected, self.model.rows[selected].status)
+        if change is None or not change.empty:
             self._update_live()
             self._watch_jobs()
-            self.jobs_pane.debounce = len(self.model.rows) > DEBOUNCE_ABOVE_JOBS
-        if change.sessions_changed and self.sessions_view is not None:
-            self.sessions_view.invalidate()
-        selected = self.selected_job_id
-        if selected is not None and any(row.job_id == selected for row in change.changed):
-            self.detail.show(self.model.get(selected))
-            self.diff_view.show_job(selected, self.model.rows[selected].status)
-        if (selected is None and table.selected_job_id is not None) or selected in change.removed:
-            self._select(table.selected_job_id)
-        if self._pending_select is not None and self._pending_select in self.model.rows:
-            job_id, self._pending_select = self._pending_select, None
-            self.open_job(job_id)
-        self._show_store_state()
+        self._show_status()
+        if self.selected_job_id is None:
+            self.detail.show(None)
 
-    def _update_counts(self) -> None:
+    def _show_status(self) -> None:
+        pane = self.jobs_pane
         self.status_bar.set_state(
-            counts=self.model.counts(),
+            counts=pane.model.counts(),
             shown=self.table.shown,
-            filter_text=self.job_filter.text if self.job_filter.active else "",
+            filter_text=pane.job_filter.text if pane.job_filter.active else "",
+            loading=pane.load_progress,
+            store_missing=not self.store.root.is_dir(),
         )
 
     def _watch_jobs(self) -> None:
@@ -196,14 +223,14 @@ class JobsScreen(StoreReads, OutputActions):
     def _store_changed(self, message: StoreChanged) -> None:
         changes = message.changes
         if changes.job_ids:
-            self.request_refresh(changes.job_ids)
+            self.jobs_pane.request_refresh(changes.job_ids)
         if self.selected_job_id is not None and self.selected_job_id in changes.output_ids:
             self.output.poke()
         if changes.sessions and self.sessions_view is not None:
             self.sessions_view.invalidate()
         if changes.rescan or changes.listing:
-            self.action_rescan(full=changes.rescan)
-            self._show_store_state()
+            self.jobs_pane.rescan(full=changes.rescan)
+            self._show_status()
 
     # ------------------------------------------------------------ time passing
 
@@ -239,7 +266,7 @@ class JobsScreen(StoreReads, OutputActions):
 
     def _theme_changed(self, theme: Theme) -> None:
         """Colours come from the theme: draw what holds them again."""
-        self.table.set_filter(self.job_filter, self.model.rows.values())
+        self.jobs_pane.redraw()
         self.status_bar.set_state()
         self.detail.show(self.model.get(self.selected_job_id))
         if self.sessions_view is not None:
@@ -261,18 +288,11 @@ class JobsScreen(StoreReads, OutputActions):
         if self._selection_frame is not None:
             self._selection_frame.release()
 
-    @on(DataTable.RowHighlighted, "#jobs")
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._select(event.row_key.value if event.row_key is not None else None)
-
-    @on(DataTable.RowSelected, "#jobs")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        self.query_one(OutputLog).focus()
-
-    def _select(self, job_id: str | None) -> None:
-        if job_id == self.selected_job_id:
-            return
-        self.selected_job_id = job_id
+    @on(JobsPane.JobSelected)
+    def _job_selected(self, message: JobsPane.JobSelected) -> None:
+        job_id = message.job_id
+        if job_id != self.selected_job_id:
+            return  # another selection came since: that one is drawn
         row = self.model.get(job_id)
         self.detail.show(row)
         if job_id is None:
@@ -281,18 +301,14 @@ class JobsScreen(StoreReads, OutputActions):
         self.diff_view.show_job(job_id, row.status if row is not None else "")
         self._watch_jobs()
 
+    @on(DataTable.RowSelected, "#jobs")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.query_one(OutputLog).focus()
+
     def open_job(self, job_id: str) -> None:
         """Show this job in the jobs view: clear a filter that hides it, wait for it if unseen."""
         self._show_view("jobs")
-        if job_id not in self.model.rows:
-            self._pending_select = job_id
-            self.request_refresh([job_id])
-            return
-        if not self.table.select_job(job_id):
-            self.jobs_pane.clear_filter()
-            self._apply_filter(JobFilter())
-            self.table.select_job(job_id)
-        self.table.focus()
+        self.jobs_pane.open_job(job_id)
 
     @on(OpenJob)
     def _open_job(self, message: OpenJob) -> None:
@@ -302,24 +318,11 @@ class JobsScreen(StoreReads, OutputActions):
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.diff_view.activate(event.pane.id == "diff-tab")
 
-    # ------------------------------------------------------------ filter and views
+    # ------------------------------------------------------------ filter, views, rescans
 
     def action_filter(self) -> None:
         self._show_view("jobs")
         self.jobs_pane.open_filter()
-
-    @on(JobsPane.FilterChanged)
-    def _filter_changed(self, message: JobsPane.FilterChanged) -> None:
-        self._apply_filter(message.job_filter)
-
-    def _apply_filter(self, job_filter: JobFilter) -> None:
-        if job_filter == self.job_filter:
-            return
-        self.job_filter = job_filter
-        self.table.set_filter(job_filter, self.model.rows.values())
-        self._update_counts()
-        self._update_live()
-        self._select(self.table.selected_job_id)
 
     def action_toggle_view(self) -> None:
         self._show_view("jobs" if self.view == "sessions" else "sessions")
@@ -357,6 +360,12 @@ class JobsScreen(StoreReads, OutputActions):
         self._show_view("jobs")
         self.output.follow()
 
+    def action_toggle_diff(self) -> None:
+        """Between the selected job's output and what it changed (the Diff tab)."""
+        self._show_view("jobs")
+        tabs = self.query_one("#job-tabs", TabbedContent)
+        tabs.active = "output-tab" if tabs.active == "diff-tab" else "diff-tab"
+
     def action_back(self) -> None:
         focused = self.focused
         if isinstance(focused, Input) and focused.id == "filter":
@@ -365,10 +374,99 @@ class JobsScreen(StoreReads, OutputActions):
             self.table.focus()
         elif self.view == "sessions":
             self._show_view("jobs")
-        elif self.job_filter.active:
+        elif self.jobs_pane.job_filter.active:
             self.jobs_pane.clear_filter()
 
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen  # a dialog: see tui.screens.job_actions
 
         self.app.push_screen(HelpScreen.for_bindings(self.BINDINGS))
+
+    def action_rescan(self, *, full: bool = True) -> None:
+        self.jobs_pane.rescan(full=full)
+
+    def action_rescan_now(self) -> None:
+        """ctrl+r: a full rescan, said when it starts and when it is done."""
+        self._rescan_asked = True
+        self.notify("Comparing everything shown with the store…", timeout=2)
+        self.jobs_pane.rescan(full=True)
+
+    @on(JobsPane.RescanAnswered)
+    def _rescan_answered(self, message: JobsPane.RescanAnswered) -> None:
+        if self._rescan_asked:
+            self._rescan_asked = False
+            self.notify(
+                f"Store rescanned: {len(self.model.rows):,} jobs, {message.read:,} read again or gone.",
+                timeout=3,
+            )
+
+    # ------------------------------------------------------------ actions on jobs
+
+    def _job_to_act_on(self) -> str | None:
+        """The job selected in the view shown (in the sessions view, the turn's job)."""
+        if self.view == "sessions" and self.sessions_view is not None:
+            data = self.sessions_view.selected()
+            return data.job_id if data is not None else None
+        return self.selected_job_id
+
+    def action_cancel_job(self) -> None:
+        job_id = self._job_to_act_on()
+        if job_id is None:
+            self.notify("Select a job to cancel.", severity="warning")
+            return
+        self.actions.cancel(job_id, self.model.get(job_id))
+
+    @on(CancelJob)
+    def _cancel_pressed(self, message: CancelJob) -> None:
+        self.actions.cancel(message.job_id, self.model.get(message.job_id))
+
+    @on(CancelFinished)
+    def _cancel_finished(self, message: CancelFinished) -> None:
+        self.actions.cancel_finished(message)
+        self.jobs_pane.request_refresh([message.job_id])
+
+    def action_new_job(self) -> None:
+        self.actions.new_job()
+
+    def action_continue_session(self) -> None:
+        session_id: str | None = None
+        if self.view == "sessions" and self.sessions_view is not None:
+            data = self.sessions_view.selected()
+            session_id = data.session_id if data is not None else None
+        elif self.selected_job_id is not None:
+            row = self.model.get(self.selected_job_id)
+            session_id = row.session_id if row is not None else None
+            if row is not None and session_id is None:
+                self.notify(
+                    "This job has no codex session yet (it starts when codex does).", severity="warning"
+                )
+                return
+        if session_id is None:
+            self.notify("Select a session (or a job of one) to continue.", severity="warning")
+            return
+        self.actions.continue_session(session_id)
+
+    @on(ContinueSession)
+    def _continue_requested(self, message: ContinueSession) -> None:
+        self.actions.continue_session(message.session_id)
+
+    @on(SessionFetched)
+    def _session_fetched(self, message: SessionFetched) -> None:
+        self.actions.show_continue(message)
+
+    @on(CodexSessionFetched)
+    def _codex_session_fetched(self, message: CodexSessionFetched) -> None:
+        self.actions.show_continue_codex(message)
+
+    def action_copy_job_id(self) -> None:
+        self.actions.copy_job_id(self.selected_job_id)
+
+    def action_copy_answer(self) -> None:
+        self.actions.copy_answer(self.selected_job_id)
+
+    @on(AnswerRead)
+    def _answer_read(self, message: AnswerRead) -> None:
+        self.actions.answer_read(message)
+
+    def action_open_pager(self) -> None:
+        self.actions.open_pager(self.selected_job_id)

@@ -1,4 +1,5 @@
-"""The new-job form: prompt, folder, approval policy; starts a job in the store.
+"""The new-job form: prompt, folder and every option `codex_start` offers (approval policy,
+sandbox, model, reasoning effort); starts a job in the store.
 
 The store's own checks decide what is valid: its InvalidInput and CodexUnavailable
 messages are shown in the form as they are, and nothing is started.
@@ -13,6 +14,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static, TextArea
@@ -20,6 +22,8 @@ from textual.widgets import Button, Input, Select, Static, TextArea
 from jobstore import (
     APPROVAL_POLICIES,
     DEFAULT_APPROVAL_POLICY,
+    REASONING_EFFORTS,
+    SANDBOXES,
     CodexUnavailable,
     InvalidInput,
     JobStore,
@@ -28,6 +32,25 @@ from jobstore import (
 )
 from tui import format as fmt
 from tui.theme import palette_of
+
+# Below this many rows the prompt is shorter (tui/codex_tui.tcss): the whole form fits in 24.
+_SHORT_ROWS = 30
+# A choice left at this value is not passed on: codex (or the policy) decides.
+_DEFAULT = ""
+
+
+def _choices(values: tuple[str, ...], default_label: str) -> list[tuple[str, str]]:
+    return [(default_label, _DEFAULT), *((value, value) for value in values)]
+
+
+def _choice_field(field_id: str, choices: list[tuple[str, str]], value: str) -> Select[str]:
+    return Select(choices, value=value, allow_blank=False, id=field_id, compact=True)
+
+
+def _chosen(value: object) -> str | None:
+    """A select's or an input's value as an option: None when left to the default."""
+    text = value.strip() if isinstance(value, str) else ""
+    return text or None
 
 
 class StartJobScreen(ModalScreen[str | None]):
@@ -51,6 +74,9 @@ class StartJobScreen(ModalScreen[str | None]):
         *,
         cwd: str,
         approval_policy: str = DEFAULT_APPROVAL_POLICY,
+        sandbox: str | None = None,
+        model: str | None = None,
+        reasoning_effort: str | None = None,
         animations: bool = True,
     ) -> None:
         super().__init__()
@@ -59,6 +85,9 @@ class StartJobScreen(ModalScreen[str | None]):
         self.default_policy = (
             approval_policy if approval_policy in APPROVAL_POLICIES else DEFAULT_APPROVAL_POLICY
         )
+        self.default_sandbox = sandbox if sandbox in SANDBOXES else _DEFAULT
+        self.default_model = model or ""
+        self.default_effort = reasoning_effort if reasoning_effort in REASONING_EFFORTS else _DEFAULT
         self.animations = animations
         self.starting = False
 
@@ -75,19 +104,26 @@ class StartJobScreen(ModalScreen[str | None]):
             yield Static("Prompt", classes="field-label")
             yield TextArea(id="prompt", soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
             yield from self.compose_cwd()
-            with Horizontal(id="policy-row"):
+            with Horizontal(id="policy-row", classes="options-row"):
                 yield Static("Approval policy", classes="field-label")
-                yield Select(
-                    [(p, p) for p in APPROVAL_POLICIES],
-                    value=self.default_policy,
-                    allow_blank=False,
-                    id="policy",
-                    compact=True,
+                yield _choice_field("policy", [(p, p) for p in APPROVAL_POLICIES], self.default_policy)
+                yield Static("Sandbox", classes="field-label after-field")
+                yield _choice_field("sandbox", _choices(SANDBOXES, "the policy's"), self.default_sandbox)
+            with Horizontal(id="model-row", classes="options-row"):
+                yield Static("Model", classes="field-label")
+                yield Input(self.default_model, placeholder="codex's default", id="model", compact=True)
+                yield Static("Reasoning effort", classes="field-label after-field")
+                yield _choice_field(
+                    "effort", _choices(REASONING_EFFORTS, "codex's default"), self.default_effort
                 )
             yield Static("", id="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Start (ctrl+s)", id="start", variant="primary")
                 yield Button("Cancel (esc)", id="close")
+
+    def on_resize(self, event: Resize) -> None:
+        """On a short terminal the prompt gives up rows, so that the buttons still show."""
+        self.set_class(event.size.height < _SHORT_ROWS, "-short")
 
     def on_mount(self) -> None:
         self.query_one("#job-form").border_title = self.TITLE_TEXT
@@ -116,13 +152,15 @@ class StartJobScreen(ModalScreen[str | None]):
     def action_submit(self) -> None:
         if self.starting:
             return
-        prompt = self.query_one("#prompt", TextArea).text
-        policy = self.query_one("#policy", Select).value
-        cwd = self.cwd_value()
-        session_id = self.session_id()
         try:
             options = RunOptions.checked(
-                prompt=prompt, cwd=cwd, approval_policy=policy, session_id=session_id
+                prompt=self.query_one("#prompt", TextArea).text,
+                cwd=self.cwd_value(),
+                approval_policy=self.query_one("#policy", Select).value,
+                sandbox=_chosen(self.query_one("#sandbox", Select).value),
+                model=_chosen(self.query_one("#model", Input).value),
+                reasoning_effort=_chosen(self.query_one("#effort", Select).value),
+                session_id=self.session_id(),
             )
         except InvalidInput as exc:
             self.show_error(str(exc))
@@ -159,9 +197,9 @@ class StartJobScreen(ModalScreen[str | None]):
         if not self.starting:
             self.dismiss(None)
 
-    @on(Input.Changed, "#cwd")
-    def _cwd_changed(self, event: Input.Changed) -> None:
-        """An error about the folder goes once the folder is edited (it is checked again on start)."""
+    @on(Input.Changed, "#cwd, #model")
+    def _field_changed(self, event: Input.Changed) -> None:
+        """An error about a field goes once it is edited (it is checked again on start)."""
         event.stop()
         if not self.starting:
             self.query_one("#form-error", Static).update("")

@@ -16,10 +16,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Static
+from textual.worker import Worker
 
 from jobstore import JobStore, WorktreeDiff, read_worktree_diff, terminal_safe
 from tui.theme import palette_of
-from tui.workers import Task
+from tui.workers import Task, failed_worker
 
 if TYPE_CHECKING:
     from textual.widgets import RichLog
@@ -87,6 +88,9 @@ class DiffView(Vertical):
             exit_on_error=False,
         )
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        failed_worker(self, event)
+
     @on(DiffRead)
     def _read(self, message: DiffRead) -> None:
         message.stop()
@@ -149,6 +153,8 @@ class DiffView(Vertical):
                 "some of these changes may be theirs.",
                 style=palette.style("notice"),
             )
+        if diff.notice:
+            text.append(f"\n{diff.notice}", style=palette.style("notice"))
         if diff.error:
             text.append(f"\n{terminal_safe(diff.error)}", style=palette.style("error-text"))
         return text

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.events import Resize
+from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
 from jobstore import terminal_safe
 from tui import format as fmt
@@ -60,6 +62,12 @@ class JobsTable(DataTable[Text]):
         Binding("G", "scroll_bottom", "Last job", show=False),
     ]
 
+    @dataclass
+    class NewAbove(Message):
+        """How many jobs arrived above the rows shown since the top was last seen."""
+
+        count: int
+
     def __init__(self, clock: Callable[[], datetime], *, id: str | None = None) -> None:
         super().__init__(
             cursor_type="row", zebra_stripes=False, id=id, cursor_foreground_priority="renderable"
@@ -74,6 +82,7 @@ class JobsTable(DataTable[Text]):
         self._age_due_at: dict[str, float] = {}
         self._column_keys = [ColumnKey(key) for key, _, _ in COLUMNS]
         self._hidden: frozenset[str] = frozenset()
+        self.new_above = 0  # jobs added above the view, unseen: shown by the pane
 
     def on_mount(self) -> None:
         self._add_columns()
@@ -102,7 +111,7 @@ class JobsTable(DataTable[Text]):
             return None
         try:
             key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        except Exception:
+        except CellDoesNotExist:
             return None
         return key.value
 
@@ -212,6 +221,7 @@ class JobsTable(DataTable[Text]):
             above_view = sum(1 for r in rows if r.job_id > top_job)
             if above_view:
                 self.call_after_refresh(self._set_scroll_y, top + above_view)
+                self._set_new_above(self.new_above + above_view)
         if selected is not None and any(r.job_id > selected for r in rows):
             # Keep the cursor on its job.
             self.move_cursor(row=self.get_row_index(selected), scroll=False)
@@ -219,12 +229,22 @@ class JobsTable(DataTable[Text]):
     def _job_at(self, index: int) -> str | None:
         try:
             key, _ = self.coordinate_to_cell_key(Coordinate(index, 0))
-        except Exception:
+        except CellDoesNotExist:
             return None
         return key.value
 
     def _set_scroll_y(self, y: int) -> None:
         self.scroll_to(y=y, animate=False, immediate=True)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value < 1:  # the top is seen: nothing new above any more
+            self._set_new_above(0)
+
+    def _set_new_above(self, count: int) -> None:
+        if count != self.new_above:
+            self.new_above = count
+            self.post_message(self.NewAbove(count))
 
     def remove_jobs(self, job_ids: Iterable[str]) -> None:
         ids = [j for j in job_ids if j in self._rows]
@@ -261,6 +281,7 @@ class JobsTable(DataTable[Text]):
         now = self.clock()
         rows.sort(key=lambda r: r.job_id, reverse=True)
         self.clear()
+        self._set_new_above(0)  # a new view of the jobs, from its top
         self._rows = {}
         self._cells = {}
         self._running_ids.clear()

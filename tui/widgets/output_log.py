@@ -324,12 +324,14 @@ class OutputLog(ScrollView, can_focus=True):
         y = row - self.scrollable_content_region.height // 3 if middle else row
         self.scroll_to(y=max(0, y), animate=False, immediate=True)
 
-    def find(self, query: Query, *, forward: bool, raw_view: bool) -> int | None:
+    def find(self, query: Query, *, forward: bool, raw_view: bool, from_edge: bool = False) -> int | None:
         """The id of the next (previous) entry in the window that is a hit, from the cursor
-        (else from the top row shown)."""
+        (else from the top row shown); `from_edge`: from the window's first (last) entry."""
         first = self._first_id
         anchor = self.cursor if self.cursor is not None and self.entry(self.cursor) else None
-        if anchor is None:
+        if from_edge:
+            indexes = range(len(self._entries)) if forward else range(len(self._entries) - 1, -1, -1)
+        elif anchor is None:
             top = self.top_entry()
             top = first if top is None else top
             indexes = range(top - first, len(self._entries)) if forward else range(top - first - 1, -1, -1)

@@ -13,6 +13,7 @@ the next command, error or agent message.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input
+from textual.worker import Worker
 
 from jobstore import JobNotFound, JobStore, JobStoreError, RenderedLine
 from jobstore.inotify import IN_MODIFY
@@ -31,7 +33,7 @@ from tui.file_events import FileEvent, PathWatch
 from tui.output_search import Query, Target
 from tui.output_source import OutputChunk, OutputSource
 from tui.widgets.output_log import KINDS, OutputLog, wrap
-from tui.workers import Task
+from tui.workers import Task, failed_worker
 
 __all__ = ["KINDS", "OutputLog", "OutputView", "wrap"]
 
@@ -81,6 +83,13 @@ class OutputView(Vertical):
         # Set when a search found nothing: what to say.
         not_found: str | None = None
         follow: bool = False  # the result of a read of what was appended
+
+    @dataclass
+    class SearchWrapped(Message):
+        """A search of the file went past its end (start) and on from the other edge."""
+
+        generation: int
+        text: str
 
     class Opened(Message):
         """The shown job's output (or what stands for it) is in: the first read of the job
@@ -135,6 +144,10 @@ class OutputView(Vertical):
             # Without inotify the store's watcher reports writes to the output instead.
             self._file_watch = file_watch if file_watch.available else None
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A read that failed is reported (its `Loaded`, posted all the same, releases it)."""
+        failed_worker(self, event)
+
     def on_unmount(self) -> None:
         if self._file_watch is not None:
             self._file_watch.close()
@@ -146,6 +159,9 @@ class OutputView(Vertical):
         """Show this job's output (None: nothing). Reading happens in a thread."""
         if job_id == self.job_id and not force:
             return
+        if job_id != self.job_id:  # a search belongs to the job it was made in
+            self.search_query = self.log_widget.search_query = None
+            self._update_subtitle()
         self.job_id = job_id
         self.generation += 1
         self._following_read = self._follow_owed = False
@@ -347,32 +363,66 @@ class OutputView(Vertical):
         self.find(Query(Target(target)), forward=direction > 0)
 
     def find(self, query: Query, *, forward: bool) -> None:
-        """Go to the next (previous) hit: in the window if there is one, else in the file."""
+        """Go to the next (previous) hit: in the window if there is one, else in the file;
+        past the file's end (start) the search wraps around, as vim's does, and says so."""
         if self.job_id is None:
             return
         log = self.log_widget
         found = log.find(query, forward=forward, raw_view=self.raw)
         if found is not None:
-            log.select(found)
-            self._update_subtitle()
+            self._show_hit(found)
             return
-        beyond = (not log.at_end or log.end < log.file_size) if forward else log.start > 0
-        where = "below" if forward else "above"
-        if not beyond:
-            self.notify(f"No {query.description} {where}.", severity="warning", timeout=3)
-            return
-        offset = log.end if forward else log.start
-        generation = self.generation
-        self.searching = True
+        more_below = not log.at_end or log.end < log.file_size
+        more_above = log.start > 0
+        if more_below if forward else more_above:
+            self._find_in_file(query, log.end if forward else log.start, forward=forward, wrap=True)
+        elif more_above if forward else more_below:
+            # Nothing more that way: on from the other edge of the file, out of the window.
+            self._find_in_file(query, _edge(forward), forward=forward, wrap=False, wrapped=True)
+        else:  # the window is the whole output: on from its other edge
+            found = log.find(query, forward=forward, raw_view=self.raw, from_edge=True)
+            if found is None:
+                self.notify(_nowhere(query), severity="warning", timeout=3)
+            else:
+                self.notify(_wrapped(forward), timeout=3)
+                self._show_hit(found)
+
+    def _show_hit(self, entry_id: int) -> None:
+        self.log_widget.select(entry_id)
         self._update_subtitle()
 
+    def _find_in_file(
+        self, query: Query, offset: int, *, forward: bool, wrap: bool, wrapped: bool = False
+    ) -> None:
+        """Search the file from `offset` in a worker; `wrap`: from the other end if there is
+        no hit that way. `wrapped`: this search already wrapped (say so when it finds one)."""
+        generation = self.generation
+
+        def stop() -> bool:
+            return generation != self.generation
+
         def read(source: OutputSource) -> OutputChunk | None:
-            hit = source.find(query, offset, forward=forward, stop=lambda: generation != self.generation)
+            hit = source.find(query, offset, forward=forward, stop=stop)
+            said_wrapped = wrapped
+            if hit is None and wrap and not stop():
+                hit = source.find(query, _edge(forward), forward=forward, stop=stop)
+                said_wrapped = True
             if hit is None:
-                raise _NotFound(f"No {query.description} {where}.")
+                raise _NotFound(_nowhere(query))
+            if said_wrapped:
+                # Posted before the chunk (Loaded, posted when this returns): handled first.
+                self.post_message(self.SearchWrapped(generation, _wrapped(forward)))
             return source.around(hit[0], hit)
 
+        self.searching = True
+        self._update_subtitle()
         self._start(read, name="search the output")
+
+    @on(SearchWrapped)
+    def _search_wrapped(self, message: SearchWrapped) -> None:
+        message.stop()
+        if message.generation == self.generation:
+            self.notify(message.text, timeout=3)
 
     # ---------------------------------------------------------------- titles
 
@@ -400,6 +450,20 @@ class OutputView(Vertical):
             if entry is not None and log.file_size:
                 where = f"{100 * entry[1] // log.file_size}% · "
             self.border_subtitle = f"{search}paused · {where}{pending}End to follow"
+
+
+# Where a search from an edge of the file starts: its start, or (backwards) its end,
+# whatever the size by then (a backward read starts at most at the size).
+def _edge(forward: bool) -> int:
+    return 0 if forward else sys.maxsize
+
+
+def _wrapped(forward: bool) -> str:
+    return "search hit BOTTOM, continuing at TOP" if forward else "search hit TOP, continuing at BOTTOM"
+
+
+def _nowhere(query: Query) -> str:
+    return f"No {query.description} in the output."
 
 
 class _NotFound(Exception):

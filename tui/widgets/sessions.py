@@ -23,6 +23,7 @@ from textual.events import Resize
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
+from textual.worker import Worker
 
 from jobstore import (
     CodexSessions,
@@ -43,7 +44,7 @@ from tui.messages import ContinueSession, OpenJob
 from tui.model import SessionsModel
 from tui.theme import palette_of
 from tui.widgets.conversation import ConversationView
-from tui.workers import Task
+from tui.workers import Task, failed_worker
 
 SESSIONS_LIMIT = 500
 CODEX_SESSIONS_LIMIT = 200
@@ -200,6 +201,12 @@ class SessionsView(Horizontal):
     def read_failed(self) -> None:
         self.model.read_failed()
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A read that failed is reported, and a sessions read released (the next one reads)."""
+        worker = failed_worker(self, event)
+        if worker is not None and worker.group == Task.SESSIONS:
+            self.read_failed()
+
     @on(Listed)
     def _listed(self, message: Listed) -> None:
         message.stop()
@@ -286,7 +293,7 @@ class SessionsView(Horizontal):
             turns = len(row.ours.turns)
             return Text.assemble(
                 (f"{mark} ", style),
-                (row.session_id[:8], palette.style("session", "bold")),
+                (fmt.short_session(row.session_id), palette.style("session", "bold")),
                 f"  {terminal_safe(short_project(row.ours.cwd))}",
                 (f"  {turns} turn{'s' if turns != 1 else ''}", "dim"),
                 (age, "dim"),
@@ -294,7 +301,7 @@ class SessionsView(Horizontal):
         head = row.head or RolloutHead()
         return Text.assemble(
             (f"{CODEX_MARK} ", palette.style("notice")),
-            (row.session_id[:8], palette.style("session", "bold")),
+            (fmt.short_session(row.session_id), palette.style("session", "bold")),
             f"  {terminal_safe(short_project(head.cwd)) if head.cwd else '?'}",
             ("  codex", palette.style("notice")),
             (age, "dim"),

@@ -65,40 +65,66 @@ class StatusBar(Static):
         self.update(self._render_text(), layout=False)
 
     def _render_text(self) -> Text:
+        """The widest form that fits: counts named, then bare, then without the app's name
+        and the statuses with none; else cut between two parts, never inside one."""
         width = self.size.width or 120
-        wide = self._compose_text(wide=True)
-        return wide if wide.cell_len <= width else self._compose_text(wide=False)
+        forms = (
+            dict(wide=True, brand=True, zeros=True),
+            dict(wide=False, brand=True, zeros=True),
+            dict(wide=False, brand=False, zeros=True),
+            dict(wide=False, brand=False, zeros=False),
+        )
+        parts: list[Text] = []
+        for form in forms:
+            parts = self._parts(**form)
+            text = Text("", no_wrap=True).join(parts)
+            if text.cell_len <= width:
+                return text
+        text = Text(no_wrap=True)
+        for part in parts:
+            if text.cell_len + part.cell_len + 2 > width:
+                text.append(" …", style="dim")
+                break
+            text.append_text(part)
+        return text
 
-    def _compose_text(self, *, wide: bool) -> Text:
+    def _parts(self, *, wide: bool, brand: bool, zeros: bool) -> list[Text]:
+        """The line in parts that are shown whole or not at all."""
         palette = palette_of(self.app)
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(" codex-tui ", style="bold reverse")
-        text.append(" ")
+        head = Text()
+        if brand:
+            head.append(" codex-tui ", style="bold reverse")
+        head.append(" ")
         for name, label in (("jobs", "Jobs"), ("sessions", "Sessions")):
-            text.append(label, style="bold underline" if self.view == name else "dim")
-            text.append(" ")
-        text.append("│", style="dim")
+            head.append(label, style="bold underline" if self.view == name else "dim")
+            head.append(" ")
+        head.append("│", style="dim")
+        parts = [head]
         for status in STATUSES:
             count = self.counts.get(status, 0)
+            if not count and not zeros:
+                continue
             mark, style = palette.status(status, frame=self.frame if status == JobStatus.RUNNING else None)
             if not count:
                 style = Style(dim=True)
-            text.append("  ")
-            text.append(f"{mark} {count:,}" + (f" {status}" if wide else ""), style=style)
+            parts.append(Text.assemble("  ", (f"{mark} {count:,}" + (f" {status}" if wide else ""), style)))
+        tail = Text()
         if self.store_missing:
-            text.append("  │ ", style="dim")
-            text.append("no store yet: waiting for jobs", style=palette.style("notice", "italic"))
+            tail.append("  │ ", style="dim")
+            tail.append("no store yet: waiting for jobs", style=palette.style("notice", "italic"))
         elif self.progress is not None:
             loaded, total = self.progress
-            text.append("  │ ", style="dim")
-            text.append(f"loading {loaded:,}/{total:,}", style="italic")
+            tail.append("  │ ", style="dim")
+            tail.append(f"loading {loaded:,}/{total:,}", style="italic")
         elif self.filter_text:
-            text.append("  │ ", style="dim")
-            text.append(
+            tail.append("  │ ", style="dim")
+            tail.append(
                 f"{self.shown:,} of {self.total:,} · /{fmt.safe(self.filter_text)}",
                 style=palette.style("notice"),
             )
-        return text
+        if tail:
+            parts.append(tail)
+        return parts
 
     def on_resize(self) -> None:
         self.update(self._render_text(), layout=False)
