@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from jobstore.echo import echoed
 from jobstore.errors import (
     CodexUnavailable,
     InvalidInput,
@@ -130,6 +131,7 @@ __all__ = [
     "WorktreeDiff",
     "clip_line",
     "conversation_of_session",
+    "echoed",
     "is_job_id",
     "job_created_at",
     "parse_iso",

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from jobstore import fsio
+from jobstore.echo import echoed
 from jobstore.errors import InvalidInput, StoreRefused
 from jobstore.options import APPROVAL_POLICIES
 
@@ -124,10 +125,10 @@ def _bounded(name: str, raw: str | None, default: float, limit: float, *, intege
         number = int(raw) if integer else float(raw)
     except ValueError:
         raise InvalidInput(
-            f"{name}={raw!r} is not a {'whole ' if integer else ''}number; {allowed}"
+            f"{name}={echoed(raw)} is not a {'whole ' if integer else ''}number; {allowed}"
         ) from None
     if not 0 < number <= limit:  # nan compares false: refused too
-        raise InvalidInput(f"{name}={raw!r} is out of range; {allowed}")
+        raise InvalidInput(f"{name}={echoed(raw)} is out of range; {allowed}")
     return number
 
 
@@ -140,7 +141,7 @@ def check_cancel_grace(value: object, what: str = "cancel_grace") -> float:
     ):
         raise InvalidInput(
             f"{what} must be a number of seconds greater than zero and at most {MAX_CANCEL_GRACE_SECONDS:g}, "
-            f"not {value!r}"
+            f"not {echoed(value)}"
         )
     return float(value)
 
@@ -150,7 +151,9 @@ def _choice(name: str, raw: str | None, default: str, valid: tuple[str, ...], *,
         return default
     chosen = raw.strip().upper() if upper else raw.strip().lower()
     if chosen not in valid:
-        raise InvalidInput(f"{name}={raw!r} is not a valid {_WHAT[name]}; use one of: {', '.join(valid)}")
+        raise InvalidInput(
+            f"{name}={echoed(raw)} is not a valid {_WHAT[name]}; use one of: {', '.join(valid)}"
+        )
     return chosen
 
 
@@ -159,7 +162,7 @@ _WHAT = {ENV_MAX_POLICY: "policy", ENV_LOG_LEVEL: "log level"}
 
 def check_max_jobs(value: object, what: str = "max_jobs") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_JOBS_CEILING:
-        raise InvalidInput(f"{what} must be a whole number from 1 to {MAX_JOBS_CEILING}, not {value!r}")
+        raise InvalidInput(f"{what} must be a whole number from 1 to {MAX_JOBS_CEILING}, not {echoed(value)}")
     return value
 
 

@@ -40,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from jobstore.codex_cli import CodexInfo, build_review_argv, build_run_argv, probe_codex
+from jobstore.echo import echoed
 from jobstore.errors import InvalidInput, JobNotFound, UnreadableRecord
 from jobstore.events import RenderedLine, Summary, render_line
 from jobstore.ids import check_job_id
@@ -163,7 +164,7 @@ class JobStore:
         check_limit("limit", limit, MAX_LIST_LIMIT)
         if status is not None and status not in LISTABLE_STATUSES:
             valid = ", ".join(LISTABLE_STATUSES)
-            raise InvalidInput(f"unknown status {status!r}; valid values: {valid}")
+            raise InvalidInput(f"unknown status {echoed(status)}; valid values: {valid}")
         cwd_filter = os.path.realpath(check_absolute_path("cwd", cwd)) if cwd is not None else None
         out: list[JobEntry] = []
         for job_id in self._candidate_ids(status):
@@ -291,17 +292,8 @@ class JobStore:
     def _start_run(self, info: CodexInfo, options: RunOptions, client: str | None) -> JobRecord:
         return self._create(
             kind="run",
-            prompt=options.prompt,
-            cwd=options.cwd,
-            fields={
-                "sandbox": options.sandbox,
-                "model": options.model,
-                "reasoning_effort": options.reasoning_effort,
-                "session_id": options.session_id,
-                "resumes_session": options.session_id,
-                "client": client,
-            },
-            approval_policy=options.approval_policy,
+            options=options,
+            client=client,
             info=info,
             build=lambda last: build_run_argv(info, options, last_message_path=last),
         )
@@ -310,13 +302,10 @@ class JobStore:
         info = self.codex_info()
         return self._create(
             kind="review",
-            prompt=options.describe(),
-            cwd=options.cwd,
-            fields={"model": options.model, "review": options.target(), "client": client},
-            approval_policy=options.approval_policy,
+            options=options,
+            client=client,
             info=info,
             build=lambda last: build_review_argv(info, options, last_message_path=last),
-            stdin_text=options.prompt,
         )
 
     def _check_session_resumable(self, session_id: str) -> None:
@@ -334,25 +323,27 @@ class JobStore:
         self,
         *,
         kind: JobKind,
-        prompt: str,
-        cwd: str,
-        fields: dict[str, object],
-        approval_policy: str,
+        options: RunOptions | ReviewOptions,
+        client: str | None,
         info: CodexInfo,
         build: Callable[[Path], tuple[list[str], bool]],
-        stdin_text: str | None = None,
     ) -> JobRecord:
+        """Write a new job for `options`; `build` makes codex's argv, given where codex's last
+        message goes. A prompt too large for argv (a run's, a review's instructions) goes on stdin."""
         self.ensure()
         job_id, staging = self._records.claim_staging()
         try:
             argv, via_stdin = build(self.layout.last_message(job_id))
-            self._records.stage_inputs(
-                staging, argv=argv, stdin_text=(stdin_text or prompt) if via_stdin else None
+            self._records.stage_inputs(staging, argv=argv, stdin_text=options.prompt if via_stdin else None)
+            record = JobRecord(
+                job_id=job_id,
+                status=JobStatus.QUEUED,
+                kind=kind,
+                created_at=now_iso(),
+                codex_version=info.version_string,
+                client=client,
+                **options.record_fields(),
             )
-            record = JobRecord(job_id, JobStatus.QUEUED, kind, prompt, cwd, approval_policy, now_iso())
-            record.codex_version = info.version_string
-            for name, value in fields.items():
-                setattr(record, name, value)
             self._scheduler.admit(record, staging)
             if record.session_id:
                 self._sessions.append(record.session_id, job_id)

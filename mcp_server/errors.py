@@ -11,13 +11,13 @@ import functools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import anyio.to_thread
 from fastmcp.exceptions import ToolError
 from pydantic import ValidationError as PydanticValidationError
 
-from jobstore import InvalidInput, JobNotFound, JobStoreError, terminal_safe
+from jobstore import InvalidInput, JobNotFound, JobStoreError, echoed, terminal_safe
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -43,11 +43,6 @@ async def in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def describe_validation_error(tool: str, exc: PydanticValidationError, params: list[str] | None) -> str:
     parts: list[str] = []
     unknown = False
@@ -61,7 +56,7 @@ def describe_validation_error(tool: str, exc: PydanticValidationError, params: l
             parts.append(f"{loc} is not an argument of {tool}")
         else:
             message = error.get("msg", "is invalid")
-            parts.append(f"{loc}: {message[:1].lower()}{message[1:]} (got {_shown(error.get('input'))})")
+            parts.append(f"{loc}: {message[:1].lower()}{message[1:]} (got {echoed(error.get('input'))})")
     text = f"invalid arguments for {tool}: " + "; ".join(parts)
     if unknown and params:
         text += f". {tool} takes: {', '.join(params)}"

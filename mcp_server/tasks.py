@@ -12,8 +12,9 @@ a crash, a reconnect, `claude --continue`). How a job maps to a task:
 - `cancelled` -> `cancelled`, its statusMessage saying why;
 - a job the store no longer has (never made, or pruned) -> JSON-RPC error -32602.
 
-Only `codex` and `codex_review` become tasks, and only for a request that opts in; every
-other call, and every client that does not opt in, gets the tools exactly as before.
+Only the tools `mcp_server.calls.JOB_TOOLS` marks `as_task` (`codex`, `codex_review`) become
+tasks, and only for a request that opts in; every other call, and every client that does not
+opt in, gets the tools exactly as before.
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ from jobstore import (
     JobStore,
     JobStoreError,
     UnreadableRecord,
+    echoed,
     parse_iso,
     terminal_safe,
 )
-from mcp_server.calls import JOB_TOOLS, admit_job_call, job_call_result
+from mcp_server.calls import TASK_TOOLS, admit_job_call, job_call_result, task_tool_for
 from mcp_server.errors import in_thread
 from mcp_server.settings import ServerSettings
 
@@ -154,9 +156,9 @@ def task_state(store: JobStore, record: JobRecord, result_type: str) -> TaskStat
     status = task_status(record)
     result = None
     if status == "completed":
-        # The tool that starts a job of this kind answers for it.
-        tool = "codex_review" if record.kind == "review" else "codex"
-        answer = job_call_result(store, tool, record, waited_seconds(record))
+        # The task tool that starts a job of this kind answers for it.
+        tool = task_tool_for(record.kind)
+        answer = job_call_result(store, tool.name, record, waited_seconds(record) if tool.waits else 0.0)
         if record.status != JobStatus.DONE:
             answer.is_error = True
         result = answer.model_dump(by_alias=True, mode="json", exclude_none=True)
@@ -209,7 +211,7 @@ class JobTasks(ServerExtension):
         context: Context,
         call_next: ToolCallContinuation,
     ) -> ToolCallOutcome:
-        if params.name not in JOB_TOOLS or context.client_extension_settings(TASKS_EXTENSION) is None:
+        if params.name not in TASK_TOOLS or context.client_extension_settings(TASKS_EXTENSION) is None:
             return await call_next()
         # Same checks and refusals (ToolError, nothing written) as the inline tool.
         label = client_label(context)
@@ -231,10 +233,10 @@ class JobTasks(ServerExtension):
             return await anyio.to_thread.run_sync(read)
         except (JobNotFound, UnreadableRecord) as exc:
             raise MCPError(
-                code=mcp_types.INVALID_PARAMS, message=f"no such task {task_id!r}: {exc}"
+                code=mcp_types.INVALID_PARAMS, message=f"no such task {echoed(task_id)}: {exc}"
             ) from None
         except JobStoreError as exc:  # a malformed id, a store that cannot be read
-            raise MCPError(code=mcp_types.INVALID_PARAMS, message=f"task {task_id!r}: {exc}") from None
+            raise MCPError(code=mcp_types.INVALID_PARAMS, message=f"task {echoed(task_id)}: {exc}") from None
 
     async def _state(self, record: JobRecord) -> TaskState:
         try:
