@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from jobstore.echo import echoed
 from jobstore.errors import (
     CodexUnavailable,
     InvalidInput,
@@ -47,7 +48,7 @@ from jobstore.options import (
 )
 from jobstore.output_file import OutputFile, OutputFollower, RawLine, Tail, clip_line
 from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, parse_iso
-from jobstore.sanitize import terminal_safe
+from jobstore.sanitize import terminal_safe, visible_data
 from jobstore.sessions import SessionInfo
 from jobstore.settings import ENV_MAX_POLICY, LOG_LEVELS, NO_POLICY_CAP, Settings
 from jobstore.states import LISTABLE_STATUSES, UNREADABLE, JobStatus
@@ -138,6 +139,7 @@ __all__ = [
     "WorktreeDiff",
     "clip_line",
     "conversation_of_session",
+    "echoed",
     "is_job_id",
     "job_created_at",
     "parse_iso",
@@ -146,4 +148,5 @@ __all__ = [
     "render_line",
     "terminal_safe",
     "total_tokens",
+    "visible_data",
 ]

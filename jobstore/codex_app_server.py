@@ -60,6 +60,8 @@ class CodexAppServer(CodexExec):
         self.turn_over = False
         self.interrupt_message: int | None = None  # the interrupt message being carried out
         self.interrupted = False
+        self.interrupt_replied = False
+        self.inbox: Inbox | None = None
         self.question: dict[str, Any] | None = None
         self.question_request: Any = None  # the id of codex's request the question answers
         self.questions_asked = 0
@@ -221,10 +223,12 @@ class CodexAppServer(CodexExec):
         for event in self.translator.events(method, params):
             self._write_event(event)
         if method == "turn/completed":
-            self._turn_completed()
+            self._turn_completed(turn if isinstance(turn := params.get("turn"), dict) else {})
 
-    def _turn_completed(self) -> None:
+    def _turn_completed(self, turn: dict[str, Any]) -> None:
         self.turn_over = True
+        if self.interrupted and turn.get("status") == "interrupted":
+            self._interrupt_done()
         if self.question is not None:  # the turn ended with its question open: nobody answers it now
             self._clear_question()
         if self.translator.last_agent_message is not None:
@@ -329,17 +333,30 @@ class CodexAppServer(CodexExec):
             inbox.reply(message.number, Reply(False, "already interrupted: the turn is ending"))
             return
         self.interrupt_message = message.number
+        self.interrupted = True  # asked for: the turn's end (often before this answer) says the rest
+        self.inbox = inbox
 
         def done(result: dict[str, Any] | None, error: RpcError | None) -> None:
-            if error is not None:
+            if error is None:
+                self._interrupt_done()
+            elif not self.turn_over:
                 self.interrupt_message = None
+                self.interrupted = False
                 inbox.reply(message.number, Reply(False, f"codex refused the interrupt: {error}"))
-                return
-            self.interrupted = True
-            self._stop_turn_commands()
-            inbox.reply(message.number, Reply(True, "the turn is interrupted and its commands stopped"))
 
         self.client.request("turn/interrupt", {"threadId": self.thread_id, "turnId": self.turn_id}, done)
+
+    def _interrupt_done(self) -> None:
+        """Once codex has the interrupt (its answer, or the turn ending interrupted, whichever
+        comes first): the turn's commands stopped, the sender told; once."""
+        if self.interrupt_message is None or self.interrupt_replied:
+            return
+        self.interrupt_replied = True
+        self._stop_turn_commands()
+        if self.inbox is not None:
+            self.inbox.reply(
+                self.interrupt_message, Reply(True, "the turn is interrupted and its commands stopped")
+            )
 
     def _stop_turn_commands(self) -> None:
         """The app-server leaves an interrupted turn's commands running: stop everything of

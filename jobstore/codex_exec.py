@@ -15,12 +15,13 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import psutil
 
 from jobstore import fsio, inotify
-from jobstore.events import Summary
+from jobstore.events import Summary, total_tokens
 from jobstore.job_life import JobLife, Outcome, codex_outcome, log
 from jobstore.output_file import OutputFollower
 from jobstore.processes import (
@@ -32,6 +33,7 @@ from jobstore.processes import (
     terminate_tree,
     wait_gone,
 )
+from jobstore.record import parse_iso
 from jobstore.watch import Wakeup
 
 FALLBACK_TICK_SECONDS = 0.1
@@ -258,6 +260,20 @@ class CodexExec:
             marked = self._marked(life)
             signal_processes(marked, signal.SIGKILL)
             wait_gone(marked, 2.0)
+
+    def count_review_tokens(self, life: JobLife) -> None:
+        """A review's tokens are its sub-agent's: codex reports the review turn's as zeros."""
+        thread_id = self.summary.session_id
+        if life.record.kind != "review" or total_tokens(self.summary.usage) or thread_id is None:
+            return
+        # Imported here: only a review's runner reads codex's sessions (~10 ms of imports).
+        from jobstore.review_usage import review_usage
+
+        since = parse_iso(life.record.started_at or life.record.created_at) or datetime.now(UTC)
+        usage = review_usage(life.port.codex_home, thread_id, since)
+        if usage:
+            self.summary.usage = usage
+            self._summary_dirty = True
 
     def close(self) -> None:
         if self.follower is not None:

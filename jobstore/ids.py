@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 from typing import TypeGuard
 
+from jobstore.echo import echoed
 from jobstore.errors import InvalidInput
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -70,11 +71,8 @@ def check_job_id(value: object) -> str:
     so `../x`, `/etc`, NUL bytes and the like never reach the filesystem.
     """
     if not is_job_id(value):
-        shown = repr(value)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
         raise InvalidInput(
-            f"invalid job id {shown}: a job id is {JOB_ID_LENGTH} characters of 0-9 and a-z "
+            f"invalid job id {echoed(value)}: a job id is {JOB_ID_LENGTH} characters of 0-9 and a-z "
             "(as returned by codex_start or shown by codex_list)"
         )
     return value
@@ -90,11 +88,8 @@ def is_session_id(value: object) -> TypeGuard[str]:
 def check_session_id(value: object) -> str:
     """Codex thread ids are UUIDs; accept that shape (and nothing path-like)."""
     if not is_session_id(value):
-        shown = repr(value)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
         raise InvalidInput(
-            f"invalid session id {shown}: expected a codex session (thread) id such as "
+            f"invalid session id {echoed(value)}: expected a codex session (thread) id such as "
             "'01a1fb0e-1565-7113-93f8-60fc9caf5d10'"
         )
     return value

@@ -30,6 +30,7 @@ class JobPort:
         self.layout = StoreLayout(root.absolute())
         self.cancel_grace = settings.cancel_grace
         self.snapshot_max_file_bytes = settings.snapshot_max_file_bytes
+        self.codex_home = settings.codex_home  # codex's own sessions: a review's tokens are there
         self._records = Records(self.layout)
         self._sessions = SessionIndex(self.layout)
         self._scheduler = Scheduler(

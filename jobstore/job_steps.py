@@ -94,6 +94,7 @@ class StartCodex:
     def clean_up(self, life: JobLife) -> None:
         self.codex.close()
         self.codex.stop_leftovers(life)
+        self.codex.count_review_tokens(life)
         self.codex.write_summary(life, force=True)
 
 

@@ -48,6 +48,7 @@ from jobstore.codex_cli import (
     build_run_argv,
     probe_codex,
 )
+from jobstore.echo import echoed
 from jobstore.errors import InvalidInput, JobNotFound, JobStoreError, UnreadableRecord
 from jobstore.events import RenderedLine, Summary, render_line
 from jobstore.ids import check_job_id
@@ -58,7 +59,7 @@ from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, now_iso
 from jobstore.records import Records
 from jobstore.scheduler import CancelOutcome, Scheduler
 from jobstore.sessions import SessionIndex, SessionInfo
-from jobstore.settings import Settings, StoreSettings
+from jobstore.settings import Settings, StoreSettings, check_cancel_grace
 from jobstore.states import LISTABLE_STATUSES, JobStatus
 from jobstore.talk import (
     REPLY_TIMEOUT_SECONDS,
@@ -107,7 +108,9 @@ class JobStore:
         # Seeds a new store's settings; the store's own limit is the one every process obeys.
         seed_max_jobs = max_jobs if max_jobs is not None else settings.max_jobs
         self.codex_bin = codex_bin if codex_bin is not None else settings.codex_bin
-        self.cancel_grace = cancel_grace if cancel_grace is not None else settings.cancel_grace
+        self.cancel_grace = (
+            check_cancel_grace(cancel_grace) if cancel_grace is not None else settings.cancel_grace
+        )
         self._records = Records(self.layout)
         self._sessions = SessionIndex(self.layout)
         self._scheduler = Scheduler(
@@ -180,7 +183,7 @@ class JobStore:
         check_limit("limit", limit, MAX_LIST_LIMIT)
         if status is not None and status not in LISTABLE_STATUSES:
             valid = ", ".join(LISTABLE_STATUSES)
-            raise InvalidInput(f"unknown status {status!r}; valid values: {valid}")
+            raise InvalidInput(f"unknown status {echoed(status)}; valid values: {valid}")
         cwd_filter = os.path.realpath(check_absolute_path("cwd", cwd)) if cwd is not None else None
         out: list[JobEntry] = []
         waiting = self._waiting_ids() if status is None else []
@@ -294,7 +297,7 @@ class JobStore:
 
     def wait(self, job_id: str, timeout: float, *, interval: float = 0.1) -> JobRecord:
         """Block until the job ends (or reads lost) or `timeout` passes; the record either way."""
-        deadline = time.monotonic() + max(timeout, 0)
+        deadline = time.monotonic() + (timeout if timeout > 0 else 0)  # nan: no wait
         with JobWakeup(self.layout.job_dir(job_id)) as wakeup:  # asleep until the job changes
             while True:
                 record = self.get(job_id)
@@ -347,43 +350,23 @@ class JobStore:
             build = lambda last: build_run_argv(info, options, last_message_path=last)  # noqa: E731
         return self._create(
             kind="run",
-            prompt=options.prompt,
-            cwd=options.cwd,
-            fields={**self._run_fields(options, client), "codex_path": path},
-            approval_policy=options.approval_policy,
+            options=options,
+            client=client,
+            codex_path=path,
             info=info,
             build=build,
             app_server=app_server,
         )
 
-    @staticmethod
-    def _run_fields(options: RunOptions, client: str | None) -> dict[str, object]:
-        return {
-            "sandbox": options.sandbox,
-            "model": options.model,
-            "reasoning_effort": options.reasoning_effort,
-            "session_id": options.session_id,
-            "resumes_session": options.session_id,
-            "client": client,
-        }
-
     def start_review(self, options: ReviewOptions, *, client: str | None = None) -> JobRecord:
         info = self.codex_info()
         return self._create(
             kind="review",
-            prompt=options.describe(),
-            cwd=options.cwd,
-            # Reviews run as exec on either setting (the app-server's review/start is not used).
-            fields={
-                "model": options.model,
-                "review": options.target(),
-                "client": client,
-                "codex_path": "exec",
-            },
-            approval_policy=options.approval_policy,
+            options=options,
+            client=client,
+            codex_path="exec",  # reviews run as exec on either setting (no review/start)
             info=info,
             build=lambda last: build_review_argv(info, options, last_message_path=last),
-            stdin_text=options.prompt,
         )
 
     def _check_session_resumable(self, session_id: str) -> None:
@@ -401,29 +384,32 @@ class JobStore:
         self,
         *,
         kind: JobKind,
-        prompt: str,
-        cwd: str,
-        fields: dict[str, object],
-        approval_policy: str,
+        options: RunOptions | ReviewOptions,
+        client: str | None,
         info: CodexInfo,
         build: Callable[[Path], tuple[list[str], bool]],
-        stdin_text: str | None = None,
+        codex_path: str,
         app_server: dict[str, Any] | None = None,
     ) -> JobRecord:
+        """Write a new job for `options`; `build` makes codex's argv, given where codex's last
+        message goes. A prompt too large for argv (a run's, a review's instructions) goes on stdin."""
         self.ensure()
         job_id, staging = self._records.claim_staging()
         try:
             argv, via_stdin = build(self.layout.last_message(job_id))
             self._records.stage_inputs(
-                staging,
-                argv=argv,
-                stdin_text=(stdin_text or prompt) if via_stdin else None,
-                app_server=app_server,
+                staging, argv=argv, stdin_text=options.prompt if via_stdin else None, app_server=app_server
             )
-            record = JobRecord(job_id, JobStatus.QUEUED, kind, prompt, cwd, approval_policy, now_iso())
-            record.codex_version = info.version_string
-            for name, value in fields.items():
-                setattr(record, name, value)
+            record = JobRecord(
+                job_id=job_id,
+                status=JobStatus.QUEUED,
+                kind=kind,
+                created_at=now_iso(),
+                codex_version=info.version_string,
+                client=client,
+                codex_path=codex_path,
+                **options.record_fields(),
+            )
             self._scheduler.admit(record, staging)
             if record.session_id:
                 self._sessions.append(record.session_id, job_id)

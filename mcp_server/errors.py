@@ -11,13 +11,13 @@ import functools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import anyio.to_thread
 from fastmcp.exceptions import ToolError
 from pydantic import ValidationError as PydanticValidationError
 
-from jobstore import InvalidInput, JobNotFound, JobStoreError
+from jobstore import InvalidInput, JobNotFound, JobStoreError, echoed, terminal_safe
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -32,18 +32,15 @@ def tool_errors() -> Iterator[None]:
         # Bad input is the caller's to fix: logged quietly. The rest (codex missing, a disk
         # that refuses writes, a damaged record) is the operator's to know about.
         quiet = isinstance(exc, InvalidInput | JobNotFound)
-        raise ToolError(str(exc), log_level=logging.INFO if quiet else logging.WARNING) from None
+        raise ToolError(
+            terminal_safe(str(exc), multiline=True), log_level=logging.INFO if quiet else logging.WARNING
+        ) from None
 
 
 async def in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a blocking store call in a worker thread, its refusals mapped to ToolError."""
     with tool_errors():
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def describe_validation_error(tool: str, exc: PydanticValidationError, params: list[str] | None) -> str:
@@ -59,7 +56,7 @@ def describe_validation_error(tool: str, exc: PydanticValidationError, params: l
             parts.append(f"{loc} is not an argument of {tool}")
         else:
             message = error.get("msg", "is invalid")
-            parts.append(f"{loc}: {message[:1].lower()}{message[1:]} (got {_shown(error.get('input'))})")
+            parts.append(f"{loc}: {message[:1].lower()}{message[1:]} (got {echoed(error.get('input'))})")
     text = f"invalid arguments for {tool}: " + "; ".join(parts)
     if unknown and params:
         text += f". {tool} takes: {', '.join(params)}"

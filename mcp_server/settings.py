@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobstore import APPROVAL_POLICIES, ENV_MAX_POLICY, NO_POLICY_CAP, InvalidInput, Settings, permissiveness
+from jobstore import (
+    APPROVAL_POLICIES,
+    ENV_MAX_POLICY,
+    NO_POLICY_CAP,
+    InvalidInput,
+    Settings,
+    echoed,
+    permissiveness,
+)
 
 # How often the server settles lost jobs and starts queued work (see mcp_server.server).
 CHECK_INTERVAL_SECONDS = 30.0
@@ -25,11 +33,10 @@ class ServerSettings:
 
     def __post_init__(self) -> None:
         if self.max_policy not in APPROVAL_POLICIES:
-            raise InvalidInput(
-                f"max_policy {self.max_policy!r} is not a policy; use one of: {', '.join(APPROVAL_POLICIES)}"
-            )
+            valid = ", ".join(APPROVAL_POLICIES)
+            raise InvalidInput(f"max_policy {echoed(self.max_policy)} is not a policy; use one of: {valid}")
         if not self.check_interval > 0:
-            raise InvalidInput(f"check_interval must be greater than zero, not {self.check_interval!r}")
+            raise InvalidInput(f"check_interval must be greater than zero, not {echoed(self.check_interval)}")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServerSettings:
@@ -47,11 +54,13 @@ class ServerSettings:
         level = permissiveness(approval_policy, sandbox)
         if level <= self.max_level:
             return
-        asked = f"approval_policy={approval_policy!r}" + (f" with sandbox={sandbox!r}" if sandbox else "")
+        asked = f"approval_policy={echoed(approval_policy)}" + (
+            f" with sandbox={echoed(sandbox)}" if sandbox else ""
+        )
         allowed = [p for p in APPROVAL_POLICIES if permissiveness(p, None) <= self.max_level]
         raise InvalidInput(
             f"refused: {asked} would let codex {LEVEL_WORDS[level]}, but this server's operator "
-            f"allows at most {self.max_policy!r} (codex may {LEVEL_WORDS[self.max_level]}; set by "
+            f"allows at most {echoed(self.max_policy)} (codex may {LEVEL_WORDS[self.max_level]}; set by "
             f"{ENV_MAX_POLICY}). Use approval_policy {' or '.join(repr(p) for p in allowed)} "
             "and no more permissive sandbox"
         )

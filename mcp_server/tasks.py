@@ -18,14 +18,14 @@ a crash, a reconnect, `claude --continue`). How a job maps to a task:
 - `cancelled` -> `cancelled`, its statusMessage saying why;
 - a job the store no longer has (never made, or pruned) -> JSON-RPC error -32602.
 
-Only `codex` and `codex_review` become tasks, and only for a request that opts in; every
-other call, and every client that does not opt in, gets the tools exactly as before.
+Only the tools `mcp_server.calls.JOB_TOOLS` marks `as_task` (`codex`, `codex_review`) become
+tasks, and only for a request that opts in; every other call, and every client that does not
+opt in, gets the tools exactly as before.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -50,9 +50,11 @@ from jobstore import (
     JobStoreError,
     Question,
     UnreadableRecord,
+    echoed,
     parse_iso,
+    terminal_safe,
 )
-from mcp_server.calls import JOB_TOOLS, admit_job_call, job_call_result
+from mcp_server.calls import TASK_TOOLS, admit_job_call, job_call_result, task_tool_for
 from mcp_server.errors import in_thread
 from mcp_server.settings import ServerSettings
 
@@ -65,7 +67,6 @@ POLL_INTERVAL_MS = 2_000
 # Jobs stay in the store until a person prunes them (`codex-async prune`): no expiry to announce.
 TTL_MS: int | None = None
 STATUS_MESSAGE_CHARS = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
 TaskStatus = Literal["working", "input_required", "completed", "failed", "cancelled"]
 
@@ -111,8 +112,9 @@ def wire_time(value: str | None) -> str | None:
 
 
 def one_line(text: str, limit: int = STATUS_MESSAGE_CHARS) -> str:
-    """codex's words made safe to show in a client's status line: one line, no control characters."""
-    flat = " ".join(_CONTROL.sub(" ", text).split())
+    """codex's words made safe to show in a client's status line: one line, every control and
+    format character shown visibly (line ends fold into spaces)."""
+    flat = terminal_safe(" ".join(text.split()))
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
@@ -173,9 +175,9 @@ def task_state(store: JobStore, record: JobRecord, result_type: str) -> TaskStat
     status = task_status(record)
     result = None
     if status == "completed":
-        # The tool that starts a job of this kind answers for it.
-        tool = "codex_review" if record.kind == "review" else "codex"
-        answer = job_call_result(store, tool, record, waited_seconds(record))
+        # The task tool that starts a job of this kind answers for it.
+        tool = task_tool_for(record.kind)
+        answer = job_call_result(store, tool.name, record, waited_seconds(record) if tool.waits else 0.0)
         if record.status != JobStatus.DONE:
             answer.is_error = True
         result = answer.model_dump(by_alias=True, mode="json", exclude_none=True)
@@ -275,7 +277,7 @@ class JobTasks(ServerExtension):
         context: Context,
         call_next: ToolCallContinuation,
     ) -> ToolCallOutcome:
-        if params.name not in JOB_TOOLS or context.client_extension_settings(TASKS_EXTENSION) is None:
+        if params.name not in TASK_TOOLS or context.client_extension_settings(TASKS_EXTENSION) is None:
             return await call_next()
         # Same checks and refusals (ToolError, nothing written) as the inline tool.
         label = client_label(context)
@@ -297,10 +299,10 @@ class JobTasks(ServerExtension):
             return await anyio.to_thread.run_sync(read)
         except (JobNotFound, UnreadableRecord) as exc:
             raise MCPError(
-                code=mcp_types.INVALID_PARAMS, message=f"no such task {task_id!r}: {exc}"
+                code=mcp_types.INVALID_PARAMS, message=f"no such task {echoed(task_id)}: {exc}"
             ) from None
         except JobStoreError as exc:  # a malformed id, a store that cannot be read
-            raise MCPError(code=mcp_types.INVALID_PARAMS, message=f"task {task_id!r}: {exc}") from None
+            raise MCPError(code=mcp_types.INVALID_PARAMS, message=f"task {echoed(task_id)}: {exc}") from None
 
     async def _state(self, record: JobRecord) -> TaskState:
         try:

@@ -16,6 +16,7 @@ from fastmcp.exceptions import ToolError
 from fastmcp.tools import tool
 from pydantic import Field
 
+from jobstore import echoed
 from mcp_server.arguments import (
     DEFAULT_LIMIT,
     DEFAULT_POLICY,
@@ -59,7 +60,7 @@ from mcp_server.convert import (
 )
 from mcp_server.errors import in_thread
 from mcp_server.lifespan import InjectedSettings, InjectedStore
-from mcp_server.runs import checked_run, start_batch, start_review
+from mcp_server.runs import start_batch, start_review, start_run
 from mcp_server.schemas import (
     BatchResult,
     CancelResult,
@@ -98,20 +99,8 @@ async def codex_start(
     earlier codex session. The default approval_policy auto-edit lets codex edit files in cwd
     (workspace-write sandbox, no approvals); suggest is read-only; full-auto has no sandbox.
     """
-    record = await in_thread(
-        lambda: store.start(
-            checked_run(
-                settings,
-                prompt=prompt,
-                cwd=cwd,
-                approval_policy=approval_policy,
-                sandbox=sandbox,
-                model=model,
-                reasoning_effort=reasoning_effort,
-                session_id=session_id,
-            )
-        )
-    )
+    arguments = dict(locals())  # the options are picked from the arguments by name
+    record = await in_thread(start_run, store, settings, arguments)
     # At once: a new session's id comes with codex's first event, and the result says so.
     return start_result(record)
 
@@ -158,7 +147,7 @@ async def codex_list(
     those in one status or under one folder.
     Jobs whose record cannot be read are listed with status unreadable and the reason."""
     if cwd is not None and not os.path.isabs(os.path.expanduser(cwd)):
-        raise ToolError(f"cwd {cwd!r} is not an absolute path", log_level=logging.INFO)
+        raise ToolError(f"cwd {echoed(cwd)} is not an absolute path", log_level=logging.INFO)
     return list_result(await in_thread(store.list_jobs, limit, status, cwd))
 
 
@@ -215,19 +204,8 @@ async def codex_review(
     """Start a read-only codex code review in the background; returns its job_id at once.
     Give one target (uncommitted, base or commit) or custom instructions in prompt; with
     none, the uncommitted changes are reviewed. Then codex_wait(job_id) for the findings."""
-    record = await in_thread(
-        lambda: start_review(
-            store,
-            settings,
-            cwd=cwd,
-            uncommitted=uncommitted,
-            base=base,
-            commit=commit,
-            title=title,
-            prompt=prompt,
-            model=model,
-        )
-    )
+    arguments = dict(locals())  # the options are picked from the arguments by name
+    record = await in_thread(start_review, store, settings, arguments)
     return start_result(record)
 
 
@@ -256,20 +234,8 @@ async def codex(
     """Run codex and wait for its answer in one call: starts a job, waits up to wait_seconds
     (at most 50, under the client's tool timeout) and returns the answer if codex finished.
     Otherwise it returns the job_id: go on with codex_wait(job_id), as after codex_start."""
-    record = await in_thread(
-        lambda: store.start(
-            checked_run(
-                settings,
-                prompt=prompt,
-                cwd=cwd,
-                approval_policy=approval_policy,
-                sandbox=sandbox,
-                model=model,
-                reasoning_effort=reasoning_effort,
-                session_id=session_id,
-            )
-        )
-    )
+    arguments = dict(locals())  # the options are picked from the arguments by name
+    record = await in_thread(start_run, store, settings, arguments)
     waited = 0.0
     if wait_seconds > 0:
         outcome = await wait_for_job(store, record.job_id, wait_seconds, ctx)
@@ -292,18 +258,8 @@ async def codex_batch(
     """Start one background codex job per prompt, all in cwd with the same settings, and
     return their job_ids at once. Jobs beyond the store's parallel limit are queued and
     start as others end. Nothing is started if any prompt is invalid. Then codex_wait each."""
-    records = await in_thread(
-        lambda: start_batch(
-            store,
-            settings,
-            prompts,
-            cwd=cwd,
-            approval_policy=approval_policy,
-            sandbox=sandbox,
-            model=model,
-            reasoning_effort=reasoning_effort,
-        )
-    )
+    arguments = dict(locals())  # the options are picked from the arguments by name
+    records = await in_thread(start_batch, store, settings, prompts, arguments)
     return batch_result(records)
 
 

@@ -1,5 +1,5 @@
-"""`codex-async`'s commands over the store: list, show, start, restart, cancel, prune, reconcile, config
-(steer, interrupt and answer are in `jobstore.cli.talk`)."""
+"""`codex-async`'s commands over the store: list, show, start, review, sessions, restart, cancel, prune,
+reconcile, config (steer, interrupt and answer are in `jobstore.cli.talk`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import os
 import sys
 from datetime import datetime
 
-from jobstore.cli.output import Column, say, say_json, table, terminal_width
+from jobstore.cli.output import Column, say, say_json, say_output_line, table, terminal_width
 from jobstore.cli.talk import question_lines
 from jobstore.errors import InvalidInput
 from jobstore.options import ReviewOptions, RunOptions
 from jobstore.record import JobEntry, JobRecord, parse_iso
+from jobstore.sessions import SessionInfo
 from jobstore.store import JobStore
 from jobstore.talk import Question
 
@@ -23,6 +24,10 @@ LIST_COLUMNS = (
     Column("FOLDER", drop_rank=1, max_width=24),
     Column("PROMPT"),
 )
+
+
+# A session's turns: the folder is the session's, shown once above them.
+TURN_COLUMNS = (Column("JOB"), Column("STATUS"), Column("CREATED", drop_rank=1), Column("PROMPT"))
 
 
 def _created(value: str | None) -> str:
@@ -44,6 +49,11 @@ def list_row(entry: JobEntry) -> list[str]:
     return [entry.job_id, str(entry.status), "", "", entry.reason]
 
 
+def turn_row(turn: JobRecord) -> list[str]:
+    job, status, created, _folder, prompt = list_row(turn)
+    return [job, status, created, prompt]
+
+
 def list_jobs(store: JobStore, args: argparse.Namespace) -> int:
     cwd = os.path.abspath(os.path.expanduser(args.cwd)) if args.cwd else None
     entries = store.list_jobs(limit=args.limit, status=args.status, cwd=cwd)
@@ -62,7 +72,7 @@ def show(store: JobStore, args: argparse.Namespace) -> int:
     say_json(record.to_dict())
     if not args.json:
         for line in store.rendered_tail(args.job_id, args.tail):
-            say(line.text)
+            say_output_line(line)
         question = Question.of(record)
         if question is not None:
             for text in question_lines(question, record.job_id):
@@ -87,17 +97,45 @@ def announce(record: JobRecord, args: argparse.Namespace, verb: str = "started")
     return 0
 
 
+def _cwd_from(args: argparse.Namespace) -> str:
+    return os.path.abspath(os.path.expanduser(args.cwd)) if args.cwd else os.getcwd()
+
+
 def start(store: JobStore, args: argparse.Namespace) -> int:
-    options = RunOptions.checked(
-        prompt=_prompt_from(args),
-        cwd=os.path.abspath(os.path.expanduser(args.cwd)) if args.cwd else os.getcwd(),
-        approval_policy=args.approval_policy,
-        sandbox=args.sandbox,
-        model=args.model,
-        reasoning_effort=args.reasoning_effort,
-        session_id=args.session_id,
-    )
+    given = RunOptions.given(vars(args))
+    options = RunOptions.checked(**{**given, "prompt": _prompt_from(args), "cwd": _cwd_from(args)})
     return announce(store.start(options), args)
+
+
+def review(store: JobStore, args: argparse.Namespace) -> int:
+    options = ReviewOptions.checked(**{**ReviewOptions.given(vars(args)), "cwd": _cwd_from(args)})
+    return announce(store.start_review(options), args)
+
+
+def sessions(store: JobStore, args: argparse.Namespace) -> int:
+    found = store.sessions(args.limit)
+    if args.json:
+        say_json([session_data(session) for session in found])
+        return 0
+    if not found:
+        say("no sessions")
+    width = terminal_width()
+    for session in found:
+        turns = f"{len(session.turns)} turn{'s' if len(session.turns) != 1 else ''}"
+        when = _created(session.updated_at)
+        say(f"session {session.session_id}  {turns}, last active {when}, in {session.cwd}")
+        for line in table(TURN_COLUMNS, [turn_row(turn) for turn in session.turns], width - 2):
+            say(f"  {line}")
+    return 0
+
+
+def session_data(session: SessionInfo) -> dict[str, object]:
+    return {
+        "session_id": session.session_id,
+        "cwd": session.cwd,
+        "updated_at": session.updated_at,
+        "turns": [turn.to_dict() for turn in session.turns],
+    }
 
 
 def restart(store: JobStore, args: argparse.Namespace) -> int:
@@ -109,32 +147,9 @@ def restart(store: JobStore, args: argparse.Namespace) -> int:
             f"job {old.job_id} is still {old.status}: wait for it or cancel it before restarting it"
         )
     if old.kind == "review":
-        target = dict(old.review or {})
-        custom = bool(target.pop("custom", False))
-        record = store.start_review(
-            ReviewOptions.checked(
-                cwd=old.cwd,
-                uncommitted=target.get("uncommitted", False),
-                base=target.get("base"),
-                commit=target.get("commit"),
-                title=target.get("title"),
-                prompt=old.prompt if custom else None,
-                approval_policy=old.approval_policy,
-                model=old.model,
-            )
-        )
+        record = store.start_review(ReviewOptions.from_record(old))
     else:
-        record = store.start(
-            RunOptions.checked(
-                prompt=old.prompt,
-                cwd=old.cwd,
-                approval_policy=old.approval_policy,
-                sandbox=old.sandbox,
-                model=old.model,
-                reasoning_effort=old.reasoning_effort,
-                session_id=old.resumes_session,
-            )
-        )
+        record = store.start(RunOptions.from_record(old))
     return announce(record, args, verb=f"restarted {old.job_id} as")
 
 
@@ -188,6 +203,8 @@ COMMANDS = {
     "list": list_jobs,
     "show": show,
     "start": start,
+    "review": review,
+    "sessions": sessions,
     "restart": restart,
     "cancel": cancel,
     "prune": prune,

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 from datetime import timedelta
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _package_version
 
-from jobstore.options import (
-    APPROVAL_POLICIES,
-    CODEX_PATHS,
-    DEFAULT_APPROVAL_POLICY,
-    REASONING_EFFORTS,
-    SANDBOXES,
-)
+from jobstore.echo import echoed
+from jobstore.options import CODEX_PATHS, JobOptions, ReviewOptions, RunOptions
 
 DESCRIPTION = "`codex-async`: the job store from the shell, for people, scripts and troubleshooting."
 _AGE_RE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -33,7 +29,7 @@ def parse_age(text: str) -> timedelta:
     """`90s`, `30m`, `12h`, `7d`, `2w`."""
     match = _AGE_RE.fullmatch(text.strip())
     if not match:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an age such as 30m, 12h, 7d or 2w")
+        raise argparse.ArgumentTypeError(f"{echoed(text)} is not an age such as 30m, 12h, 7d or 2w")
     return timedelta(seconds=float(match[1]) * _AGE_UNITS[match[2]])
 
 
@@ -41,9 +37,9 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        raise argparse.ArgumentTypeError(f"{echoed(text)} is not a number of seconds") from None
     if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: seconds must not be negative")
+        raise argparse.ArgumentTypeError(f"{echoed(text)}: seconds must not be negative")
     return value
 
 
@@ -66,22 +62,18 @@ def _common(*, top: bool) -> argparse.ArgumentParser:
     return common
 
 
-def _run_options(parser: argparse.ArgumentParser) -> None:
-    """The options of the MCP tool codex_start, as flags."""
-    parser.add_argument("--cwd", help="the folder codex works in (default: the current folder)")
-    parser.add_argument(
-        "--approval-policy",
-        default=DEFAULT_APPROVAL_POLICY,
-        metavar="POLICY",
-        help=f"{', '.join(APPROVAL_POLICIES)} (default {DEFAULT_APPROVAL_POLICY}: edits in cwd, "
-        "no approvals; untrusted and on-request: codex asks, the job waits for `answer`)",
-    )
-    parser.add_argument(
-        "--sandbox", metavar="MODE", help=f"override the policy's sandbox: {', '.join(SANDBOXES)}"
-    )
-    parser.add_argument("--model", help="the model codex uses (default: codex's own)")
-    parser.add_argument("--reasoning-effort", metavar="EFFORT", help=", ".join(REASONING_EFFORTS))
-    parser.add_argument("--session-id", metavar="ID", help="continue this codex session (a new turn)")
+def _option_flags(parser: argparse.ArgumentParser, carrier: type[JobOptions]) -> None:
+    """The carrier's options that have a flag, as its fields describe them (`--reasoning-effort`
+    for reasoning_effort; a true-or-false option is a flag without a value)."""
+    for each, spec in carrier.specs():
+        if spec.flag_help is None:
+            continue
+        flag = "--" + each.name.replace("_", "-")
+        if isinstance(each.default, bool):
+            parser.add_argument(flag, action="store_true", help=spec.flag_help)
+        else:
+            default = None if each.default is dataclasses.MISSING else each.default
+            parser.add_argument(flag, default=default, metavar=spec.metavar, help=spec.flag_help)
 
 
 def version() -> str:
@@ -121,7 +113,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("start", "start a codex job in the background and print its id")
     p.add_argument("prompt", nargs="?", metavar="PROMPT", help="what codex should do (default: read stdin)")
-    _run_options(p)
+    _option_flags(p, RunOptions)
+
+    p = command(
+        "review",
+        "start a read-only codex review of one target (default: the uncommitted changes), "
+        "or with custom instructions, and print its id",
+    )
+    p.add_argument(
+        "prompt", nargs="?", metavar="INSTRUCTIONS", help="custom review instructions (instead of a target)"
+    )
+    _option_flags(p, ReviewOptions)
+
+    p = command("sessions", "codex sessions, the most recently active first, each with its turns")
+    p.add_argument("--limit", type=int, default=20, help="at most this many sessions (default 20)")
 
     p = command("wait", "wait for a job to end; the exit code says how it ended")
     p.add_argument("job_id", metavar="JOB_ID")

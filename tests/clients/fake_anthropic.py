@@ -1,7 +1,8 @@
 """A scripted stand-in for Anthropic's Messages API on 127.0.0.1, for `claude -p` in tests.
 
 It plays a model that calls one tool: while the tool is not in the request's tool list it
-calls Claude Code's WaitForMcpServers (MCP servers connect in the background), then it
+calls Claude Code's WaitForMcpServers (MCP servers connect in the background; on a busy
+machine one wait can end "still connecting", so it waits again, a few times), then it
 calls the tool once, then it answers with plain text. Streaming (SSE) and plain JSON
 replies are both served. Every request body is kept, so a test can read the tool results
 Claude Code sent back.
@@ -18,6 +19,7 @@ from typing import Any
 WAIT_TOOL = "WaitForMcpServers"
 FINAL_TEXT = "FAKE-DONE"
 NO_TOOL_TEXT = "FAKE-NO-TOOL"
+MAX_WAIT_CALLS = 5
 
 
 class FakeAnthropic:
@@ -85,7 +87,7 @@ class FakeAnthropic:
             return [{"type": "text", "text": FINAL_TEXT}]
         if self.tool in offered:
             return use(self.tool, self.tool_input)
-        if WAIT_TOOL in offered and WAIT_TOOL not in called:
+        if WAIT_TOOL in offered and called.count(WAIT_TOOL) < MAX_WAIT_CALLS:
             return use(WAIT_TOOL, {})
         return [{"type": "text", "text": NO_TOOL_TEXT}]
 

@@ -24,7 +24,7 @@ from tests.mcp_server.mcp_helpers import ALL_TOOLS, check_against_schema
 
 SERVER_NAME = "codex-async"
 PINNED = json.loads((REPO / "tools" / "package.json").read_text(encoding="utf-8"))["dependencies"]
-# What `claude mcp list` prints for a server it started and initialized (checked with 2.1.329).
+# What `claude mcp list` prints for a server it started and initialized (checked with 2.1.332).
 CLAUDE_CONNECTED = "✔ Connected"
 CLAUDE_PENDING = "⏸ Pending approval"
 

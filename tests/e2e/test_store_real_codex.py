@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 from jobstore import JobStatus, JobStore, ReviewOptions, RunOptions
+from jobstore.events import total_tokens
 from jobstore.record import JobRecord
 from tests.helpers import PINNED_CODEX_VERSION, processes_matching, wait_until
 
@@ -69,6 +70,8 @@ def test_review_job(real_store: JobStore, git_repo: Path) -> None:
     assert final.kind == "review"
     assert final.status == JobStatus.DONE, final.error
     assert final.exit_code == 0
+    # codex's events say 0 tokens for a review; its sub-agent's session has the real count.
+    assert total_tokens(real_store.summary(job.job_id).usage) == 15  # the fake model's 10 in, 5 out
 
 
 def test_long_run_cancelled_mid_command_leaves_no_process(real_store: JobStore, git_repo: Path) -> None:

@@ -238,3 +238,78 @@ def test_errors_name_the_problem(store: JobStore, capsys: pytest.CaptureFixture[
     assert code == 2 and "invalid job id" in err
     code, _, err = run(store, capsys, "list", "--status", "sleeping")
     assert code == 2 and "unknown status 'sleeping'" in err
+
+
+def test_review_takes_the_options_of_codex_review(
+    store: JobStore, tmp_path: Path, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    code, out, _ = run(
+        store, capsys, "review", "--cwd", str(repo), "--base", "main", "--model", "gpt-5", "--json"
+    )
+    assert code == 0
+    record = store.wait(json.loads(out)["job_id"], 30)
+    assert (record.kind, record.review, record.model, record.approval_policy) == (
+        "review",
+        {"base": "main"},
+        "gpt-5",
+        "suggest",
+    )
+    assert record.status == JobStatus.DONE
+    code, out, _ = run(
+        store, capsys, "review", "--cwd", str(repo), "--commit", "abc123", "--title", "T", "--json"
+    )
+    assert code == 0 and json.loads(out)["review"] == {"commit": "abc123", "title": "T"}
+    code, out, _ = run(store, capsys, "review", "focus on the parser", "--cwd", str(repo), "--json")
+    assert code == 0 and json.loads(out)["review"] == {"custom": True}
+    code, out, _ = run(store, capsys, "review", "--cwd", str(repo))  # no target: the uncommitted changes
+    assert code == 0 and out.startswith("started job ")
+    assert store.get(store.job_ids()[0]).review == {"uncommitted": True}
+    for job_id in store.job_ids():
+        store.wait(job_id, 30)
+
+    before = store.job_ids()
+    for args, expected in (
+        (["--cwd", str(repo), "--uncommitted", "--base", "main"], "one review target"),
+        (["look here", "--cwd", str(repo), "--uncommitted"], "not both"),
+        (["--cwd", str(repo), "--title", "T"], "title goes with commit"),
+        (["--cwd", str(workdir)], "not in a git repository"),
+    ):
+        code, _, err = run(store, capsys, "review", *args)
+        assert code == 2 and expected in err, (args, err)
+    assert store.job_ids() == before  # refused: nothing written
+
+
+def test_sessions_lists_each_session_with_its_turns(
+    store: JobStore, workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run(store, capsys, "sessions")
+    assert (code, out) == (0, "no sessions\n")
+    monkeypatch.setenv("COLUMNS", "120")
+    first = finished(store, workdir, "first turn")
+    session = store.get(first).session_id
+    assert session is not None
+    second = finished(store, workdir, "second turn", session_id=session)
+    other = store.get(finished(store, workdir, "another session")).session_id
+
+    code, out, _ = run(store, capsys, "sessions")
+    assert code == 0
+    lines = out.splitlines()
+    # Most recently active first: the one-turn session, then the two-turn one, whole ids shown.
+    assert lines[0].startswith(f"session {other}  1 turn, last active ")
+    heads = [n for n, line in enumerate(lines) if line.startswith("session ")]
+    assert lines[heads[1]].startswith(f"session {session}  2 turns, ") and str(workdir) in lines[heads[1]]
+    turns = lines[heads[1] + 1 :]
+    assert turns[0].split() == ["JOB", "STATUS", "CREATED", "PROMPT"]
+    assert [row.split()[0] for row in turns[1:]] == [first, second]
+    assert "second turn" in turns[2] and "done" in turns[2]
+
+    code, out, _ = run(store, capsys, "sessions", "--json", "--limit", "1")
+    assert code == 0
+    [listed] = json.loads(out)
+    assert listed["session_id"] == other and [t["prompt"] for t in listed["turns"]] == ["another session"]
+    code, out, _ = run(store, capsys, "sessions", "--json")
+    found = {entry["session_id"]: [t["job_id"] for t in entry["turns"]] for entry in json.loads(out)}
+    assert found[session] == [first, second]

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from jobstore.codex_rollout import read_conversation
 from jobstore.codex_sessions import CodexSessions
+from jobstore.review_usage import review_usage
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL_ID = "01a2298d-1e8e-79f2-bed9-e0ab1302a149"
@@ -191,3 +193,30 @@ def test_codex_home_comes_from_the_settings(tmp_path: Path) -> None:
 
     assert Settings.from_env({"CODEX_HOME": str(tmp_path)}).codex_home == tmp_path
     assert Settings.from_env({"HOME": "/nowhere"}).codex_home == Path.home() / ".codex"
+
+
+def _tokens(total_in: int, total_out: int) -> str:
+    usage = {"input_tokens": total_in, "output_tokens": total_out, "total_tokens": total_in + total_out}
+    return rec("event_msg", {"type": "token_count", "info": {"total_token_usage": usage}})
+
+
+def test_a_reviews_tokens_are_read_from_its_sub_agents_sessions(tmp_path: Path) -> None:
+    """codex reports a review turn's usage as zeros; the sub-agent sessions it ran (their
+    session_meta names the review's thread as parent) hold the count: the last total of each,
+    summed. Other threads' sub-agents and sessions older than the review do not count."""
+    review = "01a24930-a041-7d72-aa76-c8a83389ca5f"
+    since = datetime(2026, 12, 6, 2, 30, 50, tzinfo=UTC)
+
+    def sub_agent(session_id: str, parent: str, stamp: str, *tokens: str) -> None:
+        meta = rec("session_meta", {"id": session_id, "parent_thread_id": parent})
+        lines = [meta, rec("event_msg", {"type": "task_started"}), *tokens]
+        place(tmp_path, f"rollout-2026-12-06T{stamp}-{session_id}.jsonl", lines, day="2026/12/06")
+
+    sub_agent("01a24930-a0af-70a0-8173-911ed4ec8f49", review, "02-30-53", _tokens(10, 5), _tokens(30, 9))
+    sub_agent("01a24930-a0b0-70a0-8173-911ed4ec8f49", review, "02-31-10", _tokens(7, 1))
+    sub_agent("01a24930-a0c0-70a0-8173-911ed4ec8f49", "another-thread", "02-30-54", _tokens(100, 100))
+    sub_agent("01a24930-a0d0-70a0-8173-911ed4ec8f49", review, "01-00-00", _tokens(1000, 1000))
+    usage = review_usage(tmp_path, review, since)
+    assert usage == {"input_tokens": 37, "output_tokens": 10, "total_tokens": 47}
+    assert review_usage(tmp_path, "01a24930-ffff-7d72-aa76-c8a83389ca5f", since) is None
+    assert review_usage(tmp_path / "no-codex-home", review, since) is None

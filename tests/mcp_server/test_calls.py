@@ -3,17 +3,28 @@ as the inline `codex` and `codex_review` tools, compared call for call."""
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastmcp.exceptions import ToolError
+from fastmcp.server.dependencies import without_injected_parameters
 
-from jobstore import JobStatus, JobStore
-from mcp_server.calls import admit_job_call, check_job_arguments, job_call_result
+from jobstore import JobStatus, JobStore, ReviewOptions, RunOptions
+from mcp_server.calls import (
+    JOB_TOOLS,
+    TASK_TOOLS,
+    admit_job_call,
+    check_job_arguments,
+    job_call_result,
+    job_tool,
+    task_tool_for,
+)
 from mcp_server.render import render_text
 from mcp_server.settings import ServerSettings
+from mcp_server.tools import codex_batch
 from tests.mcp_server.mcp_helpers import call_error, call_ok, check_against_schema, output_schemas
 from tests.mcp_server.test_mcp_server import BAD_INPUT, connect, fill, snapshot
 
@@ -122,3 +133,30 @@ async def test_admitted_review_gets_the_inline_result(store: JobStore, workdir: 
     assert [block.text for block in ended.content if block.type == "text"] == [
         render_text(ended.structured_content)
     ]
+
+
+def test_each_job_tool_takes_every_option_of_its_carrier() -> None:
+    """A tool picks its job's options from its arguments by name: an option its signature
+    lacked would silently take its default. (codex_batch: one prompt per job, no session;
+    codex_review: no policy, a review only reads.)"""
+    parameters = {
+        name: set(inspect.signature(without_injected_parameters(spec.function)).parameters)
+        for name, spec in JOB_TOOLS.items()
+    }
+    parameters["codex_batch"] = set(inspect.signature(without_injected_parameters(codex_batch)).parameters)
+    expected = {
+        "codex_start": set(RunOptions.names()),
+        "codex": set(RunOptions.names()),
+        "codex_batch": set(RunOptions.names()) - {"prompt", "session_id"},
+        "codex_review": set(ReviewOptions.names()) - {"approval_policy"},
+    }
+    for name, options in expected.items():
+        assert options <= parameters[name], (name, options - parameters[name])
+
+
+def test_the_job_tools_table() -> None:
+    assert TASK_TOOLS == ("codex", "codex_review")  # codex_start and codex_batch never become tasks
+    assert task_tool_for("run").name == "codex" and task_tool_for("review").name == "codex_review"
+    assert [name for name, spec in JOB_TOOLS.items() if spec.waits] == ["codex"]
+    with pytest.raises(ValueError, match="does not start a job"):
+        job_tool("codex_list")
