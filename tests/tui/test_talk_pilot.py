@@ -23,6 +23,7 @@ from jobstore.fsio import append_line, remove_if_exists
 from jobstore.messages import Inbox, Message, Reply
 from tests.tui.test_tui_pilot import make_app, notifications, wait_for
 from tests.tui.tui_demo import DemoStore, build_demo_store, item, settle, write_record
+from tui.app import CodexTuiApp
 from tui.screens.confirm import ConfirmScreen
 from tui.widgets.job_detail import JobDetail
 from tui.widgets.output_view import OutputLog
@@ -83,6 +84,15 @@ def answered(store: JobStore, job_id: str, message: Message) -> Reply:
     return Reply(True, f"answered {message.decision}")
 
 
+def refusing(reason: str) -> Handler:
+    """A runner that refuses every message (the turn ended, another answer came first)."""
+    return lambda store, job_id, message: Reply(False, reason)
+
+
+async def toast_says(pilot: object, app: CodexTuiApp, text: str) -> None:
+    await wait_for(pilot, lambda: any(text in n for n in notifications(app)), what=f"a toast saying {text!r}")
+
+
 @pytest.fixture
 def talk_demo(tmp_path: Path) -> Iterator[DemoStore]:
     yield build_demo_store(tmp_path / "store", talk=True)
@@ -111,11 +121,7 @@ async def test_a_message_line_steers_the_running_job(talk_demo: DemoStore) -> No
             await wait_for(pilot, lambda: runner.taken, what="the message taken by the runner")
             assert [(m.kind, m.text) for m in runner.taken] == [("steer", "use a fake clock")]
             assert not line.display and line.value == ""
-            await wait_for(
-                pilot,
-                lambda: any("message sent into the running turn" in n for n in notifications(app)),
-                what="the toast saying it was sent",
-            )
+            await toast_says(pilot, app, "message sent into the running turn")
             # The store writes it into the output: it shows where it was sent.
             log = app.query_one(OutputLog)
             await wait_for(
@@ -135,19 +141,14 @@ async def test_a_message_line_steers_the_running_job(talk_demo: DemoStore) -> No
 
 
 async def test_a_refused_message_is_a_clear_error_and_other_jobs_offer_no_line(talk_demo: DemoStore) -> None:
-    def between_turns(store: JobStore, job_id: str, message: Message) -> Reply:
-        return Reply(False, "codex is between turns: there is no turn to steer")
-
     app = make_app(talk_demo.store, watch=True)
-    with StandInRunner(talk_demo.store, talk_demo.jobs["running"], between_turns):
+    with StandInRunner(
+        talk_demo.store, talk_demo.jobs["running"], refusing("between turns: no turn to steer")
+    ):
         async with app.run_test(size=(120, 35)) as pilot:
             await open_job(pilot, talk_demo, "running")
             await pilot.press("m", *"go on", "enter")
-            await wait_for(
-                pilot,
-                lambda: any("there is no turn to steer" in n for n in notifications(app)),
-                what="the runner's refusal",
-            )
+            await toast_says(pilot, app, "no turn to steer")
             # A finished job takes no message: no key, no button, no line.
             await open_job(pilot, talk_demo, "payments_2")
             await pilot.press("m")
@@ -242,19 +243,16 @@ async def test_a_waiting_job_shows_its_question_and_is_answered(talk_demo: DemoS
 
 async def test_a_second_answer_reads_already_answered(talk_demo: DemoStore) -> None:
     # Another client answered first: the runner says so, and the person reads it.
-    def answered_elsewhere(store: JobStore, job_id: str, message: Message) -> Reply:
-        return Reply(False, "already answered: codex has no question waiting")
-
     app = make_app(talk_demo.store, watch=True)
-    with StandInRunner(talk_demo.store, talk_demo.jobs["waiting"], answered_elsewhere) as runner:
+    with StandInRunner(
+        talk_demo.store,
+        talk_demo.jobs["waiting"],
+        refusing("already answered: codex has no question waiting"),
+    ) as runner:
         async with app.run_test(size=(120, 35)) as pilot:
             await open_job(pilot, talk_demo, "waiting")
             await pilot.click("#deny-job")
-            await wait_for(
-                pilot,
-                lambda: any("already answered" in n for n in notifications(app)),
-                what="already answered",
-            )
+            await toast_says(pilot, app, "already answered")
             assert [(m.kind, m.decision) for m in runner.taken] == [("answer", "deny")]
 
 

@@ -146,8 +146,7 @@ def steered_output(session: str) -> list[str]:
 
 def waiting_output(session: str) -> list[str]:
     return [
-        ev("thread.started", thread_id=session),
-        ev("turn.started"),
+        *running_output(session)[:2],  # the thread and its turn started
         item(
             "item.completed",
             id="item_0",

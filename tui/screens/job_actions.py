@@ -143,15 +143,11 @@ class JobActions:
         if row.cancel_requested:
             self._notify(f"Job {job_id} is already being cancelled.")
             return
-        message = Text()
-        message.append("Cancel job ")
-        message.append(job_id, style="bold")
-        message.append(f" ({row.status})?\n\n")
-        message.append(fmt.one_line(row.first_line, 160), style="italic")
-        message.append(f"\n{terminal_safe(row.cwd)}", style="dim")
-        message.append(
-            "\n\ncodex and every process it started get SIGTERM, then SIGKILL after the grace period.",
-            style="dim",
+        message = _confirmation(
+            "Cancel",
+            job_id,
+            row,
+            "codex and every process it started get SIGTERM, then SIGKILL after the grace period.",
         )
 
         def answered(yes: bool | None) -> None:
@@ -198,15 +194,12 @@ class JobActions:
         if row is None or not row.can_talk:
             self._notify(_cannot_talk(job_id, row, "interrupted"), severity="warning")
             return
-        message = Text()
-        message.append("Interrupt job ")
-        message.append(job_id, style="bold")
-        message.append(f" ({row.status})?\n\n")
-        message.append(fmt.one_line(row.first_line, 160), style="italic")
-        message.append(
-            "\n\nIts turn ends and the commands it started are stopped; the job ends interrupted "
+        message = _confirmation(
+            "Interrupt",
+            job_id,
+            row,
+            "Its turn ends and the commands it started are stopped; the job ends interrupted "
             "and its session can be continued (t).",
-            style="dim",
         )
 
         def answered(yes: bool | None) -> None:
@@ -361,3 +354,16 @@ def _cannot_talk(job_id: str, row: JobRow | None, done: str) -> str:
     if row.codex_path != "app-server" and row.is_active:
         return f"Job {job_id} runs as `codex exec`: it cannot be {done} (cancel it instead)."
     return f"Job {job_id} is {row.status}: only a running job can be {done}."
+
+
+def _confirmation(verb: str, job_id: str, row: JobRow, consequence: str) -> Text:
+    """What a confirmation dialog asks: the job (its prompt's first line, its folder) and
+    what the action does to it."""
+    message = Text()
+    message.append(f"{verb} job ")
+    message.append(job_id, style="bold")
+    message.append(f" ({row.status})?\n\n")
+    message.append(fmt.one_line(row.first_line, 160), style="italic")
+    message.append(f"\n{terminal_safe(row.cwd)}", style="dim")
+    message.append(f"\n\n{consequence}", style="dim")
+    return message
