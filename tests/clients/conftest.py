@@ -12,6 +12,7 @@ instead of leaving the machine.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -208,3 +209,46 @@ def world(tmp_path: Path) -> Iterator[ClientWorld]:
             except psutil.Error:
                 pass
         pytest.fail("processes outlived the test (now killed):\n" + "\n".join(described))
+
+
+class Terminal:
+    """One tmux server on a private socket, running one command in a 200x50 window."""
+
+    def __init__(self, socket: Path, env: dict[str, str]) -> None:
+        tmux = shutil.which("tmux")
+        if tmux is None:
+            pytest.fail("tmux is not installed: the interactive Claude Code test needs it (apt install tmux)")
+        self.tmux = tmux
+        self.socket = socket
+        self.env = env
+
+    def run(self, *args: str) -> str:
+        done = subprocess.run(
+            [self.tmux, "-S", str(self.socket), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        return done.stdout
+
+    def start(self, argv: list[str], cwd: Path) -> None:
+        self.run("new-session", "-d", "-s", "claude", "-x", "200", "-y", "50", "-c", str(cwd), *argv)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "claude")
+
+    def press(self, key: str) -> None:
+        """A key as a person presses it (tmux key names: Right, Space, Down, Enter)."""
+        self.run("send-keys", "-t", "claude", key)
+
+    def close(self) -> None:
+        self.run("kill-server")
+
+
+@pytest.fixture
+def terminal(world: ClientWorld, tmp_path: Path) -> Iterator[Terminal]:
+    term = Terminal(tmp_path / "tmux.sock", world.env)
+    yield term
+    term.close()

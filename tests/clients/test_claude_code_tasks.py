@@ -11,17 +11,13 @@ receives as a later request. `claude -p` (no opt-in) gets the answer inline.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from jobstore import JobStore
-from tests.clients.conftest import ClientWorld, client_binary
+from tests.clients.conftest import ClientWorld, Terminal, client_binary
 from tests.clients.fake_anthropic import FakeAnthropic
 from tests.clients.test_real_clients import SERVER_NAME, claude_mcp_add, claude_print
 
@@ -56,43 +52,20 @@ def seed_claude_home(world: ClientWorld) -> None:
     settings.write_text(json.dumps({"permissions": {"allow": [f"mcp__{SERVER_NAME}"]}}), encoding="utf-8")
 
 
-class Terminal:
-    """One tmux server on a private socket, running one command in a 200x50 window."""
-
-    def __init__(self, socket: Path, env: dict[str, str]) -> None:
-        tmux = shutil.which("tmux")
-        if tmux is None:
-            pytest.fail("tmux is not installed: the interactive Claude Code test needs it (apt install tmux)")
-        self.tmux = tmux
-        self.socket = socket
-        self.env = env
-
-    def run(self, *args: str) -> str:
-        done = subprocess.run(
-            [self.tmux, "-S", str(self.socket), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        return done.stdout
-
-    def start(self, argv: list[str], cwd: Path) -> None:
-        self.run("new-session", "-d", "-s", "claude", "-x", "200", "-y", "50", "-c", str(cwd), *argv)
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "claude")
-
-    def close(self) -> None:
-        self.run("kill-server")
-
-
-@pytest.fixture
-def terminal(world: ClientWorld, tmp_path: Path) -> Iterator[Terminal]:
-    term = Terminal(tmp_path / "tmux.sock", world.env)
-    yield term
-    term.close()
+def start_claude(world: ClientWorld, terminal: Terminal, api: FakeAnthropic) -> None:
+    """Interactive `claude` in the terminal, in the project, talking to the fake API only."""
+    binary = client_binary("claude", "@anthropic-ai/claude-code")
+    env = {
+        **world.env,
+        "ANTHROPIC_BASE_URL": api.url,
+        "ANTHROPIC_API_KEY": API_KEY,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "ENABLE_TOOL_SEARCH": "false",
+        "TERM": "xterm-256color",
+    }
+    argv = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), str(binary), "Run codex on this project."]
+    terminal.start(argv, world.project)
 
 
 def user_blocks(api: FakeAnthropic) -> list[dict[str, Any]]:
@@ -154,19 +127,8 @@ def test_interactive_claude_code_runs_codex_as_a_background_task(
     seed_claude_home(world)
     store = JobStore(world.store_root)
     arguments = {"prompt": PROMPT, "cwd": str(world.project)}
-    binary = client_binary("claude", "@anthropic-ai/claude-code")
     with FakeAnthropic(TOOL, arguments) as api:
-        env = {
-            **world.env,
-            "ANTHROPIC_BASE_URL": api.url,
-            "ANTHROPIC_API_KEY": API_KEY,
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
-            "ENABLE_TOOL_SEARCH": "false",
-            "TERM": "xterm-256color",
-        }
-        argv = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), str(binary), "Run codex on this project."]
-        terminal.start(argv, world.project)
+        start_claude(world, terminal, api)
 
         job_id = wait_for(
             "the server starting a job",
