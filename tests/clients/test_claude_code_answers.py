@@ -19,6 +19,7 @@ from tests.clients.conftest import ClientWorld, Terminal
 from tests.clients.fake_anthropic import FakeAnthropic
 from tests.clients.test_claude_code_tasks import (
     TOOL,
+    first_job,
     seed_claude_home,
     start_claude,
     task_notification,
@@ -67,11 +68,7 @@ def test_interactive_claude_code_answers_a_codex_question(
     arguments = {"prompt": PROMPT, "cwd": str(git_repo), "approval_policy": "untrusted"}
     with FakeAnthropic(TOOL, arguments) as api:
         start_claude(world, terminal, api)
-        job_id = wait_for(
-            "the server starting a job",
-            lambda: store.job_ids() if world.store_root.exists() else [],
-            terminal,
-        )[0]
+        job_id = first_job(world, store, terminal)
 
         # The question reaches the person: Claude Code shows our form with codex's command.
         form = wait_for("showing the job's question", lambda: question_on_screen(terminal), terminal)

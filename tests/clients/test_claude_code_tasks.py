@@ -120,6 +120,14 @@ def wait_for(what: str, check: Any, term: Terminal) -> Any:
         time.sleep(STEP_SECONDS)
 
 
+def first_job(world: ClientWorld, store: JobStore, term: Terminal) -> str:
+    """The id of the first job the server starts for Claude Code."""
+    job_ids: list[str] = wait_for(
+        "the server starting a job", lambda: store.job_ids() if world.store_root.exists() else [], term
+    )
+    return job_ids[0]
+
+
 def test_interactive_claude_code_runs_codex_as_a_background_task(
     world: ClientWorld, terminal: Terminal
 ) -> None:
@@ -130,11 +138,7 @@ def test_interactive_claude_code_runs_codex_as_a_background_task(
     with FakeAnthropic(TOOL, arguments) as api:
         start_claude(world, terminal, api)
 
-        job_id = wait_for(
-            "the server starting a job",
-            lambda: store.job_ids() if world.store_root.exists() else [],
-            terminal,
-        )[0]
+        job_id = first_job(world, store, terminal)
         record = wait_for("the job's record", lambda: store.entry(job_id), terminal)
         log = wait_for(
             "the server answering with a task",
