@@ -12,12 +12,17 @@ the model gets the result in a task notification.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from jobstore import JobStore
 from tests.clients.conftest import ClientWorld, Terminal
 from tests.clients.fake_anthropic import FakeAnthropic
 from tests.clients.test_claude_code_tasks import (
+    STEP_SECONDS,
     TOOL,
     first_job,
     seed_claude_home,
@@ -30,6 +35,9 @@ from tests.e2e.conftest import git_repo, model_service, real_codex  # noqa: F401
 from tests.fakes.model_service import FakeModelService
 
 MARKER = "asked-in-claude.txt"
+# A key's effect is waited for this long before the key is pressed again, at most this often.
+KEY_EFFECT_SECONDS = 5.0
+KEY_TRIES = 4
 PROMPT = f"RUN_COMMAND: echo approved-by-a-person > {MARKER}"
 
 
@@ -49,6 +57,19 @@ def question_on_screen(terminal: Terminal) -> str | None:
     """The screen, once Claude Code shows our server's request with codex's command in it."""
     screen = terminal.screen()
     return screen if "requests your input" in screen and MARKER in screen else None
+
+
+def press_until(terminal: Terminal, key: str, what: str, shows: Callable[[str], bool]) -> None:
+    """Press a key and wait for the screen to show its effect; press again if it did not (as a
+    person would: a key that lands while the form re-renders can go unheard)."""
+    for _ in range(KEY_TRIES):
+        terminal.press(key)
+        deadline = time.monotonic() + KEY_EFFECT_SECONDS
+        while time.monotonic() < deadline:
+            if shows(terminal.screen()):
+                return
+            time.sleep(STEP_SECONDS)
+    pytest.fail(f"Claude Code never got to: {what} ({key} pressed {KEY_TRIES} times)\n{terminal.screen()}")
 
 
 def test_interactive_claude_code_answers_a_codex_question(
@@ -79,13 +100,10 @@ def test_interactive_claude_code_answers_a_codex_question(
         assert waiting.status.value == "waiting" and not marker.exists(), waiting
 
         # The person answers: open the choice, pick approve, go to Accept, press it.
-        terminal.press("Right")
-        wait_for("listing the choices", lambda: "◯ approve" in terminal.screen(), terminal)
-        terminal.press("Space")
-        wait_for("taking approve", lambda: "✔ Your answer: ▸ approve" in terminal.screen(), terminal)
-        terminal.press("Down")
-        wait_for("moving to Accept", lambda: "❯ Accept" in terminal.screen(), terminal)
-        terminal.press("Enter")
+        press_until(terminal, "Right", "listing the choices", lambda screen: "◯ approve" in screen)
+        press_until(terminal, "Space", "taking approve", lambda screen: "✔ Your answer: ▸ approve" in screen)
+        press_until(terminal, "Down", "moving to Accept", lambda screen: "❯ Accept" in screen)
+        press_until(terminal, "Enter", "answering", lambda screen: "requests your input" not in screen)
 
         # The answer reaches codex: the command ran and the job ended done.
         wait_for("the job ending", lambda: store.get(job_id).is_terminal, terminal)
