@@ -49,6 +49,7 @@ class FileKind(StrEnum):
     WORKTREE = "worktree"
     WORKTREE_DIFF = "worktree_diff"
     SNAPSHOT = "snapshot"
+    WORKTREE_GIT = "worktree_git"
     QUEUED_MARKER = "queued_marker"
     RUNNING_MARKER = "running_marker"
     SESSION_INDEX = "session_index"
@@ -77,6 +78,7 @@ _JOB_FILES = {
     "worktree.json": FileKind.WORKTREE,
     "worktree.diff": FileKind.WORKTREE_DIFF,
     "snapshot": FileKind.SNAPSHOT,
+    "worktree-git": FileKind.WORKTREE_GIT,
 }
 _FILE_NAMES = {kind: name for name, kind in _JOB_FILES.items()}
 _MARKER_DIRS = {"queue": FileKind.QUEUED_MARKER, "running": FileKind.RUNNING_MARKER}
@@ -104,6 +106,18 @@ class StoreLayout:
     @functools.cached_property
     def sessions_dir(self) -> Path:
         return self.root / "sessions"
+
+    @functools.cached_property
+    def worktrees_dir(self) -> Path:
+        """Where worktree jobs' git worktrees live (made on first use: most stores have none)."""
+        return self.root / "worktrees"
+
+    def worktree_dir(self, job_id: str) -> Path:
+        return self.worktrees_dir / check_job_id(job_id)
+
+    def worktree_git_dir(self, job_id: str) -> Path:
+        """A worktree job's private git folder: its start, end and apply live there."""
+        return self.job_file(self.job_dir(job_id), FileKind.WORKTREE_GIT)
 
     @property
     def settings_file(self) -> Path:

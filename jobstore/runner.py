@@ -58,7 +58,7 @@ class Runner:
         if record.pid != os.getpid():
             return 0  # the starter gave up on us (a late zygote fork) and spawned another
         self.life = JobLife(self.port, record, self.cancel)
-        outcome = walk(self.life, job_steps())
+        outcome = walk(self.life, job_steps(worktree=record.worktree))
         self.finish(outcome)
         return 1 if outcome.status == JobStatus.ERROR and outcome.exit_code is None else 0
 

@@ -91,6 +91,10 @@ class Scheduler:
 
     # ------------------------------------------------------------- settings
 
+    def store_settings(self) -> StoreSettings:
+        """The store's settings as kept; the seed's job limit when it has none yet."""
+        return StoreSettings.load(self.layout.settings_file) or StoreSettings(self.seed_max_jobs)
+
     @property
     def max_jobs(self) -> int:
         """The store's job limit (the seed while the store has no settings yet)."""
@@ -105,11 +109,17 @@ class Scheduler:
             if StoreSettings.load(self.layout.settings_file) is None:
                 StoreSettings(self.seed_max_jobs).save(self.layout.settings_file)
 
-    def configure(self, *, max_jobs: int) -> StoreSettings:
-        """Change the store's job limit for every process using it; a higher one starts
-        queued work at once, a lower one lets running jobs finish."""
-        settings = StoreSettings(check_max_jobs(max_jobs))
+    def configure(self, *, max_jobs: int | None = None, worktree: bool | None = None) -> StoreSettings:
+        """Change the store's settings for every process using it; a higher job limit starts
+        queued work at once, a lower one lets running jobs finish. A setting not given is kept."""
+        if max_jobs is not None:
+            check_max_jobs(max_jobs)
         with fsio.file_lock(self.layout.scheduler_lock):
+            known = self.store_settings()
+            settings = StoreSettings(
+                known.max_jobs if max_jobs is None else max_jobs,
+                known.worktree if worktree is None else worktree,
+            )
             settings.save(self.layout.settings_file)
             self._schedule_locked()
         return settings

@@ -15,7 +15,8 @@ CODEX_ASYNC_SNAPSHOT_MAX_MB  files larger than this are left out of a job's git 
 The job limit belongs to the store, not to a process: `<root>/settings.json` holds it and
 every process using the store obeys it (servers, UIs, runners, `codex-async reconcile`
 from any shell). CODEX_ASYNC_MAX_JOBS (or JobStore's max_jobs) only seeds a store that has
-no settings yet; `codex-async config --max-jobs N` changes it afterwards.
+no settings yet; `codex-async config --max-jobs N` changes it afterwards. The same file says
+whether jobs run in a git worktree of their own by default (`codex-async config --worktree on`).
 """
 
 from __future__ import annotations
@@ -142,9 +143,11 @@ class StoreSettings:
     """The settings every process using a store obeys, kept in `<root>/settings.json`."""
 
     max_jobs: int
+    # Whether a job runs in a git worktree of its own when its caller does not say.
+    worktree: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"max_jobs": self.max_jobs}
+        return {"max_jobs": self.max_jobs, "worktree": self.worktree}
 
     @classmethod
     def load(cls, path: Path) -> StoreSettings | None:
@@ -156,9 +159,12 @@ class StoreSettings:
             return None
         try:
             data = json.loads(raw)
-            if not isinstance(data, dict) or set(data) != {"max_jobs"}:
-                raise ValueError('it must hold exactly {"max_jobs": N}')
-            return cls(check_max_jobs(data["max_jobs"]))
+            if not isinstance(data, dict) or set(data) not in ({"max_jobs"}, {"max_jobs", "worktree"}):
+                raise ValueError('it must hold exactly {"max_jobs": N, "worktree": true or false}')
+            worktree = data.get("worktree", False)
+            if not isinstance(worktree, bool):
+                raise ValueError("worktree must be true or false")
+            return cls(check_max_jobs(data["max_jobs"]), worktree)
         except (ValueError, UnicodeDecodeError) as exc:
             raise StoreRefused(
                 f"the store's settings {path} are damaged ({exc}); no job starts until they are "

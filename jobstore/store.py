@@ -32,28 +32,37 @@ listed as unreadable and never written.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from jobstore.codex_cli import CodexInfo, build_review_argv, build_run_argv, probe_codex
 from jobstore.echo import echoed
-from jobstore.errors import InvalidInput, JobNotFound, UnreadableRecord
+from jobstore.errors import InvalidInput, JobNotFound, JobStoreError, UnreadableRecord
 from jobstore.events import RenderedLine, Summary, render_line
 from jobstore.ids import check_job_id
+from jobstore.job_worktree import (
+    Applied,
+    apply_worktree,
+    check_worktree_repository,
+    remove_worktree,
+    worktree_size,
+)
 from jobstore.layout import FileKind, StoreFile, StoreLayout
 from jobstore.options import ReviewOptions, RunOptions, check_absolute_path
 from jobstore.output_file import OutputFile, OutputFollower, Tail
-from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, now_iso
+from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, now_iso, parse_iso
 from jobstore.records import Records
 from jobstore.scheduler import CancelOutcome, Scheduler
 from jobstore.sessions import SessionIndex, SessionInfo
 from jobstore.settings import Settings, StoreSettings
 from jobstore.states import LISTABLE_STATUSES, JobStatus
 from jobstore.watch import JobWakeup
+from jobstore.worktree_diff import read_worktree_diff
 
 __all__ = ["CancelOutcome", "JobStore", "SessionInfo", "UnreadableRecord", "check_limit"]
 
@@ -117,13 +126,13 @@ class JobStore:
 
     def store_settings(self) -> StoreSettings:
         """The settings every process using this store obeys (read, never written)."""
-        return StoreSettings(self.max_jobs)
+        return self._scheduler.store_settings()
 
-    def configure(self, *, max_jobs: int) -> StoreSettings:
+    def configure(self, *, max_jobs: int | None = None, worktree: bool | None = None) -> StoreSettings:
         """Change the store's settings for every process using it (queued work starts at
         once under a higher limit; running jobs finish under a lower one)."""
         self.ensure()
-        return self._scheduler.configure(max_jobs=max_jobs)
+        return self._scheduler.configure(max_jobs=max_jobs, worktree=worktree)
 
     def codex_info(self) -> CodexInfo:
         return probe_codex(self.codex_bin)
@@ -280,12 +289,21 @@ class JobStore:
         """Create a job for a codex run (or a continued session) and start or queue it.
         `client` says who started it (e.g. an MCP client's name), kept in its record."""
         info = self.codex_info()  # fails before anything is written if codex is unusable
+        options = self._with_worktree_decided(options)
         if options.session_id is None:
             return self._start_run(info, options, client)
         self.ensure()
         with self._sessions.one_turn_at_a_time():
             self._check_session_resumable(options.session_id)
             return self._start_run(info, options, client)
+
+    def _with_worktree_decided(self, options: RunOptions) -> RunOptions:
+        """`options` saying whether the job gets a worktree (the store's setting when they do
+        not); a repository that cannot have one is refused here, before the job exists."""
+        worktree = self.store_settings().worktree if options.worktree is None else options.worktree
+        if worktree:
+            check_worktree_repository(options.cwd)
+        return dataclasses.replace(options, worktree=worktree)
 
     def _start_run(self, info: CodexInfo, options: RunOptions, client: str | None) -> JobRecord:
         return self._create(
@@ -359,10 +377,60 @@ class JobStore:
         check_job_id(job_id)
         return self._scheduler.cancel(job_id, self.wait, self.cancel_grace + 3 if wait is None else wait)
 
+    def apply(self, job_id: str) -> Applied:
+        """Bring an ended worktree job's change into the person's working tree as uncommitted
+        changes (theirs kept). On a conflict nothing changes and the answer names the files
+        (and the branch to merge by hand). A job is applied once."""
+        with self._worktree_job(job_id, "apply") as record:
+            if record.applied_at is not None:
+                raise InvalidInput(f"job {job_id} was applied already, at {record.applied_at}")
+            recorded = read_worktree_diff(self, job_id)
+            if recorded is None:
+                raise InvalidInput(f"job {job_id} recorded no change to apply")
+            applied = apply_worktree(self.layout, record, recorded)
+            if applied.clean:
+                record.applied_at = now_iso()
+            return applied
+
+    def discard(self, job_id: str) -> list[str]:
+        """Remove an ended worktree job's worktree and branch (only the ones it made); returns
+        what was removed. The job's record and diff stay."""
+        with self._worktree_job(job_id, "discard") as record:
+            if record.discarded_at is not None:
+                raise InvalidInput(f"job {job_id}'s worktree was discarded already, at {record.discarded_at}")
+            removed = remove_worktree(self.layout, record)
+            record.discarded_at = now_iso()
+            return removed
+
+    @contextlib.contextmanager
+    def _worktree_job(self, job_id: str, verb: str) -> Iterator[JobRecord]:
+        """The record of an ended worktree job whose worktree is still there, locked."""
+        check_job_id(job_id)
+        self.get(job_id)  # a job whose runner died reads lost first
+        with self._records.locked(job_id) as record:
+            if not record.worktree:
+                raise InvalidInput(f"job {job_id} did not run in a worktree: there is nothing to {verb}")
+            if not record.is_terminal:
+                raise InvalidInput(f"job {job_id} is {record.status}: {verb} it once it has ended")
+            if record.worktree_path is None:
+                raise InvalidInput(f"job {job_id} made no worktree: there is nothing to {verb}")
+            if verb == "apply" and record.discarded_at is not None:
+                raise InvalidInput(f"job {job_id}'s worktree was discarded at {record.discarded_at}")
+            yield record
+
+    def worktree_size(self, job_id: str) -> int | None:
+        """The bytes of a worktree job's worktree (a bounded read); None if it has none."""
+        record = self.get(job_id)
+        if not record.worktree_path or record.discarded_at is not None:
+            return None
+        return worktree_size(record.worktree_path)
+
     def prune(self, older_than: timedelta) -> list[str]:
-        """Delete jobs recorded as ended more than `older_than` ago; return their ids."""
+        """Delete jobs recorded as ended more than `older_than` ago (a worktree job's worktree
+        and branch discarded first); return their ids."""
         if older_than.total_seconds() < 0:
             raise InvalidInput("older_than must not be negative")
+        self._discard_worktrees_ended_before(datetime.now(UTC) - older_than)
         removed = self._records.prune(datetime.now(UTC) - older_than)
         self._records.remove_stale_staging()
         return removed
@@ -378,6 +446,14 @@ class JobStore:
     def reconcile(self) -> None:
         """Settle every running job whose processes are gone, fix markers, start queued work."""
         self._scheduler.reconcile()
+
+    def _discard_worktrees_ended_before(self, cutoff: datetime) -> None:
+        for job_id in self.job_ids():
+            with contextlib.suppress(JobStoreError, OSError):
+                record = self.read_record(job_id)
+                ended = parse_iso(record.finished_at)
+                if record.worktree_path and record.discarded_at is None and ended and ended < cutoff:
+                    self.discard(job_id)
 
 
 def _is_within(path: str, folder: str) -> bool:

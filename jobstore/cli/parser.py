@@ -71,6 +71,10 @@ def _option_flags(parser: argparse.ArgumentParser, carrier: type[JobOptions]) ->
         flag = "--" + each.name.replace("_", "-")
         if isinstance(each.default, bool):
             parser.add_argument(flag, action="store_true", help=spec.flag_help)
+        elif each.type == "bool | None":
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=spec.flag_help
+            )
         else:
             default = None if each.default is dataclasses.MISSING else each.default
             parser.add_argument(flag, default=default, metavar=spec.metavar, help=spec.flag_help)
