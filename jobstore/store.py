@@ -39,19 +39,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobstore.codex_cli import CodexInfo, build_review_argv, build_run_argv, probe_codex
 from jobstore.echo import echoed
 from jobstore.errors import InvalidInput, JobNotFound, JobStoreError, UnreadableRecord
 from jobstore.events import RenderedLine, Summary, render_line
 from jobstore.ids import check_job_id
-from jobstore.job_worktree import (
-    Applied,
-    apply_worktree,
-    check_worktree_repository,
-    remove_worktree,
-    worktree_size,
-)
 from jobstore.layout import FileKind, StoreFile, StoreLayout
 from jobstore.options import ReviewOptions, RunOptions, check_absolute_path
 from jobstore.output_file import OutputFile, OutputFollower, Tail
@@ -62,7 +56,9 @@ from jobstore.sessions import SessionIndex, SessionInfo
 from jobstore.settings import Settings, StoreSettings
 from jobstore.states import LISTABLE_STATUSES, JobStatus
 from jobstore.watch import JobWakeup
-from jobstore.worktree_diff import read_worktree_diff
+
+if TYPE_CHECKING:
+    from jobstore.job_worktree import Applied
 
 __all__ = ["CancelOutcome", "JobStore", "SessionInfo", "UnreadableRecord", "check_limit"]
 
@@ -302,6 +298,9 @@ class JobStore:
         not); a repository that cannot have one is refused here, before the job exists."""
         worktree = self.store_settings().worktree if options.worktree is None else options.worktree
         if worktree:
+            # Loaded on use: git is no cost of a store whose jobs have no worktree.
+            from jobstore.job_worktree import check_worktree_repository
+
             check_worktree_repository(options.cwd)
         return dataclasses.replace(options, worktree=worktree)
 
@@ -381,6 +380,9 @@ class JobStore:
         """Bring an ended worktree job's change into the person's working tree as uncommitted
         changes (theirs kept). On a conflict nothing changes and the answer names the files
         (and the branch to merge by hand). A job is applied once."""
+        from jobstore.job_worktree import apply_worktree
+        from jobstore.worktree_diff import read_worktree_diff
+
         with self._worktree_job(job_id, "apply") as record:
             if record.applied_at is not None:
                 raise InvalidInput(f"job {job_id} was applied already, at {record.applied_at}")
@@ -395,6 +397,8 @@ class JobStore:
     def discard(self, job_id: str) -> list[str]:
         """Remove an ended worktree job's worktree and branch (only the ones it made); returns
         what was removed. The job's record and diff stay."""
+        from jobstore.job_worktree import remove_worktree
+
         with self._worktree_job(job_id, "discard") as record:
             if record.discarded_at is not None:
                 raise InvalidInput(f"job {job_id}'s worktree was discarded already, at {record.discarded_at}")
@@ -420,6 +424,8 @@ class JobStore:
 
     def worktree_size(self, job_id: str) -> int | None:
         """The bytes of a worktree job's worktree (a bounded read); None if it has none."""
+        from jobstore.job_worktree import worktree_size
+
         record = self.get(job_id)
         if not record.worktree_path or record.discarded_at is not None:
             return None

@@ -1,5 +1,5 @@
 """`codex-async`'s commands over the store: list, show, start, review, sessions, restart, cancel, prune,
-reconcile, config."""
+reconcile, config (diff, apply and discard are in `jobstore.cli.worktree`)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,10 @@ def list_jobs(store: JobStore, args: argparse.Namespace) -> int:
 
 def show(store: JobStore, args: argparse.Namespace) -> int:
     record = store.get(args.job_id)
-    say_json(record.to_dict())
+    if record.worktree_path is None:
+        say_json(record.to_dict())
+    else:
+        say_json({**record.to_dict(), "worktree_bytes": store.worktree_size(args.job_id)})
     if not args.json:
         for line in store.rendered_tail(args.job_id, args.tail):
             say(line.text)
@@ -175,14 +178,18 @@ def reconcile(store: JobStore, args: argparse.Namespace) -> int:
 
 
 def config(store: JobStore, args: argparse.Namespace) -> int:
+    worktree = None if args.worktree is None else args.worktree == "on"
+    changing = args.max_jobs is not None or worktree is not None
     settings = (
-        store.configure(max_jobs=args.max_jobs) if args.max_jobs is not None else store.store_settings()
+        store.configure(max_jobs=args.max_jobs, worktree=worktree) if changing else store.store_settings()
     )
     if args.json:
         say_json({"store": str(store.root), **settings.to_dict()})
     else:
         say(f"store {store.root}")
         say(f"max_jobs {settings.max_jobs}  (jobs run at once by every process using this store)")
+        worktree_text = "on" if settings.worktree else "off"
+        say(f"worktree {worktree_text}  (whether a job runs in a git worktree of its own)")
     return 0
 
 
