@@ -22,6 +22,7 @@ from jobstore.git import GitFailed, GitStopped
 from jobstore.job_life import CANCELLED_BEFORE_CODEX, JobLife, Outcome, Step, log
 from jobstore.job_worktree import (
     check_worktree_repository,
+    continue_in_worktree,
     make_worktree,
     record_worktree_job_end,
     record_worktree_plan,
@@ -91,6 +92,9 @@ class MakeWorktree:
 
     def run(self, life: JobLife) -> Outcome | None:
         try:
+            if life.record.worktree_owner not in (None, life.job_id):
+                life.cwd = continue_in_worktree(life.layout, life.record).cwd
+                return None
             repo = check_worktree_repository(life.record.cwd)
             life.write(None, **record_worktree_plan(life.layout, life.record, repo))
             made = make_worktree(
@@ -110,7 +114,7 @@ class MakeWorktree:
 
     def clean_up(self, life: JobLife) -> None:
         if life.record.codex_pid is None:
-            if life.record.worktree_path is not None:
+            if life.record.worktree_owner == life.job_id:  # a later turn's worktree is its session's
                 removed = remove_worktree(life.layout, life.record)
                 log(f"codex never started: removed {', '.join(removed) or 'nothing'} of the job's worktree")
                 life.write(None, discarded_at=now_iso())

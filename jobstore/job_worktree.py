@@ -110,7 +110,51 @@ def record_worktree_plan(layout: StoreLayout, record: JobRecord, repo: Repositor
         "worktree_repo": repo.top,
         "worktree_path": str(layout.worktree_dir(record.job_id)),
         "worktree_branch": branch_name(record.job_id),
+        "worktree_owner": record.job_id,
     }
+
+
+def shared_worktree(turn: JobRecord) -> dict[str, str] | None:
+    """The record fields of a later turn of `turn`'s session that continues in `turn`'s
+    worktree; None when `turn` has no worktree left to continue in."""
+    if not turn.worktree_path or turn.discarded_at is not None or not os.path.isdir(turn.worktree_path):
+        return None
+    assert turn.worktree_repo is not None and turn.worktree_branch is not None
+    return {
+        "worktree_repo": turn.worktree_repo,
+        "worktree_path": turn.worktree_path,
+        "worktree_branch": turn.worktree_branch,
+        "worktree_owner": turn.worktree_owner or turn.job_id,
+    }
+
+
+def continue_in_worktree(layout: StoreLayout, record: JobRecord) -> MadeWorktree:
+    """A later turn of a worktree job's session: it runs in the same worktree, and its diff
+    counts from the worktree's start (the session's change so far)."""
+    assert record.worktree_path is not None and record.worktree_owner is not None
+    owner_start = read_worktree_diff(InLayout(layout), record.worktree_owner)
+    if owner_start is None or not owner_start.start_tree or not os.path.isdir(record.worktree_path):
+        raise InvalidInput(f"the session's worktree {echoed(record.worktree_path)} is gone")
+    started = WorktreeDiff(owner_start.repo, now_iso(), owner_start.start_tree)
+    write_worktree_diff(layout, record.job_id, started)
+    return MadeWorktree(record.worktree_path, _inside(record, owner_start.repo))
+
+
+def _inside(record: JobRecord, top: str) -> str:
+    """The job's folder at the same place inside its worktree (given inside the worktree
+    or inside the person's repository)."""
+    assert record.worktree_path is not None
+    real = os.path.realpath(record.cwd)
+    base = record.worktree_path if _is_within(real, record.worktree_path) else os.path.realpath(top)
+    return os.path.normpath(os.path.join(record.worktree_path, os.path.relpath(real, base)))
+
+
+def _is_within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _owner(record: JobRecord) -> str:
+    return record.worktree_owner or record.job_id
 
 
 def make_worktree(
@@ -143,8 +187,7 @@ def make_worktree(
     # The start's files, from our folder (our objects hold the untracked ones): `-u` keeps
     # their stat data in our index, so the end's snapshot hashes only what codex changed.
     checkout.git.run("checkout-index", "--all", "--force", "-u")
-    relative = os.path.relpath(os.path.realpath(record.cwd), os.path.realpath(repo.top))
-    cwd = os.path.normpath(os.path.join(record.worktree_path, relative))
+    cwd = _inside(record, repo.top)
     os.makedirs(cwd, mode=0o700, exist_ok=True)  # a folder without files is in no snapshot
     begun = with_skipped(WorktreeDiff(repo.top, started_at, start.tree), start.skipped, max_file_bytes)
     write_worktree_diff(layout, job_id, begun)
@@ -163,7 +206,7 @@ def record_worktree_job_end(
     try:
         repo = _person_repo(record)
         inside = _worktree_paths(repo, record.worktree_path)
-        area = SnapshotArea(layout.worktree_git_dir(record.job_id), inside, env, lambda: False)
+        area = SnapshotArea(layout.worktree_git_dir(_owner(record)), inside, env, lambda: False)
         end = area.snapshot(max_file_bytes)
         names, diff = area.diff(start.start_tree, end.tree)
         recorded = with_end(ended, end, names, diff, max_file_bytes)
@@ -195,7 +238,7 @@ def apply_worktree(layout: StoreLayout, record: JobRecord, recorded: WorktreeDif
             f"job {record.job_id} has no recorded change to apply ({recorded.error or 'no end'})"
         )
     repo = _person_repo(record)
-    folder = layout.worktree_git_dir(record.job_id)
+    folder = layout.worktree_git_dir(_owner(record))
     area = SnapshotArea(folder, repo, _COMMIT_ENV, lambda: False, index_name="apply-index")
     fsio.remove_if_exists(area.index)
     with contextlib.suppress(FileNotFoundError):
@@ -232,8 +275,13 @@ def remove_worktree(layout: StoreLayout, record: JobRecord) -> list[str]:
     worktree at another place, or a branch holding commits the job did not start from, is
     left alone); then its private git folder. Returns what was removed."""
     removed: list[str] = []
-    path, branch, top = record.worktree_path, record.worktree_branch, record.worktree_repo
-    if path != str(layout.worktree_dir(record.job_id)) or branch != branch_name(record.job_id) or not top:
+    path, branch, top, owner = (
+        record.worktree_path,
+        record.worktree_branch,
+        record.worktree_repo,
+        _owner(record),
+    )
+    if path != str(layout.worktree_dir(owner)) or branch != branch_name(owner) or not top:
         return removed  # not the job's own (a record edited by hand): nothing is touched
     person = Git(top)
     with contextlib.suppress(GitFailed, OSError):
@@ -247,7 +295,7 @@ def remove_worktree(layout: StoreLayout, record: JobRecord) -> list[str]:
         removed.append(branch)
     if os.path.lexists(path) and path not in removed:
         fsio.remove_tree(Path(path))  # a worktree git forgot (a runner killed mid-way): ours alone
-    fsio.remove_tree(layout.worktree_git_dir(record.job_id))
+    fsio.remove_tree(layout.worktree_git_dir(owner))
     return removed
 
 

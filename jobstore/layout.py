@@ -49,7 +49,6 @@ class FileKind(StrEnum):
     WORKTREE = "worktree"
     WORKTREE_DIFF = "worktree_diff"
     SNAPSHOT = "snapshot"
-    WORKTREE_GIT = "worktree_git"
     QUEUED_MARKER = "queued_marker"
     RUNNING_MARKER = "running_marker"
     SESSION_INDEX = "session_index"
@@ -78,7 +77,6 @@ _JOB_FILES = {
     "worktree.json": FileKind.WORKTREE,
     "worktree.diff": FileKind.WORKTREE_DIFF,
     "snapshot": FileKind.SNAPSHOT,
-    "worktree-git": FileKind.WORKTREE_GIT,
 }
 _FILE_NAMES = {kind: name for name, kind in _JOB_FILES.items()}
 _MARKER_DIRS = {"queue": FileKind.QUEUED_MARKER, "running": FileKind.RUNNING_MARKER}
@@ -116,8 +114,9 @@ class StoreLayout:
         return self.worktrees_dir / check_job_id(job_id)
 
     def worktree_git_dir(self, job_id: str) -> Path:
-        """A worktree job's private git folder: its start, end and apply live there."""
-        return self.job_file(self.job_dir(job_id), FileKind.WORKTREE_GIT)
+        """The private git folder of the worktree `job_id` made: its start, the ends of the
+        session's turns in it, and the applies live there; it goes when the worktree does."""
+        return self.worktrees_dir / f"{check_job_id(job_id)}.git"
 
     @property
     def settings_file(self) -> Path:

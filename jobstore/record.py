@@ -72,6 +72,8 @@ class JobRecord:
     worktree_repo: str | None = None
     worktree_path: str | None = None
     worktree_branch: str | None = None
+    # The job that made the worktree: this one, or an earlier turn of its session.
+    worktree_owner: str | None = None
     applied_at: str | None = None
     discarded_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -239,6 +241,7 @@ _FIELD_CHECKS: dict[str, Callable[[Any], str]] = {
     "worktree_repo": _text(),
     "worktree_path": _text(),
     "worktree_branch": _text(256),
+    "worktree_owner": _id(is_job_id),
     "applied_at": _iso,
     "discarded_at": _iso,
     "extra": _extra,

@@ -291,12 +291,18 @@ class JobStore:
         self.ensure()
         with self._sessions.one_turn_at_a_time():
             self._check_session_resumable(options.session_id)
-            return self._start_run(info, options, client)
+            return self._start_run(info, options, client, self._session_worktree(options))
 
     def _with_worktree_decided(self, options: RunOptions) -> RunOptions:
         """`options` saying whether the job gets a worktree (the store's setting when they do
-        not); a repository that cannot have one is refused here, before the job exists."""
-        worktree = self.store_settings().worktree if options.worktree is None else options.worktree
+        not, or the session's when it has one); a repository that cannot have one is refused
+        here, before the job exists."""
+        worktree = options.worktree
+        if worktree is None and options.session_id is not None:
+            session = self.session(options.session_id, missing_ok=True)
+            worktree = True if session and any(t.worktree for t in session.turns) else None
+        if worktree is None:
+            worktree = self.store_settings().worktree
         if worktree:
             # Loaded on use: git is no cost of a store whose jobs have no worktree.
             from jobstore.job_worktree import check_worktree_repository
@@ -304,13 +310,30 @@ class JobStore:
             check_worktree_repository(options.cwd)
         return dataclasses.replace(options, worktree=worktree)
 
-    def _start_run(self, info: CodexInfo, options: RunOptions, client: str | None) -> JobRecord:
+    def _session_worktree(self, options: RunOptions) -> dict[str, str]:
+        """A later turn of a worktree job's session continues in its worktree: the record's
+        fields naming it (none for a job without a worktree, or when it was discarded)."""
+        if not options.worktree or options.session_id is None:
+            return {}
+        from jobstore.job_worktree import shared_worktree
+
+        session = self.session(options.session_id, missing_ok=True)
+        for turn in reversed(session.turns if session else []):
+            shared = shared_worktree(turn)
+            if shared is not None:
+                return shared
+        return {}
+
+    def _start_run(
+        self, info: CodexInfo, options: RunOptions, client: str | None, fields: dict[str, str] | None = None
+    ) -> JobRecord:
         return self._create(
             kind="run",
             options=options,
             client=client,
             info=info,
             build=lambda last: build_run_argv(info, options, last_message_path=last),
+            fields=fields or {},
         )
 
     def start_review(self, options: ReviewOptions, *, client: str | None = None) -> JobRecord:
@@ -342,6 +365,7 @@ class JobStore:
         client: str | None,
         info: CodexInfo,
         build: Callable[[Path], tuple[list[str], bool]],
+        fields: dict[str, str] | None = None,
     ) -> JobRecord:
         """Write a new job for `options`; `build` makes codex's argv, given where codex's last
         message goes. A prompt too large for argv (a run's, a review's instructions) goes on stdin."""
@@ -359,6 +383,8 @@ class JobStore:
                 client=client,
                 **options.record_fields(),
             )
+            for name, value in (fields or {}).items():  # a later turn's worktree: its session's
+                setattr(record, name, value)
             self._scheduler.admit(record, staging)
             if record.session_id:
                 self._sessions.append(record.session_id, job_id)
@@ -454,12 +480,21 @@ class JobStore:
         self._scheduler.reconcile()
 
     def _discard_worktrees_ended_before(self, cutoff: datetime) -> None:
+        """Discard the worktrees whose every job (a session's turns share one) ended before
+        `cutoff`: pruning those jobs leaves nothing that could apply or continue them."""
+        sharing: dict[str, list[JobRecord]] = {}
         for job_id in self.job_ids():
             with contextlib.suppress(JobStoreError, OSError):
                 record = self.read_record(job_id)
-                ended = parse_iso(record.finished_at)
-                if record.worktree_path and record.discarded_at is None and ended and ended < cutoff:
-                    self.discard(job_id)
+                if record.worktree_path:
+                    sharing.setdefault(record.worktree_path, []).append(record)
+        for records in sharing.values():
+            ended = [parse_iso(record.finished_at) for record in records if record.is_terminal]
+            if len(ended) == len(records) and all(when and when < cutoff for when in ended):
+                live = [record for record in records if record.discarded_at is None]
+                for record in live[:1]:  # one discard removes the worktree they share
+                    with contextlib.suppress(JobStoreError, OSError):
+                        self.discard(record.job_id)
 
 
 def _is_within(path: str, folder: str) -> bool:

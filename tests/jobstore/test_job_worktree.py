@@ -130,3 +130,21 @@ def test_discard_is_refused_while_the_job_runs_and_pruning_discards(
     store.prune(timedelta(0))
     assert BRANCH + job.job_id not in git(person_repo, "branch", "--list")
     assert not store.layout.worktree_dir(job.job_id).exists()
+
+
+def test_a_later_turn_of_the_session_continues_in_the_same_worktree(
+    store: JobStore, person_repo: Path
+) -> None:
+    first = run_worktree_job(store, person_repo, "write=one.txt")
+    session_id = store.get(first).session_id
+    later = store.start(RunOptions(prompt="write=two.txt", cwd=str(person_repo), session_id=session_id))
+    record = store.wait(later.job_id, timeout=60)
+    assert record.status == JobStatus.DONE, record.error
+    assert record.worktree and record.worktree_path == store.get(first).worktree_path
+    assert record.worktree_owner == first
+    session_change = read_worktree_diff(store, later.job_id)
+    assert session_change is not None and session_change.files == [("A", "one.txt"), ("A", "two.txt")]
+    assert not (person_repo / "one.txt").exists()
+    # Pruning every turn of the session discards the worktree they share.
+    store.prune(timedelta(seconds=0))
+    assert not Path(record.worktree_path or "").exists()
