@@ -83,7 +83,24 @@ class CancelFinished(Message):
     ended: bool
 
 
+@dataclass
+class WorktreeDone(Message):
+    """`store.apply` or `store.discard` answered (`ok`: it did what was asked)."""
+
+    job_id: str
+    message: str
+    ok: bool
+
+
 # ------------------------------------------------------------------ requests from widgets
+
+
+@dataclass
+class WorktreeAsked(Message):
+    """Apply ("apply") or discard ("discard") a worktree job's change (a button was pressed)."""
+
+    job_id: str
+    verb: str
 
 
 @dataclass

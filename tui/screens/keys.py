@@ -11,6 +11,10 @@ JOBS_SCREEN_KEYS: list[BindingType] = [
     Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter jobs by text, status or project"),
     Binding("n", "new_job", "New", tooltip="Start a new codex job"),
     Binding("c", "cancel_job", "Cancel", tooltip="Cancel the selected job (asks first)"),
+    Binding("a", "apply_job", "Apply", show=False, tooltip="Apply a worktree job's change (asks first)"),
+    Binding(
+        "x", "discard_job", "Discard", show=False, tooltip="Discard a worktree job's worktree (asks first)"
+    ),
     Binding("r", "toggle_raw", "Raw", show=False, tooltip="Raw or rendered output"),
     Binding("f", "follow", "Follow output", show=False, tooltip="Follow the output's end again"),
     Binding("y", "copy_job_id", "Copy id", show=False, tooltip="Copy the selected job's id"),
