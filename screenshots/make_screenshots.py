@@ -1,6 +1,6 @@
 """Pictures of codex-tui's views, taken from the real app on a demo store it builds.
 
-    .venv/bin/python screenshots/make_screenshots.py [OUT_DIR]
+    .venv/bin/python screenshots/make_screenshots.py [OUT_DIR [VIEW_NAME...]]
 
 Writes one SVG per view (Textual's own screenshot), and a PNG next to each when
 `rsvg-convert` is installed (`apt-get install librsvg2-bin`). The demo is the one the
@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from jobstore import Settings  # noqa: E402
 from tests.tui.conversation_demo import CODEX_SESSION_ID, build_conversation_demo, demo_codex_home  # noqa: E402
-from tests.tui.tui_demo import NOW, DemoStore, settle, tui_config  # noqa: E402
+from tests.tui.tui_demo import NOW, DemoStore, as_worktree_job, settle, tui_config  # noqa: E402
 from tui.app import CodexTuiApp  # noqa: E402
 from tui.widgets.sessions import SessionTree  # noqa: E402
 
@@ -40,6 +40,8 @@ class View:
     actions: tuple[Action, ...] = ()
     size: tuple[int, int] = (120, 35)
     empty_store: bool = False
+    # Changes the demo store just before this view is taken (later views see the change too).
+    prepare: Callable[[DemoStore], object] | None = None
 
 
 def select_session(session_id: str) -> Callable[[CodexTuiApp], None]:
@@ -105,6 +107,12 @@ def views(demo: DemoStore) -> list[View]:
             (("s",), select_session(CODEX_SESSION_ID)),
             size=(60, 24),
         ),
+        View(
+            "19-worktree-diff",
+            "A worktree job's Diff tab: its worktree and branch, Apply (a) and Discard (x)",
+            (open_job(jobs["payments_2"]), ("d",)),
+            prepare=lambda demo: as_worktree_job(demo, "payments_2"),
+        ),
     ]
 
 
@@ -145,12 +153,17 @@ def to_png(svg: Path) -> Path | None:
     return png
 
 
-async def main(out_dir: Path) -> list[tuple[View, Path, Path | None]]:
+async def main(out_dir: Path, only: tuple[str, ...] = ()) -> list[tuple[View, Path, Path | None]]:
+    """Take every view (or only the ones named) into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     taken = []
     with tempfile.TemporaryDirectory() as tmp:
         demo = build_conversation_demo(Path(tmp))
         for view in views(demo):
+            if only and view.name not in only:
+                continue
+            if view.prepare is not None:
+                view.prepare(demo)
             svg = await take(view, demo.store.root, out_dir)
             taken.append((view, svg, to_png(svg)))
             print(f"{svg.name}: {view.title}")
@@ -159,6 +172,6 @@ async def main(out_dir: Path) -> list[tuple[View, Path, Path | None]]:
 
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent
-    results: list[Any] = asyncio.run(main(target))
+    results: list[Any] = asyncio.run(main(target, tuple(sys.argv[2:])))
     if results and results[0][2] is None:
         print("rsvg-convert not found: SVG only (apt-get install librsvg2-bin for PNGs)")
