@@ -8,18 +8,13 @@ import os
 from pathlib import Path
 
 from jobstore import JobStatus, JobStore, RunOptions
-from jobstore.job_life import CANCELLED_BEFORE_CODEX
-from jobstore.processes import wait_gone
 from jobstore.worktree_diff import read_worktree_diff
-from tests.helpers import wait_until
 from tests.jobstore.test_worktree_diff import git
 from tests.security.test_hostile_git import fingerprint, hostile, markers  # noqa: F401  (fixtures)
 from tests.security.test_snapshot_faults import (  # noqa: F401  (fixtures)
+    cancelled_while_git_adds,
     codex_runs,
     large_tree,
-    no_process_of,
-    runs_of_codex,
-    the_job_s_git,
 )
 from tests.worktree_repo import BRANCH
 
@@ -51,15 +46,8 @@ def test_a_cancel_while_the_worktree_is_made_stops_git_and_codex_never_starts(
     large_tree: Path,  # noqa: F811
     codex_runs: Path,  # noqa: F811
 ) -> None:
-    job_id = store.start(RunOptions(prompt="hello", cwd=str(large_tree), worktree=True)).job_id
-    making = wait_until(lambda: the_job_s_git(store, job_id, "add"), timeout=60)
-    outcome = store.cancel(job_id, wait=30)
-    assert outcome.message == f"job {job_id} cancelled before codex started"
-    record = store.get(job_id)
-    assert record.status == JobStatus.CANCELLED and record.error == CANCELLED_BEFORE_CODEX
-    assert record.codex_pid is None and runs_of_codex(codex_runs) == []
-    assert wait_gone(making, 0) == []  # git was stopped, not waited for
-    assert no_process_of(store, job_id)
+    options = RunOptions(prompt="hello", cwd=str(large_tree), worktree=True)
+    job_id = cancelled_while_git_adds(store, options, codex_runs)
     assert not store.layout.worktree_dir(job_id).exists()
     assert not store.layout.worktree_git_dir(job_id).exists()
     assert BRANCH + job_id not in git(large_tree, "branch", "--list")
