@@ -46,7 +46,7 @@ from jobstore.options import (
 )
 from jobstore.output_file import OutputFile, OutputFollower, RawLine, Tail, clip_line
 from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, parse_iso
-from jobstore.sanitize import terminal_safe
+from jobstore.sanitize import terminal_safe, visible_data
 from jobstore.sessions import SessionInfo
 from jobstore.settings import ENV_MAX_POLICY, LOG_LEVELS, NO_POLICY_CAP, Settings
 from jobstore.states import LISTABLE_STATUSES, UNREADABLE, JobStatus
@@ -143,4 +143,5 @@ __all__ = [
     "render_line",
     "terminal_safe",
     "total_tokens",
+    "visible_data",
 ]

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jobstore.codex_rollout import as_str, prompt_of, read_conversation, read_records, split_record
+from jobstore.codex_rollout import RolloutRecords, as_str, prompt_of, read_conversation, split_record
 from jobstore.conversation import Conversation
 from jobstore.record import parse_iso
 
@@ -132,15 +132,14 @@ def _name_time(stamp: str) -> datetime | None:
 def _read_head(path: Path) -> RolloutHead:
     limit = HEAD_BYTES
     while True:
+        head = RolloutHead()
         try:
-            records, _ = read_records(path, max_bytes=limit)
+            for record in RolloutRecords(path, limit):
+                head = _head_from(record, head)
+                if head.first_prompt:
+                    return head
         except OSError:
             return RolloutHead()
-        head = RolloutHead()
-        for record in records:
-            head = _head_from(record, head)
-            if head.first_prompt:
-                return head
         if head.cwd or limit >= MAX_HEAD_BYTES:
             return head
         limit *= 4  # no whole first record yet: a very long one

@@ -8,11 +8,24 @@ all kept rather than dropped or fatal.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from jobstore.cut_lines import split_cut
+
 LineKind = Literal[
-    "agent", "reasoning", "command", "output", "file_change", "todo", "error", "usage", "info", "raw"
+    "agent",
+    "reasoning",
+    "command",
+    "output",
+    "file_change",
+    "todo",
+    "error",
+    "usage",
+    "info",
+    "notice",
+    "raw",
 ]
 
 _ITEM_ALIASES = {"assistant_message": "agent_message", "local_shell_call": "command_execution"}
@@ -22,15 +35,65 @@ _MAX_ERRORS_KEPT = 50
 
 
 def parse_event(line: str) -> dict[str, Any] | None:
-    """The event a line holds, or None when the line is not a JSON object."""
+    """The event a line holds, or None when the line is not a JSON object. A line cut by a
+    reader (see `cut_line`) holding a command's end gives that command, as far as it was kept."""
     text = line.strip()
     if not text.startswith("{"):
         return None
+    cut = split_cut(text)
+    if cut is not None and (event := _cut_command_event(*cut)) is not None:
+        return event
     try:
         event = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
         return None
     return event if isinstance(event, dict) else None
+
+
+# ---------------------------------------------------------------- lines too long to keep whole
+# Keys of the JSON, never text inside a string (where every quote is escaped).
+_EVENT_TYPE = re.compile(r'^\{\s*"type"\s*:\s*"(item\.[a-z_]+)"')
+_ITEM_ID = re.compile(r'[{,]\s*"id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_COMMAND = re.compile(r'[{,]\s*"command"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_EXIT_CODE = re.compile(r'[{,]\s*"exit_code"\s*:\s*(-?\d+|null)')
+_STATUS = re.compile(r'[{,]\s*"status"\s*:\s*"([a-z_]+)"')
+# The end of the output string: an unescaped quote, then the key after it.
+_OUTPUT_END = re.compile(r'(?<!\\)((?:\\\\)*)"\s*,\s*"(?:exit_code|status)"\s*:')
+
+
+def _json_string(escaped: str) -> str | None:
+    try:
+        value = json.loads(f'"{escaped}"')
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _cut_command_event(head: str, length: int, end: str) -> dict[str, Any] | None:
+    """The command_execution event a cut line held (`jobstore.cut_lines`): its id and command
+    from the head, its exit code, status and the end of its output (from its first whole line
+    on) from the end."""
+    kind = _EVENT_TYPE.match(head)
+    if kind is None or not re.search(r'[{,]\s*"type"\s*:\s*"command_execution"', head):
+        return None
+    item: dict[str, Any] = {"type": "command_execution", "cut_bytes": length}
+    for key, pattern, where in (("id", _ITEM_ID, head), ("command", _COMMAND, head + end)):
+        found = pattern.search(where)
+        if found is not None:
+            item[key] = _json_string(found.group(1)) or ""
+    exit_code = _EXIT_CODE.findall(end)
+    if exit_code and exit_code[-1] != "null":
+        item["exit_code"] = int(exit_code[-1])
+    status = _STATUS.findall(end)
+    if status:
+        item["status"] = status[-1]
+    output_end = _OUTPUT_END.search(end)
+    if output_end is not None:
+        # From the first whole line on: the cut may fall inside an escape or a character.
+        escaped = end[: output_end.start() + len(output_end.group(1))]
+        whole = escaped.split("\\n", 1)[1] if "\\n" in escaped else ""
+        item["aggregated_output"] = _json_string(whole) or ""
+    return {"type": kind.group(1), "item": item}
 
 
 def event_type(event: dict[str, Any]) -> str:
@@ -198,14 +261,24 @@ class RenderedLine:
 
 # What codex prints on stderr at every start when stdin is closed: says nothing to a reader.
 _NOISE_LINES = frozenset({"Reading additional input from stdin..."})
+# codex's own notices on stderr, before and among its events (`WARNING: proceeding, even though
+# we could not create PATH aliases: ...`, its log lines): kind "notice", which readers dim.
+_CODEX_NOTICE = re.compile(
+    r"(?:WARNING|WARN|NOTE|INFO): |Reading prompt from stdin\.\.\.$"
+    r"|\d{4}-\d\d-\d\dT[\d:.]+Z? +(?:WARN|INFO|DEBUG|TRACE) "
+)
 
 
 def render_line(line: str) -> list[RenderedLine]:
-    """A raw output line made readable. Non-JSON lines are shown as they are."""
+    """A raw output line made readable. Non-JSON lines are shown as they are; codex's own
+    notices as kind "notice"."""
     event = parse_event(line)
     if event is None:
         text = line.rstrip("\n")
-        return [RenderedLine("raw", text)] if text.strip() and text.strip() not in _NOISE_LINES else []
+        stripped = text.strip()
+        if not stripped or stripped in _NOISE_LINES:
+            return []
+        return [RenderedLine("notice" if _CODEX_NOTICE.match(stripped) else "raw", text)]
     return render_event(event)
 
 
@@ -248,7 +321,10 @@ def _render_item(item: dict[str, Any], kind: str) -> list[RenderedLine]:
         status = f"exit {exit_code}" if isinstance(exit_code, int) else _text(item.get("status"))
         lines = [RenderedLine("command" if exit_code in (0, None) else "error", f"$ {command}  [{status}]")]
         output = _text(item.get("aggregated_output")).splitlines()
-        if len(output) > _MAX_OUTPUT_LINES_SHOWN:
+        cut = item.get("cut_bytes")
+        if isinstance(cut, int):  # from a line too long to keep whole: its end only
+            lines.append(RenderedLine("output", f"  … (a {cut:,}-byte event: the end of its output)"))
+        elif len(output) > _MAX_OUTPUT_LINES_SHOWN:
             lines.append(RenderedLine("output", f"  … {len(output) - _MAX_OUTPUT_LINES_SHOWN} more lines"))
         lines += [RenderedLine("output", "  " + o) for o in output[-_MAX_OUTPUT_LINES_SHOWN:]]
         return lines

@@ -9,8 +9,8 @@ followed, a plain file of ours that group and others cannot write, else `StoreRe
 Reading is bounded by design, whatever the file's size: the view never holds the file,
 only a window of lines and their offsets (toolong's idea: index by offset, read what is
 shown). The file is read in 1 MiB blocks, each line held is cut to its first `LINE_BYTES`
-bytes (a line of hundreds of MB costs what a short one does: the rest is skipped by
-looking for its newline, never kept), and a search skips blocks with no candidate using
+bytes and its last `CUT_END_BYTES` (a line of hundreds of MB costs what a short one does:
+the rest is skipped by looking for its newline, never kept), and a search skips blocks with no candidate using
 one regular expression over the whole block, so it runs at the speed of `re` rather than
 line by line. `tail` scans backwards until it has the lines it needs, at most
 `DEFAULT_MAX_SCAN_BYTES`. No Textual here: worker threads call these methods.
@@ -25,12 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobstore import fsio
+from jobstore.cut_lines import CUT_END_BYTES, cut_line
 
 BLOCK = 1024 * 1024
 FIRST_BLOCK = 64 * 1024  # backwards, the nearest lines first: a follow read of a flood reads ~this
 DEFAULT_MAX_SCAN_BYTES = 4 * 1024 * 1024
 MAX_LINE_CHARS = 20_000
 LINE_BYTES = MAX_LINE_CHARS * 4  # UTF-8: at most 4 bytes a character
+# How far back a tail looks for where its longest line starts (to show that line's head).
+MAX_LINE_START_SCAN = 64 * 1024 * 1024
 
 
 def clean_text(raw: bytes) -> str:
@@ -46,17 +49,28 @@ def clip_line(line: str, max_chars: int = MAX_LINE_CHARS) -> str:
 
 def clip_raw_line(raw: bytes) -> str:
     """A line as read from the file, decoded only as far as it is shown: a line of
-    hundreds of MB costs what its first `MAX_LINE_CHARS` characters do."""
+    hundreds of MB costs what its head and its end do (see `head_and_end`)."""
     if len(raw) <= LINE_BYTES:
         return clip_line(clean_text(raw))
-    return clip_line(clean_text(raw[:LINE_BYTES])) + f" … [{len(raw) - LINE_BYTES:,} more bytes]"
+    return head_and_end(raw[:LINE_BYTES], len(raw), raw[-CUT_END_BYTES:])
 
 
-def line_text(head: bytes, length: int) -> str:
-    """A line's text from its first bytes (`head`) and its whole length in bytes."""
+def head_and_end(head: bytes, length: int, end: bytes, max_chars: int = MAX_LINE_CHARS) -> str:
+    """A line of `length` bytes too long to keep, as its `head` and its `end` with the cut
+    marked between (`jobstore.cut_lines`; a cut command event renders from the two)."""
+    # The end may begin inside a character: its continuation bytes are dropped.
+    start = 0
+    while start < min(len(end), 3) and 0x80 <= end[start] < 0xC0:
+        start += 1
+    return cut_line(clean_text(head)[:max_chars], length, clean_text(end[start:]))
+
+
+def line_text(head: bytes, length: int, end: bytes = b"") -> str:
+    """A line's text from its first bytes (`head`), its whole length in bytes, and, for a
+    line longer than is kept, its last bytes (`end`)."""
     text = clean_text(head[:LINE_BYTES])
     if len(text) > MAX_LINE_CHARS or length > LINE_BYTES:
-        text = text[:MAX_LINE_CHARS] + f" … [cut: the line has {length:,} bytes]"
+        return head_and_end(head[:LINE_BYTES], length, end)
     return text
 
 
@@ -128,6 +142,7 @@ class OutputFile:
         newlines = 0
         scanned = 0
         line_start = size  # where the earliest line found so far starts (or may start)
+        long_line = False  # the scan stopped inside a line longer than any reader shows
         while end > 0 and newlines <= lines and scanned < max_scan_bytes:
             start = max(0, end - FIRST_BLOCK)
             block = self.read(start, end - start)
@@ -140,15 +155,20 @@ class OutputFile:
             if found >= 0:
                 line_start = start + found + 1
             elif line_start - start > LINE_BYTES:
-                break  # a line longer than any reader shows: where it starts is not worth finding
+                long_line = True  # its end is read; its head is read below, the rest skipped
+                break
         data = b"".join(reversed(chunks))
         if data.endswith(b"\n"):
             data = data[:-1]
         parts = data.split(b"\n") if data else []
         truncated = end > 0 and len(parts) <= lines
-        if end > 0 and parts:
-            parts = parts[1:] if len(parts) > lines else parts  # the first may be a partial line
-        return Tail([clip_raw_line(p) for p in parts[-lines:]], size, truncated)
+        # With more parts than asked for, the first (maybe a partial line) is not among them.
+        shown = [clip_raw_line(p) for p in parts[-lines:]]
+        if long_line and parts and len(parts) <= lines:
+            head_at = self._line_start(end, limit=MAX_LINE_START_SCAN)
+            head = self.read(head_at, LINE_BYTES)
+            shown[0] = head_and_end(head, end - head_at + len(parts[0]), parts[0][-CUT_END_BYTES:])
+        return Tail(shown, size, truncated)
 
     # ------------------------------------------------------------------ lines
 
@@ -166,7 +186,9 @@ class OutputFile:
                 newline = self._newline_at_or_after(pos + len(data), size)
                 head = data[:LINE_BYTES]
                 if pattern is None or pattern.search(head):
-                    yield RawLine(pos, min(newline + 1, size), line_text(head, newline - pos), newline < size)
+                    from_ = max(pos, newline - CUT_END_BYTES)
+                    text = line_text(head, newline - pos, self.read(from_, newline - from_))
+                    yield RawLine(pos, min(newline + 1, size), text, newline < size)
                 pos = min(newline + 1, size)
                 continue
             region = data[:cut] if cut else data  # no newline: the last line, being written
@@ -189,7 +211,9 @@ class OutputFile:
                 head = self.read(start, min(LINE_BYTES, pos - start))
                 if pattern is None or pattern.search(head):
                     length = pos - start - (1 if data.endswith(b"\n") else 0)
-                    yield RawLine(start, pos, line_text(head, length), data.endswith(b"\n"))
+                    from_ = max(start, start + length - CUT_END_BYTES)
+                    last = self.read(from_, start + length - from_)
+                    yield RawLine(start, pos, line_text(head, length, last), data.endswith(b"\n"))
                 pos = start
                 continue
             region = data[first:]
@@ -209,15 +233,17 @@ class OutputFile:
             pos += len(data)
         return size
 
-    def _line_start(self, pos: int) -> int:
-        """Where the line holding the byte before `pos` starts."""
-        while pos > 0:
-            low = max(0, pos - BLOCK)
+    def _line_start(self, pos: int, *, limit: int | None = None) -> int:
+        """Where the line holding the byte before `pos` starts (looking back at most `limit`
+        bytes, if given: further back, that far back is taken as its start)."""
+        lowest = 0 if limit is None else max(0, pos - limit)
+        while pos > lowest:
+            low = max(lowest, pos - BLOCK)
             found = self.read(low, pos - low).rfind(b"\n")
             if found >= 0:
                 return low + found + 1
             pos = low
-        return 0
+        return lowest
 
 
 def read_tail(path: Path, lines: int, *, max_scan_bytes: int = DEFAULT_MAX_SCAN_BYTES) -> Tail:
@@ -255,6 +281,7 @@ class OutputFollower:
         self.offset = offset
         self._partial = bytearray()
         self._dropped = 0  # bytes of the current line beyond `max_line_bytes`, not kept
+        self._end = bytearray()  # the last CUT_END_BYTES of those
         self._max_line_bytes = max_line_bytes
         self._max_line_chars = max_line_chars
         self.max_read_bytes = max_read_bytes
@@ -311,21 +338,29 @@ class OutputFollower:
         keep = min(max(room, 0), end - start)
         if keep:
             self._partial += piece[start : start + keep]
-        self._dropped += end - start - keep
+        if end - start > keep:
+            self._dropped += end - start - keep
+            self._end += piece[max(start + keep, end - CUT_END_BYTES) : end]
+            del self._end[:-CUT_END_BYTES]
 
     def _take_line(self) -> str:
-        text = clip_line(clean_text(bytes(self._partial)), self._max_line_chars)
         if self._dropped:
-            text += f" … [{self._dropped:,} more bytes]"
+            length = len(self._partial) + self._dropped
+            text = head_and_end(bytes(self._partial), length, bytes(self._end), self._max_line_chars)
+        else:
+            text = clip_line(clean_text(bytes(self._partial)), self._max_line_chars)
         self._partial = bytearray()
         self._dropped = 0
+        self._end = bytearray()
         return text
 
 
 def _line(region: bytes, base: int, start: int, end: int) -> RawLine:
     complete = region[end - 1 : end] == b"\n"
     stop = end - complete
-    text = line_text(region[start : min(stop, start + LINE_BYTES)], stop - start)
+    # Only a line longer than a shown one needs its end (read only then: this is the hot path).
+    last = region[max(start, stop - CUT_END_BYTES) : stop] if stop - start > MAX_LINE_CHARS else b""
+    text = line_text(region[start : min(stop, start + LINE_BYTES)], stop - start, last)
     return RawLine(base + start, base + end, text, complete)
 
 

@@ -2,8 +2,8 @@
 the store's own settings, kept in the store.
 
 CODEX_ASYNC_HOME          the store's folder (default ~/.codex-async)
-CODEX_ASYNC_MAX_JOBS      how many jobs of the store may run at once (default 5)
-CODEX_ASYNC_CANCEL_GRACE  seconds between SIGTERM and SIGKILL on cancel (default 5)
+CODEX_ASYNC_MAX_JOBS      how many jobs of the store may run at once (default 5, 1 to 1000)
+CODEX_ASYNC_CANCEL_GRACE  seconds between SIGTERM and SIGKILL on cancel (default 5, at most 3600)
 CODEX_BIN                 the codex binary (default: `codex` on PATH)
 CODEX_ASYNC_MAX_POLICY    the most permissive approval policy a server accepts (default full-auto)
 CODEX_ASYNC_LOG_FILE      where the server logs (default: stderr)
@@ -46,6 +46,9 @@ ENV_SNAPSHOT_MAX_MB = "CODEX_ASYNC_SNAPSHOT_MAX_MB"
 DEFAULT_MAX_JOBS = 5
 MAX_JOBS_CEILING = 1000
 DEFAULT_CANCEL_GRACE_SECONDS = 5.0
+# An hour: far more than any program needs to exit on SIGTERM, and every deadline built on
+# it stays an ordinary number (1e308 seconds made the sleeps overflow).
+MAX_CANCEL_GRACE_SECONDS = 3600.0
 NO_POLICY_CAP = "full-auto"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_SNAPSHOT_MAX_MB = 50
@@ -81,9 +84,15 @@ class Settings:
         codex_home = value(ENV_CODEX_HOME)
         return cls(
             store_root=Path(home).expanduser() if home else Path.home() / ".codex-async",
-            max_jobs=int(_positive(ENV_MAX_JOBS, value(ENV_MAX_JOBS), DEFAULT_MAX_JOBS, integer=True)),
-            cancel_grace=_positive(
-                ENV_CANCEL_GRACE, value(ENV_CANCEL_GRACE), DEFAULT_CANCEL_GRACE_SECONDS, integer=False
+            max_jobs=int(
+                _bounded(ENV_MAX_JOBS, value(ENV_MAX_JOBS), DEFAULT_MAX_JOBS, MAX_JOBS_CEILING, integer=True)
+            ),
+            cancel_grace=_bounded(
+                ENV_CANCEL_GRACE,
+                value(ENV_CANCEL_GRACE),
+                DEFAULT_CANCEL_GRACE_SECONDS,
+                MAX_CANCEL_GRACE_SECONDS,
+                integer=False,
             ),
             codex_bin=value(ENV_CODEX_BIN),
             max_policy=_choice(ENV_MAX_POLICY, value(ENV_MAX_POLICY), NO_POLICY_CAP, APPROVAL_POLICIES),
@@ -91,7 +100,15 @@ class Settings:
             log_level=_choice(ENV_LOG_LEVEL, value(ENV_LOG_LEVEL), "INFO", LOG_LEVELS, upper=True),
             codex_home=Path(codex_home).expanduser() if codex_home else Path.home() / ".codex",
             max_jobs_from_env=value(ENV_MAX_JOBS) is not None,
-            snapshot_max_mb=_snapshot_max_mb(value(ENV_SNAPSHOT_MAX_MB)),
+            snapshot_max_mb=int(
+                _bounded(
+                    ENV_SNAPSHOT_MAX_MB,
+                    value(ENV_SNAPSHOT_MAX_MB),
+                    DEFAULT_SNAPSHOT_MAX_MB,
+                    SNAPSHOT_MAX_MB_CEILING,
+                    integer=True,
+                )
+            ),
         )
 
     @property
@@ -99,23 +116,35 @@ class Settings:
         return self.snapshot_max_mb * 1024 * 1024
 
 
-def _positive(name: str, raw: str | None, default: float, *, integer: bool) -> float:
+def _bounded(name: str, raw: str | None, default: float, limit: float, *, integer: bool) -> float:
+    """A number from the environment within (0, limit]; anything else (not a number, nan,
+    inf, zero, negative, huge) is refused naming the variable and the allowed range."""
     if raw is None:
         return default
+    allowed = f"use {'a whole number' if integer else 'a number'} greater than zero and at most {limit:g}"
     try:
         number = int(raw) if integer else float(raw)
     except ValueError:
-        raise InvalidInput(f"{name}={echoed(raw)} is not a {'whole ' if integer else ''}number") from None
-    if not number > 0 or number == float("inf"):
-        raise InvalidInput(f"{name}={echoed(raw)} must be greater than zero")
+        raise InvalidInput(
+            f"{name}={echoed(raw)} is not a {'whole ' if integer else ''}number; {allowed}"
+        ) from None
+    if not 0 < number <= limit:  # nan compares false: refused too
+        raise InvalidInput(f"{name}={echoed(raw)} is out of range; {allowed}")
     return number
 
 
-def _snapshot_max_mb(raw: str | None) -> int:
-    number = int(_positive(ENV_SNAPSHOT_MAX_MB, raw, DEFAULT_SNAPSHOT_MAX_MB, integer=True))
-    if number > SNAPSHOT_MAX_MB_CEILING:
-        raise InvalidInput(f"{ENV_SNAPSHOT_MAX_MB}={raw!r} must be at most {SNAPSHOT_MAX_MB_CEILING}")
-    return number
+def check_cancel_grace(value: object, what: str = "cancel_grace") -> float:
+    """A cancel grace given in code (JobStore's argument), held to the variable's range."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= MAX_CANCEL_GRACE_SECONDS
+    ):
+        raise InvalidInput(
+            f"{what} must be a number of seconds greater than zero and at most {MAX_CANCEL_GRACE_SECONDS:g}, "
+            f"not {echoed(value)}"
+        )
+    return float(value)
 
 
 def _choice(name: str, raw: str | None, default: str, valid: tuple[str, ...], *, upper: bool = False) -> str:

@@ -53,7 +53,7 @@ from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, now_iso
 from jobstore.records import Records
 from jobstore.scheduler import CancelOutcome, Scheduler
 from jobstore.sessions import SessionIndex, SessionInfo
-from jobstore.settings import Settings, StoreSettings
+from jobstore.settings import Settings, StoreSettings, check_cancel_grace
 from jobstore.states import LISTABLE_STATUSES, JobStatus
 from jobstore.watch import JobWakeup
 
@@ -96,7 +96,9 @@ class JobStore:
         # Seeds a new store's settings; the store's own limit is the one every process obeys.
         seed_max_jobs = max_jobs if max_jobs is not None else settings.max_jobs
         self.codex_bin = codex_bin if codex_bin is not None else settings.codex_bin
-        self.cancel_grace = cancel_grace if cancel_grace is not None else settings.cancel_grace
+        self.cancel_grace = (
+            check_cancel_grace(cancel_grace) if cancel_grace is not None else settings.cancel_grace
+        )
         self._records = Records(self.layout)
         self._sessions = SessionIndex(self.layout)
         self._scheduler = Scheduler(
@@ -270,7 +272,7 @@ class JobStore:
 
     def wait(self, job_id: str, timeout: float, *, interval: float = 0.1) -> JobRecord:
         """Block until the job ends (or reads lost) or `timeout` passes; the record either way."""
-        deadline = time.monotonic() + max(timeout, 0)
+        deadline = time.monotonic() + (timeout if timeout > 0 else 0)  # nan: no wait
         with JobWakeup(self.layout.job_dir(job_id)) as wakeup:  # asleep until the job changes
             while True:
                 record = self.get(job_id)

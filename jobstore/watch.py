@@ -17,6 +17,15 @@ from typing import Self
 
 from jobstore.inotify import FOLDER_CHANGES, Inotify
 
+# The longest single sleep: epoll takes at most ~24 days (in ms, an int), and every caller
+# looks at its deadline again when it wakes, so a longer one just sleeps in steps.
+MAX_SLEEP_SECONDS = 86_400.0
+
+
+def epoll_timeout(seconds: float) -> float:
+    """`seconds` as epoll can take it: never negative or nan (0), never past MAX_SLEEP_SECONDS."""
+    return min(seconds, MAX_SLEEP_SECONDS) if seconds > 0 else 0.0
+
 
 class Wakeup:
     """One fd that turns readable when a watched path changes, a watched process exits or a
@@ -60,7 +69,7 @@ class Wakeup:
 
     def wait(self, timeout: float | None) -> bool:
         """Sleep until something watched happens or `timeout` seconds pass (None: no limit)."""
-        return bool(self._epoll.poll(-1 if timeout is None else max(timeout, 0)))
+        return bool(self._epoll.poll(-1 if timeout is None else epoll_timeout(timeout)))
 
     def clear(self) -> None:
         """Forget the inotify events that woke us (callers re-check what they care about);

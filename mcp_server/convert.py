@@ -23,6 +23,7 @@ from jobstore import (
     SessionInfo,
     parse_iso,
     read_worktree_diff,
+    visible_data,
 )
 from mcp_server import __version__
 from mcp_server.render import render_text
@@ -357,7 +358,7 @@ def text_content(structured: dict[str, Any]) -> list[mcp_types.ContentBlock]:
 def call_tool_result(result: BaseModel) -> mcp_types.CallToolResult:
     """A result model as a successful tools/call answer, exactly as a tool returning it sends it
     (structured content, and its text form from the ReadableResults middleware)."""
-    structured = result.model_dump(mode="json")
+    structured = visible_data(result.model_dump(mode="json"))
     return mcp_types.CallToolResult(
         content=text_content(structured), structured_content=structured, is_error=False
     )

@@ -17,7 +17,7 @@ import anyio.to_thread
 from fastmcp.exceptions import ToolError
 from pydantic import ValidationError as PydanticValidationError
 
-from jobstore import InvalidInput, JobNotFound, JobStoreError, echoed
+from jobstore import InvalidInput, JobNotFound, JobStoreError, echoed, terminal_safe
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -32,7 +32,9 @@ def tool_errors() -> Iterator[None]:
         # Bad input is the caller's to fix: logged quietly. The rest (codex missing, a disk
         # that refuses writes, a damaged record) is the operator's to know about.
         quiet = isinstance(exc, InvalidInput | JobNotFound)
-        raise ToolError(str(exc), log_level=logging.INFO if quiet else logging.WARNING) from None
+        raise ToolError(
+            terminal_safe(str(exc), multiline=True), log_level=logging.INFO if quiet else logging.WARNING
+        ) from None
 
 
 async def in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -1,4 +1,5 @@
-"""One middleware around every tool call: readable argument errors, and a readable text form."""
+"""One middleware around every tool call: readable argument errors, codex's text made visible
+(`jobstore.terminal_safe`: no hidden character reaches the calling model), and a readable text form."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
 from pydantic import ValidationError as PydanticValidationError
 
+from jobstore import visible_data
 from mcp_server.convert import text_content
 from mcp_server.errors import describe_validation_error
 
@@ -31,10 +33,12 @@ class ReadableResults(Middleware):
             raise ToolError(describe_validation_error(name, cause, params)) from None
         if not isinstance(result, ToolResult):  # a task (mcp_server.tasks) answered the call
             return result
-        if isinstance(result.structured_content, dict) and not result.is_error:
-            # The structured content (validated against the output schema) stays as it is;
-            # the text form is the same data laid out for reading instead of one JSON line.
-            result.content = text_content(result.structured_content)
+        if isinstance(result.structured_content, dict):
+            # Validated against the output schema already; made visible, it keeps its shape.
+            result.structured_content = visible_data(result.structured_content)
+            if not result.is_error:
+                # The text form is the same data laid out for reading instead of one JSON line.
+                result.content = text_content(result.structured_content)
         return result
 
 

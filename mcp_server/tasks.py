@@ -20,7 +20,6 @@ opt in, gets the tools exactly as before.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -44,6 +43,7 @@ from jobstore import (
     UnreadableRecord,
     echoed,
     parse_iso,
+    terminal_safe,
 )
 from mcp_server.calls import TASK_TOOLS, admit_job_call, job_call_result, task_tool_for
 from mcp_server.errors import in_thread
@@ -58,7 +58,6 @@ POLL_INTERVAL_MS = 2_000
 # Jobs stay in the store until a person prunes them (`codex-async prune`): no expiry to announce.
 TTL_MS: int | None = None
 STATUS_MESSAGE_CHARS = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
 TaskStatus = Literal["working", "input_required", "completed", "failed", "cancelled"]
 
@@ -103,8 +102,9 @@ def wire_time(value: str | None) -> str | None:
 
 
 def one_line(text: str, limit: int = STATUS_MESSAGE_CHARS) -> str:
-    """codex's words made safe to show in a client's status line: one line, no control characters."""
-    flat = " ".join(_CONTROL.sub(" ", text).split())
+    """codex's words made safe to show in a client's status line: one line, every control and
+    format character shown visibly (line ends fold into spaces)."""
+    flat = terminal_safe(" ".join(text.split()))
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 

@@ -8,7 +8,7 @@ import os
 import sys
 from datetime import datetime
 
-from jobstore.cli.output import Column, say, say_json, table, terminal_width
+from jobstore.cli.output import Column, say, say_json, say_output_line, table, terminal_width
 from jobstore.errors import InvalidInput
 from jobstore.options import ReviewOptions, RunOptions
 from jobstore.record import JobEntry, JobRecord, parse_iso
@@ -73,7 +73,7 @@ def show(store: JobStore, args: argparse.Namespace) -> int:
         say_json({**record.to_dict(), "worktree_bytes": store.worktree_size(args.job_id)})
     if not args.json:
         for line in store.rendered_tail(args.job_id, args.tail):
-            say(line.text)
+            say_output_line(line)
     return 0
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from jobstore.cli.output import say, say_json, say_json_line
+from jobstore.cli.output import say, say_json, say_json_line, say_output_line
 from jobstore.events import RenderedLine, render_line
 from jobstore.record import JobRecord
 from jobstore.states import JobStatus
@@ -39,7 +39,7 @@ def _print(lines: list[RenderedLine], args: argparse.Namespace) -> None:
         if args.json:
             say_json_line({"kind": line.kind, "text": line.text})
         else:
-            say(line.text)
+            say_output_line(line)
 
 
 def _stopped(job_id: str, args: argparse.Namespace) -> int:

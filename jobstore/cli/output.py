@@ -14,12 +14,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from jobstore.events import RenderedLine
 from jobstore.sanitize import json_for_terminal, terminal_safe
+
+_DIM, _PLAIN = "\x1b[2m", "\x1b[0m"
 
 
 def say(text: str, *, multiline: bool = False, file: TextIO | None = None) -> None:
     """Print one line (or a block, with `multiline`) of text that may hold stored strings."""
     print(terminal_safe(text, multiline=multiline), file=file or sys.stdout, flush=True)
+
+
+def say_output_line(line: RenderedLine) -> None:
+    """One rendered line of a job's output. codex's own notices (start-up warnings) are
+    folded onto one line of the terminal and dimmed there, so they do not crowd its output."""
+    if line.kind != "notice":
+        say(line.text)
+        return
+    folded = fit(terminal_safe(line.text), terminal_width())
+    # Our escape codes around text made safe first: codex's text never carries its own.
+    print(f"{_DIM}{folded}{_PLAIN}" if sys.stdout.isatty() else folded, flush=True)
 
 
 def say_json(data: Any) -> None:

@@ -11,6 +11,8 @@ Behaviour is chosen by words in the prompt:
   bigline=N    after turn.started, print N MiB of "x" without a newline (the line ends only when
                the turn goes on: combine with sleep=S to keep it unfinished while the job runs)
   silent       print nothing at all and sleep (sleep=S seconds, else 300) before answering
+  untilfile    mid-turn, wait until a file named `release` appears in codex's folder (at most
+               sleep=S seconds, else 60): a job that ends when the test says, not after a delay
 A million lines: lines=1000000. A job silent after its start: sleep=S (one item.started, then quiet).
 Environment: FAKE_CODEX_VERSION (default 0.169.0), FAKE_CODEX_ARGV_LOG (append argv as JSON),
 FAKE_CODEX_SLEEP=N (sleep=N for every run), FAKE_CODEX_LENIENT=1 (accept a prompt not after `--`,
@@ -128,7 +130,7 @@ def main() -> int:
     nap = number_after("sleep=", prompt) or os.environ.get("FAKE_CODEX_SLEEP")
     if "silent" in prompt:
         nap = None
-    if nap or "child" in prompt:
+    if nap or "child" in prompt or "untilfile" in prompt:
         command = {
             "id": "item_1",
             "type": "command_execution",
@@ -143,7 +145,12 @@ def main() -> int:
 
             subprocess.Popen(["sleep", "300"], start_new_session=True)
             subprocess.Popen(["sleep", "301"])
-        time.sleep(float(nap) if nap else 300)
+        if "untilfile" in prompt:
+            deadline = time.monotonic() + (float(nap) if nap else 60)
+            while not os.path.exists("release") and time.monotonic() < deadline:
+                time.sleep(0.05)
+        else:
+            time.sleep(float(nap) if nap else 300)
         if big:
             sys.stdout.write("\n")  # the long line ends here
         emit({"type": "item.completed", "item": {**command, "exit_code": 0, "status": "completed"}})

@@ -6,12 +6,13 @@ import threading
 from pathlib import Path
 
 from jobstore import JobStatus, JobStore, RunOptions
+from jobstore.cut_lines import CUT_END_BYTES
 from jobstore.output_file import MAX_LINE_CHARS, OutputFollower, read_tail
 from tests.helpers import wait_until
 
 MiB = 1024 * 1024
-# What a capped line may be: its first MAX_LINE_CHARS characters and a note of what was cut.
-CAPPED = MAX_LINE_CHARS + 100
+# What a capped line may be: its first MAX_LINE_CHARS characters, a note of what was cut, its end.
+CAPPED = MAX_LINE_CHARS + 100 + CUT_END_BYTES
 
 
 def proc_status(pid: int) -> dict[str, str]:
@@ -70,7 +71,7 @@ def test_the_follower_holds_a_capped_part_of_a_huge_line(tmp_path: Path) -> None
     lines = follower.read_new()
     assert len(lines) == 2 and lines[1] == "after"
     assert lines[0].startswith("xxxx") and len(lines[0]) <= CAPPED
-    assert lines[0].endswith("more bytes]")
+    assert f"cut: the line has {24 * MiB:,} bytes" in lines[0]
 
 
 def test_read_tail_caps_a_huge_last_line(tmp_path: Path) -> None:

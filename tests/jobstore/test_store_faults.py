@@ -125,5 +125,6 @@ def test_a_runner_whose_store_was_deleted_exits(store: JobStore, workdir: Path) 
     to record an end it has nowhere to write."""
     job = store.start(RunOptions.checked(prompt="short sleep=1", cwd=str(workdir)))
     record = wait_until(lambda: (r := store.read_record(job.job_id)).codex_pid and r)
-    shutil.rmtree(store.root)
+    # The runner may write while the store goes (rmtree then meets a new file): remove until gone.
+    wait_until(lambda: shutil.rmtree(store.root, ignore_errors=True) or not store.root.exists())
     wait_until(lambda: not is_alive(record.pid, record.pid_started_at), timeout=30)

@@ -59,9 +59,9 @@ def test_settings_defaults_and_values(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("CODEX_ASYNC_MAX_JOBS", "0", "must be greater than zero"),
+        ("CODEX_ASYNC_MAX_JOBS", "0", "is out of range; use a whole number greater"),
         ("CODEX_ASYNC_MAX_JOBS", "two", "is not a whole number"),
-        ("CODEX_ASYNC_CANCEL_GRACE", "nan", "must be greater than zero"),
+        ("CODEX_ASYNC_CANCEL_GRACE", "nan", "is out of range; use a number greater"),
         ("CODEX_ASYNC_MAX_POLICY", "yolo", "is not a valid policy"),
         ("CODEX_ASYNC_LOG_LEVEL", "loud", "is not a valid log level"),
     ],

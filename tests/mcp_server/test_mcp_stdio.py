@@ -148,7 +148,8 @@ async def test_jobs_survive_a_killed_server(env: dict[str, str], workdir: Path) 
         server_pid = (await call_ok(session, "ping"))["server_pid"]
         ok = await start(session, workdir, "finishes fine")
         failed = await start(session, workdir, "this will fail")
-        slow = await start(session, workdir, "outlives the server sleep=2.5")
+        # Ends only when `release` appears, whatever the machine's load: still running below.
+        slow = await start(session, workdir, "outlives the server untilfile")
         await wait_done(session, ok["job_id"])
         await wait_done(session, failed["job_id"])
         await poll_until(session, slow["job_id"], lambda r: r["commands"])
@@ -165,6 +166,7 @@ async def test_jobs_survive_a_killed_server(env: dict[str, str], workdir: Path) 
         assert error["status"] == "error" and error["exit_code"] == 1
         running = await call_ok(session, "codex_poll", {"job_id": slow["job_id"]})
         assert running["status"] == "running", running  # its runner is detached: it carries on
+        (workdir / "release").touch()
         ended = await wait_done(session, slow["job_id"])
         assert ended["status"] == "done" and ended["exit_code"] == 0
 
@@ -244,7 +246,7 @@ def test_stdout_carries_only_the_protocol(env: dict[str, str], tmp_path: Path) -
             "is not a valid policy; use one of: suggest, auto-edit, full-auto",
         ),
         ("CODEX_ASYNC_MAX_POLICY", "auto_edit", "is not a valid policy"),
-        ("CODEX_ASYNC_MAX_JOBS", "0", "must be greater than zero"),
+        ("CODEX_ASYNC_MAX_JOBS", "0", "is out of range"),
     ],
 )
 def test_invalid_settings_refuse_to_start(

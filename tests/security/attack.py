@@ -19,6 +19,9 @@ HOSTILE = {
     "del-and-cr": "safe\x7f\rOVERWRITTEN",
     "bidi-override": "invoice\u202egnp.exe\u2066x\u2069",
     "bell-backspace": "\x07\x08\x08\x0bvt\x0cff",
+    # Tag characters spell words a model reads and a person never sees ("ign", as in "ignore ...").
+    "tag-characters": "ok" + "".join(chr(0xE0000 + ord(c)) for c in "ign"),
+    "zero-width": "pa\u200bss\u200dword\ufeff",
 }
 
 _BIDI_AND_SEPARATORS = {
@@ -33,12 +36,17 @@ _BIDI_AND_SEPARATORS = {
 
 
 def unsafe_characters(text: str) -> list[str]:
-    """Characters a terminal would act on rather than show: C0 but tab and newline, DEL, C1,
-    bidi controls and line separators."""
+    """Characters a terminal would act on rather than show, or that show nothing: C0 but tab
+    and newline, DEL, C1, bidi controls, line separators, every format character (Cf)."""
     bad = []
     for char in text:
         code = ord(char)
-        if (code < 0x20 and char not in "\t\n") or 0x7F <= code < 0xA0 or code in _BIDI_AND_SEPARATORS:
+        if (
+            (code < 0x20 and char not in "\t\n")
+            or 0x7F <= code < 0xA0
+            or code in _BIDI_AND_SEPARATORS
+            or unicodedata.category(char) == "Cf"
+        ):
             bad.append(f"U+{code:04X} {unicodedata.name(char, '')}")
     return bad
 

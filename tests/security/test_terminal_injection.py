@@ -112,7 +112,7 @@ def test_the_sanitiser_covers_every_control_character() -> None:
     assert "\n" in terminal_safe(text, multiline=True)
     assert terminal_safe("\x1b[31m") == "\u241b[31m"
     assert terminal_safe("\x9b") == "\\x9b" and terminal_safe("\x7f") == "\u2421"
-    assert terminal_safe("\u202e") == "\\u202e"
+    assert terminal_safe("\u202e") == "<U+202E>"
     # Ordinary text, accents, emoji with joiners and CJK pass unchanged.
     plain = "café 👩\u200d💻 漢字 tab\there"
     assert terminal_safe(plain) == plain

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -500,3 +502,16 @@ def as_worktree_job(demo: DemoStore, name: str) -> str:
     )
     write_worktree_diff(demo.store.layout, job_id, ended)
     return job_id
+
+
+@asynccontextmanager
+async def job_output_open(store: JobStore, job_id: str) -> AsyncIterator[tuple[Any, Any]]:
+    """codex-tui on `store` (clock now) with the output of `job_id` shown: (pilot, its OutputLog)."""
+    from tui.widgets.output_log import OutputLog
+
+    app = CodexTuiApp(tui_config(store.root, now=datetime.now(UTC)), store=store)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        app.jobs_screen.open_job(job_id)
+        await settle(pilot)
+        yield pilot, app.query_one(OutputLog)

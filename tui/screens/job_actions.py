@@ -14,6 +14,7 @@ The dialogs are imported when first opened, not with the app: together they cost
 
 from __future__ import annotations
 
+import html
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -103,9 +104,13 @@ class JobActions:
         program = shutil.which("notify-send")
         if program is None:
             return False
-        body = f"{row.job_id} · {terminal_safe(row.project)}: {fmt.one_line(row.first_line, 100)}"
+        # The notification spec lets a daemon render markup in the body (<a href>, <img>):
+        # codex's text, made visible first, is escaped so that it shows as typed.
+        body = html.escape(
+            f"{row.job_id} · {terminal_safe(row.project)}: {fmt.one_line(row.first_line, 100)}"
+        )
         try:
-            # argv, never a shell; the text is made safe. Not waited for.
+            # argv, never a shell. Not waited for.
             subprocess.Popen(
                 [program, "--app-name=codex-tui", title, body],
                 stdin=subprocess.DEVNULL,

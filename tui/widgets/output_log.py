@@ -75,6 +75,10 @@ class OutputLog(ScrollView, can_focus=True):
     OutputLog > .output--current {
         background: $accent 35%;
     }
+    OutputLog > .output--notice {
+        color: $foreground 40%;
+        text-style: italic;
+    }
     """
 
     BINDINGS = [
