@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from jobstore import fsio, zygote_client
-from jobstore.errors import JobStoreError, StoreWriteError
+from jobstore.errors import JobStoreError, StoreRefused, StoreWriteError
 from jobstore.layout import FileKind
 from jobstore.processes import (
     is_alive,
@@ -115,7 +115,10 @@ class Scheduler:
         if max_jobs is not None:
             check_max_jobs(max_jobs)
         with fsio.file_lock(self.layout.scheduler_lock):
-            known = self.store_settings()
+            try:
+                known = self.store_settings()
+            except StoreRefused:  # damaged settings: configuring is how they are fixed
+                known = StoreSettings(self.seed_max_jobs)
             settings = StoreSettings(
                 known.max_jobs if max_jobs is None else max_jobs,
                 known.worktree if worktree is None else worktree,
