@@ -37,6 +37,8 @@ from jobstore.ids import is_job_id
 from jobstore.layout import FileKind, StoreFile
 from jobstore.options import (
     APPROVAL_POLICIES,
+    ASKING_POLICIES,
+    CODEX_PATHS,
     DEFAULT_APPROVAL_POLICY,
     REASONING_EFFORTS,
     SANDBOXES,
@@ -51,6 +53,7 @@ from jobstore.sessions import SessionInfo
 from jobstore.settings import ENV_MAX_POLICY, LOG_LEVELS, NO_POLICY_CAP, Settings
 from jobstore.states import LISTABLE_STATUSES, UNREADABLE, JobStatus
 from jobstore.store import CancelOutcome, JobStore
+from jobstore.talk import DECISION_CHOICES, Question, TalkOutcome
 from jobstore.watch import JobWakeup
 
 if TYPE_CHECKING:
@@ -87,6 +90,9 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "APPROVAL_POLICIES",
+    "ASKING_POLICIES",
+    "CODEX_PATHS",
+    "DECISION_CHOICES",
     "DEFAULT_APPROVAL_POLICY",
     "ENV_MAX_POLICY",
     "LISTABLE_STATUSES",
@@ -114,6 +120,7 @@ __all__ = [
     "LineKind",
     "OutputFile",
     "OutputFollower",
+    "Question",
     "RawLine",
     "RenderedLine",
     "ReviewOptions",
@@ -126,6 +133,7 @@ __all__ = [
     "StoreRefused",
     "StoreWriteError",
     "Summary",
+    "TalkOutcome",
     "Tail",
     "Turn",
     "UnreadableJob",

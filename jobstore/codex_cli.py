@@ -14,9 +14,10 @@ import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from jobstore.errors import CodexUnavailable
-from jobstore.options import POLICY_SANDBOX, ReviewOptions, RunOptions
+from jobstore.options import ASKING_POLICIES, POLICY_SANDBOX, ReviewOptions, RunOptions, effective_sandbox
 
 MIN_VERSION = (0, 125, 0)
 PROBE_TIMEOUT_SECONDS = 30
@@ -73,7 +74,7 @@ def probe_codex(codex_bin: str | None = None) -> CodexInfo:
         cached = _cache.get(key)
     if cached is not None:
         return cached
-    version_out = _run_probe([path, "--version"])
+    version_out = run_probe([path, "--version"])
     match = _VERSION_RE.search(version_out)
     if not match:
         raise CodexUnavailable(f"cannot tell the version of codex at {path}: {version_out!r}")
@@ -83,7 +84,7 @@ def probe_codex(codex_bin: str | None = None) -> CodexInfo:
             f"codex {'.'.join(map(str, version))} at {path} is too old; this tool needs "
             f"{'.'.join(map(str, MIN_VERSION))} or newer (`npm install -g @openai/codex@latest`)"
         )
-    flags = frozenset(_FLAG_RE.findall(_run_probe([path, "exec", "--help"])))
+    flags = frozenset(_FLAG_RE.findall(run_probe([path, "exec", "--help"])))
     if "--json" not in flags:
         raise CodexUnavailable(f"codex at {path} has no `exec --json`; upgrade it")
     info = CodexInfo(path, version, version_out.strip(), flags)
@@ -92,7 +93,7 @@ def probe_codex(codex_bin: str | None = None) -> CodexInfo:
     return info
 
 
-def _run_probe(argv: list[str]) -> str:
+def run_probe(argv: list[str]) -> str:
     try:
         done = subprocess.run(
             argv,
@@ -183,3 +184,23 @@ def build_review_argv(
         via_stdin = prompt_needs_stdin(options.prompt)
         argv += _prompt_args(options.prompt, via_stdin)
     return argv, via_stdin
+
+
+def build_app_server_command(info: CodexInfo, options: RunOptions) -> dict[str, Any]:
+    """What a run through the app-server needs (command.json): the argv, the thread's
+    settings (the runner adds its cwd: a step before codex may move it), the session to
+    resume, the turn's input and settings. Only the asking policies let codex ask; the
+    others never do, as with exec."""
+    policy = options.approval_policy if options.approval_policy in ASKING_POLICIES else "never"
+    thread: dict[str, Any] = {
+        "approvalPolicy": policy,
+        "sandbox": effective_sandbox(options.approval_policy, options.sandbox),
+    }
+    if options.model:
+        thread["model"] = options.model
+    turn: dict[str, Any] = {"effort": options.reasoning_effort} if options.reasoning_effort else {}
+    return {
+        "argv": [info.path, "app-server"],
+        "stdin": None,
+        "app_server": {"thread": thread, "resume": options.session_id, "input": options.prompt, "turn": turn},
+    }

@@ -14,7 +14,9 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import psutil
 
@@ -39,6 +41,27 @@ SUMMARY_EVERY_SECONDS = 0.5
 # The parser sees whole events up to this size; longer lines are cut (and counted).
 MAX_EVENT_BYTES = 1024 * 1024
 _MAX_COMMAND_BYTES = 4 * 1024 * 1024
+
+
+@contextlib.contextmanager
+def signals_wake(wakeup: Wakeup) -> Iterator[Callable[[], None]]:
+    """Signals to this process (a cancel) wake `wakeup` through the wakeup fd; yields the call
+    that forgets the signals seen (the handlers have noted them)."""
+    signal_read, signal_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    previous_wakeup_fd = signal.set_wakeup_fd(signal_write)
+
+    def forget() -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(signal_read, 512):
+                pass
+
+    try:
+        wakeup.watch_fd(signal_read)
+        yield forget
+    finally:
+        signal.set_wakeup_fd(previous_wakeup_fd)
+        os.close(signal_read)
+        os.close(signal_write)
 
 
 def _earliest(tick: float | None, *deadlines: float | None) -> float | None:
@@ -70,8 +93,6 @@ class CodexExec:
         layout, job_id = life.layout, life.job_id
         # Every file of the job is opened without following a symlink, and only if ours.
         command = json.loads(fsio.read_file(layout.command(job_id), limit=_MAX_COMMAND_BYTES))
-        argv: list[str] = command["argv"]
-        stdin_path = layout.prompt_file(job_id) if command.get("stdin") else None
         out_fd = fsio.open_file(layout.output(job_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:
             # Pre-created private, so codex's own write of it does not follow the umask.
@@ -85,27 +106,35 @@ class CodexExec:
                 max_line_bytes=MAX_EVENT_BYTES,
                 max_line_chars=MAX_EVENT_BYTES,
             )
-            stdin = fsio.open_file(stdin_path, os.O_RDONLY) if stdin_path else subprocess.DEVNULL
-            try:
-                self.proc = subprocess.Popen(
-                    argv,
-                    stdin=stdin,  # never a pipe: codex would wait on it
-                    stdout=out_fd,
-                    stderr=out_fd,
-                    cwd=life.cwd,
-                    env=env,
-                    start_new_session=True,  # its own process group: cancel signals the group
-                    close_fds=True,
-                )
-            finally:
-                if stdin_path:
-                    os.close(stdin)
+            self.proc = self.spawn(life, command, out_fd, env)
         finally:
             os.close(out_fd)
         # codex is our unreaped child: its pid cannot be reused, so this start time is its own.
         self.started_at = start_time_of(self.proc.pid)
         life.write(None, codex_pid=self.proc.pid, codex_pgid=self.proc.pid, codex_started_at=self.started_at)
         return True
+
+    def spawn(
+        self, life: JobLife, command: dict[str, Any], out_fd: int, env: dict[str, str]
+    ) -> subprocess.Popen[bytes]:
+        """codex exec, its stdout and stderr appended to the output, its prompt (if not in
+        its argv) on stdin."""
+        stdin_path = life.layout.prompt_file(life.job_id) if command.get("stdin") else None
+        stdin = fsio.open_file(stdin_path, os.O_RDONLY) if stdin_path else subprocess.DEVNULL
+        try:
+            return subprocess.Popen(
+                command["argv"],
+                stdin=stdin,  # never a pipe: codex would wait on it
+                stdout=out_fd,
+                stderr=out_fd,
+                cwd=life.cwd,
+                env=env,
+                start_new_session=True,  # its own process group: cancel signals the group
+                close_fds=True,
+            )
+        finally:
+            if stdin_path:
+                os.close(stdin)
 
     # ----------------------------------------------------------------- follow
 
@@ -117,48 +146,44 @@ class CodexExec:
         assert self.proc is not None and self.follower is not None, "codex was not started"
         proc, follower = self.proc, self.follower
         cancel_deadline: float | None = None
-        with Wakeup() as wakeup:
-            signal_read, signal_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-            previous_wakeup_fd = signal.set_wakeup_fd(signal_write)
-            try:
-                wakeup.watch_fd(signal_read)
-                wakeup.watch_process(proc.pid)
-                wakeup.watch_path(life.layout.output(life.job_id), inotify.IN_MODIFY)
-                wakeup.watch_path(
-                    life.layout.job_dir(life.job_id), inotify.IN_CREATE | inotify.IN_MOVED_TO, folder=True
-                )
-                # Without inotify or pidfds, look again at this pace.
-                fallback_tick = None if wakeup.reliable else FALLBACK_TICK_SECONDS
-                while True:
-                    returncode = proc.poll()
-                    if returncode is not None:
-                        self._drain(life)
-                        return codex_outcome(
-                            returncode,
-                            self.summary,
-                            cancel_requested=life.cancel.requested(),
-                            last_raw_line=self.last_raw_line,
-                        )
-                    before = follower.offset
-                    self._consume(life, follower.read_new())
-                    # A read that filled its budget left more to read: look again at once.
-                    backlog = follower.offset - before >= follower.max_read_bytes
-                    if cancel_deadline is None and life.cancel.requested():
-                        cancel_deadline = time.monotonic() + life.port.cancel_grace
-                        self._signal_quietly(life, signal.SIGTERM)
-                    elif cancel_deadline is not None and time.monotonic() >= cancel_deadline:
-                        self._signal_quietly(life, signal.SIGKILL)
-                        cancel_deadline = float("inf")
-                    summary_due = self.write_summary(life)
-                    wakeup.wait(0 if backlog else _earliest(fallback_tick, summary_due, cancel_deadline))
-                    wakeup.clear()
-                    with contextlib.suppress(BlockingIOError):
-                        while os.read(signal_read, 512):
-                            pass
-            finally:
-                signal.set_wakeup_fd(previous_wakeup_fd)
-                os.close(signal_read)
-                os.close(signal_write)
+        with Wakeup() as wakeup, signals_wake(wakeup) as forget_signals:
+            wakeup.watch_process(proc.pid)
+            wakeup.watch_path(life.layout.output(life.job_id), inotify.IN_MODIFY)
+            wakeup.watch_path(
+                life.layout.job_dir(life.job_id), inotify.IN_CREATE | inotify.IN_MOVED_TO, folder=True
+            )
+            # Without inotify or pidfds, look again at this pace.
+            fallback_tick = None if wakeup.reliable else FALLBACK_TICK_SECONDS
+            while True:
+                returncode = proc.poll()
+                if returncode is not None:
+                    self._drain(life)
+                    return codex_outcome(
+                        returncode,
+                        self.summary,
+                        cancel_requested=life.cancel.requested(),
+                        last_raw_line=self.last_raw_line,
+                    )
+                before = follower.offset
+                self._consume(life, follower.read_new())
+                # A read that filled its budget left more to read: look again at once.
+                backlog = follower.offset - before >= follower.max_read_bytes
+                cancel_deadline = self.escalate_cancel(life, cancel_deadline, life.cancel.requested())
+                summary_due = self.write_summary(life)
+                wakeup.wait(0 if backlog else _earliest(fallback_tick, summary_due, cancel_deadline))
+                wakeup.clear()
+                forget_signals()
+
+    def escalate_cancel(self, life: JobLife, deadline: float | None, requested: bool) -> float | None:
+        """A cancel's steps: SIGTERM to codex's tree when it is first seen, SIGKILL once the
+        grace is over. Returns the next deadline (inf: nothing more to do)."""
+        if deadline is None and requested:
+            self._signal_quietly(life, signal.SIGTERM)
+            return time.monotonic() + life.port.cancel_grace
+        if deadline is not None and time.monotonic() >= deadline:
+            self._signal_quietly(life, signal.SIGKILL)
+            return float("inf")
+        return deadline
 
     def _drain(self, life: JobLife) -> None:
         """Read codex's output to its very end (each read is bounded; a fast writer may have

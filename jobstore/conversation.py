@@ -52,6 +52,8 @@ class Turn:
     file_changes: tuple[tuple[str, str], ...] = ()  # (kind: add/update/delete/..., path)
     error: str | None = None
     job_id: str | None = None  # the store's job that was this turn, if any
+    # A person's messages steered into the running turn: (commands run before it, its text).
+    steered: tuple[tuple[int, str], ...] = ()
     # Records the reader did not understand, kept by name with how often they came.
     other: tuple[tuple[str, int], ...] = ()
 
@@ -77,7 +79,11 @@ def turn_of_job(record: JobRecord, summary: Summary | None, answer: str | None) 
     commands: tuple[CommandRun, ...] = ()
     changes: tuple[tuple[str, str], ...] = ()
     tokens = None
+    steered: tuple[tuple[int, str], ...] = ()
     if summary is not None:
+        steered = tuple(
+            (int(s.get("after_commands") or 0), str(s.get("text") or "")) for s in summary.steered
+        )
         commands = tuple(CommandRun(c.command, c.exit_code) for c in summary.commands)
         changes = tuple((c.get("kind", ""), c.get("path", "")) for c in summary.file_changes)
         tokens = total_tokens(summary.usage)
@@ -92,6 +98,7 @@ def turn_of_job(record: JobRecord, summary: Summary | None, answer: str | None) 
         file_changes=changes,
         error=record.error if record.status.is_terminal and record.status != JobStatus.DONE else None,
         job_id=record.job_id,
+        steered=steered,
     )
 
 

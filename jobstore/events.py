@@ -26,6 +26,7 @@ LineKind = Literal[
     "info",
     "notice",
     "raw",
+    "user",
 ]
 
 _ITEM_ALIASES = {"assistant_message": "agent_message", "local_shell_call": "command_execution"}
@@ -140,6 +141,10 @@ class Summary:
     errors: list[str] = field(default_factory=list)
     turn_completed: bool = False
     turn_failed: bool = False
+    turn_interrupted: bool = False
+    # Messages a person steered into the running turn, each with how many commands had
+    # run before it (where it was sent).
+    steered: list[dict[str, Any]] = field(default_factory=list)
     events: int = 0
     other_lines: int = 0
     _command_index: dict[str, int] = field(default_factory=dict, repr=False)
@@ -161,6 +166,8 @@ class Summary:
                 self.session_id = thread_id
         elif kind == "turn.started":
             self.turn_completed = False
+        elif kind == "turn.interrupted":
+            self.turn_interrupted = True
         elif kind == "turn.completed":
             self.turn_completed = True
             usage = event.get("usage")
@@ -210,6 +217,8 @@ class Summary:
                 ]
         elif itype == "error" and kind == "item.completed":
             self._error(_text(item.get("message")))
+        elif itype == "user_message" and kind == "item.completed" and len(self.steered) < _MAX_ERRORS_KEPT:
+            self.steered.append({"text": _text(item.get("text")), "after_commands": len(self.commands)})
 
     def _error(self, message: str) -> None:
         if message and len(self.errors) < _MAX_ERRORS_KEPT:
@@ -236,6 +245,8 @@ class Summary:
             "errors",
             "turn_completed",
             "turn_failed",
+            "turn_interrupted",
+            "steered",
             "events",
             "other_lines",
         ):
@@ -297,6 +308,8 @@ def render_event(event: dict[str, Any]) -> list[RenderedLine]:
         ]
     if kind == "turn.failed":
         return [RenderedLine("error", "turn failed: " + (_error_message(event.get("error")) or "?"))]
+    if kind == "turn.interrupted":
+        return [RenderedLine("info", "turn interrupted")]
     if kind == "error":
         return [RenderedLine("error", "error: " + _text(event.get("message")))]
     item = item_of(event)
@@ -310,6 +323,8 @@ def _render_item(item: dict[str, Any], kind: str) -> list[RenderedLine]:
     done = kind == "item.completed"
     if itype == "agent_message":
         return [RenderedLine("agent", t) for t in _text(item.get("text")).splitlines()] if done else []
+    if itype == "user_message":  # a person's message steered into the turn
+        return [RenderedLine("user", "» " + t) for t in _text(item.get("text")).splitlines()] if done else []
     if itype == "reasoning":
         return [RenderedLine("reasoning", t) for t in _text(item.get("text")).splitlines()] if done else []
     if itype == "command_execution":

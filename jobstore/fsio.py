@@ -159,9 +159,10 @@ def read_file(path: Path, *, limit: int) -> bytes:
         os.close(fd)
 
 
-def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = True, exclusive: bool = False) -> None:
     """Replace `path` with `data` in one step. `durable` fsyncs before the rename, so a
-    crash cannot leave an empty file behind the new name; job records always are."""
+    crash cannot leave an empty file behind the new name; job records always are.
+    `exclusive`: never replace; an existing `path` raises FileExistsError (nothing written)."""
     tmp = f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
     try:
         dir_fd = open_folder(path.parent)
@@ -180,7 +181,17 @@ def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = True) -> None
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)  # replaces a link, never follows it
+        if exclusive:
+            try:
+                os.link(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+            finally:
+                os.unlink(tmp, dir_fd=dir_fd)
+        else:
+            os.replace(
+                tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd
+            )  # replaces a link, never follows it
+    except FileExistsError:
+        raise
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp, dir_fd=dir_fd)

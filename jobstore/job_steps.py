@@ -10,12 +10,15 @@
 then, last step first, each step's cleanup (codex's leftovers stopped, the diff recorded),
 and the runner records the end and starts the next queued job.
 
-A new step goes into `job_steps()` at its place in the life: e.g. codex driven through its
-app-server (instead of the start and follow steps of `codex exec`).
+A new step goes into `job_steps()` at its place in the life. A worktree job prepares its own
+git worktree (`jobstore.job_worktree`) instead of a snapshot of the person's tree. codex runs
+as `codex exec --json` (`jobstore.codex_exec`) or through its app-server
+(`jobstore.codex_app_server`), as the job's record says: the same start and follow steps.
 """
 
 from __future__ import annotations
 
+from jobstore.codex_app_server import CodexAppServer
 from jobstore.codex_exec import CodexExec
 from jobstore.errors import JobStoreError, StoreRefused
 from jobstore.git import GitFailed, GitStopped
@@ -28,7 +31,7 @@ from jobstore.job_worktree import (
     record_worktree_plan,
     remove_worktree,
 )
-from jobstore.record import now_iso
+from jobstore.record import JobRecord, now_iso
 from jobstore.states import JobStatus
 from jobstore.worktree_diff import (
     CODEX_NEVER_STARTED,
@@ -126,7 +129,8 @@ class MakeWorktree:
 
 
 class StartCodex:
-    """codex spawned for the job (`codex exec --json`, its argv in the job's folder)."""
+    """codex spawned for the job (`codex exec --json` or `codex app-server`, its command in
+    the job's folder)."""
 
     cancellable = True
 
@@ -162,8 +166,9 @@ class FollowCodex:
         """Nothing: starting codex cleans up after codex."""
 
 
-def job_steps(*, worktree: bool = False) -> list[Step]:
-    """A job's life, in order (a worktree job prepares its own worktree instead of a snapshot)."""
-    codex = CodexExec()
-    prepare: Step = MakeWorktree() if worktree else SnapshotWorktree()
+def job_steps(record: JobRecord | None = None) -> list[Step]:
+    """A job's life, in order: codex driven the way the job's record says; a worktree job
+    prepares its own worktree instead of a snapshot."""
+    codex = CodexAppServer() if record is not None and record.codex_path == "app-server" else CodexExec()
+    prepare: Step = MakeWorktree() if record is not None and record.worktree else SnapshotWorktree()
     return [RecordIdentity(), prepare, StartCodex(codex), FollowCodex(codex)]

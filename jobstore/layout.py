@@ -12,6 +12,7 @@
   jobs/<job_id>/worktree.diff    what the working tree gained from the start to the end
   jobs/<job_id>/snapshot/        the snapshots' own git folder, index and objects, while the job runs
   jobs/<job_id>/cancel           present once a cancel was asked for
+  jobs/<job_id>/messages/        steer, interrupt, answer: one file a message, in order (messages.py)
   jobs/<job_id>/lock             flock for read-modify-write of meta.json
   jobs/.new-<job_id>/            a job being assembled; renamed into place with its record
   queue/<job_id>                 a job waiting for a slot (FIFO by id)
@@ -168,6 +169,9 @@ class StoreLayout:
 
     def cancel_marker(self, job_id: str) -> Path:
         return self.job_file(self.job_dir(job_id), FileKind.CANCEL_MARKER)
+
+    def messages_dir(self, job_id: str) -> Path:
+        return self.job_dir(job_id) / "messages"
 
     def snapshot_dir(self, job_id: str) -> Path:
         return self.job_file(self.job_dir(job_id), FileKind.SNAPSHOT)

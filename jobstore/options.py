@@ -27,8 +27,10 @@ from jobstore.ids import check_session_id
 from jobstore.record import JobRecord
 from jobstore.repository import in_git_repository
 
-# The policies users of the original design know, and what each allows.
-APPROVAL_POLICIES = ("suggest", "auto-edit", "full-auto")
+# The policies users of the original design know, and what each allows; and codex's own
+# two that ask a person (a command or patch codex wants waits for an answer: app-server only).
+APPROVAL_POLICIES = ("suggest", "auto-edit", "full-auto", "untrusted", "on-request")
+ASKING_POLICIES = ("untrusted", "on-request")
 DEFAULT_APPROVAL_POLICY = "auto-edit"
 SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
 REASONING_EFFORTS = ("minimal", "low", "medium", "high", "xhigh")
@@ -38,7 +40,13 @@ POLICY_SANDBOX = {
     "suggest": "read-only",
     "auto-edit": "workspace-write",
     "full-auto": "danger-full-access",
+    "untrusted": "workspace-write",
+    "on-request": "workspace-write",
 }
+# How a run drives codex: its app-server (JSON-RPC on stdio pipes: steer, interrupt,
+# questions) or `codex exec --json` (none of those). Reviews always run as exec.
+CODEX_PATHS = ("app-server", "exec")
+DEFAULT_CODEX_PATH = "app-server"
 _PERMISSIVENESS = {"read-only": 0, "workspace-write": 1, "danger-full-access": 2}
 
 MAX_PROMPT_BYTES = 512 * 1024
@@ -54,6 +62,10 @@ def _choice(name: str, value: object, valid: tuple[str, ...]) -> str:
 
 def check_approval_policy(value: object) -> str:
     return _choice("approval_policy", value, APPROVAL_POLICIES)
+
+
+def check_codex_path(value: object) -> str:
+    return _choice("codex_path", value, CODEX_PATHS)
 
 
 def check_sandbox(value: object) -> str | None:

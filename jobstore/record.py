@@ -76,6 +76,11 @@ class JobRecord:
     worktree_owner: str | None = None
     applied_at: str | None = None
     discarded_at: str | None = None
+    # How codex runs: "app-server" (it can be steered, interrupted, asked) or "exec" (None:
+    # a job of an older release, run as exec).
+    codex_path: str | None = None
+    # While the job is `waiting`: codex's question (read it as `jobstore.talk.Question`).
+    question: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -202,6 +207,14 @@ def _review(value: Any) -> str:
     return "" if ok else "not a review target"
 
 
+def _question(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        return "not a question"
+    return "longer than allowed" if len(json.dumps(value)) > _MAX_TEXT else ""
+
+
 def _extra(value: Any) -> str:
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         return "not an object"
@@ -244,6 +257,8 @@ _FIELD_CHECKS: dict[str, Callable[[Any], str]] = {
     "worktree_owner": _id(is_job_id),
     "applied_at": _iso,
     "discarded_at": _iso,
+    "codex_path": lambda value: "" if value in (None, "app-server", "exec") else "not app-server or exec",
+    "question": _question,
     "extra": _extra,
 }
 _REQUIRED = ("job_id", "status", "kind", "prompt", "cwd", "created_at")

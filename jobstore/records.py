@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from jobstore import fsio
 from jobstore.errors import JobNotFound, StoreRefused, StoreWriteError, UnreadableRecord
@@ -255,17 +256,23 @@ class Records:
             return job_id, staging
         raise StoreWriteError("could not find a free job id")
 
-    def stage_inputs(self, staging: Path, *, argv: list[str], stdin_text: str | None) -> None:
-        """The runner's inputs. Not records: only meta.json needs to be durable, and one
-        fsync is most of what a start costs."""
+    def stage_inputs(
+        self,
+        staging: Path,
+        *,
+        argv: list[str],
+        stdin_text: str | None,
+        app_server: dict[str, Any] | None = None,
+    ) -> None:
+        """The runner's inputs (`app_server`: what it asks codex's app-server for). Not
+        records: only meta.json needs to be durable, and one fsync is most of what a start costs."""
         prompt = self.layout.job_file(staging, FileKind.PROMPT)
         if stdin_text is not None:
             fsio.write_bytes_atomic(prompt, stdin_text.encode("utf-8"), durable=False)
-        fsio.write_json_atomic(
-            self.layout.job_file(staging, FileKind.COMMAND),
-            {"argv": argv, "stdin": prompt.name if stdin_text is not None else None},
-            durable=False,
-        )
+        command: dict[str, Any] = {"argv": argv, "stdin": prompt.name if stdin_text is not None else None}
+        if app_server is not None:
+            command["app_server"] = app_server
+        fsio.write_json_atomic(self.layout.job_file(staging, FileKind.COMMAND), command, durable=False)
         fsio.create_empty(self.layout.job_file(staging, FileKind.OUTPUT))
 
     def publish(self, record: JobRecord, staging: Path) -> None:

@@ -53,12 +53,12 @@ class Runner:
         with fsio.file_lock(self.port.layout.scheduler_lock):
             pass
         record = self.port.read()
-        if record.status != JobStatus.RUNNING:
+        if record.status != JobStatus.RUNNING:  # a job of ours is never waiting before it runs
             return 0  # cancelled or settled before we got here
         if record.pid != os.getpid():
             return 0  # the starter gave up on us (a late zygote fork) and spawned another
         self.life = JobLife(self.port, record, self.cancel)
-        outcome = walk(self.life, job_steps(worktree=record.worktree))
+        outcome = walk(self.life, job_steps(record))
         self.finish(outcome)
         return 1 if outcome.status == JobStatus.ERROR and outcome.exit_code is None else 0
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from jobstore import fsio, zygote_client
 from jobstore.errors import JobStoreError, StoreRefused, StoreWriteError
 from jobstore.layout import FileKind
+from jobstore.options import check_codex_path
 from jobstore.processes import (
     is_alive,
     marker_secret_of,
@@ -91,15 +92,14 @@ class Scheduler:
 
     # ------------------------------------------------------------- settings
 
-    def store_settings(self) -> StoreSettings:
-        """The store's settings as kept; the seed's job limit when it has none yet."""
-        return StoreSettings.load(self.layout.settings_file) or StoreSettings(self.seed_max_jobs)
-
     @property
     def max_jobs(self) -> int:
         """The store's job limit (the seed while the store has no settings yet)."""
-        settings = StoreSettings.load(self.layout.settings_file)
-        return settings.max_jobs if settings else self.seed_max_jobs
+        return self.settings().max_jobs
+
+    def settings(self) -> StoreSettings:
+        """The store's settings (the seed's while the store has none yet)."""
+        return StoreSettings.load(self.layout.settings_file) or StoreSettings(self.seed_max_jobs)
 
     def seed_settings(self) -> None:
         """Give a store without settings the seed's (a writer opening the store does this)."""
@@ -109,19 +109,25 @@ class Scheduler:
             if StoreSettings.load(self.layout.settings_file) is None:
                 StoreSettings(self.seed_max_jobs).save(self.layout.settings_file)
 
-    def configure(self, *, max_jobs: int | None = None, worktree: bool | None = None) -> StoreSettings:
-        """Change the store's settings for every process using it; a higher job limit starts
-        queued work at once, a lower one lets running jobs finish. A setting not given is kept."""
+    def configure(
+        self, *, max_jobs: int | None = None, codex_path: str | None = None, worktree: bool | None = None
+    ) -> StoreSettings:
+        """Change the store's settings for every process using it (those not given stay); a
+        higher job limit starts queued work at once, a lower one lets running jobs finish;
+        a codex path and the worktree default apply to runs started afterwards."""
         if max_jobs is not None:
             check_max_jobs(max_jobs)
+        if codex_path is not None:
+            check_codex_path(codex_path)
         with fsio.file_lock(self.layout.scheduler_lock):
             try:
-                known = self.store_settings()
-            except StoreRefused:  # damaged settings: configuring is how they are fixed
-                known = StoreSettings(self.seed_max_jobs)
+                current = self.settings()
+            except StoreRefused:  # damaged: this is how it is fixed (what is not given: the seed's)
+                current = StoreSettings(self.seed_max_jobs)
             settings = StoreSettings(
-                known.max_jobs if max_jobs is None else max_jobs,
-                known.worktree if worktree is None else worktree,
+                max_jobs if max_jobs is not None else current.max_jobs,
+                codex_path if codex_path is not None else current.codex_path,
+                worktree if worktree is not None else current.worktree,
             )
             settings.save(self.layout.settings_file)
             self._schedule_locked()
@@ -130,7 +136,7 @@ class Scheduler:
     # ------------------------------------------------------------ lost jobs
 
     def is_lost(self, record: JobRecord) -> bool:
-        return record.status == JobStatus.RUNNING and not job_alive(record)
+        return record.status.is_started and not job_alive(record)
 
     def reported(self, job_id: str) -> JobRecord:
         """The job's record as a read reports it: a `running` job whose processes are gone
@@ -313,7 +319,7 @@ class Scheduler:
                 continue
             if self.is_lost(record):
                 record = self._settle_one(job_id)
-            if record.status == JobStatus.RUNNING:
+            if record.status.is_started:
                 holding.add(job_id)
             else:
                 fsio.remove_if_exists(self.layout.running_marker(job_id))

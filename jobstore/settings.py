@@ -15,7 +15,9 @@ CODEX_ASYNC_SNAPSHOT_MAX_MB  files larger than this are left out of a job's git 
 The job limit belongs to the store, not to a process: `<root>/settings.json` holds it and
 every process using the store obeys it (servers, UIs, runners, `codex-async reconcile`
 from any shell). CODEX_ASYNC_MAX_JOBS (or JobStore's max_jobs) only seeds a store that has
-no settings yet; `codex-async config --max-jobs N` changes it afterwards. The same file says
+no settings yet; `codex-async config --max-jobs N` changes it afterwards. So does the way
+codex runs: `codex-async config --codex-path app-server|exec` (app-server, the default, is
+used when the installed codex has it; exec cannot be steered, interrupted or asked), and
 whether jobs run in a git worktree of their own by default (`codex-async config --worktree on`).
 """
 
@@ -31,7 +33,7 @@ from typing import Any
 from jobstore import fsio
 from jobstore.echo import echoed
 from jobstore.errors import InvalidInput, StoreRefused
-from jobstore.options import APPROVAL_POLICIES
+from jobstore.options import APPROVAL_POLICIES, CODEX_PATHS, DEFAULT_CODEX_PATH, check_codex_path
 
 ENV_HOME = "CODEX_ASYNC_HOME"
 ENV_MAX_JOBS = "CODEX_ASYNC_MAX_JOBS"
@@ -167,16 +169,20 @@ def check_max_jobs(value: object, what: str = "max_jobs") -> int:
     return value
 
 
+_KEYS = frozenset({"max_jobs", "codex_path", "worktree"})
+
+
 @dataclass(frozen=True)
 class StoreSettings:
     """The settings every process using a store obeys, kept in `<root>/settings.json`."""
 
     max_jobs: int
+    codex_path: str = DEFAULT_CODEX_PATH  # how new runs drive codex: see CODEX_PATHS
     # Whether a job runs in a git worktree of its own when its caller does not say.
     worktree: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"max_jobs": self.max_jobs, "worktree": self.worktree}
+        return {"max_jobs": self.max_jobs, "codex_path": self.codex_path, "worktree": self.worktree}
 
     @classmethod
     def load(cls, path: Path) -> StoreSettings | None:
@@ -188,16 +194,21 @@ class StoreSettings:
             return None
         try:
             data = json.loads(raw)
-            if not isinstance(data, dict) or set(data) not in ({"max_jobs"}, {"max_jobs", "worktree"}):
-                raise ValueError('it must hold exactly {"max_jobs": N, "worktree": true or false}')
+            # A store written before codex_path or worktree existed holds only some of them.
+            if not isinstance(data, dict) or "max_jobs" not in data or not set(data) <= _KEYS:
+                raise ValueError(
+                    f'it must hold {{"max_jobs": N, "codex_path": {"|".join(CODEX_PATHS)}, '
+                    '"worktree": true or false}'
+                )
+            codex_path = check_codex_path(data.get("codex_path", DEFAULT_CODEX_PATH))
             worktree = data.get("worktree", False)
             if not isinstance(worktree, bool):
                 raise ValueError("worktree must be true or false")
-            return cls(check_max_jobs(data["max_jobs"]), worktree)
+            return cls(check_max_jobs(data["max_jobs"]), codex_path, worktree)
         except (ValueError, UnicodeDecodeError) as exc:
             raise StoreRefused(
                 f"the store's settings {path} are damaged ({exc}); no job starts until they are "
-                "fixed: run `codex-async config --max-jobs N`"
+                "fixed: run `codex-async config --max-jobs N --codex-path app-server`"
             ) from None
 
     def save(self, path: Path) -> None:

@@ -36,18 +36,25 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from jobstore.codex_cli import CodexInfo, build_review_argv, build_run_argv, probe_codex
+from jobstore.app_server_schema import has_app_server
+from jobstore.codex_cli import (
+    CodexInfo,
+    build_app_server_command,
+    build_review_argv,
+    build_run_argv,
+    probe_codex,
+)
 from jobstore.echo import echoed
 from jobstore.errors import InvalidInput, JobNotFound, JobStoreError, UnreadableRecord
 from jobstore.events import RenderedLine, Summary, render_line
 from jobstore.ids import check_job_id
 from jobstore.layout import FileKind, StoreFile, StoreLayout
-from jobstore.options import ReviewOptions, RunOptions, check_absolute_path
+from jobstore.options import ASKING_POLICIES, ReviewOptions, RunOptions, check_absolute_path
 from jobstore.output_file import OutputFile, OutputFollower, Tail
 from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, now_iso, parse_iso
 from jobstore.records import Records
@@ -55,12 +62,21 @@ from jobstore.scheduler import CancelOutcome, Scheduler
 from jobstore.sessions import SessionIndex, SessionInfo
 from jobstore.settings import Settings, StoreSettings, check_cancel_grace
 from jobstore.states import LISTABLE_STATUSES, JobStatus
+from jobstore.talk import (
+    REPLY_TIMEOUT_SECONDS,
+    TalkOutcome,
+    Verb,
+    check_can_talk,
+    check_decision,
+    check_steer_text,
+    deliver,
+)
 from jobstore.watch import JobWakeup
 
 if TYPE_CHECKING:
     from jobstore.job_worktree import Applied
 
-__all__ = ["CancelOutcome", "JobStore", "SessionInfo", "UnreadableRecord", "check_limit"]
+__all__ = ["CancelOutcome", "JobStore", "SessionInfo", "TalkOutcome", "UnreadableRecord", "check_limit"]
 
 MAX_LIST_LIMIT = 10_000
 MAX_TAIL_LINES = 10_000
@@ -124,13 +140,16 @@ class JobStore:
 
     def store_settings(self) -> StoreSettings:
         """The settings every process using this store obeys (read, never written)."""
-        return self._scheduler.store_settings()
+        return self._scheduler.settings()
 
-    def configure(self, *, max_jobs: int | None = None, worktree: bool | None = None) -> StoreSettings:
+    def configure(
+        self, *, max_jobs: int | None = None, codex_path: str | None = None, worktree: bool | None = None
+    ) -> StoreSettings:
         """Change the store's settings for every process using it (queued work starts at
-        once under a higher limit; running jobs finish under a lower one)."""
+        once under a higher limit; running jobs finish under a lower one; the codex path,
+        `app-server` or `exec`, applies to runs started afterwards)."""
         self.ensure()
-        return self._scheduler.configure(max_jobs=max_jobs, worktree=worktree)
+        return self._scheduler.configure(max_jobs=max_jobs, codex_path=codex_path, worktree=worktree)
 
     def codex_info(self) -> CodexInfo:
         return probe_codex(self.codex_bin)
@@ -165,14 +184,17 @@ class JobStore:
         return self._records.job_ids()
 
     def list_jobs(self, limit: int = 20, status: str | None = None, cwd: str | None = None) -> list[JobEntry]:
-        """The newest `limit` jobs, optionally only those in `status` and/or under `cwd`."""
+        """The newest `limit` jobs, optionally only those in `status` and/or under `cwd`;
+        `waiting` jobs first (they need a person), then the others, newest first."""
         check_limit("limit", limit, MAX_LIST_LIMIT)
         if status is not None and status not in LISTABLE_STATUSES:
             valid = ", ".join(LISTABLE_STATUSES)
             raise InvalidInput(f"unknown status {echoed(status)}; valid values: {valid}")
         cwd_filter = os.path.realpath(check_absolute_path("cwd", cwd)) if cwd is not None else None
         out: list[JobEntry] = []
-        for job_id in self._candidate_ids(status):
+        waiting = self._waiting_ids() if status is None else []
+        candidates = self._candidate_ids(status)
+        for job_id in [*waiting, *(i for i in candidates if i not in waiting)] if waiting else candidates:
             entry = self.entry(job_id)
             if status is not None and entry.status != status:
                 continue
@@ -185,11 +207,20 @@ class JobStore:
                 break
         return out
 
+    def _waiting_ids(self) -> list[str]:
+        """Jobs waiting for an answer, newest first (they hold slots: only those are read)."""
+        waiting = []
+        for job_id in sorted(self._records.running_ids(), reverse=True):
+            with contextlib.suppress(JobStoreError):
+                if self._records.read(job_id).status == JobStatus.WAITING:
+                    waiting.append(job_id)
+        return waiting
+
     def _candidate_ids(self, status: str | None) -> list[str]:
         # Active jobs have markers: no need to read every record to find them.
         if status == JobStatus.QUEUED:
             return sorted(self._records.queued_ids(), reverse=True)
-        if status == JobStatus.RUNNING:
+        if status in (JobStatus.RUNNING, JobStatus.WAITING):  # both hold a slot
             return sorted(self._records.running_ids(), reverse=True)
         return self.job_ids()
 
@@ -326,15 +357,49 @@ class JobStore:
                 return shared
         return {}
 
+    def codex_path_for(self, info: CodexInfo, options: RunOptions) -> str:
+        """How a run goes: through codex's app-server when the store's setting says so and
+        the installed codex has one (`jobstore.app_server_schema`), else `codex exec`. A
+        policy that asks a person needs the app-server: refused (InvalidInput) without it."""
+        wanted = self.store_settings().codex_path
+        path = "app-server" if wanted == "app-server" and has_app_server(info) else "exec"
+        if path == "exec" and options.approval_policy in ASKING_POLICIES:
+            why = (
+                "the store runs codex as `codex exec` "
+                "(`codex-async config --codex-path app-server` changes that)"
+                if wanted == "exec"
+                else f"codex {info.version_string} at {info.path} has no usable app-server"
+            )
+            raise InvalidInput(
+                f"approval_policy {options.approval_policy!r} asks a person before codex acts, "
+                f"which needs codex's app-server, but {why}"
+            )
+        return path
+
     def _start_run(
-        self, info: CodexInfo, options: RunOptions, client: str | None, fields: dict[str, str] | None = None
+        self,
+        info: CodexInfo,
+        options: RunOptions,
+        client: str | None,
+        fields: Mapping[str, Any] | None = None,
     ) -> JobRecord:
+        path = self.codex_path_for(info, options)
+        app_server: dict[str, Any] | None = None
+        build: Callable[[Path], tuple[list[str], bool]]
+        if path == "app-server":
+            command = build_app_server_command(info, options)
+            app_server = command["app_server"]
+            build = lambda last: (command["argv"], False)  # noqa: E731 (the prompt goes in JSON)
+        else:
+            build = lambda last: build_run_argv(info, options, last_message_path=last)  # noqa: E731
         return self._create(
             kind="run",
             options=options,
             client=client,
+            codex_path=path,
             info=info,
-            build=lambda last: build_run_argv(info, options, last_message_path=last),
+            build=build,
+            app_server=app_server,
             fields=fields or {},
         )
 
@@ -344,6 +409,7 @@ class JobStore:
             kind="review",
             options=options,
             client=client,
+            codex_path="exec",  # reviews run as exec on either setting (no review/start)
             info=info,
             build=lambda last: build_review_argv(info, options, last_message_path=last),
         )
@@ -367,7 +433,9 @@ class JobStore:
         client: str | None,
         info: CodexInfo,
         build: Callable[[Path], tuple[list[str], bool]],
-        fields: dict[str, str] | None = None,
+        codex_path: str,
+        app_server: dict[str, Any] | None = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> JobRecord:
         """Write a new job for `options`; `build` makes codex's argv, given where codex's last
         message goes. A prompt too large for argv (a run's, a review's instructions) goes on stdin."""
@@ -375,7 +443,9 @@ class JobStore:
         job_id, staging = self._records.claim_staging()
         try:
             argv, via_stdin = build(self.layout.last_message(job_id))
-            self._records.stage_inputs(staging, argv=argv, stdin_text=options.prompt if via_stdin else None)
+            self._records.stage_inputs(
+                staging, argv=argv, stdin_text=options.prompt if via_stdin else None, app_server=app_server
+            )
             record = JobRecord(
                 job_id=job_id,
                 status=JobStatus.QUEUED,
@@ -383,10 +453,10 @@ class JobStore:
                 created_at=now_iso(),
                 codex_version=info.version_string,
                 client=client,
+                codex_path=codex_path,
                 **options.record_fields(),
+                **(fields or {}),  # a later turn's worktree: its session's
             )
-            for name, value in (fields or {}).items():  # a later turn's worktree: its session's
-                setattr(record, name, value)
             self._scheduler.admit(record, staging)
             if record.session_id:
                 self._sessions.append(record.session_id, job_id)
@@ -458,6 +528,40 @@ class JobStore:
         if not record.worktree_path or record.discarded_at is not None:
             return None
         return worktree_size(record.worktree_path)
+
+    # ------------------------------------------------ talking to a running job
+
+    def steer(self, job_id: str, text: str, *, timeout: float = REPLY_TIMEOUT_SECONDS) -> TalkOutcome:
+        """Send a person's message into the job's running turn (codex reads it as the turn's
+        newest user message and answers it). InvalidInput, nothing changed, for a job that
+        is queued, ended, run as exec, or between turns."""
+        return self._talk(job_id, "steer", timeout, text=check_steer_text(text))
+
+    def interrupt(self, job_id: str, *, timeout: float = REPLY_TIMEOUT_SECONDS) -> TalkOutcome:
+        """End the job's running turn: its commands are stopped and the job ends
+        `interrupted` (its session continues with a new turn, as after `done`)."""
+        outcome = self._talk(job_id, "interrupt", timeout)
+        if not outcome.handled:
+            return outcome
+        final = self.wait(job_id, self.cancel_grace + 3)
+        return TalkOutcome(final, True, outcome.message)
+
+    def answer(self, job_id: str, decision: str, *, timeout: float = REPLY_TIMEOUT_SECONDS) -> TalkOutcome:
+        """Answer the question a `waiting` job asks (`approve` or `deny`). The first answer
+        wins: a later one, or one to a job with no question, is "already answered"."""
+        return self._talk(job_id, "answer", timeout, decision=check_decision(decision))
+
+    def _talk(self, job_id: str, verb: Verb, timeout: float, **what: str) -> TalkOutcome:
+        check_job_id(job_id)
+        record = self.get(job_id)
+        check_can_talk(record, verb)
+        reply = deliver(self.layout, record, verb, timeout=timeout, **what)
+        if reply is None:
+            message = f"sent to job {job_id}; its runner has not handled it yet (it will, in order)"
+            return TalkOutcome(self.get(job_id), False, message)
+        if not reply.ok:
+            raise InvalidInput(f"job {job_id}: {reply.message}")
+        return TalkOutcome(self.get(job_id), True, f"job {job_id}: {reply.message}")
 
     def prune(self, older_than: timedelta) -> list[str]:
         """Delete jobs recorded as ended more than `older_than` ago (a worktree job's worktree

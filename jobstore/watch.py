@@ -10,6 +10,7 @@ timeout of their own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 from pathlib import Path
@@ -66,6 +67,11 @@ class Wakeup:
 
     def watch_fd(self, fd: int) -> None:
         self._epoll.register(fd, select.EPOLLIN)
+
+    def unwatch_fd(self, fd: int) -> None:
+        """Stop watching `fd` (e.g. a pipe at its end, which would stay readable)."""
+        with contextlib.suppress(OSError, ValueError):
+            self._epoll.unregister(fd)
 
     def wait(self, timeout: float | None) -> bool:
         """Sleep until something watched happens or `timeout` seconds pass (None: no limit)."""

@@ -11,17 +11,25 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
-from jobstore import APPROVAL_POLICIES, DEFAULT_APPROVAL_POLICY, REASONING_EFFORTS, SANDBOXES
+from jobstore import (
+    APPROVAL_POLICIES,
+    DECISION_CHOICES,
+    DEFAULT_APPROVAL_POLICY,
+    REASONING_EFFORTS,
+    SANDBOXES,
+)
 
 if TYPE_CHECKING:
     ApprovalPolicy = str
     Sandbox = str
     ReasoningEffort = str
+    Decision = str
 else:
     # Literal[("a", "b")] is Literal["a", "b"]: the store's tuples, in the store's order.
     ApprovalPolicy = Literal[APPROVAL_POLICIES]
     Sandbox = Literal[SANDBOXES]
     ReasoningEffort = Literal[REASONING_EFFORTS]
+    Decision = Literal[DECISION_CHOICES]
 
 MAX_WAIT_SECONDS = 600
 DEFAULT_WAIT_SECONDS = 50
@@ -35,7 +43,9 @@ MAX_BATCH = 100
 
 POLICY_DOC = (
     "auto-edit (default): codex edits files in cwd (workspace-write sandbox) and runs commands "
-    "without asking; suggest: read-only sandbox; full-auto: no sandbox at all"
+    "without asking; suggest: read-only sandbox; full-auto: no sandbox at all; untrusted: "
+    "workspace-write, and codex asks before any command that is not known safe (the job waits, "
+    "status waiting, for codex_answer); on-request: workspace-write, codex asks when it wants more"
 )
 
 # ---- the eight run parameters shared by codex_start, codex and codex_batch (batch: all but the
@@ -104,3 +114,11 @@ BaseArg = Annotated[str | None, Field(description="review the changes against th
 CommitArg = Annotated[str | None, Field(description="review the changes of this commit")]
 TitleArg = Annotated[str | None, Field(description="commit title to show (with commit)")]
 ReviewPromptArg = Annotated[str | None, Field(description="custom review instructions (instead of a target)")]
+
+# ---- talking to a running job
+SteerMessageArg = Annotated[
+    str, Field(description="your message to codex: it reads it in its running turn and answers it")
+]
+DecisionArg = Annotated[
+    Decision, Field(description="approve: codex does what it asked; deny: it does not, and goes on")
+]

@@ -19,10 +19,14 @@ from jobstore import (
     CodexUnavailable,
     JobEntry,
     JobRecord,
+    JobStatus,
     JobStore,
+    Question,
     SessionInfo,
+    TalkOutcome,
     parse_iso,
     read_worktree_diff,
+    terminal_safe,
     visible_data,
 )
 from mcp_server import __version__
@@ -41,10 +45,12 @@ from mcp_server.schemas import (
     ListResult,
     PingResult,
     PollView,
+    QuestionView,
     SessionEntry,
     SessionsResult,
     SessionTurn,
     StartResult,
+    TalkResult,
     WaitResult,
     WorktreeDiffView,
 )
@@ -80,9 +86,15 @@ def wait_hint(job_id: str) -> str:
 
 def next_hint(record: JobRecord) -> str:
     """What the calling model should do next with this job."""
+    question = Question.of(record)
+    if question is not None:
+        return (
+            f"{question.describe()}. Ask the person, then codex_answer(job_id={record.job_id!r}, "
+            "decision='approve' or 'deny'); the job waits until then"
+        )
     if not record.is_terminal:
         return wait_hint(record.job_id)
-    if record.status == "done" and record.session_id:
+    if record.status in (JobStatus.DONE, JobStatus.INTERRUPTED) and record.session_id:
         return (
             f"job ended ({record.status}). To follow up in the same codex session: "
             f"codex_start(prompt=..., cwd={record.cwd!r}, session_id={record.session_id!r})"
@@ -163,8 +175,43 @@ def _job_view(
         ],
         file_changes_total=len(summary.file_changes),
         usage=summary.usage,
+        question=question_view(record),
         next=next_text,
         **extra,
+    )
+
+
+def question_view(record: JobRecord) -> QuestionView | None:
+    """A waiting job's question, every string made terminal-safe (codex's text)."""
+    question = Question.of(record)
+    if question is None:
+        return None
+
+    def safe(text: str | None) -> str | None:
+        return None if text is None else terminal_safe(text)
+
+    waited = question.waiting_seconds()
+    return QuestionView(
+        kind=question.kind,
+        command=safe(question.command),
+        cwd=safe(question.cwd),
+        files=[terminal_safe(f) for f in question.files],
+        reason=safe(question.reason),
+        asked_at=question.asked_at,
+        waiting_seconds=None if waited is None else round(waited, 1),
+        text=question.describe(),
+    )
+
+
+def talk_result(outcome: TalkOutcome) -> TalkResult:
+    """What codex_steer, codex_interrupt and codex_answer return."""
+    record = outcome.record
+    return TalkResult(
+        job_id=record.job_id,
+        status=record.status.value,
+        handled=outcome.handled,
+        message=terminal_safe(outcome.message),
+        next=next_hint(record),
     )
 
 

@@ -53,6 +53,19 @@ class StartResult(_Result):
     next: str
 
 
+class QuestionView(_Result):
+    """What a waiting job's codex asks a person."""
+
+    kind: str = Field(description="command (run this command?) or file_change (apply this patch?)")
+    command: str | None
+    cwd: str | None
+    files: list[str] = Field(description="the files a patch changes")
+    reason: str | None
+    asked_at: str | None
+    waiting_seconds: float | None = Field(description="how long it has waited for an answer")
+    text: str = Field(description="the question in one line")
+
+
 class JobView(_Result):
     """A job as codex_poll and codex_wait show it."""
 
@@ -81,6 +94,9 @@ class JobView(_Result):
     file_changes: list[FileChange] = Field(description="the last files codex changed")
     file_changes_total: int
     usage: dict[str, int] | None = Field(description="token usage of the finished turn")
+    question: QuestionView | None = Field(
+        default=None, description="while status is waiting: what codex asks; answer it with codex_answer"
+    )
     next: str
 
 
@@ -129,7 +145,7 @@ class ListEntry(_Result):
 
 
 class ListResult(_Result):
-    jobs: list[ListEntry] = Field(description="newest first")
+    jobs: list[ListEntry] = Field(description="waiting jobs first (they need a person), then newest first")
     count: int
 
 
@@ -157,6 +173,18 @@ class DiscardResult(_Result):
     job_id: str
     removed: list[str] = Field(description="the worktree and branch removed (only the job's own)")
     message: str
+
+
+class TalkResult(_Result):
+    """What a steer, interrupt or answer did."""
+
+    job_id: str
+    status: JobStatusName
+    handled: bool = Field(
+        description="True once the job's runner carried it out; False: sent, and it will be, in order"
+    )
+    message: str
+    next: str
 
 
 class SessionTurn(_Result):

@@ -5,6 +5,12 @@ task created through one server process is answered by any other on the same sto
 a crash, a reconnect, `claude --continue`). How a job maps to a task:
 
 - `queued`, `running` -> `working`, with a statusMessage saying what codex is doing;
+- `waiting` (codex asks: run this command? apply this patch?) -> `input_required`, the
+  question in `inputRequests` as one form elicitation (`decision`: approve or deny), keyed
+  by job and question; `tasks/update` with its `inputResponses` answers it (accept with a
+  decision; decline: deny; cancel: no answer, the job goes on waiting). The first answer
+  wins: a later one, or one to a question already gone, is an error saying so;
+- `interrupted` -> `completed`, marked `isError` like `error` (its turn did not finish);
 - `done` -> `completed` with the result the inline tool returns;
 - `error`, `lost` (a failed turn ends `error`) -> `completed` with that same result marked
   `isError`: the model reads what went wrong (error, exit code, session) as it would inline,
@@ -35,11 +41,14 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 from pydantic.alias_generators import to_camel
 
 from jobstore import (
+    DECISION_CHOICES,
+    InvalidInput,
     JobNotFound,
     JobRecord,
     JobStatus,
     JobStore,
     JobStoreError,
+    Question,
     UnreadableRecord,
     echoed,
     parse_iso,
@@ -84,6 +93,7 @@ class TaskState(BaseModel):
     status_message: str | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    input_requests: dict[str, Any] | None = None
     result_type: str = Field(default="complete")
 
     @model_serializer(mode="wrap")
@@ -109,7 +119,11 @@ def one_line(text: str, limit: int = STATUS_MESSAGE_CHARS) -> str:
 
 
 def elapsed_text(record: JobRecord) -> str:
-    started = parse_iso(record.started_at)
+    return elapsed_since(record.started_at)
+
+
+def elapsed_since(moment: str | None) -> str:
+    started = parse_iso(moment)
     if started is None:
         return ""
     seconds = max(int((datetime.now(UTC) - started).total_seconds()), 0)
@@ -120,6 +134,9 @@ def status_message(store: JobStore, record: JobRecord) -> str | None:
     """What a person watching the task wants to read now. Reads the job's summary."""
     if record.status == JobStatus.QUEUED:
         return f"queued: waiting for a free slot (this store runs {store.max_jobs} codex jobs at once)"
+    question = Question.of(record)
+    if question is not None:
+        return one_line(f"waiting{elapsed_since(question.asked_at)}: {question.describe()}")
     if record.status == JobStatus.RUNNING:
         summary = store.summary(record.job_id)
         head = f"codex running{elapsed_text(record)}"
@@ -139,6 +156,8 @@ def status_message(store: JobStore, record: JobRecord) -> str | None:
 
 
 def task_status(record: JobRecord) -> TaskStatus:
+    if record.status == JobStatus.WAITING:
+        return "input_required"
     if not record.is_terminal:
         return "working"
     return "cancelled" if record.status == JobStatus.CANCELLED else "completed"
@@ -163,6 +182,7 @@ def task_state(store: JobStore, record: JobRecord, result_type: str) -> TaskStat
             answer.is_error = True
         result = answer.model_dump(by_alias=True, mode="json", exclude_none=True)
         result.pop("resultType", None)  # a tools/call result inside a task, not a response
+    question = Question.of(record)
     created = wire_time(record.created_at) or record.created_at
     updated = wire_time(record.finished_at or record.started_at or record.created_at) or created
     return TaskState(
@@ -172,8 +192,54 @@ def task_state(store: JobStore, record: JobRecord, result_type: str) -> TaskStat
         last_updated_at=updated,
         status_message=None if status == "completed" else status_message(store, record),
         result=result,
+        input_requests=input_requests(record.job_id, question) if question is not None else None,
         result_type=result_type,
     )
+
+
+DECISION_FIELD = "decision"
+
+
+def input_key(job_id: str, question: Question) -> str:
+    """The key of a question's input request: one per question, so a stale answer is known."""
+    return f"{job_id}-question-{question.id}"
+
+
+def input_requests(job_id: str, question: Question) -> dict[str, Any]:
+    """A waiting job's question as the one form elicitation a client shows its person."""
+    schema = {
+        "type": "object",
+        "properties": {
+            DECISION_FIELD: {
+                "type": "string",
+                "title": "Your answer",
+                "enum": list(DECISION_CHOICES),
+                "description": "approve: codex does it; deny: it does not, and goes on",
+            }
+        },
+        "required": [DECISION_FIELD],
+    }
+    params = {"mode": "form", "message": question.describe(), "requestedSchema": schema}
+    return {input_key(job_id, question): {"method": "elicitation/create", "params": params}}
+
+
+def decision_of(response: Any) -> str | None:
+    """The decision in an elicitation's answer: accept with a decision, decline is deny, a
+    cancel (dismissed) is none."""
+    if not isinstance(response, Mapping):
+        raise ValueError("an input response must be an elicitation result (action, content)")
+    action = response.get("action")
+    if action == "decline":
+        return "deny"
+    if action == "cancel":
+        return None
+    content = response.get("content")
+    decision = content.get(DECISION_FIELD) if isinstance(content, Mapping) else None
+    if action != "accept" or decision not in DECISION_CHOICES:
+        raise ValueError(
+            f"answer with action accept and {DECISION_FIELD} one of {', '.join(DECISION_CHOICES)}"
+        )
+    return str(decision)
 
 
 def client_label(context: Context) -> str:
@@ -250,8 +316,28 @@ class JobTasks(ServerExtension):
     async def update_task(
         self, ctx: ServerRequestContext[Any, Any], params: UpdateTaskParams
     ) -> dict[str, Any]:
-        # codex jobs never ask for input: nothing to answer, but the task must exist.
-        await self._read(params.task_id)
+        """Answer a waiting job's question with the response to its input request."""
+        record = await self._read(params.task_id)
+        for key, response in (params.input_responses or {}).items():
+            question = Question.of(record)
+            if question is None or key != input_key(record.job_id, question):
+                raise MCPError(
+                    code=mcp_types.INVALID_PARAMS,
+                    message=f"already answered: task {params.task_id} has no open question {key!r}",
+                )
+            try:
+                decision = decision_of(response)
+            except ValueError as exc:
+                raise MCPError(code=mcp_types.INVALID_PARAMS, message=str(exc)) from None
+            if decision is None:
+                continue  # dismissed: the question stays open
+            try:
+                outcome = await anyio.to_thread.run_sync(self.store.answer, params.task_id, decision)
+            except InvalidInput as exc:
+                raise MCPError(code=mcp_types.INVALID_PARAMS, message=str(exc)) from None
+            except JobStoreError as exc:
+                raise MCPError(code=mcp_types.INTERNAL_ERROR, message=str(exc)) from None
+            log.info("task %s: %s", params.task_id, outcome.message)
         return {}
 
     async def cancel_task(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> TaskState:

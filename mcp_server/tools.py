@@ -1,4 +1,4 @@
-"""The twelve tools, one function each: arguments in, one store call in a worker thread, a result
+"""The fifteen tools, one function each: arguments in, one store call in a worker thread, a result
 from convert.
 
 The store and the settings are injected (see mcp_server.lifespan), so each tool can also
@@ -27,6 +27,7 @@ from mcp_server.arguments import (
     BaseArg,
     CommitArg,
     CwdArg,
+    DecisionArg,
     EffortArg,
     FolderFilterArg,
     IncludeDiffArg,
@@ -39,6 +40,7 @@ from mcp_server.arguments import (
     ReviewPromptArg,
     SandboxArg,
     SessionArg,
+    SteerMessageArg,
     TailLinesArg,
     TimeoutArg,
     TitleArg,
@@ -57,6 +59,7 @@ from mcp_server.convert import (
     ping_result,
     sessions_result,
     start_result,
+    talk_result,
     wait_result,
 )
 from mcp_server.errors import in_thread
@@ -74,6 +77,7 @@ from mcp_server.schemas import (
     PollView,
     SessionsResult,
     StartResult,
+    TalkResult,
     WaitResult,
 )
 from mcp_server.waiting import wait_for_job
@@ -146,7 +150,8 @@ async def codex_list(
     *,
     store: InjectedStore,
 ) -> ListResult:
-    """List jobs, newest first, optionally only those in one status or under one folder.
+    """List jobs, waiting ones first (they need a person), then newest first, optionally only
+    those in one status or under one folder.
     Jobs whose record cannot be read are listed with status unreadable and the reason."""
     if cwd is not None and not os.path.isabs(os.path.expanduser(cwd)):
         raise ToolError(f"cwd {echoed(cwd)} is not an absolute path", log_level=logging.INFO)
@@ -189,6 +194,28 @@ async def codex_discard(job_id: JobIdArg, *, store: InjectedStore) -> DiscardRes
     job made; its record and recorded diff stay). Refused while the job runs."""
     removed = await in_thread(store.discard, job_id)
     return discard_result(job_id, removed)
+
+
+@tool(annotations={"title": "Steer a running codex job", "readOnlyHint": False, "openWorldHint": True})
+async def codex_steer(job_id: JobIdArg, message: SteerMessageArg, *, store: InjectedStore) -> TalkResult:
+    """Send a message into a running job's turn: codex reads it as the newest thing you said
+    and answers it in the same turn (a command it runs finishes first). For a job that is
+    queued, ended or between turns, an error says so and nothing changes."""
+    return talk_result(await in_thread(store.steer, job_id, message))
+
+
+@tool(annotations={"title": "Interrupt a codex job", "readOnlyHint": False, "destructiveHint": True})
+async def codex_interrupt(job_id: JobIdArg, *, store: InjectedStore) -> TalkResult:
+    """Interrupt a running job's turn: codex stops, the commands it started are stopped, and
+    the job ends interrupted. Its session goes on: codex_start(prompt, cwd, session_id=...)."""
+    return talk_result(await in_thread(store.interrupt, job_id))
+
+
+@tool(annotations={"title": "Answer a waiting codex job", "readOnlyHint": False, "openWorldHint": True})
+async def codex_answer(job_id: JobIdArg, decision: DecisionArg, *, store: InjectedStore) -> TalkResult:
+    """Answer the question of a waiting job (codex_poll shows it: a command to run, a patch
+    to apply). Ask the person first. The first answer wins; a later one is refused."""
+    return talk_result(await in_thread(store.answer, job_id, decision))
 
 
 @tool(annotations={"title": "Start a codex review", "readOnlyHint": False, "openWorldHint": True})
@@ -280,6 +307,9 @@ TOOLS = (
     codex_wait,
     codex_list,
     codex_cancel,
+    codex_steer,
+    codex_interrupt,
+    codex_answer,
     codex_review,
     codex_sessions,
     codex,

@@ -1,6 +1,8 @@
 """Pictures of codex-tui's views, taken from the real app on a demo store it builds.
 
-    .venv/bin/python screenshots/make_screenshots.py [OUT_DIR [VIEW_NAME...]]
+    .venv/bin/python screenshots/make_screenshots.py [OUT_DIR] [NAME ...]
+
+NAMEs (e.g. 19-steered 20-waiting) take only those pictures.
 
 Writes one SVG per view (Textual's own screenshot), and a PNG next to each when
 `rsvg-convert` is installed (`apt-get install librsvg2-bin`). The demo is the one the
@@ -40,6 +42,7 @@ class View:
     actions: tuple[Action, ...] = ()
     size: tuple[int, int] = (120, 35)
     empty_store: bool = False
+    talk: bool = False  # on the demo whose running job was steered and another job waits
     # Changes the demo store just before this view is taken (later views see the change too).
     prepare: Callable[[DemoStore], object] | None = None
 
@@ -108,7 +111,19 @@ def views(demo: DemoStore) -> list[View]:
             size=(60, 24),
         ),
         View(
-            "19-worktree-diff",
+            "19-steered",
+            "A running job steered: the person's message (») in its output, the next one typed (m)",
+            (open_job(jobs["running"]), ("m", *"run the whole suite too")),
+            talk=True,
+        ),
+        View(
+            "20-waiting",
+            "A job waiting for an answer: codex's question, how long it waits, Approve / Deny (+ / -)",
+            (open_job(jobs["waiting"]),),
+            talk=True,
+        ),
+        View(
+            "21-worktree-diff",
             "A worktree job's Diff tab: its worktree and branch, Apply (a) and Discard (x)",
             (open_job(jobs["payments_2"]), ("d",)),
             prepare=lambda demo: as_worktree_job(demo, "payments_2"),
@@ -153,18 +168,23 @@ def to_png(svg: Path) -> Path | None:
     return png
 
 
-async def main(out_dir: Path, only: tuple[str, ...] = ()) -> list[tuple[View, Path, Path | None]]:
+async def main(out_dir: Path, only: set[str]) -> list[tuple[View, Path, Path | None]]:
     """Take every view (or only the ones named) into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     taken = []
     with tempfile.TemporaryDirectory() as tmp:
-        demo = build_conversation_demo(Path(tmp))
-        for view in views(demo):
+        (Path(tmp) / "demo").mkdir()
+        (Path(tmp) / "talk").mkdir()
+        demo = build_conversation_demo(Path(tmp) / "demo")
+        talk_demo = build_conversation_demo(Path(tmp) / "talk", talk=True)
+        # The same names and ids in both: the views are listed from the talk one.
+        for view in views(talk_demo):
             if only and view.name not in only:
                 continue
+            shown = talk_demo if view.talk else demo
             if view.prepare is not None:
-                view.prepare(demo)
-            svg = await take(view, demo.store.root, out_dir)
+                view.prepare(shown)
+            svg = await take(view, shown.store.root, out_dir)
             taken.append((view, svg, to_png(svg)))
             print(f"{svg.name}: {view.title}")
     return taken
@@ -172,6 +192,6 @@ async def main(out_dir: Path, only: tuple[str, ...] = ()) -> list[tuple[View, Pa
 
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent
-    results: list[Any] = asyncio.run(main(target, tuple(sys.argv[2:])))
+    results: list[Any] = asyncio.run(main(target, set(sys.argv[2:])))
     if results and results[0][2] is None:
         print("rsvg-convert not found: SVG only (apt-get install librsvg2-bin for PNGs)")

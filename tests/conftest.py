@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jobstore import JobStatus, JobStore
+from jobstore import JobStore
 from tests.fakes import install_fake_codex
 
 
@@ -47,7 +47,7 @@ def stop_everything(store: JobStore) -> None:
             record = store.read_record(job_id)
         except Exception:
             continue
-        if record.status in (JobStatus.RUNNING, JobStatus.QUEUED):
+        if record.status.is_active:
             store.cancel(job_id, wait=10)
 
 

@@ -21,11 +21,13 @@ SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 # A mark per status; their colours come from the theme (tui.theme).
 STATUS_GLYPHS: dict[str, str] = {
     JobStatus.RUNNING: "●",
+    JobStatus.WAITING: "◆",
     JobStatus.QUEUED: "◌",
     JobStatus.DONE: "✓",
     JobStatus.ERROR: "✗",
     JobStatus.CANCELLED: "⊘",
     JobStatus.LOST: "?",
+    JobStatus.INTERRUPTED: "■",
     UNREADABLE: "!",
 }
 

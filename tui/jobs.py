@@ -21,6 +21,7 @@ from jobstore import (
     JobStatus,
     JobStore,
     JobStoreError,
+    Question,
     UnreadableJob,
     is_job_id,
     job_created_at,
@@ -29,12 +30,18 @@ from jobstore import (
 )
 
 _BY_NAME = {status.value: status for status in JobStatus}
-# The status bar's order: what runs, what waits, how jobs ended, then records that cannot be read.
+# The status bar's order: what needs a person, what runs, what waits, how jobs ended, then
+# records that cannot be read.
 STATUSES: tuple[str, ...] = (
-    *sorted((s for s in JobStatus if s.is_active), key=lambda s: s != JobStatus.RUNNING),
+    *sorted(
+        (s for s in JobStatus if s.is_active), key=lambda s: (s != JobStatus.WAITING, s != JobStatus.RUNNING)
+    ),
     *(s for s in JobStatus if s.is_terminal),
     UNREADABLE,
 )
+# Statuses the status bar shows only while some job has them (rare, and one needs a person:
+# it stands out by appearing), so the usual line keeps its room.
+SHOWN_WHEN_ANY = frozenset({JobStatus.WAITING.value, JobStatus.INTERRUPTED.value})
 
 
 def is_active_status(status: str) -> bool:
@@ -75,6 +82,8 @@ class JobRow:
     # A worktree job's: "worktree", "applied" or "discarded"; None for a job without one.
     worktree: str | None = None
     turn_completed: bool = False  # codex's output says its turn completed
+    codex_path: str | None = None  # "app-server": a person can steer it, interrupt it, answer it
+    question: Question | None = None  # what a `waiting` job asks
     stamp: Stamp | None = None
     # time.monotonic() when the read began: a later read always wins.
     read_at: float = 0.0
@@ -90,6 +99,15 @@ class JobRow:
     @property
     def is_running(self) -> bool:
         return self.status == JobStatus.RUNNING
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.status == JobStatus.WAITING
+
+    @property
+    def can_talk(self) -> bool:
+        """A person can steer or interrupt it now (its runner drives codex's app-server)."""
+        return self.codex_path == "app-server" and self.status in (JobStatus.RUNNING, JobStatus.WAITING)
 
     @property
     def is_unreadable(self) -> bool:
@@ -184,6 +202,8 @@ def row_from_record(
         client=record.client,
         worktree=worktree_state(record),
         turn_completed=turn_completed,
+        codex_path=record.codex_path,
+        question=Question.of(record),
         stamp=stamp,
         read_at=read_at,
     )

@@ -92,6 +92,15 @@ class WorktreeDone(Message):
     ok: bool
 
 
+@dataclass
+class TalkFinished(Message):
+    """A steer, interrupt or answer returned: `message` says what happened (or why not)."""
+
+    job_id: str
+    message: str
+    ok: bool
+
+
 # ------------------------------------------------------------------ requests from widgets
 
 
@@ -122,3 +131,12 @@ class CancelJob(Message):
     """The Cancel button was pressed for this job."""
 
     job_id: str
+
+
+@dataclass
+class TalkToJob(Message):
+    """A button to talk to this job was pressed: "message" (open the message line),
+    "interrupt", "approve" or "deny"."""
+
+    job_id: str
+    what: str

@@ -28,6 +28,7 @@ class JobsChange:
     changed: tuple[JobRow, ...] = ()  # new rows and rows that read differently
     removed: tuple[str, ...] = ()  # jobs gone from the store
     ended: tuple[JobRow, ...] = ()  # jobs seen reaching their end while announced
+    asking: tuple[JobRow, ...] = ()  # jobs seen starting to wait for an answer while announced
     retry: tuple[tuple[str, float], ...] = ()  # (job, seconds): read this job again after
     sessions_changed: bool = False  # a session's turn came, went, or changed status
 
@@ -54,6 +55,7 @@ class JobsModel:
         jobs that end here are reported in `ended` (not during the first load)."""
         changed: list[JobRow] = []
         ended: list[JobRow] = []
+        asking: list[JobRow] = []
         retry: list[tuple[str, float]] = []
         sessions_changed = False
         for row in rows:
@@ -72,6 +74,8 @@ class JobsModel:
                 sessions_changed = True
             if announce and row.is_terminal and (old is None or not old.is_terminal):
                 ended.append(row)
+            if announce and row.question is not None and (old is None or old.question != row.question):
+                asking.append(row)
             if row.is_unreadable:
                 delay = self._retry_delay(row, now)
                 if delay is not None:
@@ -91,7 +95,9 @@ class JobsModel:
                 self._unreadable_tries.pop(job_id, None)
                 removed.append(job_id)
                 sessions_changed = sessions_changed or old.session_id is not None
-        return JobsChange(tuple(changed), tuple(removed), tuple(ended), tuple(retry), sessions_changed)
+        return JobsChange(
+            tuple(changed), tuple(removed), tuple(ended), tuple(asking), tuple(retry), sessions_changed
+        )
 
     def _retry_delay(self, row: JobRow, now: datetime) -> float | None:
         created = row.created_at

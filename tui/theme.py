@@ -16,11 +16,13 @@ from tui import format as fmt
 # role -> (theme variable, text style). A role is a job status or one of the names below.
 ROLES: dict[str, tuple[str, str]] = {
     JobStatus.RUNNING: ("text-primary", "bold"),
+    JobStatus.WAITING: ("text-warning", "bold"),  # it needs a person
     JobStatus.QUEUED: ("text-warning", ""),
     JobStatus.DONE: ("text-success", ""),
     JobStatus.ERROR: ("text-error", "bold"),
     JobStatus.CANCELLED: ("text-secondary", ""),
     JobStatus.LOST: ("warning", ""),
+    JobStatus.INTERRUPTED: ("text-secondary", ""),
     UNREADABLE: ("text-error", "bold"),
     "session": ("text-accent", ""),  # session ids
     "key": ("text-accent", "bold"),  # keys in the help

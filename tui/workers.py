@@ -30,6 +30,7 @@ class Task(StrEnum):
     SESSION = "session"
     CANCEL = "cancel"
     WORKTREE = "worktree"
+    TALK = "talk"
     START = "start"
     FINAL = "final"
     OUTPUT = "output"

@@ -8,12 +8,15 @@ codex-async start [PROMPT] [--cwd DIR] [--approval-policy P] [--sandbox S] [--mo
 codex-async wait JOB_ID [--timeout SECONDS]
 codex-async restart JOB_ID
 codex-async cancel JOB_ID
+codex-async steer JOB_ID [MESSAGE]
+codex-async interrupt JOB_ID
+codex-async answer JOB_ID approve|deny
 codex-async prune --older-than 7d
 codex-async reconcile
 codex-async diff JOB_ID
 codex-async apply JOB_ID
 codex-async discard JOB_ID
-codex-async config [--max-jobs N] [--worktree on|off]
+codex-async config [--max-jobs N] [--worktree on|off] [--codex-path app-server|exec]
 
 --store DIR and --json go before or after the command.
 """

@@ -1,5 +1,6 @@
 """`codex-async`'s commands over the store: list, show, start, review, sessions, restart, cancel, prune,
-reconcile, config (diff, apply and discard are in `jobstore.cli.worktree`)."""
+reconcile, config (diff, apply and discard are in `jobstore.cli.worktree`; steer, interrupt and
+answer in `jobstore.cli.talk`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import sys
 from datetime import datetime
 
 from jobstore.cli.output import Column, say, say_json, say_output_line, table, terminal_width
+from jobstore.cli.talk import question_lines
 from jobstore.errors import InvalidInput
 from jobstore.options import ReviewOptions, RunOptions
 from jobstore.record import JobEntry, JobRecord, parse_iso
 from jobstore.sessions import SessionInfo
 from jobstore.store import JobStore
+from jobstore.talk import Question
 
 LIST_COLUMNS = (
     Column("JOB"),
@@ -74,6 +77,10 @@ def show(store: JobStore, args: argparse.Namespace) -> int:
     if not args.json:
         for line in store.rendered_tail(args.job_id, args.tail):
             say_output_line(line)
+        question = Question.of(record)
+        if question is not None:
+            for text in question_lines(question, record.job_id):
+                say(text)
     return 0
 
 
@@ -179,15 +186,21 @@ def reconcile(store: JobStore, args: argparse.Namespace) -> int:
 
 def config(store: JobStore, args: argparse.Namespace) -> int:
     worktree = None if args.worktree is None else args.worktree == "on"
-    changing = args.max_jobs is not None or worktree is not None
+    changing = args.max_jobs is not None or args.codex_path is not None or worktree is not None
     settings = (
-        store.configure(max_jobs=args.max_jobs, worktree=worktree) if changing else store.store_settings()
+        store.configure(max_jobs=args.max_jobs, codex_path=args.codex_path, worktree=worktree)
+        if changing
+        else store.store_settings()
     )
     if args.json:
         say_json({"store": str(store.root), **settings.to_dict()})
     else:
         say(f"store {store.root}")
         say(f"max_jobs {settings.max_jobs}  (jobs run at once by every process using this store)")
+        say(
+            f"codex_path {settings.codex_path}  (how new runs drive codex: app-server can be steered, "
+            "interrupted and asked; exec cannot)"
+        )
         worktree_text = "on" if settings.worktree else "off"
         say(f"worktree {worktree_text}  (whether a job runs in a git worktree of its own)")
     return 0

@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _package_version
 
 from jobstore.echo import echoed
-from jobstore.options import JobOptions, ReviewOptions, RunOptions
+from jobstore.options import CODEX_PATHS, JobOptions, ReviewOptions, RunOptions
 
 DESCRIPTION = "`codex-async`: the job store from the shell, for people, scripts and troubleshooting."
 _AGE_RE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -21,7 +21,7 @@ EXIT_CODES = """exit codes:
   1  the store or codex could not do it (no such job, unreadable store, codex missing)
   2  bad usage, or a value the store refuses (nothing was written)
   3  wait: --timeout passed while the job was still queued or running
-  4  wait, follow: the job ended, but not done (error, cancelled or lost)
+  4  wait, follow: the job ended, but not done (error, cancelled, interrupted or lost)
   5  apply: the job's change conflicts with the working tree (nothing was changed)
   130  follow or wait stopped by Ctrl-C (the job keeps running)"""
 
@@ -143,6 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("cancel", "cancel a queued or running job, and every process it started")
     p.add_argument("job_id", metavar="JOB_ID")
 
+    p = command("steer", "send a message into a running job's turn: codex answers it in that turn")
+    p.add_argument("job_id", metavar="JOB_ID")
+    p.add_argument("message", nargs="?", metavar="MESSAGE", help="your message (default: read stdin)")
+
+    p = command("interrupt", "end a running job's turn and stop its commands; its session goes on")
+    p.add_argument("job_id", metavar="JOB_ID")
+
+    p = command("answer", "answer the question of a waiting job (show prints it); the first answer wins")
+    p.add_argument("job_id", metavar="JOB_ID")
+    p.add_argument("decision", choices=("approve", "deny"), help="approve: codex does it; deny: it does not")
+
     p = command("prune", "delete finished jobs older than an age")
     p.add_argument("--older-than", type=parse_age, required=True, metavar="AGE", help="e.g. 30m, 12h, 7d, 2w")
 
@@ -167,5 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--worktree",
         choices=("on", "off"),
         help="whether a job runs in a git worktree of its own unless it says (default off)",
+    )
+    p.add_argument(
+        "--codex-path",
+        choices=CODEX_PATHS,
+        help="how new runs drive codex: app-server (default, when codex has it: steer, interrupt, "
+        "questions) or exec (`codex exec --json`); reviews always run as exec",
     )
     return parser

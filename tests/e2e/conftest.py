@@ -118,8 +118,26 @@ def git_repo(tmp_path: Path) -> Path:
     return repo
 
 
+@pytest.fixture(params=["app-server", "exec"])
+def codex_path(request: pytest.FixtureRequest) -> str:
+    """Each end-to-end test runs codex both ways: through its app-server and as `codex exec`."""
+    return str(request.param)
+
+
 @pytest.fixture
-def real_store(tmp_path: Path, codex_env: dict[str, str], real_codex: Path) -> Iterator[JobStore]:
+def real_store(
+    tmp_path: Path, codex_env: dict[str, str], real_codex: Path, codex_path: str
+) -> Iterator[JobStore]:
     store = JobStore(tmp_path / "store", max_jobs=5, codex_bin=str(real_codex), cancel_grace=3.0)
+    store.configure(codex_path=codex_path)
+    yield store
+    stop_everything(store)
+
+
+@pytest.fixture
+def app_server_store(tmp_path: Path, codex_env: dict[str, str], real_codex: Path) -> Iterator[JobStore]:
+    """A store running codex through its app-server (steer, interrupt, questions)."""
+    store = JobStore(tmp_path / "talk-store", max_jobs=5, codex_bin=str(real_codex), cancel_grace=3.0)
+    store.configure(codex_path="app-server")
     yield store
     stop_everything(store)

@@ -26,6 +26,7 @@ def test_plain_run(real_store: JobStore, git_repo: Path) -> None:
     assert final.exit_code == 0
     assert final.session_id
     assert final.codex_version == PINNED_CODEX_VERSION
+    assert final.codex_path == real_store.store_settings().codex_path
     assert real_store.final_message(job.job_id) == "hello from the fake model"
     summary = real_store.summary(job.job_id)
     assert summary.turn_completed and summary.usage and summary.usage["input_tokens"] > 0
@@ -114,9 +115,10 @@ def test_job_survives_sigkill_of_its_starter(real_store: JobStore, git_repo: Pat
 
 
 def test_jobs_over_the_limit_queue_then_run(
-    tmp_path: Path, codex_env: dict[str, str], real_codex: Path, git_repo: Path
+    tmp_path: Path, codex_env: dict[str, str], real_codex: Path, git_repo: Path, codex_path: str
 ) -> None:
     store = JobStore(tmp_path / "limited", max_jobs=1, codex_bin=str(real_codex))
+    store.configure(codex_path=codex_path)
     jobs = [run(store, git_repo, f"REPLY: answer {i}") for i in range(3)]
     assert [j.status for j in jobs] == [JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.QUEUED]
     finals = [store.wait(j.job_id, 90) for j in jobs]

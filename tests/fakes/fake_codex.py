@@ -80,7 +80,7 @@ def number_after(word: str, text: str) -> str | None:
 def main() -> int:
     args = sys.argv[1:]
     log = os.environ.get("FAKE_CODEX_ARGV_LOG")
-    if log:
+    if log and args[:1] != ["app-server"]:  # the store's probe for an app-server: not a run
         with open(log, "a") as f:
             f.write(to_json(args) + "\n")
     if args == ["--version"]:

@@ -17,13 +17,22 @@ from jobstore import (
     StoreFile,
 )
 from jobstore.ids import new_job_id
+from jobstore.states import can_transition
 
 SESSION = "01a1fb0e-1565-7113-93f8-60fc9caf5d10"
 
 
 def test_statuses_are_active_or_terminal() -> None:
-    assert {s for s in JobStatus if s.is_active} == {JobStatus.QUEUED, JobStatus.RUNNING}
+    assert {s for s in JobStatus if s.is_active} == {JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.WAITING}
+    assert {s for s in JobStatus if s.is_started} == {JobStatus.RUNNING, JobStatus.WAITING}
     assert all(s.is_terminal != s.is_active for s in JobStatus)
+    # A question comes and goes while the job runs; it ends from either, interrupted too.
+    assert can_transition(JobStatus.RUNNING, JobStatus.WAITING)
+    assert can_transition(JobStatus.WAITING, JobStatus.RUNNING)
+    for end in (JobStatus.DONE, JobStatus.ERROR, JobStatus.CANCELLED, JobStatus.INTERRUPTED, JobStatus.LOST):
+        assert can_transition(JobStatus.RUNNING, end) and can_transition(JobStatus.WAITING, end)
+    assert not can_transition(JobStatus.QUEUED, JobStatus.WAITING)
+    assert not can_transition(JobStatus.INTERRUPTED, JobStatus.RUNNING)
     assert (*(s.value for s in JobStatus), UNREADABLE) == LISTABLE_STATUSES
 
 

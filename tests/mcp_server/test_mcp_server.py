@@ -122,7 +122,18 @@ async def test_every_tool_result_matches_its_declared_schema(
             calls.append((name, {"job_id": worktree_job["job_id"]}))
             await call_ok(session, name, calls[-1][1])
         assert (person_repo / "new.txt").exists()
-    assert {"codex_start"} | {name for name, _ in calls} == TOOLS
+        # The fake codex runs as `codex exec`, which cannot be talked to: a clear error each.
+        # Their results are checked against their schemas with the real codex's app-server
+        # (tests/e2e/test_mcp_talk_real_codex.py).
+        talk = {
+            "codex_steer": {"message": "hi"},
+            "codex_interrupt": {},
+            "codex_answer": {"decision": "approve"},
+        }
+        for name, arguments in talk.items():
+            error = await call_error(session, name, {"job_id": job_id, **arguments})
+            assert "already ended" in error
+    assert {"codex_start"} | {name for name, _ in calls} | set(talk) == TOOLS
 
 
 def test_argument_enums_match_the_store() -> None:

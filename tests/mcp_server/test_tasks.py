@@ -31,6 +31,7 @@ from jobstore.processes import is_alive
 from mcp_server.tasks import POLL_INTERVAL_MS, TASKS_EXTENSION
 from tests.e2e.conftest import (  # noqa: F401 (the real codex and the fake model, as fixtures)
     codex_env,
+    codex_path,
     git_repo,
     model_service,
     real_codex,

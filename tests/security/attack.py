@@ -65,8 +65,9 @@ def run_cli(store_root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
 
 
 def make_script_codex(bin_dir: Path, body: str) -> Path:
-    """A `codex` that answers the version and flag probes as tests/fakes/fake_codex.py does
-    and, for a run, executes the Python `body` (with `emit(event)` and `args` defined)."""
+    """A `codex` that answers the version, flag and app-server probes as tests/fakes/fake_codex.py
+    does (it has no app-server: its jobs run as exec) and, for a run, executes the Python `body`
+    (with `emit(event)` and `args` defined)."""
     fake = REPO / "tests" / "fakes" / "fake_codex.py"
     bin_dir.mkdir(parents=True, exist_ok=True)
     path = bin_dir / "codex"
@@ -74,7 +75,7 @@ def make_script_codex(bin_dir: Path, body: str) -> Path:
         f"#!{sys.executable}\n"
         "import json, os, runpy, subprocess, sys, time\n"
         "args = sys.argv[1:]\n"
-        "if args == ['--version'] or '--help' in args:\n"
+        "if args == ['--version'] or '--help' in args or args[:1] == ['app-server']:\n"
         f"    sys.argv[0] = {str(fake)!r}\n"
         f"    runpy.run_path({str(fake)!r}, run_name='__main__')\n"
         "def emit(event):\n"

@@ -3,6 +3,7 @@ and their report of a failing test's jobs."""
 
 from tests.e2e.conftest import (
     codex_env,
+    codex_path,
     git_repo,
     model_service,
     pytest_runtest_makereport,
@@ -12,6 +13,7 @@ from tests.e2e.conftest import (
 
 __all__ = [
     "codex_env",
+    "codex_path",
     "git_repo",
     "model_service",
     "pytest_runtest_makereport",

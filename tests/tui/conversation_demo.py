@@ -90,10 +90,11 @@ def demo_codex_home(store_root: Path) -> Path:
     return store_root.parent / "codex-home"
 
 
-def build_conversation_demo(folder: Path) -> DemoStore:
+def build_conversation_demo(folder: Path, *, talk: bool = False) -> DemoStore:
     """The demo store (`folder/store`), codex's own sessions beside it (`demo_codex_home`), and
-    a recorded diff for one job, which another job's run overlapped."""
-    demo = build_demo_store(folder / "store")
+    a recorded diff for one job, which another job's run overlapped. `talk`: see
+    `build_demo_store` (a steered running job and a waiting one)."""
+    demo = build_demo_store(folder / "store", talk=talk)
     write_codex_home(demo_codex_home(demo.store.root), last_activity=NOW - timedelta(minutes=20))
     write_diff(
         demo.store,

@@ -20,7 +20,7 @@ def row(job_id: str = JOB, status: str = JobStatus.RUNNING, *, read_at: float = 
 
 def test_statuses_come_from_the_store_vocabulary() -> None:
     assert set(STATUSES) == {*(s.value for s in JobStatus), UNREADABLE}
-    assert STATUSES[:2] == ("running", "queued") and STATUSES[-1] == UNREADABLE
+    assert STATUSES[:3] == ("waiting", "running", "queued") and STATUSES[-1] == UNREADABLE
     assert row(status=JobStatus.QUEUED).is_active and row(status="done").is_terminal
     assert not row(status=UNREADABLE).is_active and not row(status=UNREADABLE).is_terminal
 

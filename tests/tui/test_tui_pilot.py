@@ -86,6 +86,8 @@ async def test_jobs_in_every_status_and_counts(demo: DemoStore) -> None:
         assert statuses == {"queued", "running", "done", "error", "cancelled", "lost", "unreadable"}
         bar = app.jobs_screen.status_bar
         assert bar.counts == {
+            "waiting": 0,  # shown only while some job waits (see tui.jobs.SHOWN_WHEN_ANY)
+            "interrupted": 0,
             "running": 1,
             "queued": 1,
             "done": 3,

@@ -111,3 +111,29 @@ def test_worktree_job_diff_with_apply_and_discard(snap_compare: Any, demo: DemoS
         terminal_size=WIDE,
         run_before=steps(lambda app: app.jobs_screen.open_job(job), ("d",)),
     )
+
+
+@pytest.fixture
+def talk_demo(tmp_path: Path) -> DemoStore:
+    return build_demo_store(tmp_path / "store", talk=True)
+
+
+@pytest.mark.parametrize("size", [WIDE, (80, 24), (60, 24)], ids=["120x35", "80x24", "60x24"])
+def test_waiting_job_and_its_question(snap_compare: Any, talk_demo: DemoStore, size: tuple[int, int]) -> None:
+    # Its question under the detail (the escape made visible), how long it waits, Approve/Deny.
+    job = talk_demo.jobs["waiting"]
+    assert snap_compare(
+        app_for(talk_demo.store.root),
+        terminal_size=size,
+        run_before=steps(lambda app: app.jobs_screen.open_job(job)),
+    )
+
+
+def test_message_line_on_a_steered_running_job(snap_compare: Any, talk_demo: DemoStore) -> None:
+    # The earlier message in the output where it was sent; the line open with the next one typed.
+    job = talk_demo.jobs["running"]
+    assert snap_compare(
+        app_for(talk_demo.store.root),
+        terminal_size=WIDE,
+        run_before=steps(lambda app: app.jobs_screen.open_job(job), ("m", *"run the whole suite too")),
+    )

@@ -129,6 +129,34 @@ def running_output(session: str) -> list[str]:
     ]
 
 
+def steered_output(session: str) -> list[str]:
+    """The running job's output after a person's message reached its turn (as the runner
+    writes it: a user message item) and codex took it up."""
+    return [
+        *running_output(session)[:-1],
+        item("item.completed", id="steer_1", type="user_message", text="Keep the fake clock in tests/ only"),
+        item(
+            "item.completed",
+            id="item_6",
+            type="agent_message",
+            text="Understood: RetryPolicy takes a clock argument and only the tests pass a fake one.",
+        ),
+        running_output(session)[-1],
+    ]
+
+
+def waiting_output(session: str) -> list[str]:
+    return [
+        *running_output(session)[:2],  # the thread and its turn started
+        item(
+            "item.completed",
+            id="item_0",
+            type="reasoning",
+            text="**Rebuilding the docs**\nThe build folders hold stale pages; I will remove them first.",
+        ),
+    ]
+
+
 def done_output(session: str, answer: str, tin: int, tout: int) -> list[str]:
     return [
         ev("thread.started", thread_id=session),
@@ -204,10 +232,12 @@ def build_demo_store(
     running_pid: int | None = None,
     session_cwd: str | None = None,
     codex_bin: str | None = None,
+    talk: bool = False,
 ) -> DemoStore:
     """A store with one job in every status. `running_pid` (default: this process)
     keeps the running job alive for `JobStore.get`; `session_cwd` overrides the
-    folder of the sessions' turns (it must exist to continue one)."""
+    folder of the sessions' turns (it must exist to continue one). `talk`: the running job
+    runs through codex's app-server (a person can steer it), and a job waits for an answer."""
     store = JobStore(root, codex_bin=codex_bin, cancel_grace=2.0)
     store.ensure()
     demo = DemoStore(store, now)
@@ -273,7 +303,7 @@ def build_demo_store(
             os.utime(index, (stamp, stamp))
         if status == JobStatus.QUEUED:
             create_empty(store.layout.queued_marker(job_id))
-        if status == JobStatus.RUNNING:
+        if status.is_started:
             create_empty(store.layout.running_marker(job_id))
         demo.jobs[name] = job_id
         return job_id
@@ -384,11 +414,36 @@ def build_demo_store(
         JobStatus.RUNNING,
         "Fix the flaky retry test in tests/test_http.py",
         api,
-        output=running_output(sess_b),
+        output=steered_output(sess_b) if talk else running_output(sess_b),
         session=sess_b,
         pid=pid,
         pid_started_at=pid_started,
+        codex_path="app-server" if talk else None,
     )
+    if talk:
+        write(
+            "waiting",
+            8,
+            "w4a7",
+            JobStatus.WAITING,
+            "Clean the build outputs and rebuild the docs",
+            web,
+            output=waiting_output("0197a3d0-4444-7555-8666-777788889999"),
+            session="0197a3d0-4444-7555-8666-777788889999",
+            approval_policy="untrusted",
+            pid=pid,
+            pid_started_at=pid_started,
+            codex_path="app-server",
+            question={
+                "id": 1,
+                "kind": "command",
+                # What codex asks is model-written: shown made safe (the escape never reaches the terminal).
+                "command": "rm -rf build/ docs/_build\x1b]0;pwned\x07",
+                "cwd": web,
+                "reason": "remove stale build outputs before rebuilding",
+                "asked_at": iso(now - timedelta(minutes=2, seconds=5)),
+            },
+        )
     write("queued", 0.5, "q8e9", JobStatus.QUEUED, "Add OpenAPI docs for the /v2 endpoints", api)
     return demo
 

@@ -81,6 +81,7 @@ class HelpScreen(ModalScreen[None]):
                     "Sessions",
                     [Binding("enter", "", "Open the turn's job"), Binding("t", "", "Continue the session")],
                 ),
+                ("Message line (m)", [Binding("enter / esc", "", "Send the message / close the line")]),
                 ("Dialogs", [Binding("y / n, esc", "", "Confirm / decline"), Binding("ctrl+s", "", "Start")]),
             ]
         )

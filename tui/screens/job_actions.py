@@ -1,8 +1,9 @@
 """What is done to jobs from the jobs screen: cancel one (after asking), apply or discard a
-worktree job's change (after asking), start one, continue
+worktree job's change (after asking), talk to a running one (steer it with a message, interrupt
+it after asking, answer its question), start one, continue
 a session (the store's or codex's own), copy a job's id or final answer, page its output,
-and announce the jobs that end (a toast, and a bell or a desktop notification when
-configured).
+and announce the jobs that end or start waiting for an answer (a toast, and a bell or a
+desktop notification when configured).
 
 A controller, not a widget: the screen says which job or session (what is selected is
 the screen's to know) and routes the answers of these actions' workers back here. The
@@ -32,16 +33,17 @@ from jobstore import JobNotFound, JobStatus, JobStore, JobStoreError, terminal_s
 from tui import format as fmt
 from tui.config import TuiConfig
 from tui.jobs import JobRow
-from tui.messages import CancelFinished, OpenJob, SessionFetched, WorktreeDone
+from tui.messages import CancelFinished, OpenJob, SessionFetched, TalkFinished, WorktreeDone
 from tui.pager import page_file
 from tui.workers import Task
 
 if TYPE_CHECKING:
-    from jobstore import CodexSessions, RolloutHead
+    from jobstore import CodexSessions, RolloutHead, TalkOutcome
 
 _TOASTS: dict[str, tuple[str, SeverityLevel]] = {
     JobStatus.DONE: ("Job done", "information"),
     JobStatus.CANCELLED: ("Job cancelled", "warning"),
+    JobStatus.INTERRUPTED: ("Job interrupted", "warning"),
     JobStatus.LOST: ("Job lost", "error"),
 }
 
@@ -92,6 +94,15 @@ class JobActions:
         detail = fmt.one_line(row.first_line, 60)
         if row.status != JobStatus.DONE and row.error:
             detail += f"\n{fmt.one_line(row.error, 120)}"
+        self._announce(title, severity, row, detail)
+
+    def toast_waiting(self, row: JobRow) -> None:
+        """A job started waiting for a person's answer: said the way an end is (toast, bell
+        or desktop notification per --notify)."""
+        question = row.question.describe() if row.question is not None else ""
+        self._announce("Job asks", "warning", row, fmt.one_line(question, 160))
+
+    def _announce(self, title: str, severity: SeverityLevel, row: JobRow, detail: str) -> None:
         self.screen.notify(
             f"{row.job_id} · {terminal_safe(row.project)}\n{detail}", title=title, severity=severity
         )
@@ -133,15 +144,11 @@ class JobActions:
         if row.cancel_requested:
             self._notify(f"Job {job_id} is already being cancelled.")
             return
-        message = Text()
-        message.append("Cancel job ")
-        message.append(job_id, style="bold")
-        message.append(f" ({row.status})?\n\n")
-        message.append(fmt.one_line(row.first_line, 160), style="italic")
-        message.append(f"\n{terminal_safe(row.cwd)}", style="dim")
-        message.append(
-            "\n\ncodex and every process it started get SIGTERM, then SIGKILL after the grace period.",
-            style="dim",
+        message = _confirmation(
+            "Cancel",
+            job_id,
+            row,
+            "codex and every process it started get SIGTERM, then SIGKILL after the grace period.",
         )
 
         def answered(yes: bool | None) -> None:
@@ -233,6 +240,69 @@ class JobActions:
         self.screen.post_message(done)
 
     def worktree_done(self, message: WorktreeDone) -> None:
+        self._notify(terminal_safe(message.message), severity="information" if message.ok else "warning")
+
+    # ------------------------------------------------------------ talk to a running job
+
+    def steer(self, job_id: str, text: str) -> None:
+        """Send the person's message into the job's running turn."""
+        self._notify(f"Sending the message to {job_id}…", timeout=2)
+        self._run(
+            partial(self._talk, job_id, lambda: self.store.steer(job_id, text)),
+            group=Task.TALK,
+            name=f"message job {job_id}",
+        )
+
+    def interrupt(self, job_id: str, row: JobRow | None) -> None:
+        """Ask, then end the job's running turn (its session continues, as after `done`)."""
+        if row is None or not row.can_talk:
+            self._notify(_cannot_talk(job_id, row, "interrupted"), severity="warning")
+            return
+        message = _confirmation(
+            "Interrupt",
+            job_id,
+            row,
+            "Its turn ends and the commands it started are stopped; the job ends interrupted "
+            "and its session can be continued (t).",
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._notify(f"Interrupting {job_id}…", timeout=2)
+                self._run(
+                    partial(self._talk, job_id, lambda: self.store.interrupt(job_id)),
+                    group=Task.TALK,
+                    name=f"interrupt job {job_id}",
+                )
+
+        from tui.screens.confirm import ConfirmScreen
+
+        self.screen.app.push_screen(
+            ConfirmScreen("Interrupt job", message, yes="Interrupt", no="Keep it running"), answered
+        )
+
+    def answer(self, job_id: str, row: JobRow | None, decision: str) -> None:
+        """Approve or deny what a waiting job's codex asks."""
+        if row is None or row.question is None:
+            self._notify(f"Job {job_id} asks nothing (already answered?).", severity="warning")
+            return
+        self._run(
+            partial(self._talk, job_id, lambda: self.store.answer(job_id, decision)),
+            group=Task.TALK,
+            name=f"{decision} for job {job_id}",
+        )
+
+    def _talk(self, job_id: str, send: Callable[[], TalkOutcome]) -> None:
+        # Blocks until the job's runner handles it (bounded by the store's reply timeout).
+        try:
+            outcome = send()
+        except (JobStoreError, OSError) as exc:  # the store's clear refusal, shown as one
+            finished = TalkFinished(job_id, str(exc), ok=False)
+        else:
+            finished = TalkFinished(job_id, outcome.message, ok=True)
+        self.screen.post_message(finished)
+
+    def talk_finished(self, message: TalkFinished) -> None:
         self._notify(terminal_safe(message.message), severity="information" if message.ok else "warning")
 
     # ------------------------------------------------------------ start
@@ -345,3 +415,25 @@ class JobActions:
             return
         if code > 0:
             self._notify(f"The pager ($PAGER, else less) ended with exit code {code}.", severity="warning")
+
+
+def _cannot_talk(job_id: str, row: JobRow | None, done: str) -> str:
+    """Why this job cannot be talked to now, in words."""
+    if row is None:
+        return f"Job {job_id} is unknown."
+    if row.codex_path != "app-server" and row.is_active:
+        return f"Job {job_id} runs as `codex exec`: it cannot be {done} (cancel it instead)."
+    return f"Job {job_id} is {row.status}: only a running job can be {done}."
+
+
+def _confirmation(verb: str, job_id: str, row: JobRow, consequence: str) -> Text:
+    """What a confirmation dialog asks: the job (its prompt's first line, its folder) and
+    what the action does to it."""
+    message = Text()
+    message.append(f"{verb} job ")
+    message.append(job_id, style="bold")
+    message.append(f" ({row.status})?\n\n")
+    message.append(fmt.one_line(row.first_line, 160), style="italic")
+    message.append(f"\n{terminal_safe(row.cwd)}", style="dim")
+    message.append(f"\n\n{consequence}", style="dim")
+    return message

@@ -5,12 +5,13 @@ The screen composes parts that each own their state and routes what they say:
   that keep it true, and says `Changed` and `JobSelected`;
 - the output pane (`tui.widgets.output_view`) owns reading, following and searching one
   job's output;
-- the job actions (`tui.screens.job_actions`) cancel, start, continue, copy, page and
-  announce ends; their workers answer here and are routed back to them;
+- the job actions (`tui.screens.job_actions`) cancel, talk to a running job, start,
+  continue, copy, page and announce ends and questions; their workers answer here and are
+  routed back to them;
 - the watcher (`tui.watcher`) posts `StoreChanged`, sent on to the parts it concerns.
 The screen itself owns what spans the parts: the selection drawn in one frame, the view
-(jobs or sessions), the status line, and the clock. A worker that fails is reported by
-the one policy in `tui.workers`, by whoever ran it.
+(jobs or sessions), the status line, the message line to a running job, and the clock. A
+worker that fails is reported by the one policy in `tui.workers`, by whoever ran it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from tui.messages import (
     OpenJob,
     SessionFetched,
     StoreChanged,
+    TalkFinished,
+    TalkToJob,
     WorktreeAsked,
     WorktreeDone,
 )
@@ -63,6 +66,8 @@ if TYPE_CHECKING:
 # output's end, the frame held at most this long for the output.
 _SELECTION_HOLD_SECONDS = 0.05
 _NARROW_COLUMNS = 100
+# Keys shown (and taken) only while the selected job can take them.
+_TALK_ACTIONS = frozenset({"message", "interrupt", "answer"})
 
 
 class JobsScreen(Screen[None]):
@@ -82,6 +87,7 @@ class JobsScreen(Screen[None]):
         self._frame = 0
         self._rescan_asked = False  # ctrl+r: say when the rescan is done
         self._selection_frame: FrameHold | None = None  # made on mount (it needs the app)
+        self._message_to: str | None = None  # the job the open message line writes to
 
     # ------------------------------------------------------------------ the parts
 
@@ -103,6 +109,8 @@ class JobsScreen(Screen[None]):
                     )
                 with TabPane("Diff (d)", id="diff-tab"):
                     yield DiffView(self.store, id="diff")
+            # Opened by m or the Message button under a running job's output.
+            yield Input(id="message-line", placeholder="What codex should know or do now")
         yield FittedFooter(compact=True)
 
     @property
@@ -138,6 +146,10 @@ class JobsScreen(Screen[None]):
         return self.query_one(DiffView)
 
     @property
+    def message_line(self) -> Input:
+        return self.query_one("#message-line", Input)
+
+    @property
     def status_bar(self) -> StatusBar:
         return self.query_one(StatusBar)
 
@@ -162,8 +174,19 @@ class JobsScreen(Screen[None]):
         self.set_class(event.size.width < _NARROW_COLUMNS, "-narrow")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Under a dialog this screen's keys are not offered: its footer stops showing them."""
-        return self.app.screen is self
+        """Under a dialog this screen's keys are not offered: its footer stops showing them.
+        Talking to a job is offered while the selected job can take it."""
+        if self.app.screen is not self:
+            return False
+        return action not in _TALK_ACTIONS or self._job_takes(action)
+
+    def _job_takes(self, action: str) -> bool:
+        """Whether the job acted on can take this talk now: a message or an interrupt while
+        it runs through codex's app-server, an answer while it asks."""
+        row = self.model.get(self._job_to_act_on()) if self.is_mounted else None
+        if row is None or not row.can_talk or row.cancel_requested:
+            return False
+        return (row.question is not None) == (action == "answer")
 
     def on_mount(self) -> None:
         config = self.config
@@ -203,10 +226,13 @@ class JobsScreen(Screen[None]):
                 self.actions.toast_finished(row)
             if change.sessions_changed and self.sessions_view is not None:
                 self.sessions_view.invalidate()
+            for row in change.asking:
+                self.actions.toast_waiting(row)
             selected = self.selected_job_id
             if selected is not None and any(row.job_id == selected for row in change.changed):
                 self.detail.show(self.model.get(selected))
                 self.diff_view.show_job(selected, self.model.rows[selected].status)
+                self._selected_job_changed()
         if change is None or not change.empty:
             self._update_live()
             self._watch_jobs()
@@ -309,6 +335,16 @@ class JobsScreen(Screen[None]):
         self.output.show_job(job_id)
         self.diff_view.show_job(job_id, row.status if row is not None else "")
         self._watch_jobs()
+        self._selected_job_changed()
+
+    def _selected_job_changed(self) -> None:
+        """The keys that apply follow the selected job; its message line closes once it
+        cannot take a message (another job selected, or its turn over)."""
+        self.refresh_bindings()
+        if self._message_to is not None and (
+            self._message_to != self.selected_job_id or not self._job_takes("message")
+        ):
+            self._close_message_line()
 
     @on(DataTable.RowSelected, "#jobs")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
@@ -377,7 +413,9 @@ class JobsScreen(Screen[None]):
 
     def action_back(self) -> None:
         focused = self.focused
-        if isinstance(focused, Input) and focused.id == "filter":
+        if self.message_line.display:
+            self._close_message_line()
+        elif isinstance(focused, Input) and focused.id == "filter":
             self.jobs_pane.clear_filter()
         elif isinstance(focused, OutputLog):
             self.table.focus()
@@ -456,6 +494,68 @@ class JobsScreen(Screen[None]):
         self.actions.worktree_done(message)
         self.jobs_pane.request_refresh([message.job_id])
         self.diff_view.reload(message.job_id)
+
+    # ------------------------------------------------------------ talking to a running job
+
+    def action_message(self) -> None:
+        """Open the message line under the output, for the selected running job."""
+        job_id = self._job_to_act_on()
+        if job_id is None:
+            return
+        self._show_view("jobs")
+        self._message_to = job_id
+        line = self.message_line
+        line.border_title = f"Message to job {job_id}: enter sends, esc closes"
+        line.display = True
+        line.focus()
+
+    def _close_message_line(self) -> None:
+        self._message_to = None
+        line = self.message_line
+        if not line.display:
+            return
+        had_focus = line.has_focus
+        line.display = False
+        if had_focus:
+            self.table.focus()
+
+    @on(Input.Submitted, "#message-line")
+    def _message_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        job_id, text = self._message_to, event.value
+        if job_id is None:
+            return
+        if not text.strip():
+            self.notify("Type a message first (esc closes the line).", severity="warning", timeout=3)
+            return
+        event.input.clear()
+        self._close_message_line()
+        self.actions.steer(job_id, text)
+
+    def action_interrupt(self) -> None:
+        job_id = self._job_to_act_on()
+        if job_id is not None:
+            self.actions.interrupt(job_id, self.model.get(job_id))
+
+    def action_answer(self, decision: str) -> None:
+        job_id = self._job_to_act_on()
+        if job_id is not None:
+            self.actions.answer(job_id, self.model.get(job_id), decision)
+
+    @on(TalkToJob)
+    def _talk_pressed(self, message: TalkToJob) -> None:
+        job_id, what = message.job_id, message.what
+        if what == "message":
+            self.action_message()
+        elif what == "interrupt":
+            self.actions.interrupt(job_id, self.model.get(job_id))
+        else:
+            self.actions.answer(job_id, self.model.get(job_id), what)
+
+    @on(TalkFinished)
+    def _talk_finished(self, message: TalkFinished) -> None:
+        self.actions.talk_finished(message)
+        self.jobs_pane.request_refresh([message.job_id])
 
     def action_new_job(self) -> None:
         self.actions.new_job()

@@ -15,6 +15,24 @@ JOBS_SCREEN_KEYS: list[BindingType] = [
     Binding(
         "x", "discard_job", "Discard", show=False, tooltip="Discard a worktree job's worktree (asks first)"
     ),
+    # Shown in the footer only while they apply (the screen's check_action): a running job
+    # of codex's app-server takes a message or an interrupt, a waiting one an answer.
+    Binding(
+        "plus",
+        "answer('approve')",
+        "Approve",
+        key_display="+",
+        tooltip="Approve what the waiting job asks (codex goes on)",
+    ),
+    Binding(
+        "minus",
+        "answer('deny')",
+        "Deny",
+        key_display="-",
+        tooltip="Deny what the waiting job asks (codex is told no)",
+    ),
+    Binding("m", "message", "Message", tooltip="Send a message into the running job's turn (steer it)"),
+    Binding("i", "interrupt", "Interrupt", tooltip="End the running job's turn (asks first)"),
     Binding("r", "toggle_raw", "Raw", show=False, tooltip="Raw or rendered output"),
     Binding("f", "follow", "Follow output", show=False, tooltip="Follow the output's end again"),
     Binding("y", "copy_job_id", "Copy id", show=False, tooltip="Copy the selected job's id"),

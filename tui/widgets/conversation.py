@@ -15,12 +15,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Collapsible, Static
 
-from jobstore import Conversation, Turn, terminal_safe
+from jobstore import Conversation, JobStatus, Turn, terminal_safe
 from tui import format as fmt
 from tui.theme import palette_of
 
 _OUTPUT_LINES_SHOWN = 6
-_ENDED = frozenset({"done", "error", "cancelled", "lost"})
+_ENDED = frozenset(str(status) for status in JobStatus if status.is_terminal)
 
 
 def _block(text: str | None) -> str:
@@ -65,6 +65,11 @@ class TurnView(Vertical):
             Text.assemble((f"{mark} {status}", style), ("  " + header, "dim")), classes="turn-header"
         )
         yield Static(Text(_block(turn.prompt.strip()) or "(no prompt recorded)"), classes="turn-prompt")
+        for after, message in turn.steered:  # a person's messages sent into the running turn
+            where = f"after {after} command{'s' if after != 1 else ''}" if after else "before any command"
+            yield Static(
+                Text.assemble((f"» steered {where}: ", "dim"), _block(message.strip())), classes="turn-steer"
+            )
         if turn.error:
             yield Static(Text(_block(turn.error), style=palette.style("error-text")), classes="turn-error")
         if turn.answer:

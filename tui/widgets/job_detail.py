@@ -1,5 +1,7 @@
 """The lines under the jobs table: the selected job in full, with a Cancel button while it is
-queued or running and a Continue button once its session can take another turn."""
+queued or running, Message and Interrupt buttons while a person can talk to its turn, its
+question with Approve and Deny buttons while it waits for an answer, and a Continue button
+once its session can take another turn."""
 
 from __future__ import annotations
 
@@ -10,17 +12,17 @@ from pathlib import Path
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
 from jobstore import JobStatus, terminal_safe
 from tui import format as fmt
 from tui.jobs import JobRow
-from tui.messages import CancelJob, ContinueSession
+from tui.messages import CancelJob, ContinueSession, TalkToJob
 from tui.theme import palette_of
 
 
-class JobDetail(Horizontal):
+class JobDetail(Vertical):
     """What the table has no room for: folder, session, policy, client, error and prompt."""
 
     def __init__(self, clock: Callable[[], datetime], store_root: Path, *, id: str | None = None) -> None:
@@ -31,9 +33,16 @@ class JobDetail(Horizontal):
         self._shown: Text | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="detail-text")
-        yield Button("Cancel job", id="cancel-job", variant="error", compact=True)
-        yield Button("Continue", id="continue-job", variant="primary", compact=True)
+        with Horizontal(id="detail-row"):
+            yield Static(id="detail-text")
+            yield Button("Approve", id="approve-job", variant="success", compact=True)
+            yield Button("Deny", id="deny-job", variant="warning", compact=True)
+            yield Button("Message", id="message-job", variant="primary", compact=True)
+            yield Button("Interrupt", id="interrupt-job", variant="warning", compact=True)
+            yield Button("Cancel job", id="cancel-job", variant="error", compact=True)
+            yield Button("Continue", id="continue-job", variant="primary", compact=True)
+        # A waiting job's question, the whole width and wrapped: a person must read all of it.
+        yield Static(id="detail-question")
 
     def on_mount(self) -> None:
         self.show(None)
@@ -44,8 +53,19 @@ class JobDetail(Horizontal):
         if text != self._shown:  # the clock ticks often; repaint only what changed
             self._shown = text
             self.query_one("#detail-text", Static).update(text, layout=False)  # fixed size
-        button = self.query_one("#cancel-job", Button)
-        button.display = row is not None and row.is_active and not row.cancel_requested
+        active = row is not None and row.is_active and not row.cancel_requested
+        self.query_one("#cancel-job", Button).display = active
+        talk = active and row is not None and row.can_talk
+        asking = talk and row is not None and row.question is not None
+        self.query_one("#approve-job", Button).display = asking
+        self.query_one("#deny-job", Button).display = asking
+        self.query_one("#message-job", Button).display = talk and not asking
+        self.query_one("#interrupt-job", Button).display = talk and not asking
+        question = self.query_one("#detail-question", Static)
+        question.display = row is not None and row.question is not None
+        if row is not None and row.question is not None:
+            _, style = palette_of(self.app).status(row.status)
+            question.update(Text(f"◆ {row.question.describe()}", style=style))
         self.query_one("#continue-job", Button).display = (
             row is not None and row.is_terminal and row.session_id is not None
         )
@@ -71,6 +91,9 @@ class JobDetail(Horizontal):
             text.append(fmt.one_line(row.error or "", 400), style=palette.style("error-text"))
             return text
         parts = [f"{fmt.age(row.created_at, now)} ago"]
+        if row.question is not None:
+            waited = row.question.waiting_seconds(now)
+            parts.append(f"waits {fmt.span(waited) if waited is not None else 'for an answer'}")
         if row.started_at is not None:
             parts.append(f"ran {fmt.duration(row, now)}")
         if row.exit_code is not None:
@@ -102,6 +125,12 @@ class JobDetail(Horizontal):
         event.stop()
         if self.row is not None:
             self.post_message(CancelJob(self.row.job_id))
+
+    @on(Button.Pressed, "#message-job, #interrupt-job, #approve-job, #deny-job")
+    def _talk(self, event: Button.Pressed) -> None:
+        event.stop()
+        if self.row is not None and event.button.id is not None:
+            self.post_message(TalkToJob(self.row.job_id, event.button.id.removesuffix("-job")))
 
     @on(Button.Pressed, "#continue-job")
     def _continue(self, event: Button.Pressed) -> None:

@@ -31,7 +31,7 @@ Cells = tuple[Text, ...]
 
 # key, label, width (None: the prompt column takes what is left)
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
-    ("status", "Status", 12),
+    ("status", "Status", 13),  # the mark and the longest status, "interrupted"
     ("id", "Job", 14),
     ("age", "Age", 4),
     ("duration", "Time", 6),

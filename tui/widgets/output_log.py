@@ -299,7 +299,9 @@ class OutputLog(ScrollView, can_focus=True):
 
     def on_resize(self, event: Resize) -> None:
         width = self._wrap_width()
-        if width == self._width:
+        if width == self._width:  # only the height changed (the message line opened, say)
+            if self.following:
+                self.scroll_end(animate=False, immediate=True, x_axis=False)
             return
         self._width = width
         top = self.top_entry()

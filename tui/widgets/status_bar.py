@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from jobstore import JobStatus
 from tui import format as fmt
-from tui.jobs import STATUSES
+from tui.jobs import SHOWN_WHEN_ANY, STATUSES
 from tui.theme import palette_of
 
 
@@ -102,7 +102,7 @@ class StatusBar(Static):
         parts = [head]
         for status in STATUSES:
             count = self.counts.get(status, 0)
-            if not count and not zeros:
+            if not count and (not zeros or status in SHOWN_WHEN_ANY):
                 continue
             mark, style = palette.status(status, frame=self.frame if status == JobStatus.RUNNING else None)
             if not count:
