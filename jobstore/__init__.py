@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from jobstore.codex_sessions import CodexSessions, RolloutFile, RolloutHead
     from jobstore.conversation import Conversation, Turn, conversation_of_session
     from jobstore.git import Git, GitFailed
+    from jobstore.job_worktree import Applied
     from jobstore.worktree_diff import WorktreeDiff, read_worktree_diff
 
 # Public names loaded on first use, and the module each comes from.
@@ -72,6 +73,7 @@ _LOADED_ON_USE = {
     "conversation_of_session": "jobstore.conversation",
     "Git": "jobstore.git",
     "GitFailed": "jobstore.git",
+    "Applied": "jobstore.job_worktree",
     "WorktreeDiff": "jobstore.worktree_diff",
     "read_worktree_diff": "jobstore.worktree_diff",
 }
@@ -137,6 +139,7 @@ __all__ = [
     "UnreadableJob",
     "UnreadableRecord",
     "WorktreeDiff",
+    "Applied",
     "clip_line",
     "conversation_of_session",
     "echoed",

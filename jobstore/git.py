@@ -62,7 +62,7 @@ PROGRAM_OVERRIDES: tuple[tuple[str, str], ...] = (
 )
 _FILTER_KEYS = ("clean", "smudge", "process")
 # Commands that never read a file's content through a filter: no need to list the drivers.
-_NO_CONTENT = frozenset({"rev-parse", "config", "write-tree", "ls-tree", "cat-file"})
+_NO_CONTENT = frozenset({"rev-parse", "config", "write-tree", "ls-tree", "cat-file", "commit-tree", "branch"})
 _DIFF_COMMANDS = frozenset({"diff", "diff-tree", "diff-index", "diff-files", "log", "show"})
 
 
@@ -136,6 +136,7 @@ class Git:
             extra["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = os.pathsep.join(alternate_objects)
         self.env = scrubbed_environment(extra)
         self._drivers_emptied = git_dir is not None  # a private git folder configures none
+        self._last_exit = 0
 
     def run(self, *args: str, limit: int | None = None) -> str:
         """git's output (decoded); raises GitFailed (GitStopped when stopped). With `limit`,
@@ -145,7 +146,14 @@ class Git:
     def run_bytes(self, *args: str) -> bytes:
         return self._run(list(args), None)
 
-    def _run(self, args: list[str], limit: int | None) -> bytes:
+    def run_allowing(self, exit_codes: frozenset[int], *args: str) -> tuple[int, str]:
+        """git's exit code and output, where an exit code in `exit_codes` is an answer, not a
+        failure (e.g. `merge-tree`'s 1: the merge has conflicts)."""
+        self._last_exit = 0
+        out = self._run(list(args), None, exit_codes)
+        return self._last_exit, out.decode("utf-8", "replace")
+
+    def _run(self, args: list[str], limit: int | None, exit_codes: frozenset[int] = frozenset()) -> bytes:
         if not args:
             raise ValueError("no git command given")
         if args[0] not in _NO_CONTENT and not self._drivers_emptied:
@@ -162,6 +170,9 @@ class Git:
             stderr=subprocess.PIPE,
         ) as proc:
             out, err = self._collect(proc, args[0], limit)
+        self._last_exit = proc.returncode
+        if proc.returncode in exit_codes:
+            return out
         if proc.returncode != 0 and not (limit is not None and len(out) > limit):
             lines = err.decode("utf-8", "replace").strip().splitlines()
             raise GitFailed(f"git {args[0]}: {lines[-1] if lines else f'exit {proc.returncode}'}")

@@ -106,6 +106,19 @@ class StoreLayout:
     def sessions_dir(self) -> Path:
         return self.root / "sessions"
 
+    @functools.cached_property
+    def worktrees_dir(self) -> Path:
+        """Where worktree jobs' git worktrees live (made on first use: most stores have none)."""
+        return self.root / "worktrees"
+
+    def worktree_dir(self, job_id: str) -> Path:
+        return self.worktrees_dir / check_job_id(job_id)
+
+    def worktree_git_dir(self, job_id: str) -> Path:
+        """The private git folder of the worktree `job_id` made: its start, the ends of the
+        session's turns in it, and the applies live there; it goes when the worktree does."""
+        return self.worktrees_dir / f"{check_job_id(job_id)}.git"
+
     @property
     def settings_file(self) -> Path:
         return self.root / "settings.json"

@@ -175,6 +175,17 @@ def check_optional_session_id(value: object) -> str | None:
     return None if value is None else check_session_id(value)
 
 
+def check_optional_flag(name: str) -> Callable[[object], bool | None]:
+    """True, false, or None (not said: a default decides)."""
+
+    def check(value: object) -> bool | None:
+        if value is None or isinstance(value, bool):
+            return value
+        raise InvalidInput(f"{name} must be true or false, not {echoed(value)}")
+
+    return check
+
+
 def check_flag(name: str) -> Callable[[object], bool]:
     def check(value: object) -> bool:
         if value is None:
@@ -315,6 +326,16 @@ class RunOptions(JobOptions):
             record_as=("resumes_session", "session_id"),
             flag_help="continue this codex session (a new turn)",
             metavar="ID",
+        ),
+    )
+    # None: the store's setting (`codex-async config --worktree on|off`) decides at the start.
+    worktree: bool | None = field(
+        default=None,
+        metadata=option(
+            check_optional_flag("worktree"),
+            record_as=("worktree",),
+            flag_help="run in a git worktree of its own, applied or discarded on purpose "
+            "(default: the store's setting)",
         ),
     )
 

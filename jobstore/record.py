@@ -65,6 +65,17 @@ class JobRecord:
     codex_version: str | None = None
     # Who started the job, when a client said (e.g. "claude-code 2.1.332 (MCP task)").
     client: str | None = None
+    # A worktree job runs in a git worktree of its own (see `jobstore.job_worktree`); where it
+    # is, its branch and the repository it belongs to are recorded before git makes them, so
+    # that only what the job made is ever removed.
+    worktree: bool = False
+    worktree_repo: str | None = None
+    worktree_path: str | None = None
+    worktree_branch: str | None = None
+    # The job that made the worktree: this one, or an earlier turn of its session.
+    worktree_owner: str | None = None
+    applied_at: str | None = None
+    discarded_at: str | None = None
     # How codex runs: "app-server" (it can be steered, interrupted, asked) or "exec" (None:
     # a job of an older release, run as exec).
     codex_path: str | None = None
@@ -239,6 +250,13 @@ _FIELD_CHECKS: dict[str, Callable[[Any], str]] = {
     "cancel_requested_at": _iso,
     "codex_version": _text(256),
     "client": _text(256),
+    "worktree": lambda value: "" if isinstance(value, bool) else "not true or false",
+    "worktree_repo": _text(),
+    "worktree_path": _text(),
+    "worktree_branch": _text(256),
+    "worktree_owner": _id(is_job_id),
+    "applied_at": _iso,
+    "discarded_at": _iso,
     "codex_path": lambda value: "" if value in (None, "app-server", "exec") else "not app-server or exec",
     "question": _question,
     "extra": _extra,

@@ -109,10 +109,12 @@ class Scheduler:
             if StoreSettings.load(self.layout.settings_file) is None:
                 StoreSettings(self.seed_max_jobs).save(self.layout.settings_file)
 
-    def configure(self, *, max_jobs: int | None = None, codex_path: str | None = None) -> StoreSettings:
+    def configure(
+        self, *, max_jobs: int | None = None, codex_path: str | None = None, worktree: bool | None = None
+    ) -> StoreSettings:
         """Change the store's settings for every process using it (those not given stay); a
         higher job limit starts queued work at once, a lower one lets running jobs finish;
-        a codex path applies to runs started afterwards."""
+        a codex path and the worktree default apply to runs started afterwards."""
         if max_jobs is not None:
             check_max_jobs(max_jobs)
         if codex_path is not None:
@@ -125,6 +127,7 @@ class Scheduler:
             settings = StoreSettings(
                 max_jobs if max_jobs is not None else current.max_jobs,
                 codex_path if codex_path is not None else current.codex_path,
+                worktree if worktree is not None else current.worktree,
             )
             settings.save(self.layout.settings_file)
             self._schedule_locked()

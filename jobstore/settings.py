@@ -17,7 +17,8 @@ every process using the store obeys it (servers, UIs, runners, `codex-async reco
 from any shell). CODEX_ASYNC_MAX_JOBS (or JobStore's max_jobs) only seeds a store that has
 no settings yet; `codex-async config --max-jobs N` changes it afterwards. So does the way
 codex runs: `codex-async config --codex-path app-server|exec` (app-server, the default, is
-used when the installed codex has it; exec cannot be steered, interrupted or asked).
+used when the installed codex has it; exec cannot be steered, interrupted or asked), and
+whether jobs run in a git worktree of their own by default (`codex-async config --worktree on`).
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def check_max_jobs(value: object, what: str = "max_jobs") -> int:
     return value
 
 
-_KEYS = frozenset({"max_jobs", "codex_path"})
+_KEYS = frozenset({"max_jobs", "codex_path", "worktree"})
 
 
 @dataclass(frozen=True)
@@ -177,9 +178,11 @@ class StoreSettings:
 
     max_jobs: int
     codex_path: str = DEFAULT_CODEX_PATH  # how new runs drive codex: see CODEX_PATHS
+    # Whether a job runs in a git worktree of its own when its caller does not say.
+    worktree: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"max_jobs": self.max_jobs, "codex_path": self.codex_path}
+        return {"max_jobs": self.max_jobs, "codex_path": self.codex_path, "worktree": self.worktree}
 
     @classmethod
     def load(cls, path: Path) -> StoreSettings | None:
@@ -191,11 +194,17 @@ class StoreSettings:
             return None
         try:
             data = json.loads(raw)
-            # A store written before codex_path existed holds only max_jobs.
+            # A store written before codex_path or worktree existed holds only some of them.
             if not isinstance(data, dict) or "max_jobs" not in data or not set(data) <= _KEYS:
-                raise ValueError(f'it must hold {{"max_jobs": N, "codex_path": {"|".join(CODEX_PATHS)}}}')
+                raise ValueError(
+                    f'it must hold {{"max_jobs": N, "codex_path": {"|".join(CODEX_PATHS)}, '
+                    '"worktree": true or false}'
+                )
             codex_path = check_codex_path(data.get("codex_path", DEFAULT_CODEX_PATH))
-            return cls(check_max_jobs(data["max_jobs"]), codex_path)
+            worktree = data.get("worktree", False)
+            if not isinstance(worktree, bool):
+                raise ValueError("worktree must be true or false")
+            return cls(check_max_jobs(data["max_jobs"]), codex_path, worktree)
         except (ValueError, UnicodeDecodeError) as exc:
             raise StoreRefused(
                 f"the store's settings {path} are damaged ({exc}); no job starts until they are "

@@ -32,13 +32,14 @@ listed as unreadable and never written.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobstore.app_server_schema import has_app_server
 from jobstore.codex_cli import (
@@ -55,7 +56,7 @@ from jobstore.ids import check_job_id
 from jobstore.layout import FileKind, StoreFile, StoreLayout
 from jobstore.options import ASKING_POLICIES, ReviewOptions, RunOptions, check_absolute_path
 from jobstore.output_file import OutputFile, OutputFollower, Tail
-from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, now_iso
+from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, now_iso, parse_iso
 from jobstore.records import Records
 from jobstore.scheduler import CancelOutcome, Scheduler
 from jobstore.sessions import SessionIndex, SessionInfo
@@ -71,6 +72,9 @@ from jobstore.talk import (
     deliver,
 )
 from jobstore.watch import JobWakeup
+
+if TYPE_CHECKING:
+    from jobstore.job_worktree import Applied
 
 __all__ = ["CancelOutcome", "JobStore", "SessionInfo", "TalkOutcome", "UnreadableRecord", "check_limit"]
 
@@ -138,12 +142,14 @@ class JobStore:
         """The settings every process using this store obeys (read, never written)."""
         return self._scheduler.settings()
 
-    def configure(self, *, max_jobs: int | None = None, codex_path: str | None = None) -> StoreSettings:
+    def configure(
+        self, *, max_jobs: int | None = None, codex_path: str | None = None, worktree: bool | None = None
+    ) -> StoreSettings:
         """Change the store's settings for every process using it (queued work starts at
         once under a higher limit; running jobs finish under a lower one; the codex path,
         `app-server` or `exec`, applies to runs started afterwards)."""
         self.ensure()
-        return self._scheduler.configure(max_jobs=max_jobs, codex_path=codex_path)
+        return self._scheduler.configure(max_jobs=max_jobs, codex_path=codex_path, worktree=worktree)
 
     def codex_info(self) -> CodexInfo:
         return probe_codex(self.codex_bin)
@@ -312,12 +318,44 @@ class JobStore:
         """Create a job for a codex run (or a continued session) and start or queue it.
         `client` says who started it (e.g. an MCP client's name), kept in its record."""
         info = self.codex_info()  # fails before anything is written if codex is unusable
+        options = self._with_worktree_decided(options)
         if options.session_id is None:
             return self._start_run(info, options, client)
         self.ensure()
         with self._sessions.one_turn_at_a_time():
             self._check_session_resumable(options.session_id)
-            return self._start_run(info, options, client)
+            return self._start_run(info, options, client, self._session_worktree(options))
+
+    def _with_worktree_decided(self, options: RunOptions) -> RunOptions:
+        """`options` saying whether the job gets a worktree (the store's setting when they do
+        not, or the session's when it has one); a repository that cannot have one is refused
+        here, before the job exists."""
+        worktree = options.worktree
+        if worktree is None and options.session_id is not None:
+            session = self.session(options.session_id, missing_ok=True)
+            worktree = True if session and any(t.worktree for t in session.turns) else None
+        if worktree is None:
+            worktree = self.store_settings().worktree
+        if worktree:
+            # Loaded on use: git is no cost of a store whose jobs have no worktree.
+            from jobstore.job_worktree import check_worktree_repository
+
+            check_worktree_repository(options.cwd)
+        return dataclasses.replace(options, worktree=worktree)
+
+    def _session_worktree(self, options: RunOptions) -> dict[str, str]:
+        """A later turn of a worktree job's session continues in its worktree: the record's
+        fields naming it (none for a job without a worktree, or when it was discarded)."""
+        if not options.worktree or options.session_id is None:
+            return {}
+        from jobstore.job_worktree import shared_worktree
+
+        session = self.session(options.session_id, missing_ok=True)
+        for turn in reversed(session.turns if session else []):
+            shared = shared_worktree(turn)
+            if shared is not None:
+                return shared
+        return {}
 
     def codex_path_for(self, info: CodexInfo, options: RunOptions) -> str:
         """How a run goes: through codex's app-server when the store's setting says so and
@@ -338,7 +376,13 @@ class JobStore:
             )
         return path
 
-    def _start_run(self, info: CodexInfo, options: RunOptions, client: str | None) -> JobRecord:
+    def _start_run(
+        self,
+        info: CodexInfo,
+        options: RunOptions,
+        client: str | None,
+        fields: Mapping[str, Any] | None = None,
+    ) -> JobRecord:
         path = self.codex_path_for(info, options)
         app_server: dict[str, Any] | None = None
         build: Callable[[Path], tuple[list[str], bool]]
@@ -356,6 +400,7 @@ class JobStore:
             info=info,
             build=build,
             app_server=app_server,
+            fields=fields or {},
         )
 
     def start_review(self, options: ReviewOptions, *, client: str | None = None) -> JobRecord:
@@ -390,6 +435,7 @@ class JobStore:
         build: Callable[[Path], tuple[list[str], bool]],
         codex_path: str,
         app_server: dict[str, Any] | None = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> JobRecord:
         """Write a new job for `options`; `build` makes codex's argv, given where codex's last
         message goes. A prompt too large for argv (a run's, a review's instructions) goes on stdin."""
@@ -409,6 +455,7 @@ class JobStore:
                 client=client,
                 codex_path=codex_path,
                 **options.record_fields(),
+                **(fields or {}),  # a later turn's worktree: its session's
             )
             self._scheduler.admit(record, staging)
             if record.session_id:
@@ -426,6 +473,61 @@ class JobStore:
         little)."""
         check_job_id(job_id)
         return self._scheduler.cancel(job_id, self.wait, self.cancel_grace + 3 if wait is None else wait)
+
+    def apply(self, job_id: str) -> Applied:
+        """Bring an ended worktree job's change into the person's working tree as uncommitted
+        changes (theirs kept). On a conflict nothing changes and the answer names the files
+        (and the branch to merge by hand). A job is applied once."""
+        from jobstore.job_worktree import apply_worktree
+        from jobstore.worktree_diff import read_worktree_diff
+
+        with self._worktree_job(job_id, "apply") as record:
+            if record.applied_at is not None:
+                raise InvalidInput(f"job {job_id} was applied already, at {record.applied_at}")
+            recorded = read_worktree_diff(self, job_id)
+            if recorded is None:
+                raise InvalidInput(f"job {job_id} recorded no change to apply")
+            applied = apply_worktree(self.layout, record, recorded)
+            if applied.clean:
+                record.applied_at = now_iso()
+            return applied
+
+    def discard(self, job_id: str) -> list[str]:
+        """Remove an ended worktree job's worktree and branch (only the ones it made); returns
+        what was removed. The job's record and diff stay."""
+        from jobstore.job_worktree import remove_worktree
+
+        with self._worktree_job(job_id, "discard") as record:
+            if record.discarded_at is not None:
+                raise InvalidInput(f"job {job_id}'s worktree was discarded already, at {record.discarded_at}")
+            removed = remove_worktree(self.layout, record)
+            record.discarded_at = now_iso()
+            return removed
+
+    @contextlib.contextmanager
+    def _worktree_job(self, job_id: str, verb: str) -> Iterator[JobRecord]:
+        """The record of an ended worktree job whose worktree is still there, locked."""
+        check_job_id(job_id)
+        self.get(job_id)  # a job whose runner died reads lost first
+        with self._records.locked(job_id) as record:
+            if not record.worktree:
+                raise InvalidInput(f"job {job_id} did not run in a worktree: there is nothing to {verb}")
+            if not record.is_terminal:
+                raise InvalidInput(f"job {job_id} is {record.status}: {verb} it once it has ended")
+            if record.worktree_path is None:
+                raise InvalidInput(f"job {job_id} made no worktree: there is nothing to {verb}")
+            if verb == "apply" and record.discarded_at is not None:
+                raise InvalidInput(f"job {job_id}'s worktree was discarded at {record.discarded_at}")
+            yield record
+
+    def worktree_size(self, job_id: str) -> int | None:
+        """The bytes of a worktree job's worktree (a bounded read); None if it has none."""
+        from jobstore.job_worktree import worktree_size
+
+        record = self.get(job_id)
+        if not record.worktree_path or record.discarded_at is not None:
+            return None
+        return worktree_size(record.worktree_path)
 
     # ------------------------------------------------ talking to a running job
 
@@ -462,9 +564,11 @@ class JobStore:
         return TalkOutcome(self.get(job_id), True, f"job {job_id}: {reply.message}")
 
     def prune(self, older_than: timedelta) -> list[str]:
-        """Delete jobs recorded as ended more than `older_than` ago; return their ids."""
+        """Delete jobs recorded as ended more than `older_than` ago (a worktree job's worktree
+        and branch discarded first); return their ids."""
         if older_than.total_seconds() < 0:
             raise InvalidInput("older_than must not be negative")
+        self._discard_worktrees_ended_before(datetime.now(UTC) - older_than)
         removed = self._records.prune(datetime.now(UTC) - older_than)
         self._records.remove_stale_staging()
         return removed
@@ -480,6 +584,23 @@ class JobStore:
     def reconcile(self) -> None:
         """Settle every running job whose processes are gone, fix markers, start queued work."""
         self._scheduler.reconcile()
+
+    def _discard_worktrees_ended_before(self, cutoff: datetime) -> None:
+        """Discard the worktrees whose every job (a session's turns share one) ended before
+        `cutoff`: pruning those jobs leaves nothing that could apply or continue them."""
+        sharing: dict[str, list[JobRecord]] = {}
+        for job_id in self.job_ids():
+            with contextlib.suppress(JobStoreError, OSError):
+                record = self.read_record(job_id)
+                if record.worktree_path:
+                    sharing.setdefault(record.worktree_path, []).append(record)
+        for records in sharing.values():
+            ended = [parse_iso(record.finished_at) for record in records if record.is_terminal]
+            if len(ended) == len(records) and all(when and when < cutoff for when in ended):
+                live = [record for record in records if record.discarded_at is None]
+                for record in live[:1]:  # one discard removes the worktree they share
+                    with contextlib.suppress(JobStoreError, OSError):
+                        self.discard(record.job_id)
 
 
 def _is_within(path: str, folder: str) -> bool:

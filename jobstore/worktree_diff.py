@@ -119,11 +119,19 @@ class Snapshot:
 class SnapshotArea:
     """The job's own place for its snapshots: a git folder of ours, an index, objects."""
 
-    def __init__(self, folder: Path, repo: RepositoryPaths, env: Mapping[str, str], stop: Callable[[], bool]):
+    def __init__(
+        self,
+        folder: Path,
+        repo: RepositoryPaths,
+        env: Mapping[str, str],
+        stop: Callable[[], bool],
+        *,
+        index_name: str = "index",
+    ):
         self.folder = folder
         self.repo = repo
         self.git_dir = folder / "git"
-        self.index = folder / "index"
+        self.index = folder / index_name
         self.git = Git(
             repo.top,
             git_dir=str(self.git_dir),
@@ -178,7 +186,7 @@ class SnapshotArea:
         return large
 
     def _add_all(self, skipped: list[str]) -> None:
-        pathspecs = self.folder / "pathspecs"
+        pathspecs = self.folder / f"{self.index.name}.pathspecs"
         spec = b"".join(b":(top,exclude,literal)" + os.fsencode(name) + b"\0" for name in skipped)
         fsio.write_bytes_atomic(pathspecs, b":/\0" + spec, durable=False)
         self.git.run("add", "--all", f"--pathspec-from-file={pathspecs}", "--pathspec-file-nul")
@@ -304,12 +312,31 @@ def _end_of(
         names, diff = area.diff(start.start_tree, snapshot.tree)
     except (GitFailed, OSError) as exc:
         return dataclasses.replace(ended, error=f"no snapshot of the working tree at the end: {exc}")
+    return with_end(ended, snapshot, names, diff, max_file_bytes)
+
+
+def with_end(
+    ended: WorktreeDiff, snapshot: Snapshot, names: str, diff: str, max_file_bytes: int
+) -> WorktreeDiff:
+    """`ended` holding the end's snapshot and its diff (`SnapshotArea.diff`'s answer)."""
     truncated = len(diff.encode("utf-8")) > MAX_DIFF_BYTES
     if truncated:
         diff = diff.encode("utf-8")[:MAX_DIFF_BYTES].decode("utf-8", "ignore")
     files = [_name_status(line) for line in names.splitlines() if line.strip()]
     recorded = dataclasses.replace(ended, end_tree=snapshot.tree, diff=diff, truncated=truncated, files=files)
-    return _with_skipped(recorded, [*start.skipped, *snapshot.skipped], max_file_bytes, start.skipped_count)
+    return _with_skipped(recorded, [*ended.skipped, *snapshot.skipped], max_file_bytes, ended.skipped_count)
+
+
+def write_worktree_diff(layout: StoreLayout, job_id: str, recorded: WorktreeDiff) -> None:
+    """Keep `recorded` as the job's diff (its text beside its description)."""
+    if recorded.ended:
+        fsio.write_bytes_atomic(_diff_path(layout, job_id), recorded.diff.encode("utf-8"))
+    fsio.write_json_atomic(_meta_path(layout, job_id), recorded.to_dict())
+
+
+def with_skipped(diff: WorktreeDiff, skipped: list[str], max_file_bytes: int) -> WorktreeDiff:
+    """`diff` naming the files left out of a snapshot for their size."""
+    return _with_skipped(diff, skipped, max_file_bytes)
 
 
 def _with_skipped(

@@ -48,7 +48,7 @@ POLICY_DOC = (
     "status waiting, for codex_answer); on-request: workspace-write, codex asks when it wants more"
 )
 
-# ---- the seven run parameters shared by codex_start, codex and codex_batch (batch: all but the
+# ---- the eight run parameters shared by codex_start, codex and codex_batch (batch: all but the
 # session, and many prompts); the defaults of the optional ones are the constants below.
 PromptArg = Annotated[str, Field(description="what codex should do, in plain words")]
 CwdArg = Annotated[str, Field(description="absolute path of an existing folder codex works in")]
@@ -62,6 +62,14 @@ EffortArg = Annotated[ReasoningEffort | None, Field(description="model reasoning
 SessionArg = Annotated[
     str | None,
     Field(description="continue this codex session (from codex_start, codex_poll or codex_sessions)"),
+]
+WorktreeArg = Annotated[
+    bool | None,
+    Field(
+        description="run in a git worktree of its own (branch codex/<job id>) started from what the "
+        "repository holds now, uncommitted changes included; then codex_apply or codex_discard it. "
+        "Default: the store's setting (off unless `codex-async config --worktree on`)"
+    ),
 ]
 DEFAULT_POLICY: ApprovalPolicy = DEFAULT_APPROVAL_POLICY
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from jobstore import (
     UNREADABLE,
+    Applied,
     CodexUnavailable,
     JobEntry,
     JobRecord,
@@ -31,11 +32,13 @@ from jobstore import (
 from mcp_server import __version__
 from mcp_server.render import render_text
 from mcp_server.schemas import (
+    ApplyResult,
     BatchJob,
     BatchResult,
     CancelResult,
     CodexResult,
     CommandRun,
+    DiscardResult,
     FileChange,
     JobView,
     ListEntry,
@@ -285,6 +288,31 @@ def cancel_result(record: JobRecord, changed: bool, message: str) -> CancelResul
         message=message,
         exit_code=record.exit_code,
     )
+
+
+def apply_result(job_id: str, applied: Applied) -> ApplyResult:
+    if applied.clean:
+        message = f"applied: {len(applied.changed)} file(s) changed in the working tree, uncommitted"
+    else:
+        message = (
+            f"not applied: the change conflicts with the working tree in {', '.join(applied.conflicts)}; "
+            f"nothing was changed. Merge branch {applied.branch} by hand (its change is uncommitted in "
+            f"{applied.worktree}), or codex_discard it"
+        )
+    return ApplyResult(
+        job_id=job_id,
+        applied=applied.clean,
+        changed_files=applied.changed,
+        conflicts=applied.conflicts,
+        branch=applied.branch,
+        worktree=applied.worktree,
+        message=message,
+    )
+
+
+def discard_result(job_id: str, removed: list[str]) -> DiscardResult:
+    what = ", ".join(removed) if removed else "nothing was left to remove"
+    return DiscardResult(job_id=job_id, removed=removed, message=f"discarded: {what}")
 
 
 def session_entry(store: JobStore, session: SessionInfo) -> SessionEntry:

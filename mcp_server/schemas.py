@@ -157,6 +157,24 @@ class CancelResult(_Result):
     exit_code: int | None
 
 
+class ApplyResult(_Result):
+    job_id: str
+    applied: bool = Field(
+        description="False: the change conflicts with the working tree; nothing was changed"
+    )
+    changed_files: list[str] = Field(description="the files written into the working tree (uncommitted)")
+    conflicts: list[str] = Field(description="the files whose changes conflict (nothing was written)")
+    branch: str = Field(description="the job's branch, to merge by hand")
+    worktree: str = Field(description="the job's worktree, where its change is")
+    message: str
+
+
+class DiscardResult(_Result):
+    job_id: str
+    removed: list[str] = Field(description="the worktree and branch removed (only the job's own)")
+    message: str
+
+
 class TalkResult(_Result):
     """What a steer, interrupt or answer did."""
 

@@ -1,4 +1,5 @@
-"""The thirteen tools, one function each: arguments in, one store call in a worker thread, a result out.
+"""The fifteen tools, one function each: arguments in, one store call in a worker thread, a result
+from convert.
 
 The store and the settings are injected (see mcp_server.lifespan), so each tool can also
 be called directly with them. Every refusal of the store becomes a tool error with the
@@ -45,11 +46,14 @@ from mcp_server.arguments import (
     TitleArg,
     UncommittedArg,
     WaitSecondsArg,
+    WorktreeArg,
 )
 from mcp_server.convert import (
+    apply_result,
     batch_result,
     cancel_result,
     codex_result,
+    discard_result,
     job_view,
     list_result,
     ping_result,
@@ -62,9 +66,11 @@ from mcp_server.errors import in_thread
 from mcp_server.lifespan import InjectedSettings, InjectedStore
 from mcp_server.runs import start_batch, start_review, start_run
 from mcp_server.schemas import (
+    ApplyResult,
     BatchResult,
     CancelResult,
     CodexResult,
+    DiscardResult,
     EntryStatusName,
     ListResult,
     PingResult,
@@ -88,6 +94,7 @@ async def codex_start(
     model: ModelArg = None,
     reasoning_effort: EffortArg = None,
     session_id: SessionArg = None,
+    worktree: WorktreeArg = None,
     *,
     store: InjectedStore,
     settings: InjectedSettings,
@@ -166,6 +173,29 @@ async def codex_cancel(job_id: JobIdArg, *, store: InjectedStore) -> CancelResul
     return cancel_result(outcome.record, outcome.changed, outcome.message)
 
 
+@tool(annotations={"title": "Apply a worktree job's change", "readOnlyHint": False, "idempotentHint": False})
+async def codex_apply(job_id: JobIdArg, *, store: InjectedStore) -> ApplyResult:
+    """Bring an ended worktree job's change into its repository's working tree as uncommitted
+    changes (the uncommitted work there is kept). If it conflicts, nothing is changed and the
+    answer names the files and the job's branch to merge by hand. A job is applied once."""
+    applied = await in_thread(store.apply, job_id)
+    return apply_result(job_id, applied)
+
+
+@tool(
+    annotations={
+        "title": "Discard a worktree job's worktree",
+        "readOnlyHint": False,
+        "destructiveHint": True,
+    }
+)
+async def codex_discard(job_id: JobIdArg, *, store: InjectedStore) -> DiscardResult:
+    """Remove an ended worktree job's worktree and its branch codex/<job id> (only what the
+    job made; its record and recorded diff stay). Refused while the job runs."""
+    removed = await in_thread(store.discard, job_id)
+    return discard_result(job_id, removed)
+
+
 @tool(annotations={"title": "Steer a running codex job", "readOnlyHint": False, "openWorldHint": True})
 async def codex_steer(job_id: JobIdArg, message: SteerMessageArg, *, store: InjectedStore) -> TalkResult:
     """Send a message into a running job's turn: codex reads it as the newest thing you said
@@ -225,6 +255,7 @@ async def codex(
     model: ModelArg = None,
     reasoning_effort: EffortArg = None,
     session_id: SessionArg = None,
+    worktree: WorktreeArg = None,
     wait_seconds: WaitSecondsArg = ONE_CALL_DEFAULT_WAIT_SECONDS,
     *,
     ctx: Context,
@@ -251,6 +282,7 @@ async def codex_batch(
     sandbox: SandboxArg = None,
     model: ModelArg = None,
     reasoning_effort: EffortArg = None,
+    worktree: WorktreeArg = None,
     *,
     store: InjectedStore,
     settings: InjectedSettings,
@@ -282,5 +314,7 @@ TOOLS = (
     codex_sessions,
     codex,
     codex_batch,
+    codex_apply,
+    codex_discard,
     ping,
 )

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from jobstore import Settings  # noqa: E402
 from tests.tui.conversation_demo import CODEX_SESSION_ID, build_conversation_demo, demo_codex_home  # noqa: E402
-from tests.tui.tui_demo import NOW, DemoStore, settle, tui_config  # noqa: E402
+from tests.tui.tui_demo import NOW, DemoStore, as_worktree_job, settle, tui_config  # noqa: E402
 from tui.app import CodexTuiApp  # noqa: E402
 from tui.widgets.sessions import SessionTree  # noqa: E402
 
@@ -43,6 +43,8 @@ class View:
     size: tuple[int, int] = (120, 35)
     empty_store: bool = False
     talk: bool = False  # on the demo whose running job was steered and another job waits
+    # Changes the demo store just before this view is taken (later views see the change too).
+    prepare: Callable[[DemoStore], object] | None = None
 
 
 def select_session(session_id: str) -> Callable[[CodexTuiApp], None]:
@@ -120,6 +122,12 @@ def views(demo: DemoStore) -> list[View]:
             (open_job(jobs["waiting"]),),
             talk=True,
         ),
+        View(
+            "21-worktree-diff",
+            "A worktree job's Diff tab: its worktree and branch, Apply (a) and Discard (x)",
+            (open_job(jobs["payments_2"]), ("d",)),
+            prepare=lambda demo: as_worktree_job(demo, "payments_2"),
+        ),
     ]
 
 
@@ -161,6 +169,7 @@ def to_png(svg: Path) -> Path | None:
 
 
 async def main(out_dir: Path, only: set[str]) -> list[tuple[View, Path, Path | None]]:
+    """Take every view (or only the ones named) into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     taken = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -172,7 +181,10 @@ async def main(out_dir: Path, only: set[str]) -> list[tuple[View, Path, Path | N
         for view in views(talk_demo):
             if only and view.name not in only:
                 continue
-            svg = await take(view, (talk_demo if view.talk else demo).store.root, out_dir)
+            shown = talk_demo if view.talk else demo
+            if view.prepare is not None:
+                view.prepare(shown)
+            svg = await take(view, shown.store.root, out_dir)
             taken.append((view, svg, to_png(svg)))
             print(f"{svg.name}: {view.title}")
     return taken

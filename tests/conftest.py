@@ -32,6 +32,14 @@ def repo(workdir: Path) -> Path:
     return workdir
 
 
+@pytest.fixture
+def person_repo(tmp_path: Path) -> Path:
+    """A repository with a commit, an uncommitted edit, an untracked and an ignored file."""
+    from tests.worktree_repo import person_repository
+
+    return person_repository(tmp_path / "person")
+
+
 def stop_everything(store: JobStore) -> None:
     """Leave no job process behind after a test."""
     for job_id in store.job_ids():

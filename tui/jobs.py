@@ -79,6 +79,8 @@ class JobRow:
     model: str | None = None
     cancel_requested: bool = False
     client: str | None = None  # who started the job, when it said (e.g. "claude-code 2.1.329 (MCP task)")
+    # A worktree job's: "worktree", "applied" or "discarded"; None for a job without one.
+    worktree: str | None = None
     turn_completed: bool = False  # codex's output says its turn completed
     codex_path: str | None = None  # "app-server": a person can steer it, interrupt it, answer it
     question: Question | None = None  # what a `waiting` job asks
@@ -164,6 +166,15 @@ def folder_stamp(folder: Path) -> Stamp | None:
     return (st.st_mtime_ns, st.st_ino)
 
 
+def worktree_state(record: JobRecord) -> str | None:
+    """How the job's worktree stands, as the UI words it; None: the job has none."""
+    if not record.worktree:
+        return None
+    if record.discarded_at is not None:
+        return "worktree discarded"
+    return "worktree applied" if record.applied_at is not None else "worktree"
+
+
 def row_from_record(
     record: JobRecord,
     *,
@@ -189,6 +200,7 @@ def row_from_record(
         model=record.model,
         cancel_requested=record.cancel_requested_at is not None,
         client=record.client,
+        worktree=worktree_state(record),
         turn_completed=turn_completed,
         codex_path=record.codex_path,
         question=Question.of(record),

@@ -84,6 +84,15 @@ class CancelFinished(Message):
 
 
 @dataclass
+class WorktreeDone(Message):
+    """`store.apply` or `store.discard` answered (`ok`: it did what was asked)."""
+
+    job_id: str
+    message: str
+    ok: bool
+
+
+@dataclass
 class TalkFinished(Message):
     """A steer, interrupt or answer returned: `message` says what happened (or why not)."""
 
@@ -93,6 +102,14 @@ class TalkFinished(Message):
 
 
 # ------------------------------------------------------------------ requests from widgets
+
+
+@dataclass
+class WorktreeAsked(Message):
+    """Apply ("apply") or discard ("discard") a worktree job's change (a button was pressed)."""
+
+    job_id: str
+    verb: str
 
 
 @dataclass

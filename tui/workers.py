@@ -29,6 +29,7 @@ class Task(StrEnum):
     SESSIONS = "sessions"
     SESSION = "session"
     CANCEL = "cancel"
+    WORKTREE = "worktree"
     TALK = "talk"
     START = "start"
     FINAL = "final"

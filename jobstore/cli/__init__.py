@@ -4,7 +4,7 @@ codex-async list [--limit N] [--status S] [--cwd DIR]
 codex-async show JOB_ID [--tail N]
 codex-async follow JOB_ID [--tail N]
 codex-async start [PROMPT] [--cwd DIR] [--approval-policy P] [--sandbox S] [--model M]
-                  [--reasoning-effort E] [--session-id ID]
+                  [--reasoning-effort E] [--session-id ID] [--worktree]
 codex-async wait JOB_ID [--timeout SECONDS]
 codex-async restart JOB_ID
 codex-async cancel JOB_ID
@@ -13,7 +13,10 @@ codex-async interrupt JOB_ID
 codex-async answer JOB_ID approve|deny
 codex-async prune --older-than 7d
 codex-async reconcile
-codex-async config [--max-jobs N] [--codex-path app-server|exec]
+codex-async diff JOB_ID
+codex-async apply JOB_ID
+codex-async discard JOB_ID
+codex-async config [--max-jobs N] [--worktree on|off] [--codex-path app-server|exec]
 
 --store DIR and --json go before or after the command.
 """

@@ -1,5 +1,6 @@
 """`codex-async`'s commands over the store: list, show, start, review, sessions, restart, cancel, prune,
-reconcile, config (steer, interrupt and answer are in `jobstore.cli.talk`)."""
+reconcile, config (diff, apply and discard are in `jobstore.cli.worktree`; steer, interrupt and
+answer in `jobstore.cli.talk`)."""
 
 from __future__ import annotations
 
@@ -69,7 +70,10 @@ def list_jobs(store: JobStore, args: argparse.Namespace) -> int:
 
 def show(store: JobStore, args: argparse.Namespace) -> int:
     record = store.get(args.job_id)
-    say_json(record.to_dict())
+    if record.worktree_path is None:
+        say_json(record.to_dict())
+    else:
+        say_json({**record.to_dict(), "worktree_bytes": store.worktree_size(args.job_id)})
     if not args.json:
         for line in store.rendered_tail(args.job_id, args.tail):
             say_output_line(line)
@@ -181,9 +185,10 @@ def reconcile(store: JobStore, args: argparse.Namespace) -> int:
 
 
 def config(store: JobStore, args: argparse.Namespace) -> int:
-    changing = args.max_jobs is not None or args.codex_path is not None
+    worktree = None if args.worktree is None else args.worktree == "on"
+    changing = args.max_jobs is not None or args.codex_path is not None or worktree is not None
     settings = (
-        store.configure(max_jobs=args.max_jobs, codex_path=args.codex_path)
+        store.configure(max_jobs=args.max_jobs, codex_path=args.codex_path, worktree=worktree)
         if changing
         else store.store_settings()
     )
@@ -196,6 +201,8 @@ def config(store: JobStore, args: argparse.Namespace) -> int:
             f"codex_path {settings.codex_path}  (how new runs drive codex: app-server can be steered, "
             "interrupted and asked; exec cannot)"
         )
+        worktree_text = "on" if settings.worktree else "off"
+        say(f"worktree {worktree_text}  (whether a job runs in a git worktree of its own)")
     return 0
 
 

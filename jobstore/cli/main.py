@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from jobstore.cli import commands, follow, talk
+from jobstore.cli import commands, follow, talk, worktree
 from jobstore.cli.output import complain
 from jobstore.cli.parser import build_parser
 from jobstore.errors import InvalidInput, JobStoreError
@@ -17,7 +17,13 @@ EXIT_REFUSED = 2
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    run = {**commands.COMMANDS, **talk.COMMANDS, "follow": follow.follow, "wait": follow.wait}[args.command]
+    run = {
+        **commands.COMMANDS,
+        **talk.COMMANDS,
+        **worktree.COMMANDS,
+        "follow": follow.follow,
+        "wait": follow.wait,
+    }[args.command]
     try:
         store = JobStore(args.store)
         return run(store, args)

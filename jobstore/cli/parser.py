@@ -22,6 +22,7 @@ EXIT_CODES = """exit codes:
   2  bad usage, or a value the store refuses (nothing was written)
   3  wait: --timeout passed while the job was still queued or running
   4  wait, follow: the job ended, but not done (error, cancelled, interrupted or lost)
+  5  apply: the job's change conflicts with the working tree (nothing was changed)
   130  follow or wait stopped by Ctrl-C (the job keeps running)"""
 
 
@@ -71,6 +72,10 @@ def _option_flags(parser: argparse.ArgumentParser, carrier: type[JobOptions]) ->
         flag = "--" + each.name.replace("_", "-")
         if isinstance(each.default, bool):
             parser.add_argument(flag, action="store_true", help=spec.flag_help)
+        elif each.type == "bool | None":
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=spec.flag_help
+            )
         else:
             default = None if each.default is dataclasses.MISSING else each.default
             parser.add_argument(flag, default=default, metavar=spec.metavar, help=spec.flag_help)
@@ -152,10 +157,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("prune", "delete finished jobs older than an age")
     p.add_argument("--older-than", type=parse_age, required=True, metavar="AGE", help="e.g. 30m, 12h, 7d, 2w")
 
+    p = command("diff", "what a job changed in its git repository (a worktree job: its worktree's diff)")
+    p.add_argument("job_id", metavar="JOB_ID")
+
+    p = command(
+        "apply",
+        "bring an ended worktree job's change into the working tree as uncommitted changes "
+        "(nothing changes on a conflict)",
+    )
+    p.add_argument("job_id", metavar="JOB_ID")
+
+    p = command("discard", "remove an ended worktree job's worktree and its branch")
+    p.add_argument("job_id", metavar="JOB_ID")
+
     command("reconcile", "record jobs whose processes died as lost, and start queued ones")
 
     p = command("config", "show the store's settings, or change them for every process using it")
     p.add_argument("--max-jobs", type=int, metavar="N", help="how many jobs may run at once")
+    p.add_argument(
+        "--worktree",
+        choices=("on", "off"),
+        help="whether a job runs in a git worktree of its own unless it says (default off)",
+    )
     p.add_argument(
         "--codex-path",
         choices=CODEX_PATHS,

@@ -24,6 +24,7 @@ costs little more than the interpreter's start.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 
@@ -153,6 +154,9 @@ def main() -> int:
         if big:
             sys.stdout.write("\n")  # the long line ends here
         emit({"type": "item.completed", "item": {**command, "exit_code": 0, "status": "completed"}})
+    for name in re.findall(r"write=(\S+)", prompt):  # what a model's edit would do, in cwd
+        with open(name, "a") as f:
+            f.write(f"written by the job: {name}\n")
     if "fail" in prompt:
         emit({"type": "turn.failed", "error": {"message": "fake model failure"}})
         return 1

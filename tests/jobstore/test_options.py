@@ -14,8 +14,8 @@ from jobstore.cli.parser import build_parser
 
 
 def test_an_unknown_option_is_refused(workdir: Path) -> None:
-    with pytest.raises(InvalidInput, match="unknown option 'worktree'; options: prompt, cwd"):
-        RunOptions.checked(prompt="x", cwd=str(workdir), worktree=True)
+    with pytest.raises(InvalidInput, match="unknown option 'work_tree'; options: prompt, cwd"):
+        RunOptions.checked(prompt="x", cwd=str(workdir), work_tree=True)
 
 
 def test_given_picks_the_options_from_a_callers_arguments(workdir: Path) -> None:
@@ -34,6 +34,7 @@ def test_a_run_is_recorded_with_every_option_and_read_back(store: JobStore, work
         model="gpt-5",
         reasoning_effort="high",
         session_id=first.session_id,
+        worktree=False,
     )
     record = store.wait(store.start(options).job_id, 30)
     assert (record.prompt, record.cwd, record.approval_policy, record.sandbox) == (

@@ -38,6 +38,8 @@ ALL_TOOLS = frozenset(
         "codex_sessions",
         "codex",
         "codex_batch",
+        "codex_apply",
+        "codex_discard",
         "ping",
     }
 )

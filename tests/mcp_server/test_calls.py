@@ -76,6 +76,7 @@ def test_arguments_get_the_tools_defaults(workdir: Path) -> None:
         "model": None,
         "reasoning_effort": None,
         "session_id": None,
+        "worktree": None,
         "wait_seconds": 45,
     }
     with pytest.raises(ValueError, match="does not start a job"):

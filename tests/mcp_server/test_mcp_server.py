@@ -92,7 +92,9 @@ async def test_tools_and_schemas_are_declared(store: JobStore) -> None:
     assert by_name["codex_wait"].input_schema["properties"]["timeout_seconds"]["default"] == 50
 
 
-async def test_every_tool_result_matches_its_declared_schema(store: JobStore, workdir: Path) -> None:
+async def test_every_tool_result_matches_its_declared_schema(
+    store: JobStore, workdir: Path, person_repo: Path
+) -> None:
     # call_ok validates structuredContent against the outputSchema from tools/list.
     subprocess.run(["git", "init", "-q", str(workdir)], check=True)  # codex reviews a repository
     cwd = str(workdir)
@@ -112,6 +114,14 @@ async def test_every_tool_result_matches_its_declared_schema(store: JobStore, wo
         ]
         for name, arguments in calls:
             await call_ok(session, name, arguments)
+        worktree_job = await call_ok(
+            session, "codex", {"prompt": "write=new.txt", "cwd": str(person_repo), "worktree": True}
+        )
+        assert worktree_job["status"] == "done"
+        for name in ("codex_apply", "codex_discard"):
+            calls.append((name, {"job_id": worktree_job["job_id"]}))
+            await call_ok(session, name, calls[-1][1])
+        assert (person_repo / "new.txt").exists()
         # The fake codex runs as `codex exec`, which cannot be talked to: a clear error each.
         # Their results are checked against their schemas with the real codex's app-server
         # (tests/e2e/test_mcp_talk_real_codex.py).

@@ -70,18 +70,25 @@ def no_process_of(store: JobStore, job_id: str) -> bool:
     return not marked_processes(job_id, secret, record.pid_started_at)
 
 
-def test_a_cancel_during_the_start_snapshot_stops_it_and_codex_never_starts(
-    store: JobStore, large_tree: Path, codex_runs: Path
-) -> None:
-    job_id = store.start(RunOptions(prompt="hello", cwd=str(large_tree))).job_id
-    snapshotting = wait_until(lambda: the_job_s_git(store, job_id, "add"), timeout=60)
+def cancelled_while_git_adds(store: JobStore, options: RunOptions, codex_runs: Path) -> str:
+    """Start a job, cancel it while its git hashes the tree (`git add`); check that git was
+    stopped, codex never started, and no process of the job is left. Returns the job's id."""
+    job_id = store.start(options).job_id
+    adding = wait_until(lambda: the_job_s_git(store, job_id, "add"), timeout=60)
     outcome = store.cancel(job_id, wait=30)
     assert outcome.message == f"job {job_id} cancelled before codex started"
     record = store.get(job_id)
     assert record.status == JobStatus.CANCELLED and record.error == CANCELLED_BEFORE_CODEX
     assert record.codex_pid is None and runs_of_codex(codex_runs) == []
-    assert wait_gone(snapshotting, 0) == []  # git was stopped, not waited for
+    assert wait_gone(adding, 0) == []  # git was stopped, not waited for
     assert no_process_of(store, job_id)
+    return job_id
+
+
+def test_a_cancel_during_the_start_snapshot_stops_it_and_codex_never_starts(
+    store: JobStore, large_tree: Path, codex_runs: Path
+) -> None:
+    job_id = cancelled_while_git_adds(store, RunOptions(prompt="hello", cwd=str(large_tree)), codex_runs)
     assert not store.layout.snapshot_dir(job_id).exists()
     diff = read_worktree_diff(store, job_id)
     assert diff is not None and diff.ended and diff.error == CODEX_NEVER_STARTED

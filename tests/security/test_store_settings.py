@@ -68,7 +68,11 @@ def test_processes_with_other_limits_in_their_environment_obey_the_store(
 def test_the_variable_only_seeds_a_new_store(tmp_path: Path) -> None:
     root = tmp_path / "store"
     JobStore(root, max_jobs=3, codex_bin="codex", cancel_grace=1).ensure()
-    assert json.loads((root / "settings.json").read_text()) == {"max_jobs": 3, "codex_path": "app-server"}
+    assert json.loads((root / "settings.json").read_text()) == {
+        "max_jobs": 3,
+        "codex_path": "app-server",
+        "worktree": False,
+    }
     other = JobStore(root, max_jobs=7, codex_bin="codex", cancel_grace=1)
     other.ensure()
     assert other.max_jobs == 3 and other.store_settings().max_jobs == 3
@@ -98,6 +102,7 @@ def test_a_bad_limit_is_refused_and_changes_nothing(tmp_path: Path, value: str) 
         b'{"max_jobs": true}',
         b'{"max_jobs": 0}',
         b'{"max_jobs": 2, "x": 1}',
+        b'{"max_jobs": 2, "worktree": "yes"}',
         b'{"max_jobs": 2, "codex_path": "shell"}',
         b'{"codex_path": "exec"}',
     ],

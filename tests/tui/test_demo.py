@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jobstore import JobStatus, JobStore
+from jobstore import JobStatus, JobStore, RunOptions, read_worktree_diff
 from tests.conftest import stop_everything
 from tests.helpers import processes_matching, wait_until
 from tui.demo import scenarios, setup
@@ -62,3 +62,17 @@ def test_demo_plays_every_kind_of_job(demo_store: tuple[JobStore, Path]) -> None
     assert store.get(audit.job_id).status == JobStatus.RUNNING
     assert store.cancel(audit.job_id).record.status == JobStatus.CANCELLED
     assert hour_long() == []
+
+
+def test_the_demo_s_feature_job_runs_in_a_worktree_whose_change_can_be_applied(
+    demo_store: tuple[JobStore, Path],
+) -> None:
+    store, project = demo_store
+    job = store.start(RunOptions.checked(prompt=scenarios.FEATURE, cwd=str(project), worktree=True))
+    assert store.wait(job.job_id, 60).status == JobStatus.DONE
+    recorded = read_worktree_diff(store, job.job_id)
+    assert recorded is not None and sorted(recorded.files) == [("M", "README.md"), ("M", "src/cli.py")]
+    assert "--verbose" not in (project / "src" / "cli.py").read_text()
+    applied = store.apply(job.job_id)
+    assert applied.clean and "--verbose" in (project / "src" / "cli.py").read_text()
+    assert "return a - b" in (project / "app.py").read_text()  # the demo's uncommitted edit kept

@@ -221,6 +221,40 @@ async def test_cancel_asks_first_and_really_cancels(store: JobStore, workdir: Pa
         assert not isinstance(app.screen, ConfirmScreen)
 
 
+async def test_apply_and_discard_ask_first_then_act_on_the_worktree_job(
+    store: JobStore, person_repo: Path
+) -> None:
+    record = store.start(RunOptions.checked(prompt="write=new.txt", cwd=str(person_repo), worktree=True))
+    assert store.wait(record.job_id, 60).status == JobStatus.DONE
+    app = make_app(store, now=datetime.now(UTC), launch_cwd=person_repo)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        assert app.jobs_screen.selected_job_id == record.job_id
+        await pilot.press("d")
+        await wait_for(pilot, lambda: app.query_one("#apply-diff").display, what="the Apply button")
+        await pilot.click("#apply-diff")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert not (person_repo / "new.txt").exists()
+
+        await pilot.press("a")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: (person_repo / "new.txt").exists(), what="the applied file")
+        await wait_for(
+            pilot, lambda: not app.query_one("#apply-diff").display, what="Apply gone once applied"
+        )
+        assert store.get(record.job_id).applied_at is not None
+
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: store.get(record.job_id).discarded_at is not None, what="the discard")
+        await wait_for(pilot, lambda: not app.query_one("#discard-diff").display, what="Discard gone")
+        assert not store.layout.worktree_dir(record.job_id).exists()
+        await wait_for(pilot, lambda: any("Discarded" in n for n in notifications(app)), what="the note")
+
+
 async def test_unreadable_record_is_listed_and_not_cancellable(demo: DemoStore) -> None:
     app = make_app(demo.store)
     async with app.run_test(size=(120, 35)) as pilot:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.tui.tui_demo import NOW, DemoStore, build_demo_store, settle, tui_config
+from tests.tui.tui_demo import NOW, DemoStore, as_worktree_job, build_demo_store, settle, tui_config
 from tui.app import CodexTuiApp
 
 WIDE = (120, 35)
@@ -102,6 +102,15 @@ def test_small_terminal(snap_compare: Any, demo: DemoStore) -> None:
 def test_new_job_form_on_a_small_terminal(snap_compare: Any, demo: DemoStore) -> None:
     # Every field and the buttons fit in 80x24 (the prompt is shorter there).
     assert snap_compare(app_for(demo.store.root), terminal_size=(80, 24), run_before=steps(("n",)))
+
+
+def test_worktree_job_diff_with_apply_and_discard(snap_compare: Any, demo: DemoStore) -> None:
+    job = as_worktree_job(demo, "payments_2")
+    assert snap_compare(
+        app_for(demo.store.root),
+        terminal_size=WIDE,
+        run_before=steps(lambda app: app.jobs_screen.open_job(job), ("d",)),
+    )
 
 
 @pytest.fixture

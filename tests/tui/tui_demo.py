@@ -22,6 +22,7 @@ import psutil
 from jobstore import JobRecord, JobStatus, JobStore, Settings
 from jobstore.events import Summary
 from jobstore.fsio import append_line, create_empty, write_bytes_atomic, write_json_atomic
+from jobstore.worktree_diff import WorktreeDiff, write_worktree_diff
 from tui.app import CodexTuiApp
 from tui.config import TuiConfig
 from tui.workers import Task
@@ -519,6 +520,43 @@ async def settle(pilot: Any, timeout: float = 10.0) -> None:
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
+
+
+WORKTREE_DIFF = """diff --git a/src/retry.py b/src/retry.py
+index 3b18e51..a9c2f04 100644
+--- a/src/retry.py
++++ b/src/retry.py
+@@ -1,4 +1,5 @@
+ def backoff(attempt):
+-    return 2 ** attempt
++    # Capped, so a long outage never waits for hours.
++    return min(2 ** attempt, 60)
+"""
+
+
+def as_worktree_job(demo: DemoStore, name: str) -> str:
+    """The demo's ended job `name`, made a worktree job whose recorded change is WORKTREE_DIFF
+    (its worktree's folder does not exist here: no size is shown, the snapshot is the same anywhere)."""
+    job_id = demo.jobs[name]
+    record = demo.store.read_record(job_id)
+    record.worktree = True
+    record.worktree_repo = record.cwd
+    record.worktree_path = f"/home/dev/.codex-async/worktrees/{job_id}"
+    record.worktree_branch = f"codex/{job_id}"
+    record.worktree_owner = job_id
+    write_record(demo.store, record)
+    start = WorktreeDiff(record.cwd, record.started_at or "", "4b825dc642cb6eb9a060e54bf8d69288fbee4904")
+    ended = WorktreeDiff(
+        start.repo,
+        start.started_at,
+        start.start_tree,
+        ended_at=record.finished_at,
+        end_tree="a9c2f04a9c2f04a9c2f04a9c2f04a9c2f04a9c2f",
+        diff=WORKTREE_DIFF,
+        files=[("M", "src/retry.py")],
+    )
+    write_worktree_diff(demo.store.layout, job_id, ended)
+    return job_id
 
 
 @asynccontextmanager

@@ -18,6 +18,9 @@ class Scenario:
     final_message: str | None = None
     # A real command to start just before step `index`, so a cancel has a tree to stop.
     run_command: tuple[int, list[str]] | None = field(default=None)
+    # Text appended to files (relative to codex's folder) as step `index` is played: the edits
+    # its file changes announce, so a worktree job's Diff tab shows a real change.
+    edits: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 def _item(kind: str, n: int, **fields: Any) -> dict[str, Any]:
@@ -157,7 +160,19 @@ def _feature() -> Scenario:
         ),
         (0.2, _usage(18_412, 1_305)),
     ]
-    return Scenario(steps)
+    verbose_flag = 'parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")\n'
+    readme = "\n## Usage\n\n`demo-project --verbose` logs every step at DEBUG level.\n"
+    edits = {_step_of(steps, 4): [("src/cli.py", verbose_flag)], _step_of(steps, 5): [("README.md", readme)]}
+    return Scenario(steps, edits=edits)
+
+
+def _step_of(steps: list[Step], item: int) -> int:
+    """The index of the step that completes item number `item`."""
+    return next(
+        index
+        for index, (_, event) in enumerate(steps)
+        if event.get("type") == "item.completed" and event.get("item", {}).get("id") == f"item_{item}"
+    )
 
 
 def _fix_tests() -> Scenario:

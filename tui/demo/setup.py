@@ -86,7 +86,8 @@ def play(store: JobStore, project: Path, *, pace: float = 1.0, stop: threading.E
     for prompt in (scenarios.FEATURE, scenarios.MIGRATION, scenarios.FIX_TESTS, scenarios.AUDIT):
         if stop.wait(1.5 * pace):
             return
-        start(prompt)
+        # The feature is built in a worktree of its own: its Diff tab shows the change, `a` applies it.
+        start(prompt, worktree=prompt == scenarios.FEATURE)
     if stop.wait(1.0 * pace):
         return
     try:

@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None, *, speed: float = 1.0) -> int:
         if scenario.run_command and scenario.run_command[0] == index:
             child = subprocess.Popen(scenario.run_command[1], stdin=subprocess.DEVNULL)
         time.sleep(pause * speed)
+        for path, text in scenario.edits.get(index, []):
+            with open(path, "a", encoding="utf-8") as f:  # codex's folder: a worktree job's own
+                f.write(text)
         _emit(event)
         item = event.get("item")
         if (

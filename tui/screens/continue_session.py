@@ -26,6 +26,7 @@ class ContinueSessionScreen(StartJobScreen):
             model=last.model,
             reasoning_effort=last.reasoning_effort,
             animations=animations,
+            worktree=last.worktree,  # a worktree job's session goes on in its worktree
         )
         self.session = session
 

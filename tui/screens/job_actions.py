@@ -1,5 +1,6 @@
-"""What is done to jobs from the jobs screen: cancel one (after asking), talk to a running one
-(steer it with a message, interrupt it after asking, answer its question), start one, continue
+"""What is done to jobs from the jobs screen: cancel one (after asking), apply or discard a
+worktree job's change (after asking), talk to a running one (steer it with a message, interrupt
+it after asking, answer its question), start one, continue
 a session (the store's or codex's own), copy a job's id or final answer, page its output,
 and announce the jobs that end or start waiting for an answer (a toast, and a bell or a
 desktop notification when configured).
@@ -32,7 +33,7 @@ from jobstore import JobNotFound, JobStatus, JobStore, JobStoreError, terminal_s
 from tui import format as fmt
 from tui.config import TuiConfig
 from tui.jobs import JobRow
-from tui.messages import CancelFinished, OpenJob, SessionFetched, TalkFinished
+from tui.messages import CancelFinished, OpenJob, SessionFetched, TalkFinished, WorktreeDone
 from tui.pager import page_file
 from tui.workers import Task
 
@@ -178,6 +179,69 @@ class JobActions:
         if not (message.ok and message.ended):
             self._notify(message.message, severity="information" if message.ok else "warning")
 
+    # ------------------------------------------------------------ a worktree job's change
+
+    def worktree(self, verb: str, job_id: str, row: JobRow | None) -> None:
+        """Ask, then apply ("apply") or discard ("discard") this worktree job's change."""
+        if row is None or not row.worktree:
+            self._notify(f"Job {job_id} did not run in a worktree: there is nothing to {verb}.")
+            return
+        if not row.is_terminal:
+            self._notify(f"Job {job_id} is {row.status}: {verb} it once it has ended.")
+            return
+        message = Text()
+        message.append(f"{verb.capitalize()} job ")
+        message.append(job_id, style="bold")
+        message.append("?\n\n")
+        message.append(fmt.one_line(row.first_line, 160), style="italic")
+        message.append(f"\n{terminal_safe(row.cwd)}", style="dim")
+        if verb == "apply":
+            explained = (
+                "\n\nIts change goes into this working tree as uncommitted changes (yours are kept);"
+                " on a conflict nothing changes."
+            )
+        else:
+            explained = f"\n\nIts worktree and its branch codex/{job_id} are removed."
+        message.append(explained, style="dim")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                work = partial(self._worktree, verb, job_id)
+                self._run(work, group=Task.WORKTREE, name=f"{verb} job {job_id}")
+
+        from tui.screens.confirm import ConfirmScreen
+
+        title = f"{verb.capitalize()} job"
+        self.screen.app.push_screen(ConfirmScreen(title, message, yes=title, no="Not now"), answered)
+
+    def _worktree(self, verb: str, job_id: str) -> None:
+        try:
+            if verb == "apply":
+                applied = self.store.apply(job_id)
+                if applied.clean:
+                    done = WorktreeDone(
+                        job_id, f"Applied {job_id}: {len(applied.changed)} file(s) changed.", True
+                    )
+                else:
+                    conflicts = ", ".join(applied.conflicts)
+                    done = WorktreeDone(
+                        job_id,
+                        f"Not applied: {job_id} conflicts in {conflicts}; nothing changed. "
+                        f"Merge branch {applied.branch} by hand.",
+                        False,
+                    )
+            else:
+                removed = self.store.discard(job_id)
+                done = WorktreeDone(
+                    job_id, f"Discarded {job_id}: {', '.join(removed) or 'nothing left'}.", True
+                )
+        except (JobStoreError, OSError) as exc:  # the store's answer, shown as one
+            done = WorktreeDone(job_id, f"Could not {verb} {job_id}: {exc}", False)
+        self.screen.post_message(done)
+
+    def worktree_done(self, message: WorktreeDone) -> None:
+        self._notify(terminal_safe(message.message), severity="information" if message.ok else "warning")
+
     # ------------------------------------------------------------ talk to a running job
 
     def steer(self, job_id: str, text: str) -> None:
@@ -247,7 +311,13 @@ class JobActions:
         from tui.screens.new_job import NewJobScreen
 
         config = self.config
-        screen = NewJobScreen(self.store, cwd=str(config.launch_cwd), animations=config.animations)
+        try:
+            worktree = self.store.store_settings().worktree
+        except JobStoreError:  # damaged settings: starting says so
+            worktree = False
+        screen = NewJobScreen(
+            self.store, cwd=str(config.launch_cwd), animations=config.animations, worktree=worktree
+        )
         self.screen.app.push_screen(screen, self._job_started)
 
     def _job_started(self, job_id: str | None) -> None:

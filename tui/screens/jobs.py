@@ -42,6 +42,8 @@ from tui.messages import (
     StoreChanged,
     TalkFinished,
     TalkToJob,
+    WorktreeAsked,
+    WorktreeDone,
 )
 from tui.model import JobsModel, ReadQueue
 from tui.screens.job_actions import AnswerRead, CodexSessionFetched, JobActions
@@ -469,6 +471,29 @@ class JobsScreen(Screen[None]):
     def _cancel_finished(self, message: CancelFinished) -> None:
         self.actions.cancel_finished(message)
         self.jobs_pane.request_refresh([message.job_id])
+
+    def action_apply_job(self) -> None:
+        self._worktree("apply")
+
+    def action_discard_job(self) -> None:
+        self._worktree("discard")
+
+    def _worktree(self, verb: str) -> None:
+        job_id = self._job_to_act_on()
+        if job_id is None:
+            self.notify(f"Select a worktree job to {verb}.", severity="warning")
+            return
+        self.actions.worktree(verb, job_id, self.model.get(job_id))
+
+    @on(WorktreeAsked)
+    def _worktree_pressed(self, message: WorktreeAsked) -> None:
+        self.actions.worktree(message.verb, message.job_id, self.model.get(message.job_id))
+
+    @on(WorktreeDone)
+    def _worktree_done(self, message: WorktreeDone) -> None:
+        self.actions.worktree_done(message)
+        self.jobs_pane.request_refresh([message.job_id])
+        self.diff_view.reload(message.job_id)
 
     # ------------------------------------------------------------ talking to a running job
 

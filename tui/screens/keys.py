@@ -11,6 +11,10 @@ JOBS_SCREEN_KEYS: list[BindingType] = [
     Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter jobs by text, status or project"),
     Binding("n", "new_job", "New", tooltip="Start a new codex job"),
     Binding("c", "cancel_job", "Cancel", tooltip="Cancel the selected job (asks first)"),
+    Binding("a", "apply_job", "Apply", show=False, tooltip="Apply a worktree job's change (asks first)"),
+    Binding(
+        "x", "discard_job", "Discard", show=False, tooltip="Discard a worktree job's worktree (asks first)"
+    ),
     # Shown in the footer only while they apply (the screen's check_action): a running job
     # of codex's app-server takes a message or an interrupt, a waiting one an answer.
     Binding(

@@ -1,5 +1,5 @@
 """The new-job form: prompt, folder and every option `codex_start` offers (approval policy,
-sandbox, model, reasoning effort); starts a job in the store.
+sandbox, model, reasoning effort, a worktree of its own); starts a job in the store.
 
 The store's own checks decide what is valid: its InvalidInput and CodexUnavailable
 messages are shown in the form as they are, and nothing is started.
@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Select, Static, TextArea
+from textual.widgets import Button, Checkbox, Input, Select, Static, TextArea
 
 from jobstore import (
     APPROVAL_POLICIES,
@@ -78,9 +78,11 @@ class StartJobScreen(ModalScreen[str | None]):
         model: str | None = None,
         reasoning_effort: str | None = None,
         animations: bool = True,
+        worktree: bool = False,
     ) -> None:
         super().__init__()
         self.store = store
+        self.default_worktree = worktree  # a git worktree of the job's own (its Diff tab applies it)
         self.default_cwd = cwd
         self.default_policy = (
             approval_policy if approval_policy in APPROVAL_POLICIES else DEFAULT_APPROVAL_POLICY
@@ -115,6 +117,13 @@ class StartJobScreen(ModalScreen[str | None]):
                 yield Static("Reasoning effort", classes="field-label after-field")
                 yield _choice_field(
                     "effort", _choices(REASONING_EFFORTS, "codex's default"), self.default_effort
+                )
+            with Horizontal(id="worktree-row", classes="options-row"):
+                yield Checkbox(
+                    "Worktree: a git worktree of its own, applied or discarded after",
+                    self.default_worktree,
+                    id="worktree",
+                    compact=True,
                 )
             yield Static("", id="form-error")
             with Horizontal(classes="dialog-buttons"):
@@ -161,6 +170,7 @@ class StartJobScreen(ModalScreen[str | None]):
                 model=_chosen(self.query_one("#model", Input).value),
                 reasoning_effort=_chosen(self.query_one("#effort", Select).value),
                 session_id=self.session_id(),
+                worktree=self.query_one("#worktree", Checkbox).value,
             )
         except InvalidInput as exc:
             self.show_error(str(exc))

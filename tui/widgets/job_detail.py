@@ -107,6 +107,8 @@ class JobDetail(Vertical):
             parts.append(f"session {row.session_id}")
         if row.client:
             parts.append(f"by {row.client}")
+        if row.worktree:
+            parts.append(row.worktree)
         text.append(terminal_safe("  " + " · ".join(parts)), style="dim")
         text.append("\n")
         error = _why(row)
