@@ -164,7 +164,9 @@ class OutputFile:
         truncated = end > 0 and len(parts) <= lines
         # With more parts than asked for, the first (maybe a partial line) is not among them.
         shown = [clip_raw_line(p) for p in parts[-lines:]]
-        if long_line and parts and len(parts) <= lines:
+        # Only an event (a JSON object) has a head worth finding: 200 MB of text or a hole of
+        # NULs is shown by its end alone, without reading up to MAX_LINE_START_SCAN back.
+        if long_line and parts and len(parts) <= lines and parts[0].rstrip().endswith(b"}"):
             head_at = self._line_start(end, limit=MAX_LINE_START_SCAN)
             head = self.read(head_at, LINE_BYTES)
             shown[0] = head_and_end(head, end - head_at + len(parts[0]), parts[0][-CUT_END_BYTES:])
