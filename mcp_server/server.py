@@ -1,4 +1,4 @@
-"""The FastMCP app: the thirteen tools of mcp_server.tools over one store, their state, the periodic check.
+"""The FastMCP app: the fifteen tools of mcp_server.tools over one store, their state, the periodic check.
 
 Every blocking store call runs in a worker thread; every refusal of the store is a
 tool error with the store's own message; every result is a model from `schemas`,
