@@ -233,7 +233,7 @@ async def test_wait_sends_progress_notifications(store: JobStore, workdir: Path)
         received.append((progress, total, message))
 
     async with connect(store) as session:
-        job_id = (await start(session, workdir, "slow sleep=1.3"))["job_id"]
+        job_id = (await start(session, workdir, "slow sleep=3"))["job_id"]
         result = await call_ok(
             session, "codex_wait", {"job_id": job_id, "timeout_seconds": 20}, progress=on_progress
         )
