@@ -66,6 +66,7 @@ class CodexAppServer(CodexExec):
         self.question_request: Any = None  # the id of codex's request the question answers
         self.questions_asked = 0
         self.shutdown_deadline: float | None = None
+        self.argv: list[str] = []
         self.file_changes: dict[str, list[str]] = {}  # item id -> paths, for a patch's question
 
     # ------------------------------------------------------------------ start
@@ -75,6 +76,7 @@ class CodexAppServer(CodexExec):
     ) -> subprocess.Popen[bytes]:
         """`codex app-server`, its stdio ours (pipes), its stderr appended to the output."""
         self.params = command["app_server"]
+        self.argv = list(command["argv"])
         proc = subprocess.Popen(
             command["argv"],
             stdin=subprocess.PIPE,
@@ -362,13 +364,30 @@ class CodexAppServer(CodexExec):
         """The app-server leaves an interrupted turn's commands running: stop everything of
         the job's tree but the app-server itself (SIGTERM, a grace, SIGKILL)."""
         assert self.proc is not None
-        commands = [p for p in descendants(os.getpid()) if p.pid != self.proc.pid]
-        marked = [p for p in self._marked(self.life) if p.pid not in (self.proc.pid, os.getpid())]
+        spared = {os.getpid(), *self._app_server_pids()}
+        commands = [p for p in descendants(os.getpid()) if p.pid not in spared]
+        marked = [p for p in self._marked(self.life) if p.pid not in spared]
         targets = {p.pid: p for p in [*commands, *marked]}.values()
         signal_processes(targets, signal.SIGTERM)
         left = wait_gone(targets, INTERRUPT_GRACE_SECONDS)
         signal_processes(left, signal.SIGKILL)
         wait_gone(left, 2.0)
+
+    def _app_server_pids(self) -> set[int]:
+        """The app-server's own processes: the one we spawned and, when that is a wrapper
+        (npm's `codex.js` spawns the native binary on Node before 22.15), the process it
+        started with the same arguments after its program. Killing that one would end the
+        session mid-turn, before codex reports the turn interrupted."""
+        assert self.proc is not None
+        pids = {self.proc.pid}
+        arguments = self.argv[1:]
+        if not arguments:
+            return pids
+        for process in descendants(self.proc.pid):
+            with contextlib.suppress(Exception):
+                if process.cmdline()[-len(arguments) :] == arguments:
+                    pids.add(process.pid)
+        return pids
 
     def _answer_pending_messages(self, inbox: Inbox, why: str) -> None:
         for message in inbox.take():

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -12,12 +15,14 @@ import pytest
 
 from jobstore import JobStatus, JobStore, Question, StoreRefused
 from jobstore.app_server_events import EventTranslator, exec_item
+from jobstore.codex_app_server import CodexAppServer
 from jobstore.events import Summary, render_line
 from jobstore.ids import new_job_id
 from jobstore.layout import StoreLayout
 from jobstore.messages import Inbox, Reply, await_reply, message_path, numbers, read_reply, send
 from jobstore.record import JobRecord, now_iso
 from jobstore.settings import StoreSettings
+from tests.helpers import processes_matching, wait_until
 
 
 @pytest.fixture
@@ -225,3 +230,31 @@ def test_a_job_of_a_codex_without_app_server_runs_as_exec(store: JobStore, workd
     with pytest.raises(InvalidInput, match="runs codex as `codex exec`"):
         store.start(RunOptions.checked(prompt="hi", cwd=str(workdir), approval_policy="on-request"))
     assert [j.job_id for j in store.list_jobs()] == [job.job_id]  # nothing written
+
+
+def test_an_interrupt_spares_the_app_server_behind_a_wrapper(tmp_path: Path) -> None:
+    """npm's `codex.js` on Node before 22.15 spawns the native app-server as its child: an
+    interrupt stops the turn's commands (the native one's children), never that child, or
+    the session dies before codex reports the turn interrupted."""
+    native = tmp_path / "native.py"
+    native.write_text("import subprocess, sys\nsubprocess.Popen(['sleep', '593'])\nsys.stdin.read()\n")
+    wrapper = tmp_path / "codex"
+    wrapper.write_text(
+        f'#!/bin/sh\n{sys.executable} {native} "$@"\n'  # a child, not exec: as codex.js spawns
+    )
+    wrapper.chmod(0o700)
+    argv = [str(wrapper), "app-server", "--listen", "stdio://"]
+    codex = CodexAppServer()
+    codex.argv = argv
+    codex.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, start_new_session=True)
+    try:
+        wait_until(lambda: processes_matching("sleep 593"), timeout=10)
+        spared = codex._app_server_pids()
+        commands = [p.pid for p in processes_matching("sleep 593")]
+        natives = [p.pid for p in processes_matching(str(native))]
+        assert len(natives) == 1 and natives[0] != codex.proc.pid
+        assert spared == {codex.proc.pid, natives[0]}
+        assert not spared & set(commands)
+    finally:
+        os.killpg(codex.proc.pid, signal.SIGKILL)
+        codex.proc.wait()
