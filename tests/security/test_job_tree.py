@@ -105,7 +105,11 @@ def test_a_marked_process_older_than_the_job_is_not_trusted() -> None:
     proc = marked_stranger(job_marker("01aaaaaaaaaaaa", "s3cret"))
     try:
         started = psutil.Process(proc.pid).create_time()
-        assert [p.pid for p in marked_processes("01aaaaaaaaaaaa", "s3cret", started)] == [proc.pid]
+        # Popen returns as exec closes its pipe, before the kernel has set the new
+        # environment up: /proc/PID/environ reads empty for a moment.
+        wait_until(
+            lambda: [p.pid for p in marked_processes("01aaaaaaaaaaaa", "s3cret", started)] == [proc.pid]
+        )
         assert marked_processes("01aaaaaaaaaaaa", "s3cret", started + 5) == []
     finally:
         proc.kill()
