@@ -88,6 +88,7 @@ class JobsScreen(Screen[None]):
         self._rescan_asked = False  # ctrl+r: say when the rescan is done
         self._selection_frame: FrameHold | None = None  # made on mount (it needs the app)
         self._message_to: str | None = None  # the job the open message line writes to
+        self._message_line: Input | None = None  # made when first opened (action_message)
         self._talk_shown: frozenset[str] = frozenset()  # the talk keys the footer was last drawn with
 
     # ------------------------------------------------------------------ the parts
@@ -110,8 +111,7 @@ class JobsScreen(Screen[None]):
                     )
                 with TabPane("Diff (d)", id="diff-tab"):
                     yield DiffView(self.store, id="diff")
-            # Opened by m or the Message button under a running job's output.
-            yield Input(id="message-line", placeholder="What codex should know or do now")
+            # Then the message line to a running job, made when first opened (action_message).
         yield FittedFooter(compact=True)
 
     @property
@@ -147,8 +147,9 @@ class JobsScreen(Screen[None]):
         return self.query_one(DiffView)
 
     @property
-    def message_line(self) -> Input:
-        return self.query_one("#message-line", Input)
+    def message_line(self) -> Input | None:
+        """The message line under the output (None: never opened yet)."""
+        return self._message_line
 
     @property
     def status_bar(self) -> StatusBar:
@@ -428,7 +429,8 @@ class JobsScreen(Screen[None]):
 
     def action_back(self) -> None:
         focused = self.focused
-        if self.message_line.display:
+        line = self.message_line
+        if line is not None and line.display:
             self._close_message_line()
         elif isinstance(focused, Input) and focused.id == "filter":
             self.jobs_pane.clear_filter()
@@ -520,6 +522,13 @@ class JobsScreen(Screen[None]):
         self._show_view("jobs")
         self._message_to = job_id
         line = self.message_line
+        if line is None:
+            # Made when first opened: composed at start, this hidden line cost the first paint
+            # a few milliseconds (benchmarks/: first paint), and many runs never open it.
+            line = self._message_line = Input(
+                id="message-line", placeholder="What codex should know or do now"
+            )
+            self.query_one("#jobs-view").mount(line)
         line.border_title = f"Message to job {job_id}: enter sends, esc closes"
         line.display = True
         line.focus()
@@ -527,7 +536,7 @@ class JobsScreen(Screen[None]):
     def _close_message_line(self) -> None:
         self._message_to = None
         line = self.message_line
-        if not line.display:
+        if line is None or not line.display:
             return
         had_focus = line.has_focus
         line.display = False
