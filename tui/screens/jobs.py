@@ -523,8 +523,8 @@ class JobsScreen(Screen[None]):
         self._message_to = job_id
         line = self.message_line
         if line is None:
-            # Made when first opened: composed at start, this hidden line cost the first paint
-            # a few milliseconds (benchmarks/: first paint), and many runs never open it.
+            # Made when first opened, like the talk buttons (tui.widgets.job_detail): composed
+            # hidden at start, they cost the first paint (benchmarks/: first paint).
             line = self._message_line = Input(
                 id="message-line", placeholder="What codex should know or do now"
             )

@@ -57,8 +57,8 @@ class JobDetail(Vertical):
 
     def _make_talk_parts(self) -> None:
         """The talk buttons and the question's line, made the first time a job can take them:
-        made at start, these five hidden widgets cost the first paint ~10 ms (benchmarks/:
-        first paint), and many runs never talk to a job."""
+        made hidden at start, they and the message line (`tui.screens.jobs`) cost ~20 ms of
+        CPU before the first paint (benchmarks/: first paint), and many runs never talk to a job."""
         if self._talk_made:
             return
         self._talk_made = True
