@@ -15,7 +15,6 @@ The dialogs are imported when first opened, not with the app: together they cost
 
 from __future__ import annotations
 
-import html
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -117,6 +116,8 @@ class JobActions:
             return False
         # The notification spec lets a daemon render markup in the body (<a href>, <img>):
         # codex's text, made visible first, is escaped so that it shows as typed.
+        import html  # only here: not a cost of the app's start
+
         body = html.escape(
             f"{row.job_id} · {terminal_safe(row.project)}: {fmt.one_line(row.first_line, 100)}"
         )

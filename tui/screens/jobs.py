@@ -88,6 +88,8 @@ class JobsScreen(Screen[None]):
         self._rescan_asked = False  # ctrl+r: say when the rescan is done
         self._selection_frame: FrameHold | None = None  # made on mount (it needs the app)
         self._message_to: str | None = None  # the job the open message line writes to
+        self._message_line: Input | None = None  # made when first opened (action_message)
+        self._talk_shown: frozenset[str] = frozenset()  # the talk keys the footer was last drawn with
 
     # ------------------------------------------------------------------ the parts
 
@@ -109,8 +111,7 @@ class JobsScreen(Screen[None]):
                     )
                 with TabPane("Diff (d)", id="diff-tab"):
                     yield DiffView(self.store, id="diff")
-            # Opened by m or the Message button under a running job's output.
-            yield Input(id="message-line", placeholder="What codex should know or do now")
+            # Then the message line to a running job, made when first opened (action_message).
         yield FittedFooter(compact=True)
 
     @property
@@ -146,8 +147,9 @@ class JobsScreen(Screen[None]):
         return self.query_one(DiffView)
 
     @property
-    def message_line(self) -> Input:
-        return self.query_one("#message-line", Input)
+    def message_line(self) -> Input | None:
+        """The message line under the output (None: never opened yet)."""
+        return self._message_line
 
     @property
     def status_bar(self) -> StatusBar:
@@ -187,6 +189,17 @@ class JobsScreen(Screen[None]):
         if row is None or not row.can_talk or row.cancel_requested:
             return False
         return (row.question is not None) == (action == "answer")
+
+    def _talk_keys(self) -> frozenset[str]:
+        """The talk actions the job acted on can take now."""
+        return frozenset(action for action in _TALK_ACTIONS if self._job_takes(action))
+
+    def refresh_bindings(self) -> None:
+        """Every refresh of the keys (ours, a focus change, a dialog closing) redraws the
+        footer with the talk keys of now: remembered, so that a new selection redraws it only
+        when they differ."""
+        self._talk_shown = self._talk_keys()
+        super().refresh_bindings()
 
     def on_mount(self) -> None:
         config = self.config
@@ -339,8 +352,11 @@ class JobsScreen(Screen[None]):
 
     def _selected_job_changed(self) -> None:
         """The keys that apply follow the selected job; its message line closes once it
-        cannot take a message (another job selected, or its turn over)."""
-        self.refresh_bindings()
+        cannot take a message (another job selected, or its turn over). The footer is
+        rebuilt only when the talk keys change: rebuilding it on every cursor move cost a
+        selection ~35 ms (benchmarks/: 1 GB output)."""
+        if self._talk_keys() != self._talk_shown:
+            self.refresh_bindings()
         if self._message_to is not None and (
             self._message_to != self.selected_job_id or not self._job_takes("message")
         ):
@@ -413,7 +429,8 @@ class JobsScreen(Screen[None]):
 
     def action_back(self) -> None:
         focused = self.focused
-        if self.message_line.display:
+        line = self.message_line
+        if line is not None and line.display:
             self._close_message_line()
         elif isinstance(focused, Input) and focused.id == "filter":
             self.jobs_pane.clear_filter()
@@ -505,6 +522,13 @@ class JobsScreen(Screen[None]):
         self._show_view("jobs")
         self._message_to = job_id
         line = self.message_line
+        if line is None:
+            # Made when first opened, like the talk buttons (tui.widgets.job_detail): composed
+            # hidden at start, they cost the first paint (benchmarks/: first paint).
+            line = self._message_line = Input(
+                id="message-line", placeholder="What codex should know or do now"
+            )
+            self.query_one("#jobs-view").mount(line)
         line.border_title = f"Message to job {job_id}: enter sends, esc closes"
         line.display = True
         line.focus()
@@ -512,7 +536,7 @@ class JobsScreen(Screen[None]):
     def _close_message_line(self) -> None:
         self._message_to = None
         line = self.message_line
-        if not line.display:
+        if line is None or not line.display:
             return
         had_focus = line.has_focus
         line.display = False

@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import Button, Static
 from textual.worker import Worker
 
-from jobstore import JobRecord, JobStore, JobStoreError, WorktreeDiff, read_worktree_diff, terminal_safe
+from jobstore import JobRecord, JobStore, JobStoreError, terminal_safe
 from tui import format as fmt
 from tui.messages import WorktreeAsked
 from tui.theme import palette_of
@@ -28,6 +28,8 @@ from tui.workers import Task, failed_worker
 
 if TYPE_CHECKING:
     from textual.widgets import RichLog
+
+    from jobstore import WorktreeDiff
 
 MAX_LINES_SHOWN = 5_000
 
@@ -102,14 +104,19 @@ class DiffView(Vertical):
         if key == self._drawn:
             return
         self.run_worker(
-            lambda: self.post_message(
-                self.DiffRead(key, read_worktree_diff(self.store, key[0]), self._worktree(key[0]))
-            ),
+            lambda: self.post_message(self.DiffRead(key, self._diff(key[0]), self._worktree(key[0]))),
             thread=True,
             group=Task.FINAL,
             name="read the job's diff",
             exit_on_error=False,
         )
+
+    def _diff(self, job_id: str) -> WorktreeDiff | None:
+        """In the worker: the diff the runner recorded. Its reader (and the safe git it
+        imports) loads here, the first time a diff is shown, not at the app's start."""
+        from jobstore import read_worktree_diff
+
+        return read_worktree_diff(self.store, job_id)
 
     def _worktree(self, job_id: str) -> WorktreeInfo | None:
         """The job's worktree as the tab shows it (its size: a bounded read); None: it has none."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -21,6 +22,18 @@ from tui.jobs import JobRow
 from tui.messages import CancelJob, ContinueSession, TalkToJob
 from tui.theme import palette_of
 
+if TYPE_CHECKING:
+    from textual.widgets.button import ButtonVariant
+
+
+# Shown while a person can talk to the job's turn: (label, id, variant), before Cancel.
+_TALK_BUTTONS: tuple[tuple[str, str, ButtonVariant], ...] = (
+    ("Approve", "approve-job", "success"),
+    ("Deny", "deny-job", "warning"),
+    ("Message", "message-job", "primary"),
+    ("Interrupt", "interrupt-job", "warning"),
+)
+
 
 class JobDetail(Vertical):
     """What the table has no room for: folder, session, policy, client, error and prompt."""
@@ -31,18 +44,33 @@ class JobDetail(Vertical):
         self.store_root = store_root
         self.row: JobRow | None = None
         self._shown: Text | None = None
+        self._talk_made = False  # the talk buttons and the question's line (_make_talk_parts)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="detail-row"):
             yield Static(id="detail-text")
-            yield Button("Approve", id="approve-job", variant="success", compact=True)
-            yield Button("Deny", id="deny-job", variant="warning", compact=True)
-            yield Button("Message", id="message-job", variant="primary", compact=True)
-            yield Button("Interrupt", id="interrupt-job", variant="warning", compact=True)
+            # The talk buttons (Approve, Deny, Message, Interrupt) come here once a job can
+            # take them (_make_talk_parts).
             yield Button("Cancel job", id="cancel-job", variant="error", compact=True)
             yield Button("Continue", id="continue-job", variant="primary", compact=True)
+        # Then, once a job asks, its question (_make_talk_parts).
+
+    def _make_talk_parts(self) -> None:
+        """The talk buttons and the question's line, made the first time a job can take them:
+        made hidden at start, they and the message line (`tui.screens.jobs`) cost ~20 ms of
+        CPU before the first paint (benchmarks/: first paint), and many runs never talk to a job."""
+        if self._talk_made:
+            return
+        self._talk_made = True
+        self.query_one("#detail-row").mount_all(
+            [
+                Button(label, id=button_id, variant=variant, compact=True)
+                for label, button_id, variant in _TALK_BUTTONS
+            ],
+            before="#cancel-job",
+        )
         # A waiting job's question, the whole width and wrapped: a person must read all of it.
-        yield Static(id="detail-question")
+        self.mount(Static(id="detail-question"))
 
     def on_mount(self) -> None:
         self.show(None)
@@ -57,15 +85,19 @@ class JobDetail(Vertical):
         self.query_one("#cancel-job", Button).display = active
         talk = active and row is not None and row.can_talk
         asking = talk and row is not None and row.question is not None
-        self.query_one("#approve-job", Button).display = asking
-        self.query_one("#deny-job", Button).display = asking
-        self.query_one("#message-job", Button).display = talk and not asking
-        self.query_one("#interrupt-job", Button).display = talk and not asking
-        question = self.query_one("#detail-question", Static)
-        question.display = row is not None and row.question is not None
-        if row is not None and row.question is not None:
-            _, style = palette_of(self.app).status(row.status)
-            question.update(Text(f"◆ {row.question.describe()}", style=style))
+        question_text = row.question.describe() if row is not None and row.question is not None else None
+        if talk or question_text is not None:
+            self._make_talk_parts()
+        if self._talk_made:
+            self.query_one("#approve-job", Button).display = asking
+            self.query_one("#deny-job", Button).display = asking
+            self.query_one("#message-job", Button).display = talk and not asking
+            self.query_one("#interrupt-job", Button).display = talk and not asking
+            question = self.query_one("#detail-question", Static)
+            question.display = question_text is not None
+            if row is not None and question_text is not None:
+                _, style = palette_of(self.app).status(row.status)
+                question.update(Text(f"◆ {question_text}", style=style))
         self.query_one("#continue-job", Button).display = (
             row is not None and row.is_terminal and row.session_id is not None
         )
