@@ -18,8 +18,10 @@ from pathlib import Path
 
 from benchmarks import bench_server, bench_store, bench_tui
 from benchmarks._common import (
+    PROJECT,
     Context,
     Row,
+    compile_bytecode,
     machine_info,
     markdown_table,
     print_table,
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown area(s): {', '.join(sorted(unknown))}; choose from {', '.join(AREAS)}")
 
+    compile_bytecode(PROJECT)  # measured as installed code is run: with its bytecode
     info = machine_info()
     print(
         f"codex-async-mcp benchmarks · {info['date']} · {info['nproc']} CPUs ({info['cpu']}) · "

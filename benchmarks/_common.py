@@ -201,6 +201,17 @@ def save_results(path: Path, sections: list[tuple[str, list[Row]]]) -> None:
 # --------------------------------------------------------------------------- statistics
 
 
+PACKAGES = ("jobstore", "mcp_server", "tui", "tests")
+
+
+def compile_bytecode(tree: Path) -> None:
+    """Write the bytecode of the project's packages in `tree`, as an install would: with
+    PYTHONDONTWRITEBYTECODE set (as on this machine) a source tree without it compiles every
+    module again at each start, ~30 ms of codex-tui's, which a tree that has it does not pay."""
+    folders = [str(tree / name) for name in PACKAGES if (tree / name).is_dir()]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *folders], check=True)
+
+
 def median(values: Iterable[float]) -> float:
     return statistics.median(list(values))
 

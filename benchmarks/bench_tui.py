@@ -31,6 +31,7 @@ from benchmarks._common import (
     Context,
     Row,
     build_store,
+    compile_bytecode,
     median,
     ms,
     print_table,
@@ -560,6 +561,7 @@ def baseline_tree(ctx: Context, rev: str) -> Path | None:
     tree = ctx.area.root / f"baseline-{rev}"
     tree.mkdir()
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    compile_bytecode(tree)
     return tree
 
 
@@ -665,6 +667,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     baseline = None if args.baseline == "none" else args.baseline
+    compile_bytecode(PROJECT)
     with temp_area(keep=args.keep) as area:
         run(Context(area, quick=args.quick), explore=args.explore, parts=args.part, baseline=baseline)
     return 0
