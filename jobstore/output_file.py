@@ -263,17 +263,19 @@ def may_be_one_event(end: bytes) -> bool:
     text = end.rstrip()
     if not text.endswith(b"}"):
         return False
+    backwards = text[::-1]  # searched lazily: the end of an event is near
     depth = 0
     in_string = False
-    for mark in reversed([match.start() for match in _JSON_MARKS.finditer(text)]):
-        char = text[mark]
+    for match in _JSON_MARKS.finditer(backwards):
+        mark = match.start()
+        char = backwards[mark]
         if char == ord('"'):
-            before = mark - 1
-            while before >= 0 and text[before] == ord("\\"):
-                before -= 1
-            if before < 0:
+            before = mark + 1
+            while before < len(backwards) and backwards[before] == ord("\\"):
+                before += 1
+            if before == len(backwards):
                 return True
-            if (mark - 1 - before) % 2 == 0:  # not escaped
+            if (before - mark - 1) % 2 == 0:  # not escaped
                 in_string = not in_string
         elif in_string:
             continue
@@ -282,7 +284,7 @@ def may_be_one_event(end: bytes) -> bool:
         else:
             depth -= 1
             if depth == 0:  # where the object that ends the line starts
-                return not text[:mark].strip()
+                return not backwards[mark + 1 :].strip()
     return True
 
 
