@@ -165,8 +165,9 @@ class OutputFile:
         # With more parts than asked for, the first (maybe a partial line) is not among them.
         shown = [clip_raw_line(p) for p in parts[-lines:]]
         # Only an event (a JSON object) has a head worth finding: 200 MB of text or a hole of
-        # NULs is shown by its end alone, without reading up to MAX_LINE_START_SCAN back.
-        if long_line and parts and len(parts) <= lines and parts[0].rstrip().endswith(b"}"):
+        # NULs, even if an event ends it, is shown by its end alone, without reading up to
+        # MAX_LINE_START_SCAN back.
+        if long_line and parts and len(parts) <= lines and may_be_one_event(parts[0][-CUT_END_BYTES:]):
             head_at = self._line_start(end, limit=MAX_LINE_START_SCAN)
             head = self.read(head_at, LINE_BYTES)
             shown[0] = head_and_end(head, end - head_at + len(parts[0]), parts[0][-CUT_END_BYTES:])
@@ -246,6 +247,45 @@ class OutputFile:
                 return low + found + 1
             pos = low
         return lowest
+
+
+_JSON_MARKS = re.compile(rb'["{}\[\]]')
+
+
+def may_be_one_event(end: bytes) -> bool:
+    """Whether a line too long to read whole, whose last bytes are `end`, may be one event: a
+    JSON object from its first byte to its last. It cannot be when it does not end as an
+    object, nor when the object it ends with starts inside `end` after other text (200 MB of
+    text without a newline, then an event). Read backwards from the end, where no string is
+    open: a quote opens or closes a string unless an odd run of backslashes escapes it, and
+    brackets count only outside strings. What `end` cannot tell (the object starts before
+    it, a run of backslashes reaches its start) may be an event."""
+    text = end.rstrip()
+    if not text.endswith(b"}"):
+        return False
+    backwards = text[::-1]  # searched lazily: the end of an event is near
+    depth = 0
+    in_string = False
+    for match in _JSON_MARKS.finditer(backwards):
+        mark = match.start()
+        char = backwards[mark]
+        if char == ord('"'):
+            before = mark + 1
+            while before < len(backwards) and backwards[before] == ord("\\"):
+                before += 1
+            if before == len(backwards):
+                return True
+            if (before - mark - 1) % 2 == 0:  # not escaped
+                in_string = not in_string
+        elif in_string:
+            continue
+        elif char in b"}]":
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:  # where the object that ends the line starts
+                return not backwards[mark + 1 :].strip()
+    return True
 
 
 def read_tail(path: Path, lines: int, *, max_scan_bytes: int = DEFAULT_MAX_SCAN_BYTES) -> Tail:

@@ -91,8 +91,18 @@ class Records:
 
     def job_ids(self) -> list[str]:
         """Every job id in the store, newest first (ids sort by creation time)."""
+        return list(self.newest_ids())
+
+    def newest_ids(self) -> Iterator[str]:
+        """The job ids of `job_ids`, in its order, each checked as it is taken: the folder's
+        names are sorted first, so the newest 20 of 10,000 jobs check 20 names, not 10,000."""
         self.verify()
-        return sorted(_ids_in(self.layout.jobs_dir), reverse=True)
+        try:
+            names = os.listdir(self.layout.jobs_dir)
+        except FileNotFoundError:
+            return iter(())
+        names.sort(reverse=True)
+        return (name for name in names if is_job_id(name))
 
     def queued_ids(self) -> set[str]:
         self.verify()

@@ -95,9 +95,11 @@ def _replacer(forms: dict[str, str]) -> Callable[[re.Match[str]], str]:
 
 _ONE_LINE_FORMS = _shown_forms(keep_newlines=False)
 _MULTI_LINE_FORMS = _shown_forms(keep_newlines=True)
-# ASCII text (most of codex's output) only has controls: str.translate is fastest there.
-_ONE_LINE_ASCII = str.maketrans(_ONE_LINE_FORMS)
-_MULTI_LINE_ASCII = str.maketrans(_MULTI_LINE_FORMS)
+# ASCII text (most of codex's output) only has controls: str.translate is fastest there. Every
+# ASCII character is in the table, those that stay as themselves: translate then never looks
+# one up in vain (a KeyError each, for each distinct character of each string).
+_ONE_LINE_ASCII = {code: code for code in range(0x80)} | str.maketrans(_ONE_LINE_FORMS)
+_MULTI_LINE_ASCII = {code: code for code in range(0x80)} | str.maketrans(_MULTI_LINE_FORMS)
 
 
 @functools.cache
@@ -112,10 +114,24 @@ def terminal_safe(text: str, *, multiline: bool = False) -> str:
     """`text` with every control and invisible format character shown visibly, never emitted.
     `multiline` keeps newlines (a block of output); otherwise they show as ␊ (a table cell,
     a status line, a toast). Use it on every stored string before a person or a model reads it."""
+    if text.isprintable():  # most strings: no control or format character (see _nothing_hidden)
+        return text
     if text.isascii():
         return text.translate(_MULTI_LINE_ASCII if multiline else _ONE_LINE_ASCII)
+    if _nothing_hidden(text, multiline=multiline):  # most text, and all text made safe already
+        return text
     hidden, shown = _non_ascii(multiline)
     return hidden.sub(shown, text)
+
+
+def _nothing_hidden(text: str, *, multiline: bool) -> bool:
+    """True only if `text` has no character `terminal_safe` would show differently: each one
+    (a control, a format character, a line or paragraph separator) is one Python does not
+    count as printable, so printable text, line by line, has none. Much faster than the
+    expression: False says only that the expression must look (a tab, a no-break space)."""
+    if not multiline:
+        return text.isprintable()
+    return all(line.isprintable() for line in text.split("\n"))
 
 
 def visible_data(data: Any) -> Any:

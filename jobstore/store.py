@@ -216,13 +216,13 @@ class JobStore:
                     waiting.append(job_id)
         return waiting
 
-    def _candidate_ids(self, status: str | None) -> list[str]:
+    def _candidate_ids(self, status: str | None) -> Iterable[str]:
         # Active jobs have markers: no need to read every record to find them.
         if status == JobStatus.QUEUED:
             return sorted(self._records.queued_ids(), reverse=True)
         if status in (JobStatus.RUNNING, JobStatus.WAITING):  # both hold a slot
             return sorted(self._records.running_ids(), reverse=True)
-        return self.job_ids()
+        return self._records.newest_ids()  # taken only as far as the listing goes
 
     def output_tail(self, job_id: str, lines: int = 50) -> Tail:
         check_limit("tail_lines", lines, MAX_TAIL_LINES)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import jobstore.records as records_module
 from jobstore import (
     CodexUnavailable,
     InvalidInput,
@@ -408,3 +409,25 @@ def test_cwd_without_permission_is_refused(
     with pytest.raises(InvalidInput, match="permission denied"):
         RunOptions.checked(prompt="hi", cwd=str(workdir))
     assert store.job_ids() == []
+
+
+def test_a_short_listing_checks_only_the_names_it_takes(
+    store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.ensure()
+    ids = [new_job_id() for _ in range(300)]
+    for job_id in ids:  # no record: each is listed as unreadable, no process involved
+        store.layout.job_dir(job_id).mkdir(mode=0o700)
+    (store.layout.jobs_dir / "zz-not-a-job").mkdir()
+    checked: list[object] = []
+    check = records_module.is_job_id
+
+    def counted(value: object) -> bool:
+        checked.append(value)
+        return check(value)
+
+    monkeypatch.setattr(records_module, "is_job_id", counted)
+    listed = store.list_jobs(limit=5)
+    assert [e.job_id for e in listed] == sorted(ids, reverse=True)[:5]
+    assert len(checked) <= 6, f"{len(checked)} names checked for a listing of 5"
+    assert store.job_ids() == sorted(ids, reverse=True)  # the whole list still leaves others out

@@ -27,7 +27,7 @@ from fastmcp import Client
 from jobstore import JobRecord, JobStore, OutputFile, Settings
 from jobstore.fsio import write_bytes_atomic, write_json_atomic
 from jobstore.layout import FileKind
-from jobstore.sanitize import _FORMAT_RANGES, terminal_safe
+from jobstore.sanitize import _FORMAT_RANGES, _non_ascii, _nothing_hidden, terminal_safe
 from jobstore.worktree_diff import WorktreeDiff
 from mcp_server.server import create_server
 from mcp_server.settings import ServerSettings
@@ -202,6 +202,19 @@ def test_the_sanitiser_knows_every_format_character() -> None:
     for multiline in (False, True):
         assert not unsafe_characters(terminal_safe(text, multiline=multiline))
     assert terminal_safe("a\U000e0041\u200bb") == "a<U+E0041><U+200B>b"
+
+
+def test_what_the_quick_check_passes_the_expression_would_leave_as_it_is() -> None:
+    # terminal_safe skips its expression for text `_nothing_hidden` passes: no character of
+    # any kind may be one the expression shows (between others, as in text).
+    for multiline in (False, True):
+        hidden, shown = _non_ascii(multiline)
+        for code in range(sys.maxunicode + 1):
+            text = f"é{chr(code)}é"
+            if _nothing_hidden(text, multiline=multiline):
+                assert hidden.sub(shown, text) == text, f"U+{code:04X}"
+    assert _nothing_hidden("… done ✓\n␊ next", multiline=True)
+    assert not _nothing_hidden("… done\n", multiline=False)
 
 
 def test_a_joiner_stays_only_inside_an_emoji_sequence() -> None:
