@@ -81,6 +81,28 @@ def test_cancel_queued_job(tmp_path: Path, fake_codex: Path, workdir: Path) -> N
     assert store.get(second.job_id).pid is None
 
 
+def test_only_the_first_start_to_queue_rechecks_the_running_jobs(
+    tmp_path: Path, fake_codex: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = JobStore(tmp_path / "s", max_jobs=1, codex_bin=str(fake_codex), cancel_grace=2)
+    first = run(store, workdir, "sleep=30")
+    rechecks: list[int] = []
+    real_recheck = scheduler.Scheduler._reconcile_slots_locked
+
+    def counted(self: scheduler.Scheduler) -> set[str]:
+        rechecks.append(1)
+        return real_recheck(self)
+
+    monkeypatch.setattr(scheduler.Scheduler, "_reconcile_slots_locked", counted)
+    queued = [run(store, workdir, f"queued {i}") for i in range(3)]
+    assert [q.status for q in queued] == [JobStatus.QUEUED] * 3
+    assert len(rechecks) == 1  # the first to queue, at a full store: not each one after it
+    store.cancel(first.job_id)  # its slot frees: the queue moves on, oldest first
+    wait_until(lambda: store.get(queued[0].job_id).status != JobStatus.QUEUED)
+    for job in queued:
+        store.cancel(job.job_id)
+
+
 def test_cancel_of_finished_job_changes_nothing(store: JobStore, workdir: Path) -> None:
     done = store.wait(run(store, workdir, "quick").job_id, 20)
     before = store.layout.meta(done.job_id).read_bytes()
