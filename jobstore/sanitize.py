@@ -118,7 +118,8 @@ def terminal_safe(text: str, *, multiline: bool = False) -> str:
         return text
     if text.isascii():
         return text.translate(_MULTI_LINE_ASCII if multiline else _ONE_LINE_ASCII)
-    if _nothing_hidden(text, multiline=multiline):  # most text, and all text made safe already
+    # One line that is not printable has something to show; a block may be printable line by line.
+    if multiline and _nothing_hidden(text, multiline=True):
         return text
     hidden, shown = _non_ascii(multiline)
     return hidden.sub(shown, text)
