@@ -206,6 +206,7 @@ class Scheduler:
         """Start a new job at once if a slot is free and nobody queues before it, else queue
         it. Its record is written once, in the state it is admitted in, and the job folder
         appears (renamed from `staging`) with it. Sets `record` to what was written."""
+        zygote_client.await_birth(self.layout.root)  # outside the lock: no other starter waits
         with fsio.file_lock(self.layout.scheduler_lock):
             self._admit_locked(record, staging)
 
@@ -334,12 +335,23 @@ class Scheduler:
 
     # -------------------------------------------------------------- runners
 
+    def runner_env(self) -> dict[str, str]:
+        """A runner's environment (and so codex's): ours, with our package importable."""
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+        env["CODEX_ASYNC_CANCEL_GRACE"] = str(self.cancel_grace)
+        return env
+
+    def launch_zygote(self) -> None:
+        """Have the store's zygote serve from now on (started if none answers)."""
+        pid = zygote_client.launch_zygote(self.layout.root, self.runner_env())
+        if pid is not None:
+            threading.Thread(target=_reap, args=(pid,), name="reap-zygote", daemon=True).start()
+
     def _spawn_runner(self, job_id: str, job_dir: Path | None = None) -> int:
         """Start `python -m jobstore.runner` for the job (forked by the store's zygote when one
         answers, else spawned); returns its pid."""
-        env = dict(os.environ)  # passed on to the runner and so to codex
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
-        env["CODEX_ASYNC_CANCEL_GRACE"] = str(self.cancel_grace)
+        env = self.runner_env()  # passed on to the runner and so to codex
         log = str(self.layout.job_file(job_dir or self.layout.job_dir(job_id), FileKind.RUNNER_LOG))
         # The store's zygote forks one in ~1 ms; without one, spawn it (and a zygote for next time).
         log_fd = os.open(log, _LOG_FLAGS, fsio.FILE_MODE)

@@ -154,6 +154,15 @@ class JobStore:
     def codex_info(self) -> CodexInfo:
         return probe_codex(self.codex_bin)
 
+    def learn_codex(self) -> CodexInfo:
+        """What a start asks of codex (its version and flags, whether its app-server is
+        usable), asked now and cached: a server does this off its main thread at start, so
+        its first job does not run the probes."""
+        info = self.codex_info()
+        if self.store_settings().codex_path == "app-server":
+            has_app_server(info)
+        return info
+
     def watch_paths(self, job_ids: Iterable[str] = ()) -> list[Path]:
         """The folders a watcher of the store watches (none recursively): the root, its
         folders, and the folders of `job_ids`. Some may not exist yet."""
@@ -584,6 +593,14 @@ class JobStore:
     def reconcile(self) -> None:
         """Settle every running job whose processes are gone, fix markers, start queued work."""
         self._scheduler.reconcile()
+
+    def keep_runners_warm(self) -> None:
+        """Have the store's zygote ready to fork runners (started if none answers; asked, a
+        serving one stays). A server calls this at its start and at each periodic check, so
+        no job of it pays for spawning a runner: a job started before the zygote answers
+        waits for it (at most `zygote_client.BIRTH_WAIT_SECONDS`). Never raises: without a
+        zygote, runners are spawned."""
+        self._scheduler.launch_zygote()
 
     def _discard_worktrees_ended_before(self, cutoff: datetime) -> None:
         """Discard the worktrees whose every job (a session's turns share one) ended before

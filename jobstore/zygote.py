@@ -19,7 +19,9 @@ fallback never makes a second runner. The socket is in Linux's abstract namespac
 (named after the store and the user; no file in the store, gone with its process,
 and binding it is the lock that keeps one zygote a store), and both ends check that
 the other runs as the same user: a stranger squatting the name only causes
-fallbacks. An idle zygote exits.
+fallbacks. An idle zygote exits; an MCP server starts the store's zygote as it starts and
+asks it at each periodic check (`JobStore.keep_runners_warm`), so while a server runs, its
+jobs are forked even when they come minutes apart, its first one included.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The starter's side of the runner zygote (`jobstore.zygote`): ask the store's zygote to fork a
-runner, start a zygote when the store starts jobs often, and find the one serving a store.
+runner, start a zygote (with a server, or when the store starts jobs often), wait for one
+being born, and find the one serving a store.
 
 This side never imports the runner: the scheduler uses it, and the runner builds on the
 scheduler. Whatever goes wrong here, the caller spawns the runner itself.
@@ -22,11 +23,17 @@ from jobstore.processes import JOB_MARKER_ENV
 REPLY_TIMEOUT_SECONDS = 0.5
 BUSY_SECONDS = 60.0
 RESPAWN_SECONDS = 5.0
+# A zygote being born answers within ~0.1-0.3 s (it imports the runner); a start waits this
+# long for it rather than spawning a runner (~100 ms of CPU) that the zygote would fork in ~2.
+BIRTH_WAIT_SECONDS = 2.0
+_BIRTH_POLL_SECONDS = 0.005
 # Room in the zygote's command line for a runner's job id (see `jobstore.zygote._retitle`).
 TITLE_ROOM = "-" * 64
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _last_fallback: dict[Path, float] = {}
 _spawned_at: dict[Path, float] = {}
+# Zygotes this process started and that have not answered yet: root -> (pid, when).
+_births: dict[Path, tuple[int, float]] = {}
 
 
 @functools.cache
@@ -101,6 +108,46 @@ def _umask() -> int:
     return mask
 
 
+def launch_zygote(root: Path, env: dict[str, str]) -> int | None:
+    """Start the store's zygote now unless one serves it: a server does at its start, so
+    that its first job is forked like the others, and again at each periodic check (which,
+    answered, keeps a serving zygote from its idle exit). Its pid, for the caller to reap;
+    None if one serves, inside a job's tree, or if it cannot be spawned."""
+    if JOB_MARKER_ENV in env:
+        return None  # never a zygote inside a job's tree: every runner it forks would seem the job's
+    if serving_pid(root) is not None:
+        return None
+    now = time.monotonic()
+    born = _births.get(root)
+    if born is not None and now - born[1] < BIRTH_WAIT_SECONDS:
+        return None  # one is being born
+    pid = _spawn(root, env)
+    if pid is not None:
+        _spawned_at[root] = now
+        _births[root] = (pid, now)
+    return pid
+
+
+def await_birth(root: Path) -> None:
+    """If this process started the store's zygote moments ago and it does not answer yet,
+    wait (at most `BIRTH_WAIT_SECONDS` from its spawn) until it does. Called before the
+    scheduler's lock is taken, so the waiting blocks no other starter."""
+    born = _births.get(root)
+    if born is None:
+        return
+    pid, spawned = born
+    deadline = spawned + BIRTH_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if serving_pid(root) is not None:
+            break
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            break  # it died (or exited: another zygote serves the store)
+        time.sleep(_BIRTH_POLL_SECONDS)
+    _births.pop(root, None)
+
+
 def spawn_zygote(root: Path, env: dict[str, str]) -> int | None:
     """Called when a runner had to be spawned: start the store's zygote in the background if
     the store starts jobs often (a spawn already happened within `BUSY_SECONDS`; a store
@@ -114,6 +161,10 @@ def spawn_zygote(root: Path, env: dict[str, str]) -> int | None:
     if not busy or now - _spawned_at.get(root, -RESPAWN_SECONDS) < RESPAWN_SECONDS:
         return None
     _spawned_at[root] = now
+    return _spawn(root, env)
+
+
+def _spawn(root: Path, env: dict[str, str]) -> int | None:
     try:
         return os.posix_spawn(
             sys.executable,

@@ -81,7 +81,7 @@ def route_fastmcp_logs() -> None:
 def log_codex(store: JobStore) -> None:
     """Learn codex's version once, off the main thread (the periodic check settles the store)."""
     try:
-        info = store.codex_info()
+        info = store.learn_codex()
         log.info("codex %s at %s", info.version_string, info.path)
     except JobStoreError as exc:
         log.warning("%s", exc)
@@ -137,15 +137,21 @@ def main(argv: list[str] | None = None) -> int:
     if store.root.exists() and not store.root.is_dir():
         print(f"codex-async-mcp: the store {store.root} is not a folder", file=sys.stderr)
         return 2
+    # First thing: the store's zygote imports the runner while we import FastMCP, so the
+    # first job is forked like every other (no runner spawned, no cold start).
+    store.keep_runners_warm()
+    # codex's probes (its version, its app-server) run meanwhile too, not in the first start.
+    threading.Thread(target=log_codex, args=(store,), name="codex-version", daemon=True).start()
 
     with models_built_on_first_use():
+        from mcp_server.first_call import build_first_call_models
         from mcp_server.server import create_server
 
         route_fastmcp_logs()
         server = create_server(store, server_settings)
+        build_first_call_models()
     gc.freeze()  # what start-up made lives as long as the server: keep it out of collections
     gc.enable()
-    threading.Thread(target=log_codex, args=(store,), name="codex-version", daemon=True).start()
     log.info(
         "codex-async-mcp %s serving on stdio; store %s, max policy %s, %d jobs at once",
         __version__,

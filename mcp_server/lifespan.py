@@ -63,11 +63,13 @@ InjectedSettings = Annotated[ServerSettings, Depends(current_settings)]
 
 
 def check_store(store: JobStore) -> None:
-    """One periodic check: record lost jobs, fix markers, start queued work. Never raises."""
+    """One periodic check: record lost jobs, fix markers, start queued work, keep the store's
+    zygote serving. Never raises."""
     try:
         store.reconcile()
     except Exception:  # the next check tries again; the server goes on serving
         log.exception("checking the store at %s failed", store.root)
+    store.keep_runners_warm()
 
 
 class PeriodicCheck:

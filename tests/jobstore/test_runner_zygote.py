@@ -181,3 +181,40 @@ def test_a_start_time_does_not_move_when_the_boot_time_does(monkeypatch: pytest.
     assert processes.is_same_process(os.getpid(), recorded)
     assert processes.is_alive(os.getpid(), recorded)
     assert not processes.is_same_process(os.getpid(), recorded + 1.0)
+
+
+def test_a_store_kept_warm_forks_its_very_first_runner(
+    tmp_path: Path, fake_codex: Path, workdir: Path
+) -> None:
+    # What a server does at its start: the zygote is born while the first start waits for it
+    # (at most a moment) instead of spawning a runner.
+    store = JobStore(tmp_path / "store", max_jobs=4, codex_bin=str(fake_codex), cancel_grace=2.0)
+    store.keep_runners_warm()
+    job = run(store, workdir, "first sleep=0.5")
+    zygote = serving_pid(store.root)
+    try:
+        assert zygote is not None
+        record = store.get(job.job_id)
+        assert record.pid is not None
+        assert psutil.Process(record.pid).ppid() == zygote  # forked, not spawned by us
+        final = store.wait(job.job_id, 30)
+        assert (final.status, final.exit_code) == (JobStatus.DONE, 0)
+        # Kept warm again (a server's periodic check): the serving zygote is asked, not replaced.
+        store.keep_runners_warm()
+        assert serving_pid(store.root) == zygote
+        assert len(processes_matching(f"jobstore.zygote {store.root}")) == 1
+    finally:
+        if zygote is not None:
+            os.kill(zygote, signal.SIGKILL)
+
+
+def test_no_zygote_is_kept_warm_inside_a_job(
+    tmp_path: Path, fake_codex: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobstore.processes import JOB_MARKER_ENV
+
+    monkeypatch.setenv(JOB_MARKER_ENV, "job:secret")
+    store = JobStore(tmp_path / "store", codex_bin=str(fake_codex))
+    store.keep_runners_warm()
+    assert serving_pid(store.root) is None
+    assert processes_matching(f"jobstore.zygote {store.root}") == []

@@ -431,3 +431,30 @@ def test_a_short_listing_checks_only_the_names_it_takes(
     assert [e.job_id for e in listed] == sorted(ids, reverse=True)[:5]
     assert len(checked) <= 6, f"{len(checked)} names checked for a listing of 5"
     assert store.job_ids() == sorted(ids, reverse=True)  # the whole list still leaves others out
+
+
+def test_codex_learned_ahead_runs_no_probe_in_the_first_start(
+    tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server learns codex at its start, off its main thread: its first job then runs no probe.
+    import jobstore.app_server_schema as app_server_schema
+    import jobstore.codex_cli as codex_cli
+
+    fake = install_fake_codex(tmp_path / "learned-bin")  # a binary no other test has probed
+    probes: list[list[str]] = []
+    real_probe = codex_cli.run_probe
+
+    def counting_probe(argv: list[str]) -> str:
+        probes.append(argv)
+        return real_probe(argv)
+
+    monkeypatch.setattr(codex_cli, "run_probe", counting_probe)
+    monkeypatch.setattr(app_server_schema, "run_probe", counting_probe)
+    s = JobStore(tmp_path / "store", codex_bin=str(fake))
+    info = s.learn_codex()
+    assert info.path == str(fake)
+    assert any("app-server" in argv for argv in probes)  # the store's default runs codex through it
+    learned = len(probes)
+    job = s.start(RunOptions.checked(prompt="hello", cwd=str(workdir)))
+    assert len(probes) == learned
+    assert s.wait(job.job_id, 30).status == JobStatus.DONE
