@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from collections.abc import Callable
@@ -88,7 +89,12 @@ class JobRecord:
         return self.status.is_terminal
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        # By hand rather than dataclasses.asdict, which deep-copies every value: a record is
+        # written several times in each job's life, and asdict was most of a write's CPU.
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
+        for name in _NESTED_FIELDS:
+            if data[name]:
+                data[name] = copy.deepcopy(data[name])
         data["status"] = str(self.status)
         return data
 
@@ -262,3 +268,8 @@ _FIELD_CHECKS: dict[str, Callable[[Any], str]] = {
     "extra": _extra,
 }
 _REQUIRED = ("job_id", "status", "kind", "prompt", "cwd", "created_at")
+
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(JobRecord))
+# The fields holding containers: copied, so that a change to the record never changes a dict
+# made from it (read-modify-write compares the two).
+_NESTED_FIELDS = ("review", "question", "extra")

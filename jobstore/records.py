@@ -159,7 +159,8 @@ class Records:
         self._ensured = self._verified = True
 
     def write(self, record: JobRecord) -> None:
-        fsio.write_json_atomic(self.layout.meta(record.job_id), record.to_dict())
+        """Write the record; the caller holds the job's lock (its one writer)."""
+        fsio.write_json_atomic(self.layout.meta(record.job_id), record.to_dict(), one_writer=True)
 
     @contextlib.contextmanager
     def locked(self, job_id: str) -> Iterator[JobRecord]:

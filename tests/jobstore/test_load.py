@@ -84,7 +84,9 @@ async def test_200_jobs_across_three_servers_with_a_limit_of_4(
             async with anyio.create_task_group() as group:
                 for n in range(JOBS):
                     group.start_soon(start, n)
-            assert sum(1 for s in started if s["status"] == "running") <= LIMIT
+            # The limit made starts queue. (How many were admitted running depends on how many
+            # jobs ended meanwhile: the sampler below checks the limit itself, all along.)
+            assert any(s["status"] == "queued" for s in started)
 
             ids = [str(s["job_id"]) for s in started]
             finals: list[JobRecord] = []

@@ -103,8 +103,9 @@ async def test_codex_poll_changes_nothing_and_starts_nothing(
 ) -> None:
     store, lost, queued = no_new_processes.store, no_new_processes.lost, no_new_processes.queued
     # The server's periodic check is a write with an owner of its own (it settles lost
-    # jobs): keep it out of this test of a read.
+    # jobs, and starts the store's zygote): keep it out of this test of a read.
     monkeypatch.setattr(store, "reconcile", lambda: None)
+    monkeypatch.setattr(store, "keep_runners_warm", lambda: None)
     before = snapshot(store.root)
     async with connect(store) as session:
         polled = await call_ok(session, "codex_poll", {"job_id": lost.job_id})

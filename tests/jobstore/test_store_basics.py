@@ -458,3 +458,26 @@ def test_codex_learned_ahead_runs_no_probe_in_the_first_start(
     job = s.start(RunOptions.checked(prompt="hello", cwd=str(workdir)))
     assert len(probes) == learned
     assert s.wait(job.job_id, 30).status == JobStatus.DONE
+
+
+def test_a_record_as_a_dict_is_all_of_it_and_apart_from_it() -> None:
+    import dataclasses
+
+    record = JobRecord(
+        job_id=new_job_id(),
+        status=JobStatus.RUNNING,
+        kind="run",
+        prompt="p",
+        cwd="/",
+        approval_policy="auto-edit",
+        created_at="2026-12-06T00:00:00.000+00:00",
+        review={"base": "main"},
+        question={"kind": "command", "details": {"argv": ["ls"]}},
+        extra={"marker": "m"},
+    )
+    data = record.to_dict()
+    assert data == {**dataclasses.asdict(record), "status": "running"}
+    data["question"]["details"]["argv"].append("-l")
+    data["extra"]["marker"] = "changed"
+    assert record.question == {"kind": "command", "details": {"argv": ["ls"]}}
+    assert record.extra == {"marker": "m"}

@@ -78,7 +78,8 @@ def test_output_deleted_while_running(store: JobStore, workdir: Path) -> None:
 
 def test_meta_deleted_while_running_is_unreadable_then_restored(store: JobStore, workdir: Path) -> None:
     job = run(store, workdir, "sleep=1.5")
-    wait_until(lambda: store.get(job.job_id).codex_pid)
+    # Once codex's session is recorded, the runner writes nothing more until the end.
+    wait_until(lambda: store.get(job.job_id).session_id)
     store.layout.meta(job.job_id).unlink()
     (entry,) = store.list_jobs()
     assert isinstance(entry, UnreadableJob) and "no meta.json" in entry.reason
@@ -88,7 +89,7 @@ def test_meta_deleted_while_running_is_unreadable_then_restored(store: JobStore,
 
 def test_meta_garbled_while_running_is_restored_at_the_end(store: JobStore, workdir: Path) -> None:
     job = run(store, workdir, "sleep=1.5")
-    wait_until(lambda: store.get(job.job_id).codex_pid)
+    wait_until(lambda: store.get(job.job_id).session_id)  # the runner's last write before the end
     store.layout.meta(job.job_id).write_bytes(b'{"job_id": "trunc')
     assert isinstance(store.entry(job.job_id), UnreadableJob)
     final = wait_until(lambda: (e := store.entry(job.job_id)).is_terminal and e, timeout=20)

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -152,13 +153,15 @@ def test_on_a_full_disk_the_runner_keeps_the_end_and_records_it_when_it_can(
         "import os\n"
         "from jobstore import fsio\n"
         "from jobstore.errors import StoreWriteError\n"
-        "real = fsio.write_bytes_atomic\n"
-        "def write_bytes_atomic(path, data, *, durable=True):\n"
-        f"    if path.name == 'meta.json' and os.path.exists({str(full)!r}):\n"
-        f"        open({str(full)!r} + '.tries', 'a').write('x')\n"
-        "        raise StoreWriteError(f'cannot write {path}: No space left on device')\n"
-        "    return real(path, data, durable=durable)\n"
-        "fsio.write_bytes_atomic = write_bytes_atomic\n"
+        "def failing(real):\n"
+        "    def write(path, data, *, durable=True, **kw):\n"
+        f"        if path.name == 'meta.json' and os.path.exists({str(full)!r}):\n"
+        f"            open({str(full)!r} + '.tries', 'a').write('x')\n"
+        "            raise StoreWriteError(f'cannot write {path}: No space left on device')\n"
+        "        return real(path, data, durable=durable, **kw)\n"
+        "    return write\n"
+        "fsio.write_bytes_atomic = failing(fsio.write_bytes_atomic)\n"
+        "fsio.swap_in_bytes = failing(fsio.swap_in_bytes)\n"
     )
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), str(hook)]))
     codex = disk_filling_codex(tmp_path / "bin", go)
@@ -179,14 +182,18 @@ def test_a_cancel_on_a_full_disk_works_and_says_so(
 ) -> None:
     job = store.start(RunOptions.checked(prompt="sleep=30", cwd=str(workdir)))
     wait_until(lambda: store.get(job.job_id).pid_started_at)
-    real = fsio.write_bytes_atomic
 
-    def full_disk(path: Path, data: bytes, *, durable: bool = True) -> None:
-        if path.name == "meta.json":
-            raise StoreWriteError(f"cannot write {path}: No space left on device")
-        real(path, data, durable=durable)
+    def failing(real: Callable[..., None]) -> Callable[..., None]:
+        def full_disk(path: Path, data: bytes, *, durable: bool = True, **kw: bool) -> None:
+            if path.name == "meta.json":
+                raise StoreWriteError(f"cannot write {path}: No space left on device")
+            real(path, data, durable=durable, **kw)
 
-    monkeypatch.setattr(fsio, "write_bytes_atomic", full_disk)  # this process's writes only
+        return full_disk
+
+    # This process's writes only, both ways a file is replaced.
+    monkeypatch.setattr(fsio, "write_bytes_atomic", failing(fsio.write_bytes_atomic))
+    monkeypatch.setattr(fsio, "swap_in_bytes", failing(fsio.swap_in_bytes))
     outcome = store.cancel(job.job_id)
     assert outcome.changed and outcome.record.status == JobStatus.CANCELLED
     assert "fail" not in outcome.message and "cancelled" in outcome.message
