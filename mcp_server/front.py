@@ -171,9 +171,9 @@ class Front:
             # Private copies of the wire above the standard range, closed on exec.
             wire_in = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
             wire_out = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 3)
+            null = os.open(os.devnull, os.O_RDONLY)
         except (ImportError, OSError):
             return None
-        null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
         os.dup2(2, 1)
@@ -183,22 +183,28 @@ class Front:
 
     def _answer_first_line(self) -> None:
         try:
-            data = b""
-            while b"\n" not in data and len(data) <= FIRST_LINE_LIMIT:
-                chunk = os.read(self.wire_in, READ_SIZE)
-                if not chunk:
-                    break
-                data += chunk
-            self.read_ahead = data
-            first_line, newline, _ = data.partition(b"\n")
+            self.read_ahead = self._read_first_line()
+            first_line, newline, _ = self.read_ahead.partition(b"\n")
             answer = initialize_answer(first_line, self.server_version) if newline else None
             if answer is not None:
                 self.answered_id, wire_answer = answer
                 self.writer.send_front_answer(self.answered_id, wire_answer)
-        except OSError:
-            pass  # FastMCP reads the same stream next and meets the same trouble
+        except Exception:  # FastMCP reads the same bytes next and answers them as it always did
+            self.answered_id = None
         finally:
             self.first_line_read.set()
+
+    def _read_first_line(self) -> bytes:
+        data = b""
+        while b"\n" not in data and len(data) <= FIRST_LINE_LIMIT:
+            try:
+                chunk = os.read(self.wire_in, READ_SIZE)
+            except OSError:
+                chunk = b""  # FastMCP reads the same stream next and meets the same trouble
+            if not chunk:
+                break
+            data += chunk
+        return data
 
     def install(self) -> None:
         """Point sys.stdin and sys.stdout at the front's streams, for FastMCP's stdio transport
