@@ -386,3 +386,15 @@ async def test_a_first_message_the_front_leaves_gets_fastmcps_answer(
     out, stderr = serve_over_stdio(env, client_bytes, tmp_path, answers)
     assert "the front left the client's first message to FastMCP" in stderr
     assert out == expected
+
+
+def test_a_client_that_leaves_at_once_ends_the_server(env: dict[str, str], tmp_path: Path) -> None:
+    out, _ = serve_over_stdio(env, b"", tmp_path, answers=0)
+    assert out == b""
+
+
+def test_the_version_still_goes_to_stdout(env: dict[str, str]) -> None:
+    # No front for --version (nor --help): what they print is stdout's.
+    done = subprocess.run([server_command(), "--version"], capture_output=True, env=env, timeout=60)
+    assert done.returncode == 0
+    assert done.stdout.decode().strip() == f"codex-async-mcp {__version__}"
