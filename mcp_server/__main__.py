@@ -5,7 +5,8 @@ stdout carries the protocol and nothing else: logs go to stderr (and to
 once, by `jobstore.settings.Settings`; everything below takes settings objects.
 
 Run as a process, the stdio front (`mcp_server.front`) starts before anything heavy is
-imported (the job store included), and answers the client's `initialize` meanwhile.
+imported (the job store included), and answers the client's opening request
+(`initialize`, `server/discover`) meanwhile.
 """
 
 from __future__ import annotations

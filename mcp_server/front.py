@@ -1,17 +1,17 @@
-"""The stdio front: answers the client's `initialize` while FastMCP is still being imported.
+"""The stdio front: answers the client's opening request while FastMCP is still being imported.
 
 Importing FastMCP and the MCP SDK takes longer than a whole node MCP server's start, and
-a client waits for the `initialize` answer before anything else. So `codex-async-mcp`
+a client waits for the answer to its opening request before anything else. So `codex-async-mcp`
 starts this front first (it imports nothing heavy): a thread reads the client's first
-line, and when it is an `initialize` request `mcp_server.handshake` can answer exactly as
-FastMCP would, sends that answer at once.
+line, and when it is an `initialize` or `server/discover` request `mcp_server.handshake` can
+answer exactly as FastMCP would, sends that answer at once.
 
 Then FastMCP serves the stream as it always did, from the very first line: its stdio
 transport reads `sys.stdin.buffer` and writes `sys.stdout.buffer`, which `install` points
-at a `ReplayReader` (the bytes the front read, the initialize included, then the live
-stdin) and a `WireWriter` (the real stdout, minus FastMCP's own answer to the initialize
+at a `ReplayReader` (the bytes the front read, the opening request included, then the live
+stdin) and a `WireWriter` (the real stdout, minus FastMCP's own answer to the request
 the front answered, which is checked to be the same and logged when not). So FastMCP's
-session is initialized by the client's own request, every later message is FastMCP's to
+session is opened by the client's own request, every later message is FastMCP's to
 answer, in order, and anything the front does not answer reaches FastMCP untouched.
 
 Like the SDK's transport, the front keeps the wire to itself: from its start, file
@@ -28,12 +28,12 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from mcp_server.handshake import initialize_answer
+from mcp_server.handshake import opening_answer
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
-# A first line longer than this is no initialize the front answers: it is left to FastMCP.
+# A first line longer than this is no request the front answers: it is left to FastMCP.
 FIRST_LINE_LIMIT = 1 << 20
 READ_SIZE = 1 << 16
 
@@ -104,7 +104,7 @@ class WireWriter(io.RawIOBase):
 
         if json.loads(line) != json.loads(self._answer_sent):
             logging.getLogger("codex_async_mcp").error(
-                "the front's initialize answer differs from FastMCP's (mcp_server/handshake.py is out of "
+                "the front's answer differs from FastMCP's (mcp_server/handshake.py is out of "
                 "date): sent %s, FastMCP's %s",
                 self._answer_sent.decode("utf-8", "replace").rstrip(),
                 line.decode("utf-8", "replace"),
@@ -149,7 +149,7 @@ class ReplayReader(io.RawIOBase):
 
 
 class Front:
-    """Reads the client's first line in a thread and answers it when it is a plain initialize."""
+    """Reads the client's first line in a thread and answers it when it is a plain opening request."""
 
     def __init__(self, wire_in: int, wire_out: int, server_version: str) -> None:
         self.wire_in = wire_in
@@ -185,7 +185,7 @@ class Front:
         try:
             self.read_ahead = self._read_first_line()
             first_line, newline, _ = self.read_ahead.partition(b"\n")
-            answer = initialize_answer(first_line, self.server_version) if newline else None
+            answer = opening_answer(first_line, self.server_version) if newline else None
             if answer is not None:
                 self.answered_id, wire_answer = answer
                 self.writer.send_front_answer(self.answered_id, wire_answer)
@@ -220,7 +220,7 @@ class Front:
 
     def summary(self) -> str:
         if self.answered_id is not None:
-            return f"the front answered initialize (id {self.answered_id!r}) while FastMCP loaded"
+            return f"the front answered the opening request (id {self.answered_id!r}) while FastMCP loaded"
         if self.first_line_read.is_set():
             return "the front left the client's first message to FastMCP"
         return "no message from the client yet"

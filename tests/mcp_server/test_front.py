@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, KNOWN_PROTOCOL_VERSIONS
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, KNOWN_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
 from jobstore import JobStore
 from mcp_server import __version__, handshake
@@ -154,7 +154,7 @@ async def test_the_answer_is_fastmcps_for_every_protocol_version(
     store: JobStore, monkeypatch: pytest.MonkeyPatch, version: str, capabilities: str
 ) -> None:
     line = initialize_line(1, version, CLIENT_CAPABILITIES[capabilities])
-    answered = handshake.initialize_answer(line, __version__)
+    answered = handshake.opening_answer(line, __version__)
     assert answered is not None
     assert answered == (1, await fastmcp_output(store, line, monkeypatch))  # to the byte
 
@@ -167,7 +167,43 @@ async def test_the_answer_is_fastmcps_for_any_id_and_client(
     line = initialize_line(
         request_id, "2025-11-25", CLIENT_CAPABILITIES["everything"], CLIENT_INFOS[client_info]
     )
-    answered = handshake.initialize_answer(line, __version__)
+    answered = handshake.opening_answer(line, __version__)
+    assert answered == (request_id, await fastmcp_output(store, line, monkeypatch))
+
+
+def discover_line(
+    request_id: Any = 0,
+    capabilities: dict[str, Any] | None = None,
+    client_info: dict[str, Any] | None = None,
+    **meta: Any,
+) -> bytes:
+    """`server/discover` with the 2026-07-28 envelope, as Claude Code opens."""
+    envelope = {
+        handshake.PROTOCOL_VERSION_META_KEY: "2026-07-28",
+        handshake.CLIENT_INFO_META_KEY: client_info or CLIENT_INFOS["plain"],
+        handshake.CLIENT_CAPABILITIES_META_KEY: {} if capabilities is None else capabilities,
+        **meta,
+    }
+    request = {"jsonrpc": "2.0", "id": request_id, "method": "server/discover", "params": {"_meta": envelope}}
+    return handshake.wire_json(request)
+
+
+def test_the_modern_versions_are_the_sdks() -> None:
+    assert handshake.MODERN_PROTOCOL_VERSIONS == MODERN_PROTOCOL_VERSIONS
+
+
+@pytest.mark.parametrize("request_id", [0, "d-1"])
+@pytest.mark.parametrize("client_info", CLIENT_INFOS)
+@pytest.mark.parametrize("capabilities", CLIENT_CAPABILITIES)
+async def test_the_discover_answer_is_fastmcps(
+    store: JobStore,
+    monkeypatch: pytest.MonkeyPatch,
+    capabilities: str,
+    client_info: str,
+    request_id: int | str,
+) -> None:
+    line = discover_line(request_id, CLIENT_CAPABILITIES[capabilities], CLIENT_INFOS[client_info])
+    answered = handshake.opening_answer(line, __version__)
     assert answered == (request_id, await fastmcp_output(store, line, monkeypatch))
 
 
@@ -221,16 +257,21 @@ LEFT_TO_FASTMCP = {
     "no client version": removed(["params", "clientInfo", "version"]),
     "client icons": changed(["params", "clientInfo", "icons"], [{"src": "https://example.com/i.png"}]),
     "a numeric client title": changed(["params", "clientInfo", "title"], 3),
+    "discover at an unknown version": discover_line().replace(b"2026-07-28", b"2099-01-01"),
+    "discover with another _meta key": discover_line(progressToken=1),
+    "discover without client info": discover_line().replace(b'"io.modelcontextprotocol/clientInfo"', b'"x"'),
+    "discover without the envelope": message(0, "server/discover", {}),
+    "discover with capabilities that are not objects": discover_line(capabilities={"roots": []}),
 }
 
 
 @pytest.mark.parametrize("line", LEFT_TO_FASTMCP.values(), ids=LEFT_TO_FASTMCP)
 def test_anything_but_a_plain_initialize_is_left_to_fastmcp(line: bytes) -> None:
-    assert handshake.initialize_answer(line, __version__) is None
+    assert handshake.opening_answer(line, __version__) is None
 
 
 def test_a_line_ending_in_crlf_is_answered() -> None:
-    assert handshake.initialize_answer(initialize_line().rstrip(b"\n") + b"\r\n", __version__) is not None
+    assert handshake.opening_answer(initialize_line().rstrip(b"\n") + b"\r\n", __version__) is not None
 
 
 class RecordingWriter(WireWriter):
@@ -330,7 +371,7 @@ async def test_a_session_goes_on_after_the_fronts_answer(env: dict[str, str], tm
         assert [tool.name for tool in tools] == [tool["name"] for tool in recorded_tools()]
         assert (await call_ok(session, "ping"))["ok"] is True
         assert (await call_ok(session, "codex_list"))["jobs"] == []
-    assert "the front answered initialize" in stderr_path.read_text()
+    assert "the front answered the opening request" in stderr_path.read_text()
 
 
 @pytest.mark.timeout(120)
@@ -346,7 +387,7 @@ async def test_pipelined_requests_are_answered_in_order(
         + message(4, "tools/call", {"name": "ping", "arguments": {}})
     )
     out, stderr = serve_over_stdio(env, pipelined, tmp_path, answers=4)
-    assert "the front answered initialize" in stderr
+    assert "the front answered the opening request" in stderr
     lines = out.splitlines(keepends=True)
     assert [json.loads(line)["id"] for line in lines] == [1, 2, 3, 4]
     expected = (await fastmcp_output(store, pipelined, monkeypatch, answers=4)).splitlines(keepends=True)
@@ -360,6 +401,7 @@ async def test_pipelined_requests_are_answered_in_order(
 # (garbage gets none: the SDK logs it).
 FIRST_MESSAGES = {
     "garbage": (b"garbage\n", 2),
+    "a discover with another _meta key": (discover_line(progressToken=1), 3),
     "tools/list": (message(1, "tools/list"), 3),
     "ping": (message(1, "ping"), 3),
     "an initialize with icons": (
@@ -398,3 +440,31 @@ def test_the_version_still_goes_to_stdout(env: dict[str, str]) -> None:
     done = subprocess.run([server_command(), "--version"], capture_output=True, env=env, timeout=60)
     assert done.returncode == 0
     assert done.stdout.decode().strip() == f"codex-async-mcp {__version__}"
+
+
+def enveloped(request_id: int, method: str, params: dict[str, Any] | None = None) -> bytes:
+    envelope = json.loads(discover_line())["params"]["_meta"]
+    return message(request_id, method, {**(params or {}), "_meta": envelope})
+
+
+@pytest.mark.timeout(120)
+async def test_a_modern_session_goes_on_after_the_fronts_discover_answer(
+    env: dict[str, str], store: JobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As Claude Code speaks 2026-07-28: server/discover first, then enveloped requests.
+    pipelined = (
+        discover_line(0, CLIENT_CAPABILITIES["tasks extension"])
+        + enveloped(1, "tools/list")
+        + enveloped(2, "tools/call", {"name": "codex_list", "arguments": {}})
+        + initialize_line(3)  # refused on a modern connection, as FastMCP refuses it
+    )
+    out, stderr = serve_over_stdio(env, pipelined, tmp_path, answers=4)
+    assert "the front answered the opening request" in stderr
+    lines = out.splitlines(keepends=True)
+    answers = [json.loads(line) for line in lines]
+    assert sorted(answer["id"] for answer in answers) == [0, 1, 2, 3]
+    expected = (await fastmcp_output(store, pipelined, monkeypatch, answers=4)).splitlines(keepends=True)
+    by_id = {json.loads(line)["id"]: line for line in expected}
+    assert lines[0] == by_id[0]  # the front's answer, to the byte
+    for line in lines[1:]:
+        assert line == by_id[json.loads(line)["id"]]
