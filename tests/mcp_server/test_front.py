@@ -1,11 +1,12 @@
-"""The stdio front (mcp_server.front) and its precomputed answer (mcp_server.handshake).
+"""The stdio front (mcp_server.front) and its precomputed answers (mcp_server.handshake).
 
-The answer is pinned against FastMCP's own, from the real server (create_server, served
-in-process by FastMCP's stdio transport), for every protocol version the MCP SDK speaks,
-with and without the client's capabilities (the tasks extension among them): an SDK
-upgrade that changes the answer fails here. Over real stdio, a session started by the
-front's answer goes on as FastMCP's (tools/list, calls, pipelined requests), and a first
-message the front does not answer gets exactly what FastMCP alone would send.
+The answers to `initialize` and `server/discover` are pinned against FastMCP's own, from
+the real server (create_server, served in-process by FastMCP's stdio transport), for every
+protocol version the MCP SDK speaks, with and without the client's capabilities (the tasks
+extension among them): an SDK upgrade that changes an answer fails here. Over real stdio,
+a session opened by the front's answer goes on as FastMCP's (tools/list, calls, pipelined
+requests, both protocol eras), and a first message the front does not answer gets exactly
+what FastMCP alone would send.
 """
 
 from __future__ import annotations
