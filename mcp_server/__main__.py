@@ -12,13 +12,18 @@ imported (the job store included), and answers the client's opening request
 from __future__ import annotations
 
 import gc
+import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
 from mcp_server import __version__
 from mcp_server.front import Front, wants_to_serve
+
+# Whatever this module needs beyond the above (the job store, argparse, logging, pathlib,
+# FastMCP) is imported where it is used: the front starts before any of it is loaded.
 
 if TYPE_CHECKING:
     import argparse
@@ -57,8 +62,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def open_private_log(path: Path) -> TextIO:
     """The log file, created readable by its owner only (whatever the umask: logs carry prompts),
     never through a symlink."""
-    import os
-
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     return os.fdopen(fd, "a", encoding="utf-8", buffering=1)
 
@@ -152,8 +155,6 @@ def main(argv: list[str] | None = None) -> int:
     # arguments); main() called in-process, or asked for --help, runs as before.
     front = Front.start(__version__) if argv is None and wants_to_serve(sys.argv[1:]) else None
     import dataclasses
-    import os
-    import threading
     from pathlib import Path
 
     from jobstore import JobStore, JobStoreError, Settings
