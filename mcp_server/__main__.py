@@ -3,34 +3,44 @@
 stdout carries the protocol and nothing else: logs go to stderr (and to
 `$CODEX_ASYNC_LOG_FILE` when set), and no banner is shown. The environment is read
 once, by `jobstore.settings.Settings`; everything below takes settings objects.
+
+Run as a process, the stdio front (`mcp_server.front`) starts before anything heavy is
+imported (the job store included), and answers the client's opening request
+(`initialize`, `server/discover`) meanwhile.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import gc
-import importlib.util
-import logging
 import os
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from jobstore import LOG_LEVELS, JobStore, JobStoreError, Settings
 from mcp_server import __version__
-from mcp_server.settings import ServerSettings
+from mcp_server.front import Front, wants_to_serve
+
+# Whatever this module needs beyond the above (the job store, argparse, logging, pathlib,
+# FastMCP) is imported where it is used: the front starts before any of it is loaded.
 
 if TYPE_CHECKING:
+    import argparse
+    import logging
+    from pathlib import Path
+
     from fastmcp import FastMCP
 
-log = logging.getLogger("codex_async_mcp")
+    from jobstore import JobStore
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    import argparse
+    from pathlib import Path
+
+    from jobstore import LOG_LEVELS
+
     parser = argparse.ArgumentParser(
         prog="codex-async-mcp",
         description="MCP server (stdio) that runs OpenAI Codex jobs in the background.",
@@ -57,6 +67,9 @@ def open_private_log(path: Path) -> TextIO:
 
 
 def setup_logging(level: str, log_file: str | None) -> None:
+    import logging
+    from pathlib import Path
+
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         try:
@@ -71,6 +84,8 @@ def setup_logging(level: str, log_file: str | None) -> None:
 
 def route_fastmcp_logs() -> None:
     """FastMCP installs its own (rich) stderr handlers; send its records through ours instead."""
+    import logging
+
     fastmcp_logger = logging.getLogger("fastmcp")
     for handler in list(fastmcp_logger.handlers):
         fastmcp_logger.removeHandler(handler)
@@ -80,6 +95,9 @@ def route_fastmcp_logs() -> None:
 
 def log_codex(store: JobStore) -> None:
     """Learn codex's version once, off the main thread (the periodic check settles the store)."""
+    from jobstore import JobStoreError
+
+    log = logging_for_server()
     try:
         info = store.learn_codex()
         log.info("codex %s at %s", info.version_string, info.path)
@@ -110,18 +128,38 @@ def models_built_on_first_use() -> Iterator[None]:
             config["defer_build"] = previous
 
 
-def run_stdio(server: FastMCP) -> None:
+def run_stdio(server: FastMCP, front: Front | None) -> None:
+    import importlib.util
+
     import anyio
+
+    if front is not None:
+        front.install()  # FastMCP's transport reads and writes through the front's streams
 
     # uvloop where installed (not on Windows); anyio imports it.
     options = {"use_uvloop": importlib.util.find_spec("uvloop") is not None}
     anyio.run(lambda: server.run_stdio_async(show_banner=False), backend="asyncio", backend_options=options)
 
 
+def logging_for_server() -> logging.Logger:
+    import logging
+
+    return logging.getLogger("codex_async_mcp")
+
+
 def main(argv: list[str] | None = None) -> int:
     # Start-up is mostly importing FastMCP and the MCP SDK's many pydantic models; the
     # garbage collector's passes over them meanwhile find nothing to free.
     gc.disable()
+    # Only a process serving its own stdio gets the front (argv None: the process's own
+    # arguments); main() called in-process, or asked for --help, runs as before.
+    front = Front.start(__version__) if argv is None and wants_to_serve(sys.argv[1:]) else None
+    import dataclasses
+    from pathlib import Path
+
+    from jobstore import JobStore, JobStoreError, Settings
+    from mcp_server.settings import ServerSettings
+
     args = parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -152,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         build_first_call_models()
     gc.freeze()  # what start-up made lives as long as the server: keep it out of collections
     gc.enable()
+    log = logging_for_server()
+    if front is not None:
+        log.debug("%s", front.summary())
     log.info(
         "codex-async-mcp %s serving on stdio; store %s, max policy %s, %d jobs at once",
         __version__,
@@ -160,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         store.max_jobs,
     )
     try:
-        run_stdio(server)
+        run_stdio(server, front)
     except KeyboardInterrupt:
         pass
     return 0

@@ -11,25 +11,18 @@ from fastmcp import FastMCP
 
 from jobstore import JobStore
 from mcp_server import __version__
+from mcp_server.handshake import INSTRUCTIONS, SERVER_NAME
 from mcp_server.lifespan import server_lifespan
 from mcp_server.middleware import ReadableResults
 from mcp_server.settings import ServerSettings
 from mcp_server.tasks import JobTasks
 from mcp_server.tools import TOOLS
 
-INSTRUCTIONS = """\
-Runs OpenAI Codex jobs in the background, so a long codex task never hits the client's tool timeout.
-The loop: codex_start(prompt, cwd) returns a job_id at once; codex_wait(job_id) returns as soon as \
-the job ends or after at most ~50 s with status still running, in which case call codex_wait again. \
-codex_poll shows progress without waiting; codex_cancel stops a job and everything it started. \
-`codex` does start + one wait in a single call. Follow up in the same codex session with \
-codex_start(session_id=...) (see codex_sessions). Jobs survive restarts of this server."""
-
 
 def create_server(store: JobStore, settings: ServerSettings) -> FastMCP:
     """The MCP server over `store`, with the operator's `settings`."""
     mcp = FastMCP(
-        "codex-async",
+        SERVER_NAME,
         instructions=INSTRUCTIONS,
         version=__version__,
         lifespan=server_lifespan(store, settings),
