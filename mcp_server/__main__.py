@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
 
         route_fastmcp_logs()
         server = create_server(store, server_settings)
-        build_first_call_models()
+        build_first_call_models(server)
     gc.freeze()  # what start-up made lives as long as the server: keep it out of collections
     gc.enable()
     log = logging_for_server()

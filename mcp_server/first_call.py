@@ -8,9 +8,10 @@ result model) and building them made a new server's first `codex_start` ~30 ms s
 than its second. They are built here, once, while nothing waits: `tools/list` and the
 calls of a new server cost what they cost later.
 
-Only pydantic's own paths are used (the SDK's request and result validators on sample
-messages, `model_rebuild`): an SDK that renamed or dropped one builds on first use as
-before, never fails a start.
+Only public paths are used (the SDK's request and result validators on sample messages,
+`model_rebuild`, each tool run with an argument no tool takes, which FastMCP refuses after
+building the tool's validator and before running anything): an SDK that renamed or dropped
+one builds on first use as before, never fails a start.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastmcp import FastMCP
 
 log = logging.getLogger("codex_async_mcp")
 
@@ -30,9 +34,30 @@ _SAMPLE_RESULT: dict[str, Any] = {
 }
 
 
-def build_first_call_models() -> None:
+# No tool has an argument of this name: every tool refuses it (strict input validation).
+_NO_SUCH_ARGUMENT = {"\0": 0}
+
+
+def build_first_call_models(server: FastMCP) -> None:
     """Build the models a `tools/call` round uses, for every protocol version the SDK speaks,
-    and every result model of our tools."""
+    every result model of our tools, and each tool's argument validator."""
+    _build_protocol_models()
+    with contextlib.suppress(Exception):
+        import anyio
+
+        anyio.run(_build_tool_validators, server)
+
+
+async def _build_tool_validators(server: FastMCP) -> None:
+    for tool in await server.list_tools():
+        try:
+            await tool.run(dict(_NO_SUCH_ARGUMENT))
+        except Exception:  # refused, as intended: its validator is built and cached
+            continue
+        log.warning("tool %s ran with an argument it does not take", tool.name)
+
+
+def _build_protocol_models() -> None:
     from pydantic import BaseModel
 
     from mcp_server import schemas

@@ -22,9 +22,19 @@ PROBE = textwrap.dedent(
     models = [ToolResult, mcp_types.CallToolResult, mcp_types.TextContent, mcp_types.CallToolRequest]
     models += [m for _, m in inspect.getmembers(schemas, inspect.isclass)
                if issubclass(m, BaseModel) and m.__module__ == schemas.__name__]
+    from fastmcp.utilities.types import get_cached_typeadapter
+    from mcp_server.tools import TOOLS
     before = {m.__qualname__: bool(m.__pydantic_complete__) for m in models}
-    build_first_call_models()
+    validators = get_cached_typeadapter.cache_info().currsize
+    import os, tempfile
+    from jobstore import JobStore
+    from mcp_server.server import create_server
+    from mcp_server.settings import ServerSettings
+    root = os.path.join(tempfile.mkdtemp(), "store")
+    build_first_call_models(create_server(JobStore(root), ServerSettings()))
+    assert not os.path.exists(root)  # nothing ran
     after = {m.__qualname__: bool(m.__pydantic_complete__) for m in models}
+    after["tool validators"] = get_cached_typeadapter.cache_info().currsize - validators >= len(TOOLS)
     print(json.dumps([before, after]))
     """
 )
