@@ -20,7 +20,8 @@ One owner for each write:
   at the job's end also starts the next queued job;
 - settle(job_id): `codex_wait` when the job it waited for reads lost;
 - reconcile(): the server's and the UI's periodic check, and the CLI's `reconcile`;
-- prune: the CLI's `prune` (both also remove staging folders a crashed creator left);
+- prune: the CLI's `prune` (both also remove staging folders a crashed creator left,
+  and rebuild the job index when it disagrees with the job folders; a start appends to it);
 - configure: the CLI's `config` (the store's settings, obeyed by every process).
 
 The store is trusted only as far as it is private: a root or folder that is not the user's
@@ -582,7 +583,8 @@ class JobStore:
         return self._scheduler.settle(job_id)
 
     def reconcile(self) -> None:
-        """Settle every running job whose processes are gone, fix markers, start queued work."""
+        """Settle every running job whose processes are gone, fix markers, start queued work,
+        rebuild the job index if it disagrees with the job folders."""
         self._scheduler.reconcile()
 
     def _discard_worktrees_ended_before(self, cutoff: datetime) -> None:
