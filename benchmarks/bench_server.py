@@ -651,6 +651,42 @@ async def bench(ctx: Context) -> list[Row]:
     return rows
 
 
+LISTING_SIZES = (1_000, 20_000, 100_000)
+
+
+async def listing_rows(ctx: Context) -> list[Row]:
+    """codex_list of the newest 20 among 1,000, 20,000 and 100,000 jobs (stores of a meta.json
+    a job, with the job index a real store has): read from the index's end, the same cost at
+    any size. Each store in a server of its own, warmed up first."""
+    count = 20 if ctx.quick else 60
+    logs = ctx.area.path("logs")
+    times: dict[int, float] = {}
+    for jobs in LISTING_SIZES:
+        root, ids = ctx.listing_store(jobs)
+        async with mcp_session(our_server(root, ctx.fake_codex), logs / f"ours-list-{jobs}.log") as session:
+            for _ in range(3):
+                result = await call(session, "codex_list", {"limit": 20})
+            assert [job["job_id"] for job in result["jobs"]] == ids[:20]
+            samples = []
+            for _ in range(count):
+                started = time.perf_counter()
+                await call(session, "codex_list", {"limit": 20})
+                samples.append(time.perf_counter() - started)
+        times[jobs] = ms(median(samples))
+    return [
+        Row.info("codex_list: newest 20 of 1,000 jobs (median)", times[1_000], "ms"),
+        Row.under("codex_list: newest 20 of 100,000 jobs (median)", times[100_000], "ms", 20.0),
+        Row.vs(
+            "codex_list: newest 20 of 20,000 jobs vs of 1,000 (median)",
+            times[20_000],
+            times[1_000],
+            "ms",
+            1.5,
+            label="1,000 jobs",
+        ),
+    ]
+
+
 HUGE_LINE_MIB = 200
 
 
@@ -725,7 +761,13 @@ def run(ctx: Context, *, explore: bool = False) -> list[tuple[str, list[Row]]]:
     breakdown = start_breakdown(ctx)
     print_table("start-up cost breakdown (each a fresh process, median of 5)", breakdown)
     rows = anyio.run(bench, ctx)
-    sections = [("MCP server vs reference", rows), ("start-up breakdown", breakdown)]
+    listing = anyio.run(listing_rows, ctx)
+    print_table("server: listing the newest jobs of large stores", listing)
+    sections = [
+        ("MCP server vs reference", rows),
+        ("MCP server: listing large stores", listing),
+        ("start-up breakdown", breakdown),
+    ]
     if explore:
         tried = anyio.run(explore_start, ctx)
         print_table("server: proposed start-up change, tried", tried)

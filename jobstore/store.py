@@ -8,7 +8,7 @@ settling lost jobs) < `job_port` (what a running job writes) < the job's runner
 (`runner`, walking `job_steps`) < `zygote` (forks runners) < this facade, which the
 adapters use and the runner never does.
 
-Reads never write a file and never start a process: get, entry, job_ids, list_jobs,
+Reads never write a file and never start a process: get, entry, job_ids, newest_job_ids, list_jobs,
 output_tail, rendered_tail, open_output, follow_output, summary, final_message, sessions,
 session, wait, watch_paths, classify. A `running` job whose processes are gone reads `lost`, "not
 recorded as lost yet", until it is settled. (codex_info runs `codex --version`.)
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import os
 import time
@@ -183,6 +184,11 @@ class JobStore:
     def job_ids(self) -> list[str]:
         """Every job id in the store, newest first (ids sort by creation time)."""
         return self._records.job_ids()
+
+    def newest_job_ids(self, limit: int) -> list[str]:
+        """The newest `limit` ids of `job_ids`, read from the end of the job index: the same
+        cost among 1,000 jobs or 100,000 (job_ids lists them all)."""
+        return list(itertools.islice(self._records.newest_ids(), limit))
 
     def list_jobs(self, limit: int = 20, status: str | None = None, cwd: str | None = None) -> list[JobEntry]:
         """The newest `limit` jobs, optionally only those in `status` and/or under `cwd`;
