@@ -172,11 +172,11 @@ class JobIndex:
             agree = indexed <= names and not any(map(is_job_id, names - indexed))
         except IndexUnusable:
             agree = False
-        if agree:
-            self._seal_at(stamp[1])  # the folder as it was before it was read: all indexed
-        else:
-            with fsio.file_lock(self.lock):
+        with fsio.file_lock(self.lock):  # no start between the look at the folder and the seal
+            if not agree:
                 self._rebuild_or_remove(None)
+            elif _mtime_ns(self.jobs_dir) == stamp[1]:  # else changed meanwhile: left as it is
+                self._seal_at(stamp[1])
         self._checked = self._stamp()
         return not agree
 
