@@ -23,12 +23,15 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import psutil
 
 from tests.fakes import install_fake_codex
+
+if TYPE_CHECKING:
+    from jobstore.record import JobRecord
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
@@ -488,6 +491,26 @@ def write_job(root: Path, job_id: str, created: datetime, n: int, *, output: str
     last_message.txt (records written directly; no process is involved)."""
     from jobstore import fsio
     from jobstore.events import Summary
+
+    job_dir = root / "jobs" / job_id
+    job_dir.mkdir(mode=0o700)
+    thread_id = f"0199a213-81c0-7800-8aa1-{n:012x}"
+    message = f"Done with job {n}: the change is in place and the tests pass."
+    text = output if output is not None else event_stream(message, thread_id=thread_id)
+    summary = Summary()
+    for line in text.splitlines()[-200:]:
+        summary.feed_line(line)
+    summary.session_id = thread_id
+    record = finished_record(job_id, created, n)
+    fsio.write_json_atomic(job_dir / "meta.json", record.to_dict(), durable=False)
+    fsio.write_json_atomic(job_dir / "summary.json", summary.to_dict(), durable=False)
+    if output is None:
+        (job_dir / "output.txt").write_text(text)
+    (job_dir / "last_message.txt").write_text(message + "\n")
+
+
+def finished_record(job_id: str, created: datetime, n: int) -> JobRecord:
+    """The record of the `n`th finished job of a benchmark store (statuses and projects vary)."""
     from jobstore.record import JobRecord
     from jobstore.states import JobStatus
 
@@ -499,17 +522,9 @@ def write_job(root: Path, job_id: str, created: datetime, n: int, *, output: str
         JobStatus.CANCELLED,
         JobStatus.LOST,
     )[n % 6]
-    job_dir = root / "jobs" / job_id
-    job_dir.mkdir(mode=0o700)
     thread_id = f"0199a213-81c0-7800-8aa1-{n:012x}"
-    message = f"Done with job {n}: the change is in place and the tests pass."
-    text = output if output is not None else event_stream(message, thread_id=thread_id)
-    summary = Summary()
-    for line in text.splitlines()[-200:]:
-        summary.feed_line(line)
-    summary.session_id = thread_id
     finished = created + timedelta(seconds=40 + n % 300)
-    record = JobRecord(
+    return JobRecord(
         job_id=job_id,
         status=status,
         kind="run",
@@ -530,16 +545,24 @@ def write_job(root: Path, job_id: str, created: datetime, n: int, *, output: str
         codex_started_at=created.timestamp() + 0.03,
         codex_version="0.169.0",
     )
-    fsio.write_json_atomic(job_dir / "meta.json", record.to_dict(), durable=False)
-    fsio.write_json_atomic(job_dir / "summary.json", summary.to_dict(), durable=False)
-    if output is None:
-        (job_dir / "output.txt").write_text(text)
-    (job_dir / "last_message.txt").write_text(message + "\n")
 
 
-def build_store(root: Path, count: int, *, span_days: float = 30.0, newest_age_s: float = 120.0) -> list[str]:
+def build_store(
+    root: Path,
+    count: int,
+    *,
+    span_days: float = 30.0,
+    newest_age_s: float = 120.0,
+    records_only: bool = False,
+) -> list[str]:
     """A store of `count` finished jobs spread over `span_days`, the newest `newest_age_s`
-    old. Returns the ids, newest first."""
+    old, with its job index as a real store has it (built by reconcile's own code).
+    `records_only`: each job is only its folder and meta.json (all a listing reads), for
+    stores of 100,000. Returns the ids, newest first."""
+    from jobstore import fsio
+    from jobstore.layout import StoreLayout
+    from jobstore.records import Records
+
     for sub in ("jobs", "queue", "running", "sessions"):
         (root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
     now = datetime.now(UTC)
@@ -548,8 +571,14 @@ def build_store(root: Path, count: int, *, span_days: float = 30.0, newest_age_s
     for n in range(count):
         created = now - timedelta(seconds=newest_age_s) - step * (count - 1 - n)
         job_id = past_job_id(created)
-        write_job(root, job_id, created, n)
+        if records_only:
+            (root / "jobs" / job_id).mkdir(mode=0o700)
+            record = finished_record(job_id, created, n)
+            fsio.write_json_atomic(root / "jobs" / job_id / "meta.json", record.to_dict(), durable=False)
+        else:
+            write_job(root, job_id, created, n)
         ids.append(job_id)
+    Records(StoreLayout(root)).check_index()  # what the periodic reconcile does
     return ids[::-1]
 
 
@@ -671,6 +700,19 @@ class Context:
             print(f"  (built a store of {count:,} jobs in {time.monotonic() - started:.1f} s)", flush=True)
             self._stores[count] = (root, ids)
         return self._stores[count]
+
+    def listing_store(self, count: int) -> tuple[Path, list[str]]:
+        """A store of `count` finished jobs of a meta.json each (what a listing reads), with
+        its job index (built once per run; do not write to it)."""
+        key = -count  # beside store_with's stores
+        if key not in self._stores:
+            root = self.area.root / f"listing-{count}"
+            started = time.monotonic()
+            ids = build_store(root, count, records_only=True)
+            os.sync()
+            print(f"  (built a store of {count:,} records in {time.monotonic() - started:.1f} s)", flush=True)
+            self._stores[key] = (root, ids)
+        return self._stores[key]
 
     def fresh_store(self, name: str) -> Path:
         return self.area.root / f"store-{name}-{secrets.token_hex(3)}"

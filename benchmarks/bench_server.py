@@ -652,6 +652,45 @@ async def bench(ctx: Context) -> list[Row]:
     return rows
 
 
+LISTING_SIZES = (1_000, 20_000, 100_000)
+
+
+async def listing_rows(ctx: Context) -> list[Row]:
+    """codex_list of the newest 20 among 1,000, 20,000 and 100,000 jobs (stores of a meta.json
+    a job, with the job index a real store has): read from the index's end, the same cost at
+    any size. Each store in a server of its own, warmed up first."""
+    count = 20 if ctx.quick else 60
+    logs = ctx.area.path("logs")
+    times: dict[int, float] = {}
+    for jobs in LISTING_SIZES:
+        root, ids = ctx.listing_store(jobs)
+        async with mcp_session(our_server(root, ctx.fake_codex), logs / f"ours-list-{jobs}.log") as session:
+            for _ in range(3):
+                result = await call(session, "codex_list", {"limit": 20})
+            assert [job["job_id"] for job in result["jobs"]] == ids[:20]
+            # The server's first periodic check (checking the job index against the folder:
+            # ~0.1 s at 100,000 jobs, in a thread of its own) is over before the timing.
+            await anyio.sleep(1.0)
+            samples = []
+            for _ in range(count):
+                started = time.perf_counter()
+                await call(session, "codex_list", {"limit": 20})
+                samples.append(time.perf_counter() - started)
+        times[jobs] = ms(median(samples))
+    return [
+        Row.info("codex_list: newest 20 of 1,000 jobs (median)", times[1_000], "ms"),
+        Row.under("codex_list: newest 20 of 100,000 jobs (median)", times[100_000], "ms", 20.0),
+        Row.vs(
+            "codex_list: newest 20 of 20,000 jobs vs of 1,000 (median)",
+            times[20_000],
+            times[1_000],
+            "ms",
+            1.5,
+            label="1,000 jobs",
+        ),
+    ]
+
+
 HUGE_LINE_MIB = 200
 
 
@@ -814,7 +853,7 @@ def _wait_codex_started(store: Path, job_ids: list[str], timeout: float) -> None
         raise RuntimeError(f"{len(pending)} jobs did not start codex within {timeout:.0f} s")
 
 
-PARTS = ("main", "cold", "breakdown")
+PARTS = ("main", "cold", "listing", "breakdown")
 
 
 def run(
@@ -831,6 +870,10 @@ def run(
     if "cold" in parts:
         rows += anyio.run(cold_start_rows, ctx)
     sections.append(("MCP server vs reference", rows))
+    if "listing" in parts:
+        listing = anyio.run(listing_rows, ctx)
+        print_table("server: listing the newest jobs of large stores", listing)
+        sections.append(("MCP server: listing large stores", listing))
     if "breakdown" in parts:
         sections.append(("start-up breakdown", breakdown))
     if explore:

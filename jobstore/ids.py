@@ -23,7 +23,8 @@ _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _TIME_CHARS = 10
 _RANDOM_CHARS = 4
 JOB_ID_LENGTH = _TIME_CHARS + _RANDOM_CHARS
-_JOB_ID_RE = re.compile(rf"[{_ALPHABET}]{{{JOB_ID_LENGTH}}}")
+JOB_ID_PATTERN = rf"[{_ALPHABET}]{{{JOB_ID_LENGTH}}}"  # a regular expression
+_JOB_ID_RE = re.compile(JOB_ID_PATTERN)
 
 _lock = threading.Lock()
 _last_ms = 0

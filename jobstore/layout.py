@@ -19,6 +19,7 @@
   running/<job_id>               a job holding one of the store's slots
   sessions/<session_id>          job ids of a codex session's turns, one a line
   settings.json                  the store's settings (the job limit), obeyed by every process
+  jobs.index                     every job's id, one a line, in creation order (job_index.py)
   scheduler.lock                 flock around slot accounting
   sessions.lock                  flock around checking and starting a session's turn
 """
@@ -122,6 +123,10 @@ class StoreLayout:
     @property
     def settings_file(self) -> Path:
         return self.root / "settings.json"
+
+    @property
+    def job_index(self) -> Path:
+        return self.root / "jobs.index"
 
     @property
     def scheduler_lock(self) -> Path:

@@ -19,6 +19,7 @@ from typing import Any
 from jobstore import fsio
 from jobstore.errors import JobNotFound, StoreRefused, StoreWriteError, UnreadableRecord
 from jobstore.ids import check_job_id, is_job_id, new_job_id
+from jobstore.job_index import IndexUnusable, JobIndex
 from jobstore.layout import STAGING_PREFIX, FileKind, StoreLayout
 from jobstore.output_file import OutputFile, Tail
 from jobstore.record import JobRecord, now_iso, parse_iso
@@ -36,6 +37,7 @@ class Records:
 
     def __init__(self, layout: StoreLayout) -> None:
         self.layout = layout
+        self.index = JobIndex(layout.job_index, layout.jobs_dir, layout.scheduler_lock)
         self._ensured = False
         self._verified = False
         # The staging folders this process is assembling, each flocked while it does.
@@ -90,13 +92,32 @@ class Records:
         return record
 
     def job_ids(self) -> list[str]:
-        """Every job id in the store, newest first (ids sort by creation time)."""
-        return list(self.newest_ids())
+        """Every job id in the store, newest first (ids sort by creation time): the folder
+        listed, which for all of them is cheaper than the index checked id by id."""
+        self.verify()
+        return list(self._listed_ids())
 
     def newest_ids(self) -> Iterator[str]:
-        """The job ids of `job_ids`, in its order, each checked as it is taken: the folder's
-        names are sorted first, so the newest 20 of 10,000 jobs check 20 names, not 10,000."""
+        """The job ids of `job_ids`, in its order, taken lazily from the end of the job index
+        (see job_index.py): the newest 20 cost the same among 1,000 jobs or 100,000. An id
+        whose folder is gone is skipped; an index that cannot be trusted (missing in a store
+        of an earlier version, damaged, not ours, missing a job that holds a marker) gives
+        way to listing the folder, the rest of the way. Nothing is written: writers repair."""
         self.verify()
+        return self._newest_ids()
+
+    def _newest_ids(self) -> Iterator[str]:
+        last: str | None = None
+        try:
+            for job_id in self.index.newest(self.queued_ids() | self.running_ids()):
+                if self.exists(job_id):
+                    last = job_id
+                    yield job_id
+        except IndexUnusable:
+            # Those already given were the newest: go on below the last of them.
+            yield from (job_id for job_id in self._listed_ids() if last is None or job_id < last)
+
+    def _listed_ids(self) -> Iterator[str]:
         try:
             names = os.listdir(self.layout.jobs_dir)
         except FileNotFoundError:
@@ -287,13 +308,18 @@ class Records:
         fsio.create_empty(self.layout.job_file(staging, FileKind.OUTPUT))
 
     def publish(self, record: JobRecord, staging: Path) -> None:
-        """Write the record into the staging folder and rename it into place: no reader
-        ever sees a job folder without a meta.json."""
+        """Write the record into the staging folder, add the job to the index and rename the
+        folder into place: no reader ever sees a job folder without a meta.json. The caller
+        holds the scheduler lock (the index's appends and rebuilds take turns under it)."""
         fsio.write_json_atomic(self.layout.job_file(staging, FileKind.META), record.to_dict())
+        # Indexed before it appears: a crash in between leaves an id without a folder
+        # (skipped), never a job the index misses.
+        self.index.add(record.job_id)
         try:
             os.rename(staging, self.layout.job_dir(record.job_id))
         except OSError as exc:
             raise StoreWriteError(f"cannot create job {record.job_id}: {exc.strerror or exc}") from exc
+        self.index.seal()
         self._unlock_staging(record.job_id)
 
     def discard(self, job_id: str, staging: Path) -> None:
@@ -323,7 +349,13 @@ class Records:
             if record.is_terminal and ended is not None and ended < cutoff:
                 self.delete(job_id)
                 removed.append(job_id)
+        if removed:
+            self.check_index()  # drops their ids
         return removed
+
+    def check_index(self) -> bool:
+        """Rebuild the job index if it disagrees with the job folders (see JobIndex.check)."""
+        return self.index.check()
 
     def delete(self, job_id: str) -> None:
         """Delete a job's folder (refused for one that is not ours: StoreRefused)."""

@@ -263,7 +263,8 @@ class Scheduler:
 
     def reconcile(self) -> None:
         """Settle slots and markers against the records and the processes (like pueue on
-        start): jobs whose processes are gone are recorded lost; then fill free slots."""
+        start): jobs whose processes are gone are recorded lost; then fill free slots. The job
+        index is checked against the job folders last, and rebuilt if they disagree."""
         if not self.layout.running_dir.is_dir():
             return
         with fsio.file_lock(self.layout.scheduler_lock):
@@ -275,6 +276,8 @@ class Scheduler:
                         self.records.unmark_queued(job_id)
             self._schedule_locked()
         self.records.remove_stale_staging()
+        # Out of the lock: reading the folder is ~1 µs a job; a rebuild takes the lock itself.
+        self.records.check_index()
 
     def _schedule_locked(self) -> list[str]:
         # Nothing queued is executed from a store that is not (or no longer) private.

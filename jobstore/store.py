@@ -8,7 +8,7 @@ settling lost jobs) < `job_port` (what a running job writes) < the job's runner
 (`runner`, walking `job_steps`) < `zygote` (forks runners) < this facade, which the
 adapters use and the runner never does.
 
-Reads never write a file and never start a process: get, entry, job_ids, list_jobs,
+Reads never write a file and never start a process: get, entry, job_ids, newest_job_ids, list_jobs,
 output_tail, rendered_tail, open_output, follow_output, summary, final_message, sessions,
 session, wait, watch_paths, classify. A `running` job whose processes are gone reads `lost`, "not
 recorded as lost yet", until it is settled. (codex_info runs `codex --version`.)
@@ -20,7 +20,8 @@ One owner for each write:
   at the job's end also starts the next queued job;
 - settle(job_id): `codex_wait` when the job it waited for reads lost;
 - reconcile(): the server's and the UI's periodic check, and the CLI's `reconcile`;
-- prune: the CLI's `prune` (both also remove staging folders a crashed creator left);
+- prune: the CLI's `prune` (both also remove staging folders a crashed creator left,
+  and rebuild the job index when it disagrees with the job folders; a start appends to it);
 - configure: the CLI's `config` (the store's settings, obeyed by every process).
 
 The store is trusted only as far as it is private: a root or folder that is not the user's
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import os
 import time
@@ -191,6 +193,11 @@ class JobStore:
     def job_ids(self) -> list[str]:
         """Every job id in the store, newest first (ids sort by creation time)."""
         return self._records.job_ids()
+
+    def newest_job_ids(self, limit: int) -> list[str]:
+        """The newest `limit` ids of `job_ids`, read from the end of the job index: the same
+        cost among 1,000 jobs or 100,000 (job_ids lists them all)."""
+        return list(itertools.islice(self._records.newest_ids(), limit))
 
     def list_jobs(self, limit: int = 20, status: str | None = None, cwd: str | None = None) -> list[JobEntry]:
         """The newest `limit` jobs, optionally only those in `status` and/or under `cwd`;
@@ -591,7 +598,8 @@ class JobStore:
         return self._scheduler.settle(job_id)
 
     def reconcile(self) -> None:
-        """Settle every running job whose processes are gone, fix markers, start queued work."""
+        """Settle every running job whose processes are gone, fix markers, start queued work,
+        rebuild the job index if it disagrees with the job folders."""
         self._scheduler.reconcile()
 
     def keep_runners_warm(self) -> None:

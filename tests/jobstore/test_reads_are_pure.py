@@ -81,6 +81,7 @@ def test_store_reads_change_nothing_and_start_nothing(no_new_processes: LostAndQ
     assert_reads_lost(store.get(lost.job_id))
     assert store.get(queued.job_id).status == JobStatus.QUEUED
     assert_reads_lost(store.wait(lost.job_id, 0))
+    assert store.newest_job_ids(5) == store.job_ids() == sorted([lost.job_id, queued.job_id], reverse=True)
     listed = {e.job_id: e for e in store.list_jobs()}
     assert_reads_lost(listed[lost.job_id])  # type: ignore[arg-type]
     assert listed[queued.job_id].status == JobStatus.QUEUED
