@@ -83,7 +83,10 @@ class CodexExec:
         self.summary = Summary()
         self.last_raw_line: str | None = None
         self._summary_dirty = False
-        self._summary_written_at = 0.0
+        # The first summary is due one pause after the runner starts, not at codex's first
+        # event: a job shorter than that writes it once, at its end (readers build it from
+        # the output meanwhile).
+        self._summary_written_at = time.monotonic()
 
     # ------------------------------------------------------------------ start
 

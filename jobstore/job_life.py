@@ -21,7 +21,15 @@ from typing import Protocol
 from jobstore.errors import UnreadableRecord
 from jobstore.events import Summary
 from jobstore.job_port import JobPort
-from jobstore.processes import JOB_MARKER_ENV, MARKER_FIELD, job_marker, new_marker_secret, start_time_of
+from jobstore.processes import (
+    JOB_MARKER_ENV,
+    MARKER_FIELD,
+    is_same_process,
+    job_marker,
+    marker_secret_of,
+    new_marker_secret,
+    start_time_of,
+)
 from jobstore.record import JobRecord, now_iso
 from jobstore.states import JobStatus, can_transition
 
@@ -93,7 +101,9 @@ class JobLife:
         self.cwd = record.cwd  # where codex runs: a step preparing the folder may move it
         self.cancel = cancel
         # Every process of the job carries it (see `jobstore.processes`).
-        self.marker_secret = new_marker_secret()
+        # Chosen by the starter with our pid (`scheduler.with_new_marker`); a new one for a
+        # record that has none (a job admitted by an earlier release).
+        self.marker_secret = marker_secret_of(record) or new_marker_secret()
         self.outcome: Outcome | None = None  # decided once, before any cleanup
 
     @property
@@ -105,7 +115,12 @@ class JobLife:
         """Record the runner's start time and the job's marker before any process of the job
         exists (git's for the snapshot, codex), so every one of them is provably the job's from
         its first moment and found by the job's cleanup even if the runner is killed. From
-        here on a cancel also signals the runner."""
+        here on a cancel also signals the runner. The starter recorded them with our pid:
+        then there is nothing to write."""
+        if is_same_process(os.getpid(), self.record.pid_started_at) and (
+            marker_secret_of(self.record) == self.marker_secret
+        ):
+            return
         self.write(
             None,
             pid_started_at=start_time_of(os.getpid()),

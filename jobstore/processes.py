@@ -224,6 +224,21 @@ def _child_pids(pid: int) -> list[int]:
     return found
 
 
+def catches_signal(pid: int | None, sig: int) -> bool:
+    """Whether process `pid` has a handler for `sig` now (the kernel's SigCgt mask): a runner
+    has one for SIGTERM from the moment it can turn it into a cancel, not before."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
 def signal_processes(procs: Iterable[psutil.Process], sig: int) -> None:
     """Signal psutil processes; each is checked against its start time first (by psutil)."""
     for proc in procs:

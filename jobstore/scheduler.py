@@ -28,8 +28,11 @@ from jobstore.errors import JobStoreError, StoreRefused, StoreWriteError
 from jobstore.layout import FileKind
 from jobstore.options import check_codex_path
 from jobstore.processes import (
+    MARKER_FIELD,
+    catches_signal,
     is_alive,
     marker_secret_of,
+    new_marker_secret,
     signal_process,
     start_time_of,
     terminate_job_tree,
@@ -69,6 +72,13 @@ class CancelOutcome:
     record: JobRecord
     changed: bool
     message: str
+
+
+def with_new_marker(extra: dict[str, object]) -> dict[str, object]:
+    """A new runner's `extra`: the job's process marker, chosen with the runner's pid, so the
+    runner finds its identity (pid, start time, marker) recorded and has no write to make
+    before codex starts."""
+    return {**extra, MARKER_FIELD: new_marker_secret()}
 
 
 def job_alive(record: JobRecord) -> bool:
@@ -242,6 +252,7 @@ class Scheduler:
         record.status = JobStatus.RUNNING
         record.pid = pid
         record.pid_started_at = start_time_of(pid)  # never a pid without its start time
+        record.extra = with_new_marker(record.extra)
         record.started_at = now_iso()
         # The runner waits for the scheduler lock we hold before it reads this record.
         self.records.publish(record, staging)
@@ -311,7 +322,12 @@ class Scheduler:
                 )
                 continue
             self.records.transition(
-                job_id, JobStatus.RUNNING, pid=pid, pid_started_at=start_time_of(pid), started_at=now_iso()
+                job_id,
+                JobStatus.RUNNING,
+                pid=pid,
+                pid_started_at=start_time_of(pid),
+                extra=with_new_marker(record.extra),
+                started_at=now_iso(),
             )
             started.append(job_id)
         return started
@@ -430,10 +446,14 @@ class Scheduler:
         """Stop a running job whose cancel was requested: its runner stops the tree (SIGTERM,
         grace, SIGKILL) and records the end; with the runner gone, do both here."""
         if is_alive(record.pid, record.pid_started_at):
-            # Signalled only once it is ready for it (it records its marker after setting up
-            # its signal handling; before, SIGTERM would kill it unrecorded) and proven by its
-            # start time. A runner not ready yet finds the job's cancel marker before codex runs.
-            if record.pid_started_at is not None and marker_secret_of(record) is not None:
+            # Signalled only once it is ready for it (the kernel says it handles SIGTERM;
+            # before, SIGTERM would kill it unrecorded) and proven by its start time. A runner
+            # not ready yet finds the job's cancel marker before codex runs.
+            if (
+                record.pid_started_at is not None
+                and marker_secret_of(record) is not None
+                and catches_signal(record.pid, signal.SIGTERM)
+            ):
                 signal_process(record.pid, record.pid_started_at, signal.SIGTERM)
             return
         terminate_job_tree(record, self.cancel_grace)  # codex may still run without its runner

@@ -81,11 +81,18 @@ class Wakeup:
         """Forget the inotify events that woke us (callers re-check what they care about);
         an exited process stays readable, so stop watching it."""
         self._inotify.discard()
+        self._forget_exited()
+
+    def _forget_exited(self) -> bool:
+        """Stop watching the processes that exited; whether any did."""
+        exited = False
         for pid, pidfd in list(self._pidfds.items()):
             if select.select([pidfd], [], [], 0)[0]:
                 self._epoll.unregister(pidfd)
                 os.close(pidfd)
                 del self._pidfds[pid]
+                exited = True
+        return exited
 
     def close(self) -> None:
         for pidfd in self._pidfds.values():
@@ -105,10 +112,26 @@ class JobWakeup(Wakeup):
     """Wakes whoever waits for a job: its folder's entries changing (its record is replaced
     atomically, its markers appear) or one of its processes exiting (a job reads lost then)."""
 
-    def __init__(self, job_dir: Path) -> None:
+    def __init__(self, job_dir: Path, record_name: str = "meta.json") -> None:
         super().__init__()
+        # The record is swapped in (its name and its spare's, ".meta.json.spare", both move)
+        # or replaced by a temporary file of the same stem.
+        self._record_name = record_name
+        self._record_stem = f".{record_name}."
         if not self.watch_path(job_dir, FOLDER_CHANGES, folder=True):
             self.reliable = False
+
+    def clear_changes(self) -> bool:
+        """Like `clear()`, and whether what woke us may change what a waiter reads of the job:
+        its record replaced, its folder moved or removed, one of its processes gone, or
+        events lost. The runner's other files (summary, logs, spares) change often and
+        change neither."""
+        events = self._inotify.read()
+        exited = self._forget_exited()
+        return exited or any(
+            e.wd < 0 or not e.name or e.name == self._record_name or e.name.startswith(self._record_stem)
+            for e in events
+        )
 
     def sleep(self, remaining: float, pids: tuple[int | None, ...], *, fallback_tick: float) -> None:
         """Sleep until something of the job changes or `remaining` seconds pass. A process

@@ -80,15 +80,16 @@ async def wait_for_record(
     """The job's record once `done(record)` holds, the job ends, or `timeout` seconds pass;
     asleep in between: the event loop wakes us when the job's folder changes (its record is
     replaced) or one of its processes exits (inotify and pidfds behind one fd), never on a
-    timer. A job that reads lost is settled (recorded lost, queued work started) first.
+    timer; the record is read again only when what woke us can have changed it. A job that
+    reads lost is settled (recorded lost, queued work started) first.
     """
     start = time.monotonic()
     deadline = start + timeout
     progress = _wants_progress(ctx)
     next_progress = start
     with JobWakeup(store.layout.job_dir(job_id)) as wakeup:
+        record = await in_thread(store.get, job_id)
         while True:
-            record = await in_thread(store.get, job_id)
             if record.status == JobStatus.LOST:
                 record = await in_thread(store.settle, job_id)
             now = time.monotonic()
@@ -108,6 +109,12 @@ async def wait_for_record(
             watched = all(wakeup.watch_process(pid) for pid in (record.pid, record.codex_pid) if pid)
             if not (wakeup.reliable and watched):
                 limit = min(limit, interval)
+            woken = False
             with anyio.move_on_after(limit):
                 await anyio.wait_readable(wakeup.fileno())
-            wakeup.clear()
+                woken = True
+            if woken and not wakeup.clear_changes():
+                continue  # the runner's other files: the record and the processes are as read
+            if not woken:
+                wakeup.clear()
+            record = await in_thread(store.get, job_id)

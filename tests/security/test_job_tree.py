@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -164,3 +165,32 @@ def test_the_real_codex_leaves_nothing_after_its_runner_is_killed(
     terminate_job_tree(real_store.read_record(job.job_id), grace=1.0)
     assert gone(sleeper)
     assert marked_processes(job.job_id, secret, 0) == []
+
+
+def test_a_runner_is_signalled_only_once_it_handles_the_signal() -> None:
+    # A cancel signals a runner only when the kernel says it catches SIGTERM (before that,
+    # SIGTERM would kill it without recording anything; it finds the cancel marker instead).
+    from jobstore.processes import catches_signal
+
+    ready = (
+        "import signal, time; signal.signal(signal.SIGTERM, lambda *a: None); "
+        "print(1, flush=True); time.sleep(30)"
+    )
+    with (
+        subprocess.Popen(
+            [sys.executable, "-c", "import time; print(1, flush=True); time.sleep(30)"],
+            stdout=subprocess.PIPE,
+        ) as plain,
+        subprocess.Popen([sys.executable, "-c", ready], stdout=subprocess.PIPE) as handling,
+    ):
+        try:
+            assert plain.stdout is not None and handling.stdout is not None
+            plain.stdout.readline()
+            handling.stdout.readline()
+            assert not catches_signal(plain.pid, signal.SIGTERM)
+            assert catches_signal(handling.pid, signal.SIGTERM)
+            assert catches_signal(plain.pid, signal.SIGINT)  # Python's own KeyboardInterrupt handler
+            assert not catches_signal(None, signal.SIGTERM)
+        finally:
+            plain.kill()
+            handling.kill()
