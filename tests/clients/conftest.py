@@ -11,6 +11,7 @@ instead of leaving the machine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -24,6 +25,7 @@ import psutil
 import pytest
 
 from jobstore import JobStore
+from jobstore.zygote_client import serving_pid
 from tests.conftest import stop_everything
 from tests.fakes import install_fake_codex
 from tests.mcp_server.mcp_helpers import server_command
@@ -196,6 +198,12 @@ def world(tmp_path: Path) -> Iterator[ClientWorld]:
     # process of this test may outlive it.
     if store_root.exists():
         stop_everything(JobStore(store_root, codex_bin=str(built.fake_codex), cancel_grace=2.0))
+    # The store's zygote outlives the servers that kept it warm by design (it exits once idle
+    # for a minute): stopped here, like the jobs.
+    zygote = serving_pid(store_root)
+    if zygote is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(zygote, signal.SIGKILL)
     markers = [str(home), str(store_root)]
     deadline = time.monotonic() + 10
     while (left := leftover_processes(markers)) and time.monotonic() < deadline:

@@ -190,7 +190,7 @@ def test_a_store_kept_warm_forks_its_very_first_runner(
     # (at most a moment) instead of spawning a runner.
     store = JobStore(tmp_path / "store", max_jobs=4, codex_bin=str(fake_codex), cancel_grace=2.0)
     store.keep_runners_warm()
-    job = run(store, workdir, "first sleep=0.5")
+    job = run(store, workdir, "first sleep=2")
     zygote = serving_pid(store.root)
     try:
         assert zygote is not None

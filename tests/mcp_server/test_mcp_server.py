@@ -149,7 +149,7 @@ def test_argument_enums_match_the_store() -> None:
 
 async def test_start_wait_poll(store: JobStore, workdir: Path) -> None:
     async with connect(store) as session:
-        started = await start(session, workdir, "say hello sleep=0.3")
+        started = await start(session, workdir, "say hello sleep=1.5")
         job_id = started["job_id"]
         assert started["status"] in ("running", "queued")
         assert started["kind"] == "run"
@@ -161,7 +161,7 @@ async def test_start_wait_poll(store: JobStore, workdir: Path) -> None:
         done = await wait_done(session, job_id)
         assert done["status"] == "done" and done["exit_code"] == 0
         assert done["timed_out"] is False
-        assert done["last_message"] == "Done: say hello sleep=0.3"
+        assert done["last_message"] == "Done: say hello sleep=1.5"
         assert done["session_id"]
         assert done["session_id"] in done["next"]
 
@@ -176,7 +176,7 @@ async def test_start_wait_poll(store: JobStore, workdir: Path) -> None:
             f"session {done['session_id']}",
             "… $ sleep",
             "$ sleep  [exit 0]",
-            "Done: say hello sleep=0.3",
+            "Done: say hello sleep=1.5",
             "turn completed · 10 in / 5 out tokens",
         ]
         assert polled["output_lines"] == len(lines)
