@@ -57,7 +57,8 @@ def profile_start(ctx: Context, count: int) -> tuple[list[float], str]:
     ranked = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)  # type: ignore[attr-defined]
     for (filename, _line, func), (_cc, nc, tt, _ct, by) in ranked[:5]:
         if filename == "~":
-            where = ", ".join(f"{f.rsplit('/', 2)[-2]}/{f.rsplit('/', 1)[-1]}:{fn}" for f, _l, fn in by)
+            # The last folder and the file of each caller ("~" for a built-in one).
+            where = ", ".join(f"{'/'.join(f.rsplit('/', 2)[-2:])}:{fn}" for f, _l, fn in by)
             callers.append(
                 f"  {func}: {1000 * tt / count:.2f} ms per start ({nc // count} calls), called by {where}"
             )
