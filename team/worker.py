@@ -201,8 +201,9 @@ class TeamWorker:
                 log.warning("lease: %s; trying again", exc)
             await asyncio.sleep(self.lease.renew_every)
 
-    async def serve(self, docket: Docket, *, concurrency: int = 10) -> None:
-        """Take the team's jobs from `docket` until cancelled."""
+    async def serve(self, docket: Docket, *, concurrency: int = 10, until_finished: bool = False) -> None:
+        """Take the team's jobs from `docket` until cancelled (or, `until_finished`, until the
+        queue is empty: for tests and one-shot runs)."""
         await self.lease.renew(self.redis, self.keys)  # refused at once if the host id is taken
         name = f"{self.lease.host_id}#{id(self)}"
         _WORKERS[name] = self
@@ -219,7 +220,7 @@ class TeamWorker:
                 # A job's task lives as long as its codex turn; redelivery is guarded by the claim.
                 redelivery_timeout=timedelta(minutes=5),
             ) as worker:
-                await worker.run_forever()
+                await (worker.run_until_finished() if until_finished else worker.run_forever())
         finally:
             for each in background:
                 each.cancel()
