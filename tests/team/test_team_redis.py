@@ -1,0 +1,146 @@
+"""The team on a real redis-server (127.0.0.1, a free port, AOF on): two worker processes, each
+with its own store and host id, share one queue; every job is started exactly once; a cancel
+sent while the workers' pub/sub connections are down still lands; lost is recorded once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from docket import Docket
+
+from jobstore import JobStatus, JobStore, RunOptions
+from team.cancel import request_cancel
+from team.claim import Claim, claim_job, read_claim
+from team.keys import TeamKeys
+from team.lease import read_end, settle_if_owner_gone
+from team.queue import enqueue
+from tests.conftest import stop_everything
+from tests.team.conftest import codex_runs
+
+KEYS = TeamKeys()
+JOBS = 20
+CONCURRENCY = 3
+
+
+class Machine:
+    """A worker process and its own store (a stand-in for a machine)."""
+
+    def __init__(self, tmp_path: Path, host_id: str, redis_url: str, fake_codex: Path) -> None:
+        self.host_id = host_id
+        self.store = JobStore(tmp_path / f"store-{host_id}", max_jobs=5, codex_bin=str(fake_codex))
+        self.log = tmp_path / f"worker-{host_id}.log"
+        env = {**os.environ, "CODEX_BIN": str(fake_codex), "CODEX_ASYNC_HOME": str(self.store.root)}
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "team", "worker", "--redis", redis_url, "--host-id", host_id]
+                + ["--store", str(self.store.root), "--concurrency", str(CONCURRENCY)]
+                + ["--lease-seconds", "3"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        stop_everything(self.store)
+
+
+@pytest.fixture
+def machines(tmp_path: Path, redis_url: str, fake_codex: Path, argv_log: Path) -> Iterator[list[Machine]]:
+    both = [Machine(tmp_path, name, redis_url, fake_codex) for name in ("machine-a", "machine-b")]
+    yield both
+    for machine in both:
+        machine.stop()
+
+
+class Ends:
+    """The jobs' recorded ends once all have one, and the most jobs claimed and not ended seen at once."""
+
+    def __init__(self) -> None:
+        self.most_at_once = 0
+
+    async def wait(self, redis_url: str, team_job_ids: list[str], timeout: float) -> dict[str, str | None]:
+        async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
+            deadline = time.monotonic() + timeout
+            while True:
+                self.most_at_once = max(self.most_at_once, int(await redis.scard(KEYS.claimed)))
+                ends = {each: await read_end(redis, KEYS, each) for each in team_job_ids}
+                if all(ends.values()) or time.monotonic() > deadline:
+                    return ends
+                await asyncio.sleep(0.02)
+
+
+async def test_twenty_jobs_on_two_machines_each_started_once(
+    machines: list[Machine], redis_url: str, workdir: Path, argv_log: Path
+) -> None:
+    async with Docket(name=KEYS.docket_name, url=redis_url) as docket:
+        ids = [
+            await enqueue(docket, RunOptions.checked(prompt=f"sleep=0.5 team-job-{n}.", cwd=str(workdir)))
+            for n in range(JOBS)
+        ]
+        ends_seen = Ends()
+        ends = await ends_seen.wait(redis_url, ids, timeout=90)
+        async with docket.redis() as redis:
+            owners = [await read_claim(redis, KEYS, each) for each in ids]
+    logs = "\n".join(machine.log.read_text() for machine in machines)
+    assert all(end == "done" for end in ends.values()), (ends, logs)
+    for n in range(JOBS):
+        assert len(codex_runs(argv_log, f"team-job-{n}.")) == 1, n
+    used = {owner.host_id for owner in owners if owner is not None}
+    assert used == {"machine-a", "machine-b"}
+    for machine in machines:  # each machine's store holds exactly the jobs it claimed, all done
+        mine = [owner.job_id for owner in owners if owner is not None and owner.host_id == machine.host_id]
+        assert sorted(mine) == sorted(machine.store.job_ids())
+        assert all(machine.store.get(job_id).status is JobStatus.DONE for job_id in machine.store.job_ids())
+    # Never more jobs at once than the two workers take (each its --concurrency).
+    assert 0 < ends_seen.most_at_once <= 2 * CONCURRENCY
+
+
+async def test_a_cancel_sent_while_pubsub_is_down_lands(
+    machines: list[Machine], redis_url: str, workdir: Path, argv_log: Path
+) -> None:
+    async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
+        team_job_id = await enqueue(docket, RunOptions.checked(prompt="sleep=120 doomed-1", cwd=str(workdir)))
+        deadline = time.monotonic() + 30
+        while (claim := await read_claim(redis, KEYS, team_job_id)) is None or claim.job_id is None:
+            assert time.monotonic() < deadline, "the job was never started"
+            await asyncio.sleep(0.05)
+        killed = await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        await request_cancel(redis, KEYS, team_job_id)  # its nudge reaches no one
+        began = time.monotonic()
+        ends = await Ends().wait(redis_url, [team_job_id], timeout=30)
+    assert int(killed) >= len(machines)  # at least each worker's cancel listener
+    assert ends[team_job_id] == "cancelled"
+    assert time.monotonic() - began < 20
+    owner = next(machine for machine in machines if machine.host_id == claim.host_id)
+    assert owner.store.get(claim.job_id).status is JobStatus.CANCELLED
+    assert len(codex_runs(argv_log, "doomed-1")) == 1
+
+
+async def test_lost_exactly_once_among_racing_connections(redis_url: str) -> None:
+    async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
+        # A machine that claimed a job and whose lease is gone (it never renewed one).
+        await claim_job(redis, KEYS, "t-orphan", Claim("machine-dead", "boot-x", "local-1"))
+
+        async def watcher(n: int) -> bool:
+            async with Docket(name=KEYS.docket_name, url=redis_url) as own, own.redis() as connection:
+                return await settle_if_owner_gone(connection, KEYS, "t-orphan", by=f"watcher-{n}")
+
+        outcomes = await asyncio.gather(*(watcher(n) for n in range(8)))
+        assert outcomes.count(True) == 1
+        assert await read_end(redis, KEYS, "t-orphan") == "lost"
