@@ -16,20 +16,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from docket import CurrentWorker, Docket, Worker
 
 from jobstore import InvalidInput, JobStatus, JobStore, JobStoreError, RunOptions
 from team.cancel import is_cancel_requested
-from team.claim import Claim, claim_job, record_started
+from team.claim import Claim, claim_job, read_claim, record_started
 from team.keys import RedisClient, TeamKeys, text
 from team.lease import HostLease, read_end, record_end, settle_if_owner_gone, settle_lost_jobs
 from team.settings import check_name
 
 log = logging.getLogger("codex_async.team")
+T = TypeVar("T")
 
 # Docket workers by name, so that the task (a plain function Docket calls) finds its machine's.
 _WORKERS: dict[str, TeamWorker] = {}
@@ -55,6 +59,7 @@ class TeamWorker:
         *,
         keys: TeamKeys | None = None,
         recheck_seconds: float = 1.0,
+        threads: int = 32,
     ) -> None:
         self.store = store
         self.redis = redis
@@ -65,6 +70,20 @@ class TeamWorker:
         self._runs: dict[str, asyncio.Future[str]] = {}  # team job id -> its one run in this process
         self._local_ids: dict[str, str] = {}  # team job id -> local job id, while it is watched
         self._cancelling: set[str] = set()
+        self._background: set[asyncio.Future[Any]] = set()  # kept: the loop holds tasks weakly
+        # The store's calls block (a wait, a cancel's grace): threads of the worker's own, so
+        # that many watched jobs never starve a start or a cancel of the loop's default pool.
+        self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="team-job")
+
+    async def _in_thread(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, functools.partial(call, *args, **kwargs)
+        )
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # ------------------------------------------------------------ one job
 
@@ -100,9 +119,7 @@ class TeamWorker:
             return await self._end(team_job_id, JobStatus.CANCELLED)
         try:
             run_options = RunOptions.checked(**options)
-            record = await asyncio.to_thread(
-                self.store.start, run_options, client=f"team:{self.lease.host_id}"
-            )
+            record = await self._in_thread(self.store.start, run_options, client=f"team:{self.lease.host_id}")
         except (InvalidInput, JobStoreError) as exc:
             log.warning("team job %s: not started: %s", team_job_id, exc)
             return await self._end(team_job_id, JobStatus.ERROR)
@@ -117,10 +134,10 @@ class TeamWorker:
         self._local_ids[team_job_id] = job_id
         try:
             while True:
-                record = await asyncio.to_thread(self.store.wait, job_id, self.recheck_seconds)
+                record = await self._in_thread(self.store.wait, job_id, self.recheck_seconds)
                 if record.is_terminal:
                     if record.status is JobStatus.LOST:  # its processes are gone: say so locally too
-                        record = await asyncio.to_thread(self.store.settle, job_id)
+                        record = await self._in_thread(self.store.settle, job_id)
                     return await self._end(team_job_id, record.status)
                 await self._cancel_if_requested(team_job_id)
         finally:
@@ -151,7 +168,7 @@ class TeamWorker:
         self._cancelling.add(team_job_id)
         try:
             log.info("team job %s: cancel asked, cancelling local job %s", team_job_id, job_id)
-            await asyncio.to_thread(self.store.cancel, job_id)
+            await self._in_thread(self.store.cancel, job_id)
         finally:
             self._cancelling.discard(team_job_id)
 
@@ -173,7 +190,7 @@ class TeamWorker:
                         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                         if message and message.get("type") == "message":
                             nudged = text(message.get("data")) or ""
-                            asyncio.ensure_future(self._cancel_if_requested(nudged))
+                            self._spawn(self._cancel_if_requested(nudged))
                 finally:
                     with contextlib.suppress(Exception):
                         await pubsub.aclose()
@@ -184,6 +201,21 @@ class TeamWorker:
                 await asyncio.sleep(self.recheck_seconds)
 
     # ------------------------------------------------------------ the machine
+
+    async def reattach_own_jobs(self) -> list[str]:
+        """Watch again the jobs this machine started that have no end yet: a worker that died
+        (its runners live on, detached) and came back records their truthful ends. The ids."""
+        members = [text(each) or "" for each in await self.redis.smembers(self.keys.claimed)]
+        reattached = []
+        for team_job_id in sorted(members):
+            owner = await read_claim(self.redis, self.keys, team_job_id)
+            if owner is None or not owner.same_machine(self.mine) or owner.job_id is None:
+                continue
+            if team_job_id not in self._runs:
+                log.info("team job %s: re-attaching to job %s after a restart", team_job_id, owner.job_id)
+                self._spawn(self.run_job(team_job_id, {}))
+                reattached.append(team_job_id)
+        return reattached
 
     async def keep_lease(self) -> None:
         """Renew the lease, check cancel keys, record gone machines' jobs lost: forever."""
@@ -208,20 +240,30 @@ class TeamWorker:
         name = f"{self.lease.host_id}#{id(self)}"
         _WORKERS[name] = self
         docket.register(codex_team_job)
-        background = [
+        await self.reattach_own_jobs()
+        machine = [
             asyncio.ensure_future(self.keep_lease()),
             asyncio.ensure_future(self.listen_for_cancels()),
         ]
+        queue = asyncio.ensure_future(self._take_jobs(docket, name, concurrency, until_finished))
         try:
-            async with Worker(
-                docket,
-                name=name,
-                concurrency=concurrency,
-                # A job's task lives as long as its codex turn; redelivery is guarded by the claim.
-                redelivery_timeout=timedelta(minutes=5),
-            ) as worker:
-                await (worker.run_until_finished() if until_finished else worker.run_forever())
+            # Whichever ends first: the queue (until_finished), or a failure of the machine's
+            # side (a host id taken), which must not leave jobs taken under a lapsing lease.
+            done, _ = await asyncio.wait([queue, *machine], return_when=asyncio.FIRST_COMPLETED)
+            for each in done:
+                each.result()
         finally:
-            for each in background:
+            for each in (queue, *machine):
                 each.cancel()
+            await asyncio.gather(queue, *machine, return_exceptions=True)
             _WORKERS.pop(name, None)
+
+    async def _take_jobs(self, docket: Docket, name: str, concurrency: int, until_finished: bool) -> None:
+        async with Worker(
+            docket,
+            name=name,
+            concurrency=concurrency,
+            # A job's task lives as long as its codex turn; a redelivery is guarded by the claim.
+            redelivery_timeout=timedelta(minutes=5),
+        ) as worker:
+            await (worker.run_until_finished() if until_finished else worker.run_forever())

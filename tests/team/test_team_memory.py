@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from docket import Docket
 
-from jobstore import JobStatus, JobStore, RunOptions
+from jobstore import InvalidInput, JobStatus, JobStore, RunOptions
 from team.cancel import is_cancel_requested, request_cancel
 from team.claim import Claim, claim_job, read_claim
 from team.keys import RedisClient, TeamKeys
@@ -201,9 +201,40 @@ async def test_a_restarted_machine_has_lost_its_jobs(memory_redis: RedisClient) 
 async def test_two_live_machines_cannot_share_a_host_id(memory_redis: RedisClient) -> None:
     await HostLease("twin", "boot-1", 5.0).renew(memory_redis, KEYS)
     await HostLease("twin", "boot-1", 5.0).renew(memory_redis, KEYS)  # the same machine renews
-    with pytest.raises(Exception, match="in use by another live machine"):
+    with pytest.raises(InvalidInput, match="in use by another live machine"):
         await HostLease("twin", "boot-2", 5.0).renew(memory_redis, KEYS)
 
 
 def test_boot_id_is_this_boots() -> None:
     assert read_boot_id() == read_boot_id() and len(read_boot_id()) >= 32
+
+
+async def test_a_worker_refuses_to_serve_under_a_taken_host_id(
+    store: JobStore, memory_docket: Docket, memory_redis: RedisClient
+) -> None:
+    await HostLease("twin", "boot-1", 5.0).renew(memory_redis, KEYS)
+    impostor = TeamWorker(store, memory_redis, HostLease("twin", "boot-2", 5.0))
+    with pytest.raises(InvalidInput, match="in use by another live machine"):
+        await impostor.serve(memory_docket, until_finished=True)
+
+
+async def test_a_restarted_worker_reattaches_to_its_running_jobs(
+    machine_a: TeamWorker, store: JobStore, memory_redis: RedisClient, workdir: Path, argv_log: Path
+) -> None:
+    await machine_a.lease.renew(memory_redis, KEYS)
+    first = asyncio.ensure_future(machine_a.run_job("t-again", options(workdir, "sleep=1 again-1")))
+    job_id = await _started(memory_redis, "t-again")
+    # The worker process is gone (its run and its watch with it); its detached runner goes on.
+    machine_a._runs["t-again"].cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    # The same machine's next worker process (same host id and boot id), a store of the same folder.
+    successor = TeamWorker(JobStore(store.root), memory_redis, machine_a.lease, recheck_seconds=0.2)
+    assert await successor.reattach_own_jobs() == ["t-again"]
+    deadline = time.monotonic() + 20
+    while (end := await read_end(memory_redis, KEYS, "t-again")) is None:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert end == "done"
+    assert store.get(job_id).status is JobStatus.DONE
+    assert len(codex_runs(argv_log, "again-1")) == 1

@@ -37,17 +37,23 @@ class Machine:
         self.host_id = host_id
         self.store = JobStore(tmp_path / f"store-{host_id}", max_jobs=5, codex_bin=str(fake_codex))
         self.log = tmp_path / f"worker-{host_id}.log"
-        env = {**os.environ, "CODEX_BIN": str(fake_codex), "CODEX_ASYNC_HOME": str(self.store.root)}
-        with self.log.open("w") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "team", "worker", "--redis", redis_url, "--host-id", host_id]
-                + ["--store", str(self.store.root), "--concurrency", str(CONCURRENCY)]
-                + ["--lease-seconds", "3"],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        self.env = {**os.environ, "CODEX_BIN": str(fake_codex), "CODEX_ASYNC_HOME": str(self.store.root)}
+        self.argv = [sys.executable, "-m", "team", "worker", "--redis", redis_url, "--host-id", host_id]
+        self.argv += ["--store", str(self.store.root), "--concurrency", str(CONCURRENCY)]
+        self.argv += ["--lease-seconds", "5"]
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        with self.log.open("a") as log:
+            return subprocess.Popen(
+                self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
             )
+
+    def kill_and_restart(self) -> None:
+        """SIGKILL the worker process alone (its jobs' runners are detached and go on), start it again."""
+        self.process.kill()
+        self.process.wait()
+        self.process = self._spawn()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -130,6 +136,24 @@ async def test_a_cancel_sent_while_pubsub_is_down_lands(
     owner = next(machine for machine in machines if machine.host_id == claim.host_id)
     assert owner.store.get(claim.job_id).status is JobStatus.CANCELLED
     assert len(codex_runs(argv_log, "doomed-1")) == 1
+
+
+async def test_a_worker_killed_mid_job_and_restarted_records_the_truthful_end(
+    machines: list[Machine], redis_url: str, workdir: Path, argv_log: Path
+) -> None:
+    async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
+        team_job_id = await enqueue(docket, RunOptions.checked(prompt="sleep=4 phoenix-1", cwd=str(workdir)))
+        deadline = time.monotonic() + 30
+        while (claim := await read_claim(redis, KEYS, team_job_id)) is None or claim.job_id is None:
+            assert time.monotonic() < deadline, "the job was never started"
+            await asyncio.sleep(0.05)
+        owner = next(machine for machine in machines if machine.host_id == claim.host_id)
+        owner.kill_and_restart()  # back within its lease: the other machine must not call it lost
+        ends = await Ends().wait(redis_url, [team_job_id], timeout=40)
+    assert ends[team_job_id] == "done", owner.log.read_text()
+    assert owner.store.get(claim.job_id).status is JobStatus.DONE
+    assert len(codex_runs(argv_log, "phoenix-1")) == 1
+    assert "re-attaching" in owner.log.read_text()
 
 
 async def test_lost_exactly_once_among_racing_connections(redis_url: str) -> None:
