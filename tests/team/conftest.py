@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from docket import Docket
 
+from team.claim import Claim, read_claim
 from team.keys import RedisClient, TeamKeys
 
 
@@ -32,6 +34,15 @@ def codex_runs(argv_log: Path, marker: str) -> list[list[str]]:
         return []
     runs = [json.loads(line) for line in argv_log.read_text().splitlines() if line.strip()]
     return [argv for argv in runs if argv[:1] == ["exec"] and any(marker in part for part in argv)]
+
+
+async def started_claim(redis: RedisClient, team_job_id: str, timeout: float = 30) -> Claim:
+    """The job's claim once its owner has started it (named the local job)."""
+    deadline = time.monotonic() + timeout
+    while (claim := await read_claim(redis, TeamKeys(), team_job_id)) is None or claim.job_id is None:
+        assert time.monotonic() < deadline, f"{team_job_id} was never started"
+        await asyncio.sleep(0.02)
+    return claim
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from team.lease import HostLease, read_boot_id, read_end, record_end, settle_if_
 from team.queue import enqueue
 from team.worker import TeamWorker
 from tests.conftest import stop_everything
-from tests.team.conftest import codex_runs
+from tests.team.conftest import codex_runs, started_claim
 
 KEYS = TeamKeys()
 
@@ -153,13 +153,9 @@ async def test_a_nudge_cancels_at_once(
 
 async def _started(redis: RedisClient, team_job_id: str) -> str:
     """The local job id once the owner has named it."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        claim = await read_claim(redis, KEYS, team_job_id)
-        if claim is not None and claim.job_id is not None:
-            return claim.job_id
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{team_job_id} was never started")
+    job_id = (await started_claim(redis, team_job_id, timeout=20)).job_id
+    assert job_id is not None
+    return job_id
 
 
 async def test_lost_is_recorded_exactly_once_when_the_lease_expires(memory_redis: RedisClient) -> None:

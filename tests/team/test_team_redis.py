@@ -23,7 +23,7 @@ from team.keys import TeamKeys
 from team.lease import read_end, settle_if_owner_gone
 from team.queue import enqueue
 from tests.conftest import stop_everything
-from tests.team.conftest import codex_runs
+from tests.team.conftest import codex_runs, started_claim
 
 KEYS = TeamKeys()
 JOBS = 20
@@ -122,10 +122,8 @@ async def test_a_cancel_sent_while_pubsub_is_down_lands(
 ) -> None:
     async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
         team_job_id = await enqueue(docket, RunOptions.checked(prompt="sleep=120 doomed-1", cwd=str(workdir)))
-        deadline = time.monotonic() + 30
-        while (claim := await read_claim(redis, KEYS, team_job_id)) is None or claim.job_id is None:
-            assert time.monotonic() < deadline, "the job was never started"
-            await asyncio.sleep(0.05)
+        claim = await started_claim(redis, team_job_id)
+        assert claim.job_id is not None
         killed = await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
         await request_cancel(redis, KEYS, team_job_id)  # its nudge reaches no one
         began = time.monotonic()
@@ -143,10 +141,8 @@ async def test_a_worker_killed_mid_job_and_restarted_records_the_truthful_end(
 ) -> None:
     async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
         team_job_id = await enqueue(docket, RunOptions.checked(prompt="sleep=4 phoenix-1", cwd=str(workdir)))
-        deadline = time.monotonic() + 30
-        while (claim := await read_claim(redis, KEYS, team_job_id)) is None or claim.job_id is None:
-            assert time.monotonic() < deadline, "the job was never started"
-            await asyncio.sleep(0.05)
+        claim = await started_claim(redis, team_job_id)
+        assert claim.job_id is not None
         owner = next(machine for machine in machines if machine.host_id == claim.host_id)
         owner.kill_and_restart()  # back within its lease: the other machine must not call it lost
         ends = await Ends().wait(redis_url, [team_job_id], timeout=40)
