@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from jobstore import InvalidInput, JobStore
+from jobstore import InvalidInput, JobStore, Settings
 from jobstore.cli.main import main as store_main
 from team.settings import ENV_REDIS, check_name, check_redis_url, redis_url_from_env
 
@@ -48,13 +48,16 @@ def run_worker(store: JobStore, args: argparse.Namespace) -> int:
         raise InvalidInput(f"--concurrency must be between 1 and {MAX_CONCURRENCY}")
     if not 1.0 <= args.lease_seconds <= MAX_LEASE_SECONDS:
         raise InvalidInput(f"--lease-seconds must be between 1 and {MAX_LEASE_SECONDS:g}")
+    max_policy = Settings.from_env().max_policy  # refused here when the variable is not a policy
     store.ensure()
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    asyncio.run(_serve(store, url, host_id, args.concurrency, args.lease_seconds))
+    asyncio.run(_serve(store, url, host_id, args.concurrency, args.lease_seconds, max_policy))
     return 0
 
 
-async def _serve(store: JobStore, url: str, host_id: str, concurrency: int, lease_seconds: float) -> None:
+async def _serve(
+    store: JobStore, url: str, host_id: str, concurrency: int, lease_seconds: float, max_policy: str
+) -> None:
     from docket import Docket
 
     from team.keys import TeamKeys
@@ -64,7 +67,8 @@ async def _serve(store: JobStore, url: str, host_id: str, concurrency: int, leas
     keys = TeamKeys()
     async with Docket(name=keys.docket_name, url=url) as docket, docket.redis() as redis:
         lease = HostLease(host_id, read_boot_id(), lease_seconds)
-        await TeamWorker(store, redis, lease, keys=keys).serve(docket, concurrency=concurrency)
+        worker = TeamWorker(store, redis, lease, keys=keys, max_policy=max_policy)
+        await worker.serve(docket, concurrency=concurrency)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,16 @@ from typing import Any, TypeVar
 
 from docket import CurrentWorker, Docket, Worker
 
-from jobstore import InvalidInput, JobStatus, JobStore, JobStoreError, RunOptions
+from jobstore import (
+    NO_POLICY_CAP,
+    InvalidInput,
+    JobStatus,
+    JobStore,
+    JobStoreError,
+    RunOptions,
+    echoed,
+    permissiveness,
+)
 from team.cancel import is_cancel_requested
 from team.claim import Claim, claim_job, read_claim, record_started
 from team.keys import RedisClient, TeamKeys, text
@@ -60,6 +69,7 @@ class TeamWorker:
         keys: TeamKeys | None = None,
         recheck_seconds: float = 1.0,
         threads: int = 32,
+        max_policy: str = NO_POLICY_CAP,
     ) -> None:
         self.store = store
         self.redis = redis
@@ -67,6 +77,8 @@ class TeamWorker:
         self.keys = keys or TeamKeys()
         self.recheck_seconds = recheck_seconds
         self.mine = Claim(lease.host_id, lease.boot_id)
+        # The machine's operator's cap (CODEX_ASYNC_MAX_POLICY), as the MCP server applies it.
+        self.max_policy = max_policy
         self._runs: dict[str, asyncio.Future[str]] = {}  # team job id -> its one run in this process
         self._local_ids: dict[str, str] = {}  # team job id -> local job id, while it is watched
         self._cancelling: set[str] = set()
@@ -118,7 +130,7 @@ class TeamWorker:
         if await is_cancel_requested(self.redis, self.keys, team_job_id):
             return await self._end(team_job_id, JobStatus.CANCELLED)
         try:
-            run_options = RunOptions.checked(**options)
+            run_options = self._within_cap(RunOptions.checked(**options))
             record = await self._in_thread(self.store.start, run_options, client=f"team:{self.lease.host_id}")
         except (InvalidInput, JobStoreError) as exc:
             log.warning("team job %s: not started: %s", team_job_id, exc)
@@ -128,6 +140,16 @@ class TeamWorker:
         )
         log.info("team job %s: started as local job %s", team_job_id, record.job_id)
         return await self._watch(team_job_id, record.job_id)
+
+    def _within_cap(self, options: RunOptions) -> RunOptions:
+        """Refuse a job more permissive than this machine allows (sandbox counted, so an explicit
+        sandbox cannot get around the cap)."""
+        if permissiveness(options.approval_policy, options.sandbox) > permissiveness(self.max_policy, None):
+            raise InvalidInput(
+                f"approval_policy {echoed(options.approval_policy)} (sandbox {echoed(options.sandbox)}) "
+                f"is more than this machine allows ({echoed(self.max_policy)}, CODEX_ASYNC_MAX_POLICY)"
+            )
+        return options
 
     async def _watch(self, team_job_id: str, job_id: str) -> str:
         """Wait for the local job's end (a cancel asked meanwhile is carried out), record it."""

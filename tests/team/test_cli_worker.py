@@ -52,6 +52,15 @@ def test_the_variable_is_checked_too(
     assert code == 2 and "use rediss://" in err
 
 
+def test_a_bad_policy_cap_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CODEX_ASYNC_MAX_POLICY", "yolo")
+    argv = ["--store", str(tmp_path / "store"), "worker", "--host-id", "a", "--redis", "redis://127.0.0.1:1"]
+    code, err = run(capsys, *argv)
+    assert code == 2 and "CODEX_ASYNC_MAX_POLICY" in err
+
+
 def test_host_id_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["worker", "--redis", "redis://127.0.0.1:1"])

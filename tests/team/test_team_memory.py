@@ -110,6 +110,25 @@ async def test_options_are_checked_again_by_the_worker(
     assert machine_a.store.job_ids() == []
 
 
+async def test_the_machines_policy_cap_holds(
+    argv_log: Path, store: JobStore, memory_redis: RedisClient, workdir: Path
+) -> None:
+    capped = TeamWorker(store, memory_redis, HostLease("careful", "boot-c", 5.0), max_policy="auto-edit")
+    no_sandbox = {**options(workdir, "capped-1"), "approval_policy": "full-auto"}
+    sandbox_around = {
+        **options(workdir, "capped-2"),
+        "approval_policy": "suggest",
+        "sandbox": "danger-full-access",
+    }
+    assert await capped.run_job("t-capped-1", no_sandbox) == "error"
+    assert await capped.run_job("t-capped-2", sandbox_around) == "error"
+    assert codex_runs(argv_log, "capped-") == []
+    assert (
+        await capped.run_job("t-capped-3", {**options(workdir, "capped-3"), "approval_policy": "auto-edit"})
+        == "done"
+    )
+
+
 async def test_a_cancel_asked_before_the_start_means_no_start(
     machine_a: TeamWorker, memory_redis: RedisClient, workdir: Path, argv_log: Path
 ) -> None:
