@@ -131,7 +131,8 @@ class TeamWorker:
             return await self._end(team_job_id, JobStatus.CANCELLED)
         try:
             run_options = self._within_cap(RunOptions.checked(**options))
-            record = await self._in_thread(self.store.start, run_options, client=f"team:{self.lease.host_id}")
+            # The local record names the team job it runs (listings and `show` tell them apart).
+            record = await self._in_thread(self.store.start, run_options, client=f"team:{team_job_id}")
         except (InvalidInput, JobStoreError) as exc:
             log.warning("team job %s: not started: %s", team_job_id, exc)
             return await self._end(team_job_id, JobStatus.ERROR)

@@ -59,6 +59,7 @@ async def test_a_second_delivery_never_starts_codex_again(
     claim = await read_claim(memory_redis, KEYS, "t-twice")
     assert claim is not None and claim.host_id == "machine-a" and claim.job_id is not None
     assert machine_a.store.get(claim.job_id).status is JobStatus.DONE
+    assert machine_a.store.get(claim.job_id).client == "team:t-twice"
 
 
 async def test_redelivery_through_docket_reattaches(

@@ -5,6 +5,7 @@ sent while the workers' pub/sub connections are down still lands; lost is record
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from docket import Docket
 
@@ -33,12 +35,18 @@ CONCURRENCY = 3
 class Machine:
     """A worker process and its own store (a stand-in for a machine)."""
 
-    def __init__(self, tmp_path: Path, host_id: str, redis_url: str, fake_codex: Path) -> None:
+    def __init__(
+        self, tmp_path: Path, host_id: str, redis_url: str, fake_codex: Path, *, own_pids: bool = False
+    ) -> None:
         self.host_id = host_id
         self.store = JobStore(tmp_path / f"store-{host_id}", max_jobs=5, codex_bin=str(fake_codex))
         self.log = tmp_path / f"worker-{host_id}.log"
         self.env = {**os.environ, "CODEX_BIN": str(fake_codex), "CODEX_ASYNC_HOME": str(self.store.root)}
-        self.argv = [sys.executable, "-m", "team", "worker", "--redis", redis_url, "--host-id", host_id]
+        # own_pids: a PID namespace of its own (root; CI runs as root), whose init is the worker:
+        # SIGKILL of it kills every process of the "machine" at once, runners and codex included.
+        namespace = ["unshare", "--pid", "--fork", "--mount-proc"] if own_pids else []
+        self.argv = [*namespace, sys.executable, "-m", "team", "worker", "--redis", redis_url]
+        self.argv += ["--host-id", host_id]
         self.argv += ["--store", str(self.store.root), "--concurrency", str(CONCURRENCY)]
         self.argv += ["--lease-seconds", "5"]
         self.process = self._spawn()
@@ -54,6 +62,12 @@ class Machine:
         self.process.kill()
         self.process.wait()
         self.process = self._spawn()
+
+    def die(self) -> None:
+        """The machine dies: SIGKILL of its PID namespace's init (the worker, unshare's child)."""
+        (init,) = psutil.Process(self.process.pid).children()
+        init.kill()
+        self.process.wait(10)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -151,6 +165,61 @@ async def test_a_worker_killed_mid_job_and_restarted_records_the_truthful_end(
     assert owner.store.get(claim.job_id).status is JobStatus.DONE
     assert len(codex_runs(argv_log, "phoenix-1")) == 1
     assert "re-attaching" in owner.log.read_text()
+
+
+async def test_jobs_of_a_machine_that_died_end_lost_exactly_once(
+    tmp_path: Path, redis_url: str, fake_codex: Path, workdir: Path, argv_log: Path
+) -> None:
+    doomed = Machine(tmp_path, "machine-doomed", redis_url, fake_codex, own_pids=True)
+    witnesses: list[Machine] = []
+    try:
+        async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
+            ids = [
+                await enqueue(
+                    docket, RunOptions.checked(prompt=f"sleep=300 doomed-run-{n}.", cwd=str(workdir))
+                )
+                for n in range(2)
+            ]
+            for each in ids:  # both taken by the doomed machine, the only worker so far
+                assert (await started_claim(redis, each)).host_id == "machine-doomed"
+            deadline = time.monotonic() + 20
+            while len(_codex_of("doomed-run-")) < 2:  # codex runs, inside the namespace
+                assert time.monotonic() < deadline, doomed.log.read_text()
+                await asyncio.sleep(0.05)
+            witnesses = [Machine(tmp_path, f"witness-{n}", redis_url, fake_codex) for n in range(2)]
+            doomed.die()
+            died = time.monotonic()
+            while _codex_of("doomed-run-"):  # gone with their machine (the kernel reaps them)
+                assert time.monotonic() - died < 5
+                await asyncio.sleep(0.05)
+            ends = await Ends().wait(redis_url, ids, timeout=30)
+            assert time.monotonic() - died >= 3  # not before the lease (5 s) could lapse
+            recorded_by = {}
+            for each in ids:
+                raw = await redis.get(KEYS.end(each))
+                recorded_by[each] = json.loads(raw)["by"]
+    finally:
+        for machine in (doomed, *witnesses):
+            machine.stop()
+    assert set(ends.values()) == {"lost"}
+    assert set(recorded_by.values()) <= {"witness-0", "witness-1"}
+    logs = "\n".join(machine.log.read_text() for machine in witnesses)
+    for each in ids:  # each recorded by one witness only, once
+        assert logs.count(f"team job {each}: its machine's lease expired, recorded lost") == 1
+    for n in range(2):
+        assert len(codex_runs(argv_log, f"doomed-run-{n}.")) == 1
+
+
+def _codex_of(marker: str) -> list[psutil.Process]:
+    """The fake codex processes alive now whose prompt carries `marker` (seen from the host's
+    PID namespace, which sees those of the others too)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        cmdline = proc.info.get("cmdline") or []
+        running = proc.info.get("status") != psutil.STATUS_ZOMBIE and "exec" in cmdline[2:4]
+        if running and any(marker in part for part in cmdline):
+            found.append(proc)
+    return found
 
 
 async def test_lost_exactly_once_among_racing_connections(redis_url: str) -> None:
