@@ -9,9 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 # The client `docket.redis()` yields (redis-py's, or the in-process one behind memory://):
 # both answer the same commands; typed loosely because they share no public base class.
 RedisClient = Any
+
+# What a call raises while Redis is away (restarting, unreachable): worth trying again.
+REDIS_AWAY: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
 
 DEFAULT_NAMESPACE = "codex-async"
 

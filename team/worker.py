@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -37,12 +37,14 @@ from jobstore import (
 )
 from team.cancel import is_cancel_requested
 from team.claim import Claim, claim_job, read_claim, record_started
-from team.keys import RedisClient, TeamKeys, text
+from team.keys import REDIS_AWAY, RedisClient, TeamKeys, text
 from team.lease import HostLease, read_end, record_end, settle_if_owner_gone, settle_lost_jobs
 from team.settings import check_name
 
 log = logging.getLogger("codex_async.team")
 T = TypeVar("T")
+# How soon a call is tried again while Redis is away (well within a lease's third).
+RETRY_SECONDS = 0.25
 
 # Docket workers by name, so that the task (a plain function Docket calls) finds its machine's.
 _WORKERS: dict[str, TeamWorker] = {}
@@ -92,6 +94,15 @@ class TeamWorker:
             self._threads, functools.partial(call, *args, **kwargs)
         )
 
+    async def _until_redis_answers(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """`call`, tried again while Redis is away: what a job's end must reach, it reaches."""
+        while True:
+            try:
+                return await call()
+            except REDIS_AWAY as exc:
+                log.warning("%s: Redis is away (%s); trying again", what, exc)
+                await asyncio.sleep(RETRY_SECONDS)
+
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(work)
         self._background.add(task)
@@ -111,7 +122,9 @@ class TeamWorker:
         return await asyncio.shield(run)
 
     async def _run_once(self, team_job_id: str, options: dict[str, object]) -> str:
-        won, owner = await claim_job(self.redis, self.keys, team_job_id, self.mine)
+        won, owner = await self._until_redis_answers(
+            f"team job {team_job_id}", lambda: claim_job(self.redis, self.keys, team_job_id, self.mine)
+        )
         if won:
             return await self._start(team_job_id, options)
         if owner.same_machine(self.mine):
@@ -127,7 +140,10 @@ class TeamWorker:
         return await self._await_owner(team_job_id)
 
     async def _start(self, team_job_id: str, options: dict[str, object]) -> str:
-        if await is_cancel_requested(self.redis, self.keys, team_job_id):
+        asked = await self._until_redis_answers(
+            f"team job {team_job_id}", lambda: is_cancel_requested(self.redis, self.keys, team_job_id)
+        )
+        if asked:
             return await self._end(team_job_id, JobStatus.CANCELLED)
         try:
             run_options = self._within_cap(RunOptions.checked(**options))
@@ -136,8 +152,9 @@ class TeamWorker:
         except (InvalidInput, JobStoreError) as exc:
             log.warning("team job %s: not started: %s", team_job_id, exc)
             return await self._end(team_job_id, JobStatus.ERROR)
-        await record_started(
-            self.redis, self.keys, team_job_id, Claim(self.mine.host_id, self.mine.boot_id, record.job_id)
+        started = Claim(self.mine.host_id, self.mine.boot_id, record.job_id)
+        await self._until_redis_answers(
+            f"team job {team_job_id}", lambda: record_started(self.redis, self.keys, team_job_id, started)
         )
         log.info("team job %s: started as local job %s", team_job_id, record.job_id)
         return await self._watch(team_job_id, record.job_id)
@@ -162,22 +179,33 @@ class TeamWorker:
                     if record.status is JobStatus.LOST:  # its processes are gone: say so locally too
                         record = await self._in_thread(self.store.settle, job_id)
                     return await self._end(team_job_id, record.status)
-                await self._cancel_if_requested(team_job_id)
+                try:
+                    await self._cancel_if_requested(team_job_id)
+                except REDIS_AWAY:  # the job runs on meanwhile; its cancel key is looked at again
+                    pass
         finally:
             self._local_ids.pop(team_job_id, None)
 
     async def _await_owner(self, team_job_id: str) -> str:
         """Another machine owns the job: its recorded end, or `lost` once its lease is gone."""
         while True:
-            end = await read_end(self.redis, self.keys, team_job_id)
-            if end is not None:
-                return end
-            await settle_if_owner_gone(self.redis, self.keys, team_job_id, by=self.lease.host_id)
-            if await read_end(self.redis, self.keys, team_job_id) is None:
-                await asyncio.sleep(self.recheck_seconds)
+            try:
+                end = await read_end(self.redis, self.keys, team_job_id)
+                if end is not None:
+                    return end
+                await settle_if_owner_gone(self.redis, self.keys, team_job_id, by=self.lease.host_id)
+                end = await read_end(self.redis, self.keys, team_job_id)
+                if end is not None:
+                    return end
+            except REDIS_AWAY as exc:
+                log.warning("team job %s: Redis is away (%s); trying again", team_job_id, exc)
+            await asyncio.sleep(self.recheck_seconds)
 
     async def _end(self, team_job_id: str, status: JobStatus) -> str:
-        _, recorded = await record_end(self.redis, self.keys, team_job_id, status, by=self.lease.host_id)
+        _, recorded = await self._until_redis_answers(
+            f"team job {team_job_id}",
+            lambda: record_end(self.redis, self.keys, team_job_id, status, by=self.lease.host_id),
+        )
         return recorded
 
     # ------------------------------------------------------------ cancels
@@ -252,8 +280,10 @@ class TeamWorker:
                 raise
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # Redis away: try again soon, before the lease lapses
                 log.warning("lease: %s; trying again", exc)
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
             await asyncio.sleep(self.lease.renew_every)
 
     async def serve(self, docket: Docket, *, concurrency: int = 10, until_finished: bool = False) -> None:

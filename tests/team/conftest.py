@@ -63,39 +63,61 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A redis-server of the test's own: 127.0.0.1 only, a free port, AOF on, in a tmp folder."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not on PATH (scripts/test installs it: apt-get install redis-server)")
-    folder = tmp_path / "redis"
-    folder.mkdir()
-    port = _free_port()
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)]
-        + ["--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--daemonize", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+class RedisServer:
+    """A redis-server of the test's own: 127.0.0.1 only, a free port, AOF on, in a tmp folder;
+    killed and started again on the same port and folder (its AOF replayed) when a test says."""
+
+    def __init__(self, folder: Path) -> None:
+        server = shutil.which("redis-server")
+        if server is None:
+            pytest.fail(
+                "redis-server is not on PATH (scripts/test installs it: apt-get install redis-server)"
+            )
+        folder.mkdir()
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.argv = [server, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(folder)]
+        self.argv += ["--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--daemonize", "no"]
+        self.process = self.start()
+
+    def start(self) -> subprocess.Popen[bytes]:
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail(f"redis-server did not start on 127.0.0.1:{port}")
+        while not self._answers():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                pytest.fail(f"redis-server did not start on 127.0.0.1:{self.port}")
             time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
+        return self.process
+
+    def _answers(self) -> bool:
         try:
-            process.wait(10)
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no final fsync (what AOF `everysec` had written survives)."""
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
