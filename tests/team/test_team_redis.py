@@ -25,7 +25,7 @@ from team.keys import TeamKeys
 from team.lease import read_end, settle_if_owner_gone
 from team.queue import enqueue
 from tests.conftest import stop_everything
-from tests.team.conftest import codex_runs, started_claim
+from tests.team.conftest import RedisServer, codex_runs, started_claim
 
 KEYS = TeamKeys()
 JOBS = 20
@@ -165,6 +165,32 @@ async def test_a_worker_killed_mid_job_and_restarted_records_the_truthful_end(
     assert owner.store.get(claim.job_id).status is JobStatus.DONE
     assert len(codex_runs(argv_log, "phoenix-1")) == 1
     assert "re-attaching" in owner.log.read_text()
+
+
+async def test_redis_killed_for_two_seconds_runs_no_job_twice(
+    machines: list[Machine], redis_server: RedisServer, workdir: Path, argv_log: Path
+) -> None:
+    async with Docket(name=KEYS.docket_name, url=redis_server.url) as docket, docket.redis() as redis:
+        ids = [
+            await enqueue(docket, RunOptions.checked(prompt=f"sleep=4 outage-{n}.", cwd=str(workdir)))
+            for n in range(4)
+        ]
+        owners = [await started_claim(redis, each) for each in ids]
+    # AOF `everysec`: what was written more than a second ago survives a SIGKILL (the claims).
+    await asyncio.sleep(1.5)
+    redis_server.kill()
+    await asyncio.sleep(2)
+    redis_server.start()
+    ends = await Ends().wait(redis_server.url, ids, timeout=60)
+    logs = "\n".join(machine.log.read_text() for machine in machines)
+    assert set(ends.values()) == {"done"}, (ends, logs)
+    for n in range(4):
+        assert len(codex_runs(argv_log, f"outage-{n}.")) == 1, logs
+    for owner in owners:  # every end truthful: the owner's store says done too
+        machine = next(each for each in machines if each.host_id == owner.host_id)
+        assert owner.job_id is not None
+        assert machine.store.get(owner.job_id).status is JobStatus.DONE
+    assert sum(len(machine.store.job_ids()) for machine in machines) == 4
 
 
 async def test_jobs_of_a_machine_that_died_end_lost_exactly_once(
