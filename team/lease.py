@@ -21,6 +21,9 @@ from team.keys import RedisClient, TeamKeys, text
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 DEFAULT_LEASE_SECONDS = 5.0
+# An ended job's claim and end stay this long (a late redelivery still finds them), then go:
+# Redis does not grow with every job the team ever ran.
+ENDED_KEEP_SECONDS = 7 * 24 * 3600
 
 
 def read_boot_id(path: Path = BOOT_ID_PATH) -> str:
@@ -71,8 +74,9 @@ async def record_end(
     """Record the job's end unless one is recorded: (True, status) when this call wrote it,
     else (False, the end already there)."""
     end = json.dumps({"status": status.value, "by": by}, sort_keys=True)
-    won = bool(await redis.set(keys.end(team_job_id), end, nx=True))
+    won = bool(await redis.set(keys.end(team_job_id), end, nx=True, ex=ENDED_KEEP_SECONDS))
     await redis.srem(keys.claimed, team_job_id)
+    await redis.expire(keys.claim(team_job_id), ENDED_KEEP_SECONDS)
     if won:
         return True, status.value
     recorded = await read_end(redis, keys, team_job_id)

@@ -16,7 +16,15 @@ from jobstore import InvalidInput, JobStatus, JobStore, RunOptions
 from team.cancel import is_cancel_requested, request_cancel
 from team.claim import Claim, claim_job, read_claim
 from team.keys import RedisClient, TeamKeys
-from team.lease import HostLease, read_boot_id, read_end, record_end, settle_if_owner_gone, settle_lost_jobs
+from team.lease import (
+    ENDED_KEEP_SECONDS,
+    HostLease,
+    read_boot_id,
+    read_end,
+    record_end,
+    settle_if_owner_gone,
+    settle_lost_jobs,
+)
 from team.queue import enqueue
 from team.worker import TeamWorker
 from tests.conftest import stop_everything
@@ -205,6 +213,10 @@ async def test_a_recorded_end_is_never_made_lost(memory_redis: RedisClient) -> N
     assert not await settle_if_owner_gone(memory_redis, KEYS, "t-ended", by="watcher")
     assert await record_end(memory_redis, KEYS, "t-ended", JobStatus.LOST, by="watcher") == (False, "done")
     assert await read_end(memory_redis, KEYS, "t-ended") == "done"
+    # Kept a week for late redeliveries, then gone: Redis does not grow with every job ever run.
+    for key in (KEYS.end("t-ended"), KEYS.claim("t-ended")):
+        assert 0 < await memory_redis.ttl(key) <= ENDED_KEEP_SECONDS
+    assert not await memory_redis.sismember(KEYS.claimed, "t-ended")
 
 
 async def test_a_restarted_machine_has_lost_its_jobs(memory_redis: RedisClient) -> None:
