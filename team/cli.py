@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Callable
 
@@ -68,6 +69,9 @@ async def _serve(
     async with Docket(name=keys.docket_name, url=url) as docket, docket.redis() as redis:
         lease = HostLease(host_id, read_boot_id(), lease_seconds)
         worker = TeamWorker(store, redis, lease, keys=keys, max_policy=max_policy)
+        # SIGTERM: finish the jobs running here first (a service manager's stop); SIGINT (Ctrl-C)
+        # leaves at once, the jobs' runners going on, to be re-attached within the lease.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, worker.stop)
         await worker.serve(docket, concurrency=concurrency)
 
 

@@ -85,6 +85,7 @@ class TeamWorker:
         self._local_ids: dict[str, str] = {}  # team job id -> local job id, while it is watched
         self._cancelling: set[str] = set()
         self._background: set[asyncio.Future[Any]] = set()  # kept: the loop holds tasks weakly
+        self._stopping = asyncio.Event()
         # The store's calls block (a wait, a cancel's grace): threads of the worker's own, so
         # that many watched jobs never starve a start or a cancel of the loop's default pool.
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="team-job")
@@ -299,17 +300,34 @@ class TeamWorker:
             asyncio.ensure_future(self.listen_for_cancels()),
         ]
         queue = asyncio.ensure_future(self._take_jobs(docket, name, concurrency, until_finished))
+        stop = asyncio.ensure_future(self._stopping.wait())
         try:
-            # Whichever ends first: the queue (until_finished), or a failure of the machine's
-            # side (a host id taken), which must not leave jobs taken under a lapsing lease.
-            done, _ = await asyncio.wait([queue, *machine], return_when=asyncio.FIRST_COMPLETED)
+            # Whichever ends first: the queue (until_finished), a stop asked, or a failure of the
+            # machine's side (a host id taken), which must not leave jobs taken under a lapsing lease.
+            done, _ = await asyncio.wait([queue, stop, *machine], return_when=asyncio.FIRST_COMPLETED)
             for each in done:
                 each.result()
+            if stop in done:
+                await self._finish_running_jobs(queue)
         finally:
+            stop.cancel()
             for each in (queue, *machine):
                 each.cancel()
             await asyncio.gather(queue, *machine, return_exceptions=True)
             _WORKERS.pop(name, None)
+
+    def stop(self) -> None:
+        """Stop taking jobs; `serve` returns once the jobs running here have ended and their ends
+        are recorded (the lease renewed meanwhile, so no other machine calls them lost)."""
+        self._stopping.set()
+
+    async def _finish_running_jobs(self, queue: asyncio.Future[None]) -> None:
+        queue.cancel()  # Docket takes no more; the runs it started are shielded and go on
+        await asyncio.gather(queue, return_exceptions=True)
+        while self._runs:
+            log.info("stopping: waiting for %d running team job(s) to end", len(self._runs))
+            await asyncio.gather(*list(self._runs.values()), return_exceptions=True)
+        await self._until_redis_answers("stopping", lambda: self.lease.release(self.redis, self.keys))
 
     async def _take_jobs(self, docket: Docket, name: str, concurrency: int, until_finished: bool) -> None:
         async with Worker(

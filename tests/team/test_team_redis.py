@@ -167,6 +167,24 @@ async def test_a_worker_killed_mid_job_and_restarted_records_the_truthful_end(
     assert "re-attaching" in owner.log.read_text()
 
 
+async def test_sigterm_finishes_the_running_jobs_first(
+    machines: list[Machine], redis_url: str, workdir: Path, argv_log: Path
+) -> None:
+    async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
+        team_job_id = await enqueue(
+            docket, RunOptions.checked(prompt="sleep=3 finishing-1", cwd=str(workdir))
+        )
+        claim = await started_claim(redis, team_job_id)
+        owner = next(machine for machine in machines if machine.host_id == claim.host_id)
+        owner.process.send_signal(signal.SIGTERM)
+        began = time.monotonic()
+        assert owner.process.wait(30) == 0
+        assert await read_end(redis, KEYS, team_job_id) == "done"  # recorded before it left
+        assert time.monotonic() - began > 1  # it waited for the job
+        assert await redis.get(KEYS.lease(owner.host_id)) is None  # let go: nothing of it runs
+    assert len(codex_runs(argv_log, "finishing-1")) == 1
+
+
 async def test_redis_killed_for_two_seconds_runs_no_job_twice(
     machines: list[Machine], redis_server: RedisServer, workdir: Path, argv_log: Path
 ) -> None:
