@@ -153,6 +153,9 @@ class TeamWorker:
         except (InvalidInput, JobStoreError) as exc:
             log.warning("team job %s: not started: %s", team_job_id, exc)
             return await self._end(team_job_id, JobStatus.ERROR)
+        except Exception:  # a claimed job must end somewhere, not sit claimed under a live lease
+            log.exception("team job %s: not started", team_job_id)
+            return await self._end(team_job_id, JobStatus.ERROR)
         started = Claim(self.mine.host_id, self.mine.boot_id, record.job_id)
         await self._until_redis_answers(
             f"team job {team_job_id}", lambda: record_started(self.redis, self.keys, team_job_id, started)

@@ -138,6 +138,17 @@ async def test_the_machines_policy_cap_holds(
     )
 
 
+async def test_a_start_that_fails_unexpectedly_ends_error(
+    machine_a: TeamWorker, memory_redis: RedisClient, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_start(*args: object, **kwargs: object) -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(machine_a.store, "start", broken_start)
+    assert await machine_a.run_job("t-broken", options(workdir, "broken-1")) == "error"
+    assert not await memory_redis.sismember(KEYS.claimed, "t-broken")
+
+
 async def test_a_cancel_asked_before_the_start_means_no_start(
     machine_a: TeamWorker, memory_redis: RedisClient, workdir: Path, argv_log: Path
 ) -> None:
