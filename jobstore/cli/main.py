@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Callable, Mapping
 
 from jobstore.cli import commands, follow, talk, worktree
 from jobstore.cli.output import complain
-from jobstore.cli.parser import build_parser
+from jobstore.cli.parser import ParserExtension, build_parser
 from jobstore.errors import InvalidInput, JobStoreError
 from jobstore.store import JobStore
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
 
+Command = Callable[[JobStore, argparse.Namespace], int]
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    extend: ParserExtension | None = None,
+    more_commands: Mapping[str, Command] | None = None,
+) -> int:
+    """Run one command. `extend` and `more_commands` add another package's commands (the
+    team's `worker`, whose entry point calls this): jobstore itself never imports them."""
+    parser = build_parser(extend)
     args = parser.parse_args(argv)
     run = {
+        **(more_commands or {}),
         **commands.COMMANDS,
         **talk.COMMANDS,
         **worktree.COMMANDS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _package_version
@@ -88,7 +89,11 @@ def version() -> str:
         return "0.0.0+unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Adds commands of another package (the team's `worker`): it gets the helper that makes one.
+ParserExtension = Callable[[Callable[[str, str], argparse.ArgumentParser]], None]
+
+
+def build_parser(extend: ParserExtension | None = None) -> argparse.ArgumentParser:
     after = _common(top=False)
     parser = argparse.ArgumentParser(
         prog="codex-async",
@@ -185,4 +190,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="how new runs drive codex: app-server (default, when codex has it: steer, interrupt, "
         "questions) or exec (`codex exec --json`); reviews always run as exec",
     )
+    if extend is not None:
+        extend(command)
     return parser

@@ -1,0 +1,55 @@
+"""The at-most-once claim of a team job: whoever sets the claim key first owns the job.
+
+Docket delivers a task at least once (a worker that dies mid-job, or a Redis restart, hands it
+out again). The claim (SET NX) makes every later delivery a reader: it learns the owner and
+never starts codex.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from team.keys import RedisClient, TeamKeys, text
+
+
+@dataclass(frozen=True)
+class Claim:
+    host_id: str
+    boot_id: str
+    # The job's id in the owner's local store; None until the owner has started it.
+    job_id: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, value: str) -> Claim:
+        fields = json.loads(value)
+        return cls(
+            host_id=str(fields["host_id"]), boot_id=str(fields["boot_id"]), job_id=fields.get("job_id")
+        )
+
+    def same_machine(self, other: Claim) -> bool:
+        return (self.host_id, self.boot_id) == (other.host_id, other.boot_id)
+
+
+async def claim_job(redis: RedisClient, keys: TeamKeys, team_job_id: str, mine: Claim) -> tuple[bool, Claim]:
+    """Try to own the job: (True, mine) when this call set the claim, else (False, the owner's)."""
+    if await redis.set(keys.claim(team_job_id), mine.to_json(), nx=True):
+        await redis.sadd(keys.claimed, team_job_id)
+        return True, mine
+    owner = await read_claim(redis, keys, team_job_id)
+    if owner is None:  # the claim vanished between the two calls (Redis lost data): try again once
+        return await claim_job(redis, keys, team_job_id, mine)
+    return False, owner
+
+
+async def record_started(redis: RedisClient, keys: TeamKeys, team_job_id: str, owner: Claim) -> None:
+    """The owner names the local job it started (a redelivery on the owner re-attaches to it)."""
+    await redis.set(keys.claim(team_job_id), owner.to_json(), xx=True)
+
+
+async def read_claim(redis: RedisClient, keys: TeamKeys, team_job_id: str) -> Claim | None:
+    value = text(await redis.get(keys.claim(team_job_id)))
+    return None if value is None else Claim.from_json(value)

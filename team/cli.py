@@ -1,0 +1,83 @@
+"""`codex-async worker`: this machine takes jobs from the team's queue.
+
+`codex-async` is this module's `main`: jobstore's command line with the team's commands added
+(jobstore never imports the team). Redis and Docket are imported only when `worker` runs, so the
+other commands start as fast as before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+from jobstore import InvalidInput, JobStore, Settings
+from jobstore.cli.main import main as store_main
+from team.settings import ENV_REDIS, check_name, check_redis_url, redis_url_from_env
+
+MAX_CONCURRENCY = 1000
+MAX_LEASE_SECONDS = 600.0
+
+
+def add_worker_command(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    p = command("worker", "take jobs from the team's queue on Redis and run them in this machine's store")
+    p.add_argument("--redis", metavar="URL", help=f"the team's Redis (default: ${ENV_REDIS})")
+    p.add_argument(
+        "--host-id", required=True, metavar="NAME", help="this machine's name in the team (unique)"
+    )
+    p.add_argument(
+        "--concurrency", type=int, default=10, metavar="N", help="team jobs taken at once (default 10)"
+    )
+    p.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long this machine counts as alive without renewing (default 5)",
+    )
+
+
+def run_worker(store: JobStore, args: argparse.Namespace) -> int:
+    url = check_redis_url(args.redis) if args.redis is not None else redis_url_from_env()
+    if url is None:
+        raise InvalidInput(f"no Redis for the team's queue: pass --redis URL or set ${ENV_REDIS}")
+    host_id = check_name("--host-id", args.host_id)
+    if not 1 <= args.concurrency <= MAX_CONCURRENCY:
+        raise InvalidInput(f"--concurrency must be between 1 and {MAX_CONCURRENCY}")
+    if not 1.0 <= args.lease_seconds <= MAX_LEASE_SECONDS:
+        raise InvalidInput(f"--lease-seconds must be between 1 and {MAX_LEASE_SECONDS:g}")
+    max_policy = Settings.from_env().max_policy  # refused here when the variable is not a policy
+    store.ensure()
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    asyncio.run(_serve(store, url, host_id, args.concurrency, args.lease_seconds, max_policy))
+    return 0
+
+
+async def _serve(
+    store: JobStore, url: str, host_id: str, concurrency: int, lease_seconds: float, max_policy: str
+) -> None:
+    from docket import Docket
+
+    from team.keys import TeamKeys
+    from team.lease import HostLease, read_boot_id
+    from team.worker import TeamWorker
+
+    keys = TeamKeys()
+    async with Docket(name=keys.docket_name, url=url) as docket, docket.redis() as redis:
+        lease = HostLease(host_id, read_boot_id(), lease_seconds)
+        worker = TeamWorker(store, redis, lease, keys=keys, max_policy=max_policy)
+        # SIGTERM: finish the jobs running here first (a service manager's stop); SIGINT (Ctrl-C)
+        # leaves at once, the jobs' runners going on, to be re-attached within the lease.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, worker.stop)
+        await worker.serve(docket, concurrency=concurrency)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return store_main(argv, extend=add_worker_command, more_commands={"worker": run_worker})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

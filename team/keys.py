@@ -1,0 +1,65 @@
+"""Every Redis key and channel the team uses, in one place and one namespace.
+
+Docket keeps its own keys under its docket name (`docket_name`); ours sit beside them under
+the same prefix, so one Redis (or one ACL key pattern, SECURITY.md) serves one team.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# The client `docket.redis()` yields (redis-py's, or the in-process one behind memory://):
+# both answer the same commands; typed loosely because they share no public base class.
+RedisClient = Any
+
+# What a call raises while Redis is away (restarting, unreachable): worth trying again.
+REDIS_AWAY: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+
+DEFAULT_NAMESPACE = "codex-async"
+
+
+@dataclass(frozen=True)
+class TeamKeys:
+    namespace: str = DEFAULT_NAMESPACE
+
+    @property
+    def docket_name(self) -> str:
+        """Docket's own name: its keys are `<docket_name>:...`."""
+        return f"{self.namespace}:queue"
+
+    def claim(self, team_job_id: str) -> str:
+        """Who took the job (host, boot, local job id): set once, never replaced by another host."""
+        return f"{self.namespace}:claim:{team_job_id}"
+
+    def end(self, team_job_id: str) -> str:
+        """How the job ended: written once (SET NX), by the owner or by whoever records it lost."""
+        return f"{self.namespace}:end:{team_job_id}"
+
+    def cancel(self, team_job_id: str) -> str:
+        """A cancel asked for: stays until the job ends, so a missed nudge is found later."""
+        return f"{self.namespace}:cancel:{team_job_id}"
+
+    def lease(self, host_id: str) -> str:
+        """A machine's lease: its boot id, expiring unless renewed."""
+        return f"{self.namespace}:lease:{host_id}"
+
+    @property
+    def claimed(self) -> str:
+        """The set of claimed jobs that have no recorded end yet (what lease watchers look at)."""
+        return f"{self.namespace}:claimed"
+
+    @property
+    def cancel_channel(self) -> str:
+        """The pub/sub channel of cancel nudges (the message is the team job id)."""
+        return f"{self.namespace}:cancels"
+
+
+def text(value: object) -> str | None:
+    """A Redis reply as text (clients answer bytes or str)."""
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)

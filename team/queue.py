@@ -1,0 +1,27 @@
+"""Putting a job on the team's queue: its options, validated here and again by the worker.
+
+What travels is the options by name (never argv): the worker that takes the job rebuilds
+codex's command from them through its own store, as a local start does.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from docket import Docket
+
+from jobstore import RunOptions
+from team.settings import check_name
+from team.worker import codex_team_job
+
+
+def new_team_job_id() -> str:
+    return "t" + uuid.uuid4().hex
+
+
+async def enqueue(docket: Docket, options: RunOptions, team_job_id: str | None = None) -> str:
+    """Queue a codex run for any worker of the team; the team job id (Docket's task key)."""
+    team_job_id = check_name("a team job id", team_job_id or new_team_job_id())
+    values = {name: getattr(options, name) for name in RunOptions.names()}
+    await docket.add(codex_team_job, key=team_job_id)(team_job_id, values)
+    return team_job_id

@@ -1,0 +1,123 @@
+"""The team's fixtures: a Docket on memory:// (unit tests), a real redis-server on a free
+127.0.0.1 port with AOF on in a tmp folder (integration tests), and a codex that logs its starts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from docket import Docket
+
+from team.claim import Claim, read_claim
+from team.keys import RedisClient, TeamKeys
+
+
+@pytest.fixture
+def argv_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every codex start (and probe) of every job of the test, one JSON argv a line."""
+    path = tmp_path / "codex-argv.jsonl"
+    monkeypatch.setenv("FAKE_CODEX_ARGV_LOG", str(path))
+    return path
+
+
+def codex_runs(argv_log: Path, marker: str) -> list[list[str]]:
+    """The logged codex runs whose prompt carries `marker` (probes have no prompt)."""
+    if not argv_log.exists():
+        return []
+    runs = [json.loads(line) for line in argv_log.read_text().splitlines() if line.strip()]
+    return [argv for argv in runs if argv[:1] == ["exec"] and any(marker in part for part in argv)]
+
+
+async def started_claim(redis: RedisClient, team_job_id: str, timeout: float = 30) -> Claim:
+    """The job's claim once its owner has started it (named the local job)."""
+    deadline = time.monotonic() + timeout
+    while (claim := await read_claim(redis, TeamKeys(), team_job_id)) is None or claim.job_id is None:
+        assert time.monotonic() < deadline, f"{team_job_id} was never started"
+        await asyncio.sleep(0.02)
+    return claim
+
+
+@pytest.fixture
+async def memory_docket() -> AsyncIterator[Docket]:
+    async with Docket(name=TeamKeys().docket_name, url=f"memory://{uuid.uuid4().hex}") as docket:
+        yield docket
+
+
+@pytest.fixture
+async def memory_redis(memory_docket: Docket) -> AsyncIterator[RedisClient]:
+    async with memory_docket.redis() as redis:
+        yield redis
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A redis-server of the test's own: 127.0.0.1 only, a free port, AOF on, in a tmp folder;
+    killed and started again on the same port and folder (its AOF replayed) when a test says."""
+
+    def __init__(self, folder: Path) -> None:
+        server = shutil.which("redis-server")
+        if server is None:
+            pytest.fail(
+                "redis-server is not on PATH (scripts/test installs it: apt-get install redis-server)"
+            )
+        folder.mkdir()
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.argv = [server, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(folder)]
+        self.argv += ["--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--daemonize", "no"]
+        self.process = self.start()
+
+    def start(self) -> subprocess.Popen[bytes]:
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not self._answers():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                pytest.fail(f"redis-server did not start on 127.0.0.1:{self.port}")
+            time.sleep(0.05)
+        return self.process
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no final fsync (what AOF `everysec` had written survives)."""
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
