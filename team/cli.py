@@ -68,7 +68,7 @@ async def _serve(
     keys = TeamKeys()
     async with Docket(name=keys.docket_name, url=url) as docket, docket.redis() as redis:
         lease = HostLease(host_id, read_boot_id(), lease_seconds)
-        worker = TeamWorker(store, redis, lease, keys=keys, max_policy=max_policy)
+        worker = TeamWorker(store, redis, lease, keys=keys, max_policy=max_policy, keeper_redis_url=url)
         # SIGTERM: finish the jobs running here first (a service manager's stop); SIGINT (Ctrl-C)
         # leaves at once, the jobs' runners going on, to be re-attached within the lease.
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, worker.stop)

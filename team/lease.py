@@ -26,6 +26,15 @@ DEFAULT_LEASE_SECONDS = 5.0
 ENDED_KEEP_SECONDS = 7 * 24 * 3600
 
 
+# Atomic: the holder checked and the time to live set in one step.
+_EXTEND_IF_HELD = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
 def read_boot_id(path: Path = BOOT_ID_PATH) -> str:
     """This boot of this machine (changes at every boot, shared by every process on it)."""
     return path.read_text().strip()
@@ -57,6 +66,12 @@ class HostLease:
             )
         await redis.set(key, self.boot_id, px=millis)
 
+    async def extend(self, redis: RedisClient, keys: TeamKeys) -> bool:
+        """Extend the lease only while this boot holds it, never take it (the keeper's renewal:
+        a lease a stopping worker let go, or another machine's, is left alone). Whether held."""
+        millis = max(1, int(self.seconds * 1000))
+        return bool(await redis.eval(_EXTEND_IF_HELD, 1, keys.lease(self.host_id), self.boot_id, millis))
+
     async def release(self, redis: RedisClient, keys: TeamKeys) -> None:
         """Let the lease go now (a worker stopping on purpose, with no jobs left running)."""
         if text(await redis.get(keys.lease(self.host_id))) == self.boot_id:
@@ -69,11 +84,19 @@ async def is_alive(redis: RedisClient, keys: TeamKeys, owner: Claim) -> bool:
 
 
 async def record_end(
-    redis: RedisClient, keys: TeamKeys, team_job_id: str, status: JobStatus, by: str
+    redis: RedisClient,
+    keys: TeamKeys,
+    team_job_id: str,
+    status: JobStatus,
+    by: str,
+    exit_code: int | None = None,
 ) -> tuple[bool, str]:
-    """Record the job's end unless one is recorded: (True, status) when this call wrote it,
-    else (False, the end already there)."""
-    end = json.dumps({"status": status.value, "by": by}, sort_keys=True)
+    """Record the job's end (with codex's exit code when the local store has one) unless one is
+    recorded: (True, status) when this call wrote it, else (False, the end already there)."""
+    fields: dict[str, object] = {"status": status.value, "by": by}
+    if exit_code is not None:
+        fields["exit_code"] = exit_code
+    end = json.dumps(fields, sort_keys=True)
     won = bool(await redis.set(keys.end(team_job_id), end, nx=True, ex=ENDED_KEEP_SECONDS))
     await redis.srem(keys.claimed, team_job_id)
     await redis.expire(keys.claim(team_job_id), ENDED_KEEP_SECONDS)

@@ -37,6 +37,7 @@ from jobstore import (
 )
 from team.cancel import is_cancel_requested
 from team.claim import Claim, claim_job, read_claim, record_started
+from team.keeper import ensure_keeper
 from team.keys import REDIS_AWAY, RedisClient, TeamKeys, text
 from team.lease import HostLease, read_end, record_end, settle_if_owner_gone, settle_lost_jobs
 from team.settings import check_name
@@ -72,6 +73,7 @@ class TeamWorker:
         recheck_seconds: float = 1.0,
         threads: int = 32,
         max_policy: str = NO_POLICY_CAP,
+        keeper_redis_url: str | None = None,
     ) -> None:
         self.store = store
         self.redis = redis
@@ -81,6 +83,9 @@ class TeamWorker:
         self.mine = Claim(lease.host_id, lease.boot_id)
         # The machine's operator's cap (CODEX_ASYNC_MAX_POLICY), as the MCP server applies it.
         self.max_policy = max_policy
+        # Set: a keeper (team.keeper) is started with the jobs, to outlive this process; None in
+        # tests on memory://, where there is no Redis another process could reach.
+        self.keeper_redis_url = keeper_redis_url
         self._runs: dict[str, asyncio.Future[str]] = {}  # team job id -> its one run in this process
         self._local_ids: dict[str, str] = {}  # team job id -> local job id, while it is watched
         self._cancelling: set[str] = set()
@@ -176,13 +181,16 @@ class TeamWorker:
     async def _watch(self, team_job_id: str, job_id: str) -> str:
         """Wait for the local job's end (a cancel asked meanwhile is carried out), record it."""
         self._local_ids[team_job_id] = job_id
+        if self.keeper_redis_url is not None:  # the job's end reaches Redis even if this process dies
+            url = self.keeper_redis_url
+            await self._in_thread(ensure_keeper, self.store.root, self.lease, url, self.keys)
         try:
             while True:
                 record = await self._in_thread(self.store.wait, job_id, self.recheck_seconds)
                 if record.is_terminal:
                     if record.status is JobStatus.LOST:  # its processes are gone: say so locally too
                         record = await self._in_thread(self.store.settle, job_id)
-                    return await self._end(team_job_id, record.status)
+                    return await self._end(team_job_id, record.status, record.exit_code)
                 try:
                     await self._cancel_if_requested(team_job_id)
                 except REDIS_AWAY:  # the job runs on meanwhile; its cancel key is looked at again
@@ -205,10 +213,12 @@ class TeamWorker:
                 log.warning("team job %s: Redis is away (%s); trying again", team_job_id, exc)
             await asyncio.sleep(self.recheck_seconds)
 
-    async def _end(self, team_job_id: str, status: JobStatus) -> str:
+    async def _end(self, team_job_id: str, status: JobStatus, exit_code: int | None = None) -> str:
         _, recorded = await self._until_redis_answers(
             f"team job {team_job_id}",
-            lambda: record_end(self.redis, self.keys, team_job_id, status, by=self.lease.host_id),
+            lambda: record_end(
+                self.redis, self.keys, team_job_id, status, by=self.lease.host_id, exit_code=exit_code
+            ),
         )
         return recorded
 

@@ -21,7 +21,7 @@ from docket import Docket
 from jobstore import JobStatus, JobStore, RunOptions
 from team.cancel import request_cancel
 from team.claim import Claim, claim_job, read_claim
-from team.keys import TeamKeys
+from team.keys import RedisClient, TeamKeys
 from team.lease import read_end, settle_if_owner_gone
 from team.queue import enqueue
 from tests.conftest import stop_everything
@@ -69,6 +69,9 @@ class Machine:
         init.kill()
         self.process.wait(10)
 
+    def keepers(self) -> list[psutil.Process]:
+        return keepers_of(self.host_id)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -78,6 +81,35 @@ class Machine:
                 self.process.kill()
                 self.process.wait()
         stop_everything(self.store)
+        # Its keeper leaves on its own once the jobs' ends are recorded; one that does not (the
+        # test failed, Redis gone) is killed: no process outlives the test.
+        _, alive = psutil.wait_procs(self.keepers(), timeout=5)
+        for keeper in alive:
+            keeper.kill()
+
+
+async def started_keepers(host_id: str, timeout: float = 10) -> list[psutil.Process]:
+    """The keepers of this host id once one runs (its worker starts it as it starts a job)."""
+    deadline = time.monotonic() + timeout
+    while not (found := keepers_of(host_id)):
+        assert time.monotonic() < deadline, f"no keeper of {host_id}"
+        await asyncio.sleep(0.05)
+    # Time for a second one to show, were there any (one started at the same moment by another
+    # worker finds the name held and leaves as soon as it has started).
+    await asyncio.sleep(3)
+    return keepers_of(host_id) or found
+
+
+def keepers_of(host_id: str) -> list[psutil.Process]:
+    """The keeper processes of this host id alive now (in any PID namespace)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        cmdline = proc.info.get("cmdline") or []
+        if proc.info.get("status") == psutil.STATUS_ZOMBIE or "team.keeper" not in cmdline:
+            continue
+        if cmdline[cmdline.index("--host-id") + 1 : cmdline.index("--host-id") + 2] == [host_id]:
+            found.append(proc)
+    return found
 
 
 @pytest.fixture
@@ -151,20 +183,71 @@ async def test_a_cancel_sent_while_pubsub_is_down_lands(
     assert len(codex_runs(argv_log, "doomed-1")) <= 1
 
 
+async def start_one(
+    docket: Docket, redis: RedisClient, machines: list[Machine], prompt: str, workdir: Path
+) -> tuple[str, str, Machine]:
+    """Put one job on the queue; once started: its team job id, its local job id, its machine."""
+    team_job_id = await enqueue(docket, RunOptions.checked(prompt=prompt, cwd=str(workdir)))
+    claim = await started_claim(redis, team_job_id)
+    assert claim.job_id is not None
+    owner = next(machine for machine in machines if machine.host_id == claim.host_id)
+    return team_job_id, claim.job_id, owner
+
+
 async def test_a_worker_killed_mid_job_and_restarted_records_the_truthful_end(
     machines: list[Machine], redis_url: str, workdir: Path, argv_log: Path
 ) -> None:
     async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
-        team_job_id = await enqueue(docket, RunOptions.checked(prompt="sleep=4 phoenix-1", cwd=str(workdir)))
-        claim = await started_claim(redis, team_job_id)
-        assert claim.job_id is not None
-        owner = next(machine for machine in machines if machine.host_id == claim.host_id)
+        team_job_id, job_id, owner = await start_one(docket, redis, machines, "sleep=4 phoenix-1", workdir)
         owner.kill_and_restart()  # back within its lease: the other machine must not call it lost
         ends = await Ends().wait(redis_url, [team_job_id], timeout=40)
     assert ends[team_job_id] == "done", owner.log.read_text()
-    assert owner.store.get(claim.job_id).status is JobStatus.DONE
+    assert owner.store.get(job_id).status is JobStatus.DONE
     assert len(codex_runs(argv_log, "phoenix-1")) == 1
     assert "re-attaching" in owner.log.read_text()
+
+
+async def test_a_worker_killed_mid_job_and_not_restarted_still_records_the_truthful_end(
+    machines: list[Machine], redis_url: str, workdir: Path, argv_log: Path
+) -> None:
+    async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
+        # Longer than the lease (5 s): without its keeper, the other machine would record it lost.
+        team_job_id, job_id, owner = await start_one(docket, redis, machines, "sleep=8 orphan-1", workdir)
+        (keeper,) = await started_keepers(owner.host_id)
+        owner.process.kill()  # not started again
+        owner.process.wait()
+        ends = await Ends().wait(redis_url, [team_job_id], timeout=40)
+        end = json.loads(await redis.get(KEYS.end(team_job_id)))
+        record = owner.store.get(job_id)
+        keeper.wait(10)  # nothing of its machine left unended: it leaves on its own
+        assert not keeper.is_running()
+    assert ends[team_job_id] == "done", (owner.store.root / "team-keeper.log").read_text()
+    assert end == {"status": "done", "by": owner.host_id, "exit_code": record.exit_code}
+    assert record.status is JobStatus.DONE and record.exit_code == 0
+    assert len(codex_runs(argv_log, "orphan-1")) == 1
+
+
+async def test_two_workers_of_one_host_id_share_one_keeper(
+    tmp_path: Path, redis_url: str, fake_codex: Path, workdir: Path, argv_log: Path
+) -> None:
+    twins = [Machine(tmp_path, "machine-twin", redis_url, fake_codex) for _ in range(2)]
+    try:
+        async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
+            ids = [
+                await enqueue(docket, RunOptions.checked(prompt=f"sleep=8 twin-{n}.", cwd=str(workdir)))
+                for n in range(2 * CONCURRENCY)  # more than one worker takes: both start jobs
+            ]
+            for each in ids:
+                await started_claim(redis, each)
+            keepers = await started_keepers("machine-twin")
+            ends = await Ends().wait(redis_url, ids, timeout=60)
+            _, alive = psutil.wait_procs(keepers, timeout=10)
+    finally:
+        for twin in twins:
+            twin.stop()
+    assert len(keepers) == 1
+    assert set(ends.values()) == {"done"}
+    assert alive == []  # it left once the jobs ended, with the workers still running
 
 
 async def test_sigterm_finishes_the_running_jobs_first(
@@ -231,7 +314,12 @@ async def test_jobs_of_a_machine_that_died_end_lost_exactly_once(
                 assert time.monotonic() < deadline, doomed.log.read_text()
                 await asyncio.sleep(0.05)
             witnesses = [Machine(tmp_path, f"witness-{n}", redis_url, fake_codex) for n in range(2)]
+            # Its keeper runs inside the machine's namespace, so it dies with it.
+            (keeper,) = await started_keepers(doomed.host_id)
+            (init,) = psutil.Process(doomed.process.pid).children()
+            assert _pid_namespace(keeper.pid) == _pid_namespace(init.pid) != _pid_namespace(os.getpid())
             doomed.die()
+            keeper.wait(5)  # gone with its machine: nothing extends the lease
             died = time.monotonic()
             while _codex_of("doomed-run-"):  # gone with their machine (the kernel reaps them)
                 assert time.monotonic() - died < 5
@@ -252,6 +340,10 @@ async def test_jobs_of_a_machine_that_died_end_lost_exactly_once(
         assert logs.count(f"team job {each}: its machine's lease expired, recorded lost") == 1
     for n in range(2):
         assert len(codex_runs(argv_log, f"doomed-run-{n}.")) == 1
+
+
+def _pid_namespace(pid: int) -> str:
+    return os.readlink(f"/proc/{pid}/ns/pid")
 
 
 def _codex_of(marker: str) -> list[psutil.Process]:
