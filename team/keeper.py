@@ -154,7 +154,9 @@ class Keeper:
                 running = await self.record_ended(await self.unended_jobs())
                 if not running:
                     held.close()  # the name is free: a worker starting a job now starts a keeper
-                    if not await self.unended_jobs():  # a job started just before: not left alone
+                    # A job started just before the name was let go is not left alone (one
+                    # unreadable here does not hold the keeper: it is skipped again).
+                    if not await self.record_ended(await self.unended_jobs()):
                         return
                     reheld = hold_name(self.keys, self.lease.host_id)
                     if reheld is None:  # a new keeper took over

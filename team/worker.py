@@ -183,7 +183,10 @@ class TeamWorker:
         self._local_ids[team_job_id] = job_id
         if self.keeper_redis_url is not None:  # the job's end reaches Redis even if this process dies
             url = self.keeper_redis_url
-            await self._in_thread(ensure_keeper, self.store.root, self.lease, url, self.keys)
+            try:
+                await self._in_thread(ensure_keeper, self.store.root, self.lease, url, self.keys)
+            except OSError as exc:  # the job is watched here all the same; only a crash is uncovered
+                log.warning("team job %s: no keeper started: %s", team_job_id, exc)
         try:
             while True:
                 record = await self._in_thread(self.store.wait, job_id, self.recheck_seconds)
