@@ -150,6 +150,11 @@ class Keeper:
         loop = asyncio.get_running_loop()
         answered = loop.time()
         while True:
+            if held.fileno() < 0:  # let go on a last look that found a job (or Redis cut short)
+                reheld = hold_name(self.keys, self.lease.host_id)
+                if reheld is None:  # a new keeper took over
+                    return
+                held = reheld
             try:
                 running = await self.record_ended(await self.unended_jobs())
                 if not running:
@@ -158,10 +163,6 @@ class Keeper:
                     # unreadable here does not hold the keeper: it is skipped again).
                     if not await self.record_ended(await self.unended_jobs()):
                         return
-                    reheld = hold_name(self.keys, self.lease.host_id)
-                    if reheld is None:  # a new keeper took over
-                        return
-                    held = reheld
                     continue
                 if not await self.lease.extend(self.redis, self.keys):
                     log.warning("the lease of %s is gone; recording what ends anyway", self.lease.host_id)
