@@ -11,6 +11,16 @@ import json
 from dataclasses import asdict, dataclass
 
 from team.keys import RedisClient, TeamKeys, text
+from team.streams import state_entry, xadd_state_lua
+
+# The claim names its local job and the start goes on the state stream, in one step and once:
+# a call tried again (its reply lost while Redis was away) finds the claim named and adds nothing.
+_RECORD_STARTED = f"""
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[1], 'XX') then return 0 end
+{xadd_state_lua(2)}
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -46,8 +56,10 @@ async def claim_job(redis: RedisClient, keys: TeamKeys, team_job_id: str, mine: 
 
 
 async def record_started(redis: RedisClient, keys: TeamKeys, team_job_id: str, owner: Claim) -> None:
-    """The owner names the local job it started (a redelivery on the owner re-attaches to it)."""
-    await redis.set(keys.claim(team_job_id), owner.to_json(), xx=True)
+    """The owner names the local job it started (a redelivery on the owner re-attaches to it);
+    the team's state stream gets the job's start (`started`)."""
+    change = state_entry(team_job_id, "started", owner.host_id)
+    await redis.eval(_RECORD_STARTED, 2, keys.claim(team_job_id), keys.states, owner.to_json(), *change)
 
 
 async def read_claim(redis: RedisClient, keys: TeamKeys, team_job_id: str) -> Claim | None:

@@ -33,8 +33,9 @@ from pathlib import Path
 from jobstore import InvalidInput, JobStatus, JobStore, JobStoreError
 from team.claim import Claim, read_claim
 from team.keys import REDIS_AWAY, RedisClient, TeamKeys, text
-from team.lease import HostLease, read_boot_id, record_end
+from team.lease import ENDED_KEEP_SECONDS, HostLease, read_boot_id, record_end
 from team.settings import ENV_REDIS, check_name, redis_url_from_env
+from team.streams import OutputCopier
 
 log = logging.getLogger("codex_async.team.keeper")
 # How often the jobs are read while the worker is gone (an end reaches Redis within this).
@@ -136,6 +137,7 @@ class Keeper:
             except JobStoreError as exc:  # not in this store (another store under this host id)
                 log.warning("team job %s: local job %s unreadable here: %s", team_job_id, job_id, exc)
                 continue
+            await self._copy_output(team_job_id, job_id, ended=record.is_terminal)
             if not record.is_terminal:
                 running[team_job_id] = job_id
                 continue
@@ -144,6 +146,19 @@ class Keeper:
             )
             log.info("team job %s: ended %s (recorded: %s)", team_job_id, record.status.value, recorded)
         return running
+
+    async def _copy_output(self, team_job_id: str, job_id: str, *, ended: bool) -> None:
+        """Copy the job's new output to its stream (the worker's copier: from the stream's end);
+        an ended job's whole output is copied before its end is recorded. Redis away: raised."""
+        copier = OutputCopier(self.store, self.redis, self.keys, team_job_id, job_id)
+        try:
+            await copier.copy_new()
+            if ended:
+                await copier.keep_ended(ENDED_KEEP_SECONDS)
+        except REDIS_AWAY:
+            raise
+        except Exception as exc:  # the file refused or unreadable: the end is recorded regardless
+            log.warning("team job %s: output not copied: %s", team_job_id, exc)
 
     async def run(self, held: socket.socket) -> None:
         """Extend the lease and record ends until no job of this machine is left unended."""

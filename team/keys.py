@@ -47,6 +47,15 @@ class TeamKeys:
         """A machine's lease: its boot id, expiring unless renewed."""
         return f"{self.namespace}:lease:{host_id}"
 
+    def output(self, team_job_id: str) -> str:
+        """The job's output, copied from its owner's local output.txt (team.streams)."""
+        return f"{self.namespace}:output:{team_job_id}"
+
+    @property
+    def states(self) -> str:
+        """The team-wide stream of state changes: a job started, a job ended (team.streams)."""
+        return f"{self.namespace}:states"
+
     @property
     def claimed(self) -> str:
         """The set of claimed jobs that have no recorded end yet (what lease watchers look at)."""

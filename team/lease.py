@@ -18,6 +18,7 @@ from pathlib import Path
 from jobstore import InvalidInput, JobStatus, echoed
 from team.claim import Claim, read_claim
 from team.keys import RedisClient, TeamKeys, text
+from team.streams import state_entry, xadd_state_lua
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 DEFAULT_LEASE_SECONDS = 5.0
@@ -78,6 +79,14 @@ class HostLease:
             await redis.delete(keys.lease(self.host_id))
 
 
+# The end is set once (NX) and, only by the call that set it, put on the state stream: one step.
+_RECORD_END = f"""
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
+{xadd_state_lua(3)}
+return 1
+"""
+
+
 async def is_alive(redis: RedisClient, keys: TeamKeys, owner: Claim) -> bool:
     """Whether the machine that claimed a job is still the one running: lease held, same boot."""
     return text(await redis.get(keys.lease(owner.host_id))) == owner.boot_id
@@ -97,7 +106,12 @@ async def record_end(
     if exit_code is not None:
         fields["exit_code"] = exit_code
     end = json.dumps(fields, sort_keys=True)
-    won = bool(await redis.set(keys.end(team_job_id), end, nx=True, ex=ENDED_KEEP_SECONDS))
+    change = state_entry(team_job_id, status.value, by)
+    won = bool(
+        await redis.eval(
+            _RECORD_END, 2, keys.end(team_job_id), keys.states, end, str(ENDED_KEEP_SECONDS), *change
+        )
+    )
     await redis.srem(keys.claimed, team_job_id)
     await redis.expire(keys.claim(team_job_id), ENDED_KEEP_SECONDS)
     if won:

@@ -39,13 +39,23 @@ from team.cancel import is_cancel_requested
 from team.claim import Claim, claim_job, read_claim, record_started
 from team.keeper import ensure_keeper
 from team.keys import REDIS_AWAY, RedisClient, TeamKeys, text
-from team.lease import HostLease, read_end, record_end, settle_if_owner_gone, settle_lost_jobs
+from team.lease import (
+    ENDED_KEEP_SECONDS,
+    HostLease,
+    read_end,
+    record_end,
+    settle_if_owner_gone,
+    settle_lost_jobs,
+)
 from team.settings import check_name
+from team.streams import OutputCopier
 
 log = logging.getLogger("codex_async.team")
 T = TypeVar("T")
 # How soon a call is tried again while Redis is away (well within a lease's third).
 RETRY_SECONDS = 0.25
+# How often a watched job's new output is copied to its stream (what a reader's lag is).
+COPY_SECONDS = 0.2
 
 # Docket workers by name, so that the task (a plain function Docket calls) finds its machine's.
 _WORKERS: dict[str, TeamWorker] = {}
@@ -187,19 +197,46 @@ class TeamWorker:
                 await self._in_thread(ensure_keeper, self.store.root, self.lease, url, self.keys)
             except OSError as exc:  # the job is watched here all the same; only a crash is uncovered
                 log.warning("team job %s: no keeper started: %s", team_job_id, exc)
+        copier = OutputCopier(self.store, self.redis, self.keys, team_job_id, job_id)
+        copying = asyncio.ensure_future(self._copy_output(copier))
         try:
             while True:
                 record = await self._in_thread(self.store.wait, job_id, self.recheck_seconds)
                 if record.is_terminal:
                     if record.status is JobStatus.LOST:  # its processes are gone: say so locally too
                         record = await self._in_thread(self.store.settle, job_id)
+                    copying.cancel()
+                    await self._copy_last(copier)  # all of the output is there before the end is
                     return await self._end(team_job_id, record.status, record.exit_code)
                 try:
                     await self._cancel_if_requested(team_job_id)
                 except REDIS_AWAY:  # the job runs on meanwhile; its cancel key is looked at again
                     pass
         finally:
+            copying.cancel()
             self._local_ids.pop(team_job_id, None)
+
+    async def _copy_output(self, copier: OutputCopier) -> None:
+        """Copy the job's new output to its stream while it runs (refilled after Redis lost it)."""
+        while True:
+            try:
+                await copier.copy_new()
+            except REDIS_AWAY:  # copied again from the stream's end once Redis is back
+                pass
+            except Exception as exc:  # the file refused or unreadable: the job runs on regardless
+                log.warning("team job %s: output not copied: %s", copier.team_job_id, exc)
+                await asyncio.sleep(self.recheck_seconds)
+            await asyncio.sleep(COPY_SECONDS)
+
+    async def _copy_last(self, copier: OutputCopier) -> None:
+        """The ended job's whole output, copied (Redis waited for), its stream kept as its end is."""
+        try:
+            await self._until_redis_answers(f"team job {copier.team_job_id} output", copier.copy_new)
+            await self._until_redis_answers(
+                f"team job {copier.team_job_id} output", lambda: copier.keep_ended(ENDED_KEEP_SECONDS)
+            )
+        except Exception as exc:  # the end is recorded all the same
+            log.warning("team job %s: output not copied: %s", copier.team_job_id, exc)
 
     async def _await_owner(self, team_job_id: str) -> str:
         """Another machine owns the job: its recorded end, or `lost` once its lease is gone."""
