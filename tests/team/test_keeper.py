@@ -1,6 +1,6 @@
 """The keeper in-process on a real redis-server: it extends only a lease this boot holds, records
-an ended job's end once, and leaves when nothing of its machine is unended (a claim naming a job
-it cannot read does not hold it)."""
+an ended job's end once (its output copied first), and leaves when nothing of its machine is
+unended (a claim naming a job it cannot read does not hold it)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from team.claim import Claim, claim_job, record_started
 from team.keeper import Keeper, hold_name, is_running
 from team.keys import RedisClient, TeamKeys
 from team.lease import HostLease, read_end
+from team.streams import read_output
 from tests.conftest import stop_everything
 
 KEYS = TeamKeys("keeper-test")
@@ -57,5 +58,11 @@ async def test_records_the_end_and_leaves(
         assert not is_running(KEYS, "machine-k")  # its name let go as it left
         assert await read_end(redis, KEYS, "t-kept") == "done"
         assert store.get(record.job_id).status is JobStatus.DONE
+        # The job's output copied whole to its stream before its end was recorded.
+        output = store.open_output(record.job_id)
+        assert output is not None
+        with output:
+            content = output.read(0, output.size())
+        assert b"".join(data for _, data in await read_output(redis, "t-kept", keys=KEYS)) == content
     finally:
         stop_everything(store)
