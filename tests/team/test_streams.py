@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from team.lease import HostLease, record_end
 from team.queue import enqueue
 from team.streams import OutputCopier, read_output, stream_end, tail_states
 from team.worker import TeamWorker
+from tests.team import test_team_redis
 from tests.team.conftest import RedisServer, started_claim
 from tests.team.test_team_redis import Ends, Machine
 
@@ -144,12 +145,8 @@ async def test_each_start_and_end_is_on_the_state_stream_once(
 # ------------------------------------------------------------ a real redis-server
 
 
-@pytest.fixture
-def two_machines(tmp_path: Path, redis_url: str, fake_codex: Path, argv_log: Path) -> Iterator[list[Machine]]:
-    both = [Machine(tmp_path, name, redis_url, fake_codex) for name in ("machine-a", "machine-b")]
-    yield both
-    for machine in both:
-        machine.stop()
+# The two worker processes of tests/team/test_team_redis.py, each with its own store.
+two_machines = test_team_redis.machines
 
 
 def owner_of(machines: list[Machine], claim: Claim) -> Machine:
