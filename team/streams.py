@@ -159,7 +159,13 @@ async def read_output(
             seen_until = offset + len(data)
         if len(page) < READ_PAGE:
             return pieces
-        start = "(" + (text(page[-1][0]) or "")
+        start = _next_id(text(page[-1][0]) or "0-0")
+
+
+def _next_id(entry_id: str) -> str:
+    """The smallest stream id after `entry_id` (an inclusive XRANGE start: memory:// knows no "(")."""
+    millis, _, sequence = entry_id.partition("-")
+    return f"{millis}-{int(sequence or 0) + 1}"
 
 
 @dataclass(frozen=True)

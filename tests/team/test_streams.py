@@ -37,9 +37,9 @@ def file_bytes(store: JobStore, job_id: str) -> bytes:
         return output.read(0, output.size())
 
 
-def joined(pieces: list[tuple[int, bytes]]) -> bytes:
-    """The pieces as one text, checking they follow each other with no gap and no overlap."""
-    expected = 0
+def joined(pieces: list[tuple[int, bytes]], start: int = 0) -> bytes:
+    """The pieces as one text, checking they follow each other from `start`, no gap, no overlap."""
+    expected = start
     for offset, data in pieces:
         assert offset == expected, (offset, expected)
         expected += len(data)
@@ -73,6 +73,9 @@ async def test_the_copy_equals_the_file_and_is_never_made_twice(
     assert await copier.copy_new() == len(content)  # nothing new: nothing added
     assert await entry_offsets(memory_redis, "t-copy") == offsets
     assert joined(await read_output(memory_redis, "t-copy")) == content  # invalid UTF-8, NULs as written
+    monkeypatch.setattr(streams, "READ_PAGE", 7)  # read in many pages: none skipped, none twice
+    assert joined(await read_output(memory_redis, "t-copy")) == content
+    assert joined(await read_output(memory_redis, "t-copy", 5000), 5000) == content[5000:]
 
 
 async def test_a_stream_that_lost_its_end_or_all_is_refilled_from_the_file(
