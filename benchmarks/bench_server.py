@@ -120,6 +120,13 @@ async def run_concurrent(session: Any, server: Server, ctx: Context, count: int)
     return time.perf_counter() - started
 
 
+async def measured_burst(session: Any, server: Server, ctx: Context, count: int) -> tuple[float, float]:
+    """`run_concurrent`'s seconds, and the whole machine's CPU seconds per job meanwhile."""
+    cpu_before = machine_cpu_seconds()
+    seconds = await run_concurrent(session, server, ctx, count)
+    return seconds, (machine_cpu_seconds() - cpu_before) / count
+
+
 def last_finished(store: Path) -> float | None:
     """The wall-clock time (epoch seconds) the last job of `store` was recorded as ended."""
     from jobstore import JobStore
@@ -466,19 +473,19 @@ async def bench(ctx: Context) -> list[Row]:
         async with mcp_session(ours, logs / "ours-concurrent.log") as session:
             await start_latencies(session, ours, ctx, store, 1)
             wall_start = time.time()
-            cpu_before = machine_cpu_seconds()
             server_before = our_server_cpu_seconds()
-            conc["ours"].append(await run_concurrent(session, ours, ctx, jobs))
-            cpu_per_job["ours"].append((machine_cpu_seconds() - cpu_before) / jobs)
+            seconds, cpu = await measured_burst(session, ours, ctx, jobs)
+            conc["ours"].append(seconds)
+            cpu_per_job["ours"].append(cpu)
             server_cpu_per_job.append((our_server_cpu_seconds() - server_before) / jobs)
             last = last_finished(store)
             if last is not None:
                 store_ends.append(last - wall_start)
         async with mcp_session(ref, logs / "ref-concurrent.log") as session:
             await start_latencies(session, ref, ctx, None, 1)
-            cpu_before = machine_cpu_seconds()
-            conc["reference"].append(await run_concurrent(session, ref, ctx, jobs))
-            cpu_per_job["reference"].append((machine_cpu_seconds() - cpu_before) / jobs)
+            seconds, cpu = await measured_burst(session, ref, ctx, jobs)
+            conc["reference"].append(seconds)
+            cpu_per_job["reference"].append(cpu)
     conc_rows = [
         Row.vs(
             f"{jobs} jobs at once, until all end (wall, median of {rounds})",
@@ -781,14 +788,14 @@ async def cold_start_rows(ctx: Context) -> list[Row]:
         store = ctx.fresh_store("cold-burst")
         ours = our_server(store, ctx.fake_codex, CODEX_ASYNC_MAX_JOBS=str(jobs))
         async with mcp_session(ours, logs / "ours-cold-burst.log") as session:
-            cpu_before = machine_cpu_seconds()
-            bursts["ours"].append(await run_concurrent(session, ours, ctx, jobs))
-            cpu["ours"].append((machine_cpu_seconds() - cpu_before) / jobs)
+            seconds, per_job = await measured_burst(session, ours, ctx, jobs)
+            bursts["ours"].append(seconds)
+            cpu["ours"].append(per_job)
         async with mcp_session(ref, logs / "ref-cold-burst.log") as session:
             await start_latencies(session, ref, ctx, None, 1)
-            cpu_before = machine_cpu_seconds()
-            bursts["reference"].append(await run_concurrent(session, ref, ctx, jobs))
-            cpu["reference"].append((machine_cpu_seconds() - cpu_before) / jobs)
+            seconds, per_job = await measured_burst(session, ref, ctx, jobs)
+            bursts["reference"].append(seconds)
+            cpu["reference"].append(per_job)
     rows = [
         Row.vs(
             "the first codex_start of a new server on a fresh store vs its sixth (median)",

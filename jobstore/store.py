@@ -321,12 +321,13 @@ class JobStore:
         """Block until the job ends (or reads lost) or `timeout` passes; the record either way."""
         deadline = time.monotonic() + (timeout if timeout > 0 else 0)  # nan: no wait
         with JobWakeup(self.layout.job_dir(job_id)) as wakeup:  # asleep until the job changes
+            record = self.get(job_id)
             while True:
-                record = self.get(job_id)
                 remaining = deadline - time.monotonic()
                 if record.is_terminal or remaining <= 0:
                     return record
-                wakeup.sleep(remaining, (record.pid, record.codex_pid), fallback_tick=interval)
+                if wakeup.sleep(remaining, (record.pid, record.codex_pid), fallback_tick=interval):
+                    record = self.get(job_id)
 
     # ---------------------------------------------------------------- writing
 

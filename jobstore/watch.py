@@ -133,11 +133,13 @@ class JobWakeup(Wakeup):
             for e in events
         )
 
-    def sleep(self, remaining: float, pids: tuple[int | None, ...], *, fallback_tick: float) -> None:
+    def sleep(self, remaining: float, pids: tuple[int | None, ...], *, fallback_tick: float) -> bool:
         """Sleep until something of the job changes or `remaining` seconds pass. A process
         that could not be watched (gone already, or no pidfds) means looking again after
-        `fallback_tick` instead."""
+        `fallback_tick` instead. Whether the job is worth reading again: woken by a change
+        that can matter to a waiter (see `clear_changes`), or by the time passing."""
         watched = all(self.watch_process(pid) for pid in pids if pid)
         limit = remaining if self.reliable and watched else min(remaining, fallback_tick)
-        self.wait(limit)
-        self.clear()
+        if not self.wait(limit):
+            return True
+        return self.clear_changes()

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
 import os
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -88,12 +90,23 @@ def ensure_keeper(store_root: Path, lease: HostLease, redis_url: str, keys: Team
         _STARTED[lease.host_id] = _start_keeper(store_root, lease, redis_url, keys)
 
 
+def _open_private_log(path: Path) -> io.BufferedWriter:
+    """The keeper's log in the store: ours alone (0600 whatever the umask), never through a
+    symlink, never another user's file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+        os.close(fd)
+        raise OSError(f"refusing {path}: not a plain file of ours")
+    return os.fdopen(fd, "ab")
+
+
 def _start_keeper(
     store_root: Path, lease: HostLease, redis_url: str, keys: TeamKeys
 ) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "team.keeper", "--host-id", lease.host_id, "--store", str(store_root)]
     argv += ["--lease-seconds", str(lease.seconds), "--namespace", keys.namespace]
-    with (store_root / "team-keeper.log").open("a") as log_file:
+    with _open_private_log(store_root / "team-keeper.log") as log_file:
         keeper = subprocess.Popen(
             argv,
             env={**os.environ, ENV_REDIS: redis_url},
