@@ -26,6 +26,7 @@ from jobstore.job_life import JobLife, Outcome, codex_outcome, log
 from jobstore.output_file import OutputFollower
 from jobstore.processes import (
     descendants,
+    is_child_subreaper,
     marked_processes,
     signal_group,
     signal_processes,
@@ -257,8 +258,11 @@ class CodexExec:
 
     def stop_leftovers(self, life: JobLife) -> None:
         """Whatever codex started and left behind was reparented to us (subreaper) or carries
-        the job's marker: nothing of the job may outlive it. SIGTERM, a second, SIGKILL."""
-        if descendants(os.getpid()) or self._marked(life):
+        the job's marker: nothing of the job may outlive it. SIGTERM, a second, SIGKILL.
+        As a subreaper, every orphan of codex's tree is ours, so a clean end looks only at our
+        tree; the marker scan reads every process of the machine (in a burst of jobs, each end
+        paid for all the others' processes) and is kept for when the kernel adopts nothing for us."""
+        if descendants(os.getpid()) or (not is_child_subreaper() and self._marked(life)):
             terminate_tree(None, None, None, 1.0, extra_roots=[os.getpid()])
             # Marked processes outside our tree (reparented elsewhere): gone before the end is recorded.
             marked = self._marked(life)

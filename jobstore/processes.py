@@ -34,6 +34,7 @@ _START_TIME_TOLERANCE = 0.02
 _BOOT_EPOCH_MAX_WIDTH = 0.001
 _BOOT_EPOCH_TRIES = 8
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # A process may vanish between any two reads of /proc: all of these mean "not there (any more)".
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, ProcessLookupError, FileNotFoundError)
@@ -181,6 +182,18 @@ def become_child_subreaper() -> bool:
         return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
+
+
+def is_child_subreaper() -> bool:
+    """Whether the kernel reparents this process's orphaned descendants to it (asked, not assumed)."""
+    flag = ctypes.c_int(0)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    return flag.value != 0
 
 
 def descendants(pid: int) -> list[psutil.Process]:

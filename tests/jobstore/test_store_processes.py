@@ -240,6 +240,28 @@ def test_no_job_process_outlives_the_tests(store: JobStore, workdir: Path) -> No
     assert not processes_matching(f"{store.root}/jobs/{job.job_id}")
 
 
+def test_a_natural_end_leaves_none_of_codex_s_orphans(store: JobStore, workdir: Path) -> None:
+    # codex exits on its own, leaving a grandchild in a session of its own and a plain one:
+    # both are orphans the runner (a subreaper) adopted, and the end stops them before it is
+    # recorded, with no scan of the machine's processes.
+    job = run(store, workdir, "child sleep=0.5")
+    record = wait_until(lambda: (r := store.get(job.job_id)).codex_pid and r)
+    codex = psutil.Process(record.codex_pid)
+    children = wait_until(lambda: len(k := codex.children()) >= 2 and k)
+    ended = store.wait(job.job_id, timeout=30)
+    assert ended.status == JobStatus.DONE
+    assert all(exited(child) for child in children)
+
+
+def test_the_runner_knows_it_adopts_orphans() -> None:
+    code = (
+        "from jobstore.processes import become_child_subreaper, is_child_subreaper; "
+        "before = is_child_subreaper(); become_child_subreaper(); print(before, is_child_subreaper())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]
+
+
 def test_access_denied_is_not_dead(monkeypatch: pytest.MonkeyPatch) -> None:
     from jobstore import processes
 
