@@ -16,7 +16,8 @@ whole tree); Redis carries what machines must agree on, each in one module:
 - `worker`: the Docket task and the loop that runs jobs through the local store;
 - `keeper`: the detached process that records a machine's job ends after its worker died;
 - `client`: the adapters' connection to the team (`TeamClient`);
-- `cli`: `codex-async` with `worker`, and `list`/`show`/`follow` over the team.
+- `commands`: `list`/`show`/`follow` over the team (given a Redis);
+- `cli`: `codex-async`, jobstore's command line with `worker` and those.
 
 The public surface, the only door the adapters use, is `__all__` below (lint-imports checks
 it). Everything that needs redis or Docket is loaded on first use: importing `team` costs a
