@@ -46,7 +46,7 @@ from jobstore.options import (
     RunOptions,
     permissiveness,
 )
-from jobstore.output_file import OutputFile, OutputFollower, RawLine, Tail, clip_line
+from jobstore.output_file import OutputFile, OutputFollower, RawLine, Tail, clip_line, output_lines
 from jobstore.record import JobEntry, JobKind, JobRecord, UnreadableJob, parse_iso
 from jobstore.sanitize import terminal_safe, visible_data
 from jobstore.sessions import SessionInfo
@@ -144,6 +144,7 @@ __all__ = [
     "conversation_of_session",
     "echoed",
     "is_job_id",
+    "output_lines",
     "job_created_at",
     "parse_iso",
     "permissiveness",

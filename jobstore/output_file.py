@@ -55,6 +55,19 @@ def clip_raw_line(raw: bytes) -> str:
     return head_and_end(raw[:LINE_BYTES], len(raw), raw[-CUT_END_BYTES:])
 
 
+def output_lines(data: bytes, *, from_line_start: bool = True) -> list[str]:
+    """The lines of a piece of a job's output read from elsewhere (the team's copy in Redis),
+    each decoded and cut as `tail` cuts the file's; without `from_line_start`, the piece's
+    first line (a part of one) is left out. A last line without its newline counts: codex
+    may still be writing it, as in `tail`."""
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    parts = data.split(b"\n") if data else []
+    if not from_line_start:
+        parts = parts[1:]
+    return [clip_raw_line(part) for part in parts]
+
+
 def head_and_end(head: bytes, length: int, end: bytes, max_chars: int = MAX_LINE_CHARS) -> str:
     """A line of `length` bytes too long to keep, as its `head` and its `end` with the cut
     marked between (`jobstore.cut_lines`; a cut command event renders from the two)."""

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from fastmcp import FastMCP
 
     from jobstore import JobStore
+    from team import TeamClient
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,7 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog="Environment: CODEX_ASYNC_HOME (store folder, default ~/.codex-async), CODEX_BIN "
         "(codex binary), CODEX_ASYNC_MAX_JOBS (jobs at once), CODEX_ASYNC_MAX_POLICY (most "
         "permissive approval policy accepted: suggest, auto-edit or full-auto), "
-        "CODEX_ASYNC_CANCEL_GRACE (seconds), CODEX_ASYNC_LOG_FILE (also log to this file).",
+        "CODEX_ASYNC_CANCEL_GRACE (seconds), CODEX_ASYNC_LOG_FILE (also log to this file), "
+        "CODEX_ASYNC_REDIS (a team's Redis: codex_start puts jobs on the team's queue).",
     )
     parser.add_argument(
         "--store", metavar="DIR", type=Path, help="the job store folder (overrides CODEX_ASYNC_HOME)"
@@ -141,6 +143,16 @@ def run_stdio(server: FastMCP, front: Front | None) -> None:
     anyio.run(lambda: server.run_stdio_async(show_banner=False), backend="asyncio", backend_options=options)
 
 
+def team_client(redis_url: str | None) -> TeamClient | None:
+    """The team's client when the server has a team (it connects on first use); redis and Docket
+    are imported only then."""
+    if redis_url is None:
+        return None
+    from team import TeamClient
+
+    return TeamClient(redis_url)
+
+
 def logging_for_server() -> logging.Logger:
     import logging
 
@@ -159,10 +171,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from jobstore import JobStore, JobStoreError, Settings
     from mcp_server.settings import ServerSettings
+    from team import redis_url_from_env
 
     args = parse_args(argv)
     try:
         settings = Settings.from_env()
+        redis_url = redis_url_from_env()  # set: starts go to the team's queue (mcp_server.team_tools)
     except JobStoreError as exc:
         print(f"codex-async-mcp: {exc}", file=sys.stderr)
         return 2
@@ -186,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         from mcp_server.server import create_server
 
         route_fastmcp_logs()
-        server = create_server(store, server_settings)
+        server = create_server(store, server_settings, team_client(redis_url))
         build_first_call_models(server)
     gc.freeze()  # what start-up made lives as long as the server: keep it out of collections
     gc.enable()
@@ -194,11 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     if front is not None:
         log.debug("%s", front.summary())
     log.info(
-        "codex-async-mcp %s serving on stdio; store %s, max policy %s, %d jobs at once",
+        "codex-async-mcp %s serving on stdio; store %s, max policy %s, %d jobs at once%s",
         __version__,
         store.root,
         server_settings.max_policy,
         store.max_jobs,
+        "" if redis_url is None else "; starts go to the team's queue on Redis",
     )
     try:
         run_stdio(server, front)

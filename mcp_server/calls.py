@@ -81,11 +81,12 @@ def task_tool_for(kind: JobKind) -> JobTool:
 
 
 @functools.cache
-def _argument_model(name: str) -> tuple[type[BaseModel], list[str]]:
+def _argument_model(function: Callable[..., Any]) -> tuple[type[BaseModel], list[str]]:
     """A model of the tool's arguments as FastMCP validates them: its signature without the
     injected store, settings and context, with the same annotated types and defaults, and
     no other argument allowed."""
-    visible = without_injected_parameters(job_tool(name).function)  # FastMCP's own view
+    name = function.__name__
+    visible = without_injected_parameters(function)  # FastMCP's own view
     signature = inspect.signature(visible)
     fields: dict[str, Any] = {
         param: (visible.__annotations__[param], ... if spec.default is spec.empty else spec.default)
@@ -98,7 +99,14 @@ def _argument_model(name: str) -> tuple[type[BaseModel], list[str]]:
 def check_job_arguments(tool: str, arguments: Mapping[str, Any] | None) -> dict[str, Any]:
     """`arguments` of a job tool's call, validated as the tool validates them; raises the
     ToolError (same message) the tool's call would fail with."""
-    model, params = _argument_model(job_tool(tool).name)
+    return check_arguments(job_tool(tool).function, arguments)
+
+
+def check_arguments(function: Callable[..., Any], arguments: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`arguments` of a call of the tool `function`, validated as FastMCP validates them (see
+    `check_job_arguments`)."""
+    tool = function.__name__
+    model, params = _argument_model(function)
     try:
         # As FastMCP's strict_input_validation does: JSON data validated as JSON, strictly.
         checked = model.model_validate_json(to_json(dict(arguments or {})), strict=True)

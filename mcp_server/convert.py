@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import mcp_types
 from pydantic import BaseModel
@@ -22,7 +22,9 @@ from jobstore import (
     JobStatus,
     JobStore,
     Question,
+    RenderedLine,
     SessionInfo,
+    Summary,
     TalkOutcome,
     parse_iso,
     read_worktree_diff,
@@ -51,11 +53,18 @@ from mcp_server.schemas import (
     SessionTurn,
     StartResult,
     TalkResult,
+    TeamListEntry,
+    TeamListResult,
+    TeamPollView,
+    TeamWaitResult,
     WaitResult,
     WorktreeDiffView,
 )
 from mcp_server.settings import ServerSettings
 from mcp_server.waiting import WaitOutcome
+
+if TYPE_CHECKING:  # the team's types, for annotations only: `team` is loaded on a team's server alone
+    from team import TeamJob, TeamOutput
 
 PROMPT_PREVIEW_CHARS = 300
 LIST_PROMPT_CHARS = 120
@@ -143,6 +152,7 @@ def _job_view(
     lines = store.rendered_tail(job_id, tail_lines)
     summary = store.summary(job_id)
     return model(
+        **_output_fields(lines, summary, store.final_message(job_id, summary)),
         job_id=job_id,
         kind=record.kind,
         status=record.status.value,
@@ -160,25 +170,33 @@ def _job_view(
         pid=record.pid,
         codex_pid=record.codex_pid,
         error=record.error,
-        last_message=store.final_message(job_id, summary),
-        output="\n".join(line.text for line in lines),
-        output_lines=len(lines),
-        # Only the latest: a long run's full lists would make every poll heavy to send and check.
-        commands=[
-            CommandRun(command=c.command, exit_code=c.exit_code, status=c.status)
-            for c in summary.commands[-RECENT_ITEMS:]
-        ],
-        commands_total=len(summary.commands),
-        file_changes=[
-            FileChange(path=str(c.get("path", "")), kind=str(c.get("kind", "")))
-            for c in summary.file_changes[-RECENT_ITEMS:]
-        ],
-        file_changes_total=len(summary.file_changes),
-        usage=summary.usage,
         question=question_view(record),
         next=next_text,
         **extra,
     )
+
+
+def _output_fields(
+    lines: Sequence[RenderedLine], summary: Summary, last_message: str | None
+) -> dict[str, Any]:
+    """A JobView's fields about what codex did: its answer, its output's end, its commands."""
+    return {
+        "last_message": last_message,
+        "output": "\n".join(line.text for line in lines),
+        "output_lines": len(lines),
+        # Only the latest: a long run's full lists would make every poll heavy to send and check.
+        "commands": [
+            CommandRun(command=c.command, exit_code=c.exit_code, status=c.status)
+            for c in summary.commands[-RECENT_ITEMS:]
+        ],
+        "commands_total": len(summary.commands),
+        "file_changes": [
+            FileChange(path=str(c.get("path", "")), kind=str(c.get("kind", "")))
+            for c in summary.file_changes[-RECENT_ITEMS:]
+        ],
+        "file_changes_total": len(summary.file_changes),
+        "usage": summary.usage,
+    }
 
 
 def question_view(record: JobRecord) -> QuestionView | None:
@@ -408,4 +426,190 @@ def call_tool_result(result: BaseModel) -> mcp_types.CallToolResult:
     structured = visible_data(result.model_dump(mode="json"))
     return mcp_types.CallToolResult(
         content=text_content(structured), structured_content=structured, is_error=False
+    )
+
+
+# ---- a team's queue: team jobs (read from Redis by `team`) as the same results
+
+
+def iso_time(moment: float | None) -> str | None:
+    return None if moment is None else datetime.fromtimestamp(moment, UTC).isoformat()
+
+
+def team_wait_hint(job: TeamJob) -> str:
+    if job.status == JobStatus.QUEUED:
+        where = f"for the machine {job.asked.host}" if job.asked.host else "for any machine"
+        return f"queued on the team's queue {where}: {wait_hint(job.team_job_id)}"
+    return f"running on {job.host} (its job {job.local_job_id} there): {wait_hint(job.team_job_id)}"
+
+
+def team_next_hint(job: TeamJob, session_id: str | None) -> str:
+    """What the calling model should do next with this team job."""
+    if not job.is_terminal:
+        return team_wait_hint(job)
+    if job.status in (JobStatus.DONE, JobStatus.INTERRUPTED) and session_id and job.host:
+        # A codex session lives on the machine that ran it: its next turn must run there too.
+        return (
+            f"job ended ({job.status}) on {job.host}. To follow up in the same codex session (it lives "
+            f"on that machine): codex_start(prompt=..., cwd={job.cwd!r}, session_id={session_id!r}, "
+            f"host={job.host!r})"
+        )
+    return f"job ended ({job.status}); see error and output for what happened"
+
+
+def team_start_result(job: TeamJob) -> StartResult:
+    return StartResult(
+        job_id=job.team_job_id,
+        kind="run",
+        status=job.status.value,
+        pid=None,
+        session_id=None,
+        cwd=job.cwd,
+        next=team_next_hint(job, None)
+        + ". It runs on whichever worker of the team takes it (codex_poll shows its host)",
+    )
+
+
+TeamViewT = TypeVar("TeamViewT", TeamPollView, TeamWaitResult)
+
+
+def _team_job_view(
+    model: type[TeamViewT],
+    job: TeamJob,
+    output: TeamOutput,
+    tail_lines: int,
+    next_text: str | None,
+    **extra: Any,
+) -> TeamViewT:
+    summary = output.summary()
+    session_id = summary.session_id or job.option("session_id")
+    duration = None
+    if job.started_at is not None:
+        until = job.finished_at if job.finished_at is not None else datetime.now(UTC).timestamp()
+        duration = round(max(until - job.started_at, 0.0), 1)
+    return model(
+        **_output_fields(output.rendered(tail_lines), summary, summary.last_agent_message),
+        job_id=job.team_job_id,
+        kind="run",
+        status=job.status.value,
+        exit_code=job.exit_code,
+        prompt=shorten(job.prompt, PROMPT_PREVIEW_CHARS),
+        cwd=job.cwd,
+        approval_policy=job.option("approval_policy") or "",
+        sandbox=job.option("sandbox"),
+        model=job.option("model"),
+        session_id=session_id,
+        created_at=iso_time(job.asked.enqueued_at) or "",
+        started_at=iso_time(job.started_at),
+        finished_at=iso_time(job.finished_at),
+        duration_seconds=duration,
+        pid=None,  # the processes are on the job's machine: their ids mean nothing here
+        codex_pid=None,
+        error=job.describe_end(),
+        next=next_text if next_text is not None else team_next_hint(job, session_id),
+        host=job.host,
+        local_job_id=job.local_job_id,
+        requested_host=job.asked.host,
+        **extra,
+    )
+
+
+def team_poll_view(job: TeamJob, output: TeamOutput, tail_lines: int) -> TeamPollView:
+    return _team_job_view(TeamPollView, job, output, tail_lines, None)
+
+
+def team_wait_result(job: TeamJob, output: TeamOutput, waited_seconds: float) -> TeamWaitResult:
+    finished = job.is_terminal
+    next_text = (
+        None
+        if finished
+        else f"still {job.status} after {waited_seconds:.0f} s: call codex_wait(job_id={job.team_job_id!r}) "
+        "again, or codex_cancel to stop it"
+    )
+    return _team_job_view(
+        TeamWaitResult,
+        job,
+        output,
+        WAIT_TAIL_LINES,
+        next_text,
+        finished=finished,
+        timed_out=not finished,
+        waited_seconds=waited_seconds,
+    )
+
+
+def team_poll_view_of(view: PollView) -> TeamPollView:
+    """A local job's view as a team's server answers it (its team fields empty)."""
+    return TeamPollView.model_validate(view.model_dump())
+
+
+def team_wait_result_of(result: WaitResult) -> TeamWaitResult:
+    return TeamWaitResult.model_validate(result.model_dump())
+
+
+def team_list_result(jobs: Sequence[TeamJob]) -> TeamListResult:
+    entries = [
+        TeamListEntry(
+            job_id=job.team_job_id,
+            status=job.status.value,
+            kind="run",
+            prompt=shorten(job.prompt, LIST_PROMPT_CHARS),
+            cwd=job.cwd,
+            created_at=iso_time(job.asked.enqueued_at),
+            finished_at=iso_time(job.finished_at),
+            exit_code=job.exit_code,
+            error=job.describe_end(),
+            host=job.host,
+            local_job_id=job.local_job_id,
+            requested_host=job.asked.host,
+        )
+        for job in jobs
+    ]
+    return TeamListResult(jobs=entries, count=len(entries))
+
+
+def team_cancel_result(job: TeamJob, changed: bool, message: str) -> CancelResult:
+    return CancelResult(
+        job_id=job.team_job_id,
+        status=job.status.value,
+        changed=changed,
+        message=message,
+        exit_code=job.exit_code,
+    )
+
+
+def team_codex_result(job: TeamJob, output: TeamOutput | None, waited_seconds: float) -> CodexResult:
+    """The one-call `codex` result for a team job; its answer read from `output` once it ended."""
+    summary = output.summary() if output is not None else Summary()
+    ended = job.is_terminal
+    return CodexResult(
+        job_id=job.team_job_id,
+        status=job.status.value,
+        finished=ended,
+        answer=summary.last_agent_message if ended else None,
+        exit_code=job.exit_code,
+        error=job.describe_end(),
+        session_id=summary.session_id,
+        waited_seconds=waited_seconds,
+        next=team_next_hint(job, summary.session_id)
+        if ended
+        else f"codex is still working. {team_wait_hint(job)}",
+    )
+
+
+def team_batch_result(jobs: Sequence[TeamJob]) -> BatchResult:
+    return BatchResult(
+        jobs=[
+            BatchJob(
+                job_id=job.team_job_id,
+                status=job.status.value,
+                pid=None,
+                prompt=shorten(job.prompt, LIST_PROMPT_CHARS),
+            )
+            for job in jobs
+        ],
+        running=sum(1 for job in jobs if job.status == JobStatus.RUNNING),
+        queued=sum(1 for job in jobs if job.status == JobStatus.QUEUED),
+        next="call codex_wait(job_id) for each job (again while it is still running); "
+        "codex_list(status='running') shows what is still going on the team",
     )

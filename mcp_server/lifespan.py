@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio.to_thread
 from fastmcp import Context, FastMCP
@@ -27,6 +27,9 @@ from fastmcp.server.lifespan import Lifespan, lifespan
 
 from jobstore import JobStore
 from mcp_server.settings import ServerSettings
+
+if TYPE_CHECKING:  # annotations only: `team` (redis, Docket) is loaded on a team's server alone
+    from team import TeamClient
 
 log = logging.getLogger("codex_async_mcp")
 
@@ -37,6 +40,8 @@ STATE_KEY = "codex_async"
 class ServerState:
     store: JobStore
     settings: ServerSettings
+    # The team's queue on Redis (CODEX_ASYNC_REDIS set), else None: this machine's store alone.
+    team: TeamClient | None = None
 
 
 def server_state(ctx: Annotated[Context, CurrentContext()]) -> ServerState:
@@ -100,16 +105,19 @@ class PeriodicCheck:
         await anyio.to_thread.run_sync(self._thread.join)
 
 
-def server_lifespan(store: JobStore, settings: ServerSettings) -> Lifespan:
-    """The lifespan that gives tools their state and runs the periodic check beside them."""
+def server_lifespan(store: JobStore, settings: ServerSettings, team: TeamClient | None = None) -> Lifespan:
+    """The lifespan that gives tools their state and runs the periodic check beside them (and
+    closes the team's connection, opened on first use, at the end)."""
 
     @lifespan
     async def serve(server: FastMCP[Any]) -> AsyncIterator[dict[str, Any]]:
         check = PeriodicCheck(store, settings.check_interval)
         check.start()
         try:
-            yield {STATE_KEY: ServerState(store, settings)}
+            yield {STATE_KEY: ServerState(store, settings, team)}
         finally:
             await check.stop()
+            if team is not None:
+                await team.close()
 
     return serve

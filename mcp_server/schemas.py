@@ -246,3 +246,35 @@ class PingResult(_Result):
     codex_version: str | None
     codex_path: str | None
     codex_error: str | None = Field(description="why codex cannot be used, when it cannot")
+
+
+# ---- a team's queue (CODEX_ASYNC_REDIS set): the same results, with where a team job runs
+
+
+class _TeamFields(_Result):
+    host: str | None = Field(
+        default=None, description="team job: the machine that took it (null while queued, or a local job)"
+    )
+    local_job_id: str | None = Field(
+        default=None, description="team job: its id in that machine's store (codex-async show it there)"
+    )
+    requested_host: str | None = Field(
+        default=None, description="team job: the machine it was asked to run on (null: any)"
+    )
+
+
+class TeamPollView(PollView, _TeamFields):
+    """A job as codex_poll shows it on a team's queue: a team job read from Redis, or a local one."""
+
+
+class TeamWaitResult(WaitResult, _TeamFields):
+    """codex_wait's result on a team's queue."""
+
+
+class TeamListEntry(ListEntry, _TeamFields):
+    pass
+
+
+class TeamListResult(_Result):
+    jobs: list[TeamListEntry] = Field(description="the team's jobs, newest first")
+    count: int

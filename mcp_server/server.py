@@ -7,6 +7,8 @@ built in `convert`. Who writes what while the server runs: see mcp_server.lifesp
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastmcp import FastMCP
 
 from jobstore import JobStore
@@ -18,20 +20,34 @@ from mcp_server.settings import ServerSettings
 from mcp_server.tasks import JobTasks
 from mcp_server.tools import TOOLS
 
+if TYPE_CHECKING:
+    from team import TeamClient
 
-def create_server(store: JobStore, settings: ServerSettings) -> FastMCP:
-    """The MCP server over `store`, with the operator's `settings`."""
+
+def create_server(store: JobStore, settings: ServerSettings, team: TeamClient | None = None) -> FastMCP:
+    """The MCP server over `store`, with the operator's `settings`; with `team`, starts go to
+    the team's queue on Redis and team jobs are read there (mcp_server.team_tools)."""
     mcp = FastMCP(
         SERVER_NAME,
         instructions=INSTRUCTIONS,
         version=__version__,
-        lifespan=server_lifespan(store, settings),
+        lifespan=server_lifespan(store, settings, team),
         middleware=[ReadableResults()],
         mask_error_details=False,
         # The arguments must match the advertised schema: "5" is not a number, nor true a 1.
         strict_input_validation=True,
     )
-    for tool in TOOLS:
+    if team is None:
+        for tool in TOOLS:
+            mcp.add_tool(tool)
+        mcp.add_extension(JobTasks(store, settings))  # codex/codex_review as durable MCP tasks
+        return mcp
+    # Loaded only here: a server without a team never imports redis or Docket.
+    from mcp_server.team_tasks import TeamJobTasks
+    from mcp_server.team_tools import TeamRefusals, team_tools
+
+    for tool in team_tools(TOOLS):
         mcp.add_tool(tool)
-    mcp.add_extension(JobTasks(store, settings))  # codex/codex_review as durable MCP tasks
+    mcp.add_middleware(TeamRefusals())
+    mcp.add_extension(TeamJobTasks(store, settings, team))  # task id = team job id, on any server
     return mcp

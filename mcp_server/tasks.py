@@ -165,8 +165,12 @@ def task_status(record: JobRecord) -> TaskStatus:
 
 def waited_seconds(record: JobRecord) -> float:
     """How long the caller has waited for the job: from its creation to its end (or now)."""
-    begun = parse_iso(record.created_at)
-    ended = parse_iso(record.finished_at) or datetime.now(UTC)
+    return waited_seconds_between(record.created_at, record.finished_at)
+
+
+def waited_seconds_between(created_at: str | None, finished_at: str | None) -> float:
+    begun = parse_iso(created_at)
+    ended = parse_iso(finished_at) or datetime.now(UTC)
     return round(max((ended - begun).total_seconds(), 0.0), 1) if begun else 0.0
 
 

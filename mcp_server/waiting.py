@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
 from fastmcp import Context
@@ -16,9 +17,14 @@ from fastmcp import Context
 from jobstore import JobRecord, JobStatus, JobStore, JobWakeup
 from mcp_server.errors import in_thread
 
+if TYPE_CHECKING:  # annotations only: `team` is loaded on a team's server alone
+    from team import TeamClient, TeamJob
+
 # Used only where the system cannot wake us (no inotify or pidfds).
 FALLBACK_POLL_SECONDS = 0.2
 PROGRESS_EVERY_SECONDS = 1.0
+# A team job's progress line is read from this much of its output's end.
+PROGRESS_TAIL_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -118,3 +124,24 @@ async def wait_for_record(
             if not woken:
                 wakeup.clear()
             record = await in_thread(store.get, job_id)
+
+
+async def wait_for_team_job(
+    team: TeamClient, team_job_id: str, timeout: float, ctx: Context | None = None
+) -> tuple[TeamJob, float]:
+    """A team job once it ends or `timeout` seconds pass (asleep on the team's state stream), and
+    the seconds waited; with progress notifications about once a second when the client asked."""
+
+    async def report(job: TeamJob, elapsed: float) -> None:
+        assert ctx is not None
+        where = f" on {job.host}" if job.host else ""
+        output = await team.output(team_job_id, PROGRESS_TAIL_BYTES)
+        rendered = output.rendered(1)
+        line = rendered[-1].text.strip()[:200] if rendered else None
+        message = f"team job {team_job_id} {job.status}{where} · {elapsed:.0f}s" + (
+            f" · {line}" if line else ""
+        )
+        await ctx.report_progress(progress=round(elapsed, 1), total=timeout, message=message)
+
+    on_progress = report if _wants_progress(ctx) else None
+    return await team.wait(team_job_id, timeout, on_progress)

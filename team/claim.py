@@ -29,6 +29,8 @@ class Claim:
     boot_id: str
     # The job's id in the owner's local store; None until the owner has started it.
     job_id: str | None = None
+    # When the owner started it (Unix time), for the team's readers (team.view).
+    started_at: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -36,8 +38,12 @@ class Claim:
     @classmethod
     def from_json(cls, value: str) -> Claim:
         fields = json.loads(value)
+        started_at = fields.get("started_at")
         return cls(
-            host_id=str(fields["host_id"]), boot_id=str(fields["boot_id"]), job_id=fields.get("job_id")
+            host_id=str(fields["host_id"]),
+            boot_id=str(fields["boot_id"]),
+            job_id=fields.get("job_id"),
+            started_at=float(started_at) if isinstance(started_at, int | float) else None,
         )
 
     def same_machine(self, other: Claim) -> bool:

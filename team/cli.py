@@ -1,8 +1,9 @@
-"""`codex-async worker`: this machine takes jobs from the team's queue.
+"""`codex-async worker`: this machine takes jobs from the team's queue; `list`, `show` and `follow`
+read the team's jobs from Redis when given one (`--redis URL` or `$CODEX_ASYNC_REDIS`).
 
 `codex-async` is this module's `main`: jobstore's command line with the team's commands added
-(jobstore never imports the team). Redis and Docket are imported only when `worker` runs, so the
-other commands start as fast as before.
+(jobstore never imports the team). Redis and Docket are imported only when `worker` runs or a
+command reads the team (team.commands), so the other commands start as fast as before.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import signal
 import sys
 from collections.abc import Callable
 
-from jobstore import InvalidInput, JobStore, Settings
+from jobstore import InvalidInput, JobStore, Settings, is_job_id
 from jobstore.cli.main import main as store_main
 from team.settings import ENV_REDIS, check_name, check_redis_url, redis_url_from_env
+
+# A command of the store's CLI: what it runs with the store and its parsed arguments.
+Command = Callable[[JobStore, argparse.Namespace], int]
 
 MAX_CONCURRENCY = 1000
 MAX_LEASE_SECONDS = 600.0
@@ -75,8 +79,45 @@ async def _serve(
         await worker.serve(docket, concurrency=concurrency)
 
 
+# The built-in commands that read the team instead when given a Redis (--redis or $CODEX_ASYNC_REDIS).
+TEAM_READS = ("list", "show", "follow")
+
+
+def add_team_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    add_worker_command(command)
+    for name in TEAM_READS:
+        command(name, "").add_argument(
+            "--redis",
+            metavar="URL",
+            help=f"the team's jobs on this Redis (default: ${ENV_REDIS} when set; a local job id: here)",
+        )
+
+
+def on_the_team(name: str) -> Callable[[Command], Command]:
+    """`name` over the team when a Redis is given (a local job id stays local), else the built-in."""
+
+    def wrap(local: Command) -> Command:
+        def run(store: JobStore, args: argparse.Namespace) -> int:
+            url = check_redis_url(args.redis) if args.redis is not None else redis_url_from_env()
+            job_id = getattr(args, "job_id", None)
+            if url is None or (job_id is not None and is_job_id(job_id)):
+                return local(store, args)
+            from team.commands import run_team_command  # redis and Docket: loaded only now
+
+            return run_team_command(name, url, args)
+
+        return run
+
+    return wrap
+
+
 def main(argv: list[str] | None = None) -> int:
-    return store_main(argv, extend=add_worker_command, more_commands={"worker": run_worker})
+    return store_main(
+        argv,
+        extend=add_team_commands,
+        more_commands={"worker": run_worker},
+        wrap_commands={name: on_the_team(name) for name in TEAM_READS},
+    )
 
 
 if __name__ == "__main__":

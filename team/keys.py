@@ -51,6 +51,15 @@ class TeamKeys:
         """The job's output, copied from its owner's local output.txt (team.streams)."""
         return f"{self.namespace}:output:{team_job_id}"
 
+    def job(self, team_job_id: str) -> str:
+        """What was asked at enqueue (its options, the host asked for, when): team.registry."""
+        return f"{self.namespace}:job:{team_job_id}"
+
+    @property
+    def jobs(self) -> str:
+        """Every enqueued team job by its enqueue time (a sorted set): the newest are cheap to list."""
+        return f"{self.namespace}:jobs"
+
     @property
     def states(self) -> str:
         """The team-wide stream of state changes: a job started, a job ended (team.streams)."""

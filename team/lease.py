@@ -12,6 +12,7 @@ lost, and two watchers that see the same expired lease record it once.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,7 +103,7 @@ async def record_end(
 ) -> tuple[bool, str]:
     """Record the job's end (with codex's exit code when the local store has one) unless one is
     recorded: (True, status) when this call wrote it, else (False, the end already there)."""
-    fields: dict[str, object] = {"status": status.value, "by": by}
+    fields: dict[str, object] = {"status": status.value, "by": by, "at": round(time.time(), 3)}
     if exit_code is not None:
         fields["exit_code"] = exit_code
     end = json.dumps(fields, sort_keys=True)
@@ -114,6 +115,7 @@ async def record_end(
     )
     await redis.srem(keys.claimed, team_job_id)
     await redis.expire(keys.claim(team_job_id), ENDED_KEEP_SECONDS)
+    await redis.expire(keys.job(team_job_id), ENDED_KEEP_SECONDS)  # what was asked goes with it
     if won:
         return True, status.value
     recorded = await read_end(redis, keys, team_job_id)

@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from jobstore import JobStore
 from team.keys import RedisClient, TeamKeys, text
@@ -129,8 +131,10 @@ class OutputCopier:
         await self.redis.expire(self.keys.output(self.team_job_id), seconds)
 
 
-def _piece(fields: dict[object, object]) -> tuple[int, bytes]:
-    by_name = {text(name): value for name, value in fields.items()}
+def _piece(fields: dict[object, object] | list[object]) -> tuple[int, bytes]:
+    """An entry's (offset, data), from its fields as a mapping (XRANGE) or a flat list (Lua)."""
+    pairs = fields.items() if isinstance(fields, dict) else zip(fields[::2], fields[1::2], strict=True)
+    by_name = {text(name): value for name, value in pairs}
     data = by_name.get("data", b"")
     raw = data if isinstance(data, bytes) else str(data).encode("utf-8", "surrogateescape")
     return int(text(by_name.get("offset")) or 0), raw
@@ -149,17 +153,74 @@ async def read_output(
     start = "-"
     while True:
         page = await redis.xrange(key, min=start, count=READ_PAGE)
-        for _, fields in page:
-            offset, data = _piece(fields)
-            if offset + len(data) <= seen_until:
-                continue
-            if offset < seen_until:
-                data, offset = data[seen_until - offset :], seen_until
-            pieces.append((offset, data))
-            seen_until = offset + len(data)
+        seen_until = _add_new(pieces, (_piece(fields) for _, fields in page), seen_until)
         if len(page) < READ_PAGE:
             return pieces
         start = _next_id(text(page[-1][0]) or "0-0")
+
+
+def _add_new(pieces: list[tuple[int, bytes]], found: Iterable[tuple[int, bytes]], seen_until: int) -> int:
+    """Append to `pieces` what `found` (in file order) holds past `seen_until`; the new end."""
+    for offset, data in found:
+        if offset + len(data) <= seen_until:
+            continue
+        if offset < seen_until:
+            data, offset = data[seen_until - offset :], seen_until
+        pieces.append((offset, data))
+        seen_until = offset + len(data)
+    return seen_until
+
+
+async def read_output_tail(
+    redis: RedisClient, team_job_id: str, max_bytes: int, *, keys: TeamKeys | None = None
+) -> tuple[int, bytes]:
+    """The end of the job's output: (its offset in the file, at least `max_bytes` of it when the
+    stream holds that much, whole entries, read from the stream's end). Bounded by `max_bytes`
+    plus one page of entries, whatever the stream's length."""
+    key = (keys or TeamKeys()).output(team_job_id)
+    found: list[tuple[int, bytes]] = []
+    kept = 0
+    end = "+"
+    while kept < max_bytes:
+        page = await newest_entries(redis, key, end, READ_PAGE)
+        for _, fields in page:
+            found.append(_piece(fields))
+            kept += len(found[-1][1])
+        if len(page) < READ_PAGE:
+            break
+        before = _previous_id(text(page[-1][0]) or "0-0")
+        if before is None:
+            break
+        end = before
+    if not found:
+        return 0, b""
+    found.sort(key=lambda piece: (piece[0], -len(piece[1])))  # an older, longer copy first
+    pieces: list[tuple[int, bytes]] = []
+    _add_new(pieces, found, found[0][0])
+    # Pieces follow one another unless the stream was trimmed or rebuilt: keep the run that ends it.
+    start = len(pieces) - 1
+    while start > 0 and pieces[start - 1][0] + len(pieces[start - 1][1]) == pieces[start][0]:
+        start -= 1
+    return pieces[start][0], b"".join(data for _, data in pieces[start:])
+
+
+_NEWEST_ENTRIES = "return redis.call('XREVRANGE', KEYS[1], ARGV[1], '-', 'COUNT', ARGV[2])"
+
+
+async def newest_entries(redis: RedisClient, key: str, end: str, count: int) -> list[Any]:
+    """Up to `count` entries of the stream `key` from `end` back, newest first, each as
+    (id, fields as a flat list); through Lua, since memory:// has no XREVRANGE call of its own."""
+    return list(await redis.eval(_NEWEST_ENTRIES, 1, key, end, str(count)))
+
+
+def _previous_id(entry_id: str) -> str | None:
+    """The largest stream id before `entry_id` (an inclusive XREVRANGE end); None before the first."""
+    millis, _, sequence = entry_id.partition("-")
+    if int(sequence or 0) > 0:
+        return f"{millis}-{int(sequence) - 1}"
+    if int(millis) > 0:
+        return f"{int(millis) - 1}-18446744073709551615"
+    return None
 
 
 def _next_id(entry_id: str) -> str:

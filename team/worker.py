@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -171,7 +172,7 @@ class TeamWorker:
         except Exception:  # a claimed job must end somewhere, not sit claimed under a live lease
             log.exception("team job %s: not started", team_job_id)
             return await self._end(team_job_id, JobStatus.ERROR)
-        started = Claim(self.mine.host_id, self.mine.boot_id, record.job_id)
+        started = Claim(self.mine.host_id, self.mine.boot_id, record.job_id, started_at=time.time())
         await self._until_redis_answers(
             f"team job {team_job_id}", lambda: record_started(self.redis, self.keys, team_job_id, started)
         )

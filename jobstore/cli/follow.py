@@ -34,7 +34,8 @@ def describe_end(record: JobRecord) -> str:
     return text
 
 
-def _print(lines: list[RenderedLine], args: argparse.Namespace) -> None:
+def print_rendered(lines: list[RenderedLine], args: argparse.Namespace) -> None:
+    """Rendered lines of output, each as a line (or a JSON line with --json): what follow prints."""
     for line in lines:
         if args.json:
             say_json_line({"kind": line.kind, "text": line.text})
@@ -56,12 +57,12 @@ def follow(store: JobStore, args: argparse.Namespace) -> int:
     wanted = check_limit("tail", args.tail, MAX_TAIL_LINES)
     record = store.get(args.job_id)
     tail = store.output_tail(record.job_id, min(wanted * _RAW_PER_RENDERED, MAX_TAIL_LINES))
-    _print([r for line in tail.lines for r in render_line(line)][-wanted:], args)
+    print_rendered([r for line in tail.lines for r in render_line(line)][-wanted:], args)
     follower = store.follow_output(record.job_id, offset=tail.size)
     try:
         while True:
             ended = record.is_terminal  # read before the output: nothing written after it is missed
-            _print([r for line in follower.read_new(final=ended) for r in render_line(line)], args)
+            print_rendered([r for line in follower.read_new(final=ended) for r in render_line(line)], args)
             if ended:
                 break
             time.sleep(POLL_SECONDS)

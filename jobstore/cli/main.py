@@ -23,9 +23,12 @@ def main(
     *,
     extend: ParserExtension | None = None,
     more_commands: Mapping[str, Command] | None = None,
+    wrap_commands: Mapping[str, Callable[[Command], Command]] | None = None,
 ) -> int:
     """Run one command. `extend` and `more_commands` add another package's commands (the
-    team's `worker`, whose entry point calls this): jobstore itself never imports them."""
+    team's `worker`, whose entry point calls this): jobstore itself never imports them.
+    `wrap_commands` puts another package's command around a built-in one, which it runs when
+    the call is not its own (the team's list, show and follow read Redis when asked to)."""
     parser = build_parser(extend)
     args = parser.parse_args(argv)
     run = {
@@ -36,6 +39,9 @@ def main(
         "follow": follow.follow,
         "wait": follow.wait,
     }[args.command]
+    wrapper = (wrap_commands or {}).get(args.command)
+    if wrapper is not None:
+        run = wrapper(run)
     try:
         store = JobStore(args.store)
         return run(store, args)

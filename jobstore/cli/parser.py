@@ -89,7 +89,8 @@ def version() -> str:
         return "0.0.0+unknown"
 
 
-# Adds commands of another package (the team's `worker`): it gets the helper that makes one.
+# Adds commands of another package (the team's `worker`), or flags to a built-in one (the
+# team's `--redis` of list, show and follow): it gets the helper that makes (or finds) one.
 ParserExtension = Callable[[Callable[[str, str], argparse.ArgumentParser]], None]
 
 
@@ -105,8 +106,13 @@ def build_parser(extend: ParserExtension | None = None) -> argparse.ArgumentPars
     parser.add_argument("--version", action="version", version=f"codex-async {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    made: dict[str, argparse.ArgumentParser] = {}
+
     def command(name: str, text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=text, description=text, parents=[after])
+        """A new command, or the one of that name already made (an extension adds its flags)."""
+        if name not in made:
+            made[name] = sub.add_parser(name, help=text, description=text, parents=[after])
+        return made[name]
 
     p = command("list", "the newest jobs, as a table")
     p.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")

@@ -222,7 +222,8 @@ async def test_a_worker_killed_mid_job_and_not_restarted_still_records_the_truth
         keeper.wait(10)  # nothing of its machine left unended: it leaves on its own
         assert not keeper.is_running()
     assert ends[team_job_id] == "done", (owner.store.root / "team-keeper.log").read_text()
-    assert end == {"status": "done", "by": owner.host_id, "exit_code": record.exit_code}
+    assert end == {"status": "done", "by": owner.host_id, "exit_code": record.exit_code, "at": end["at"]}
+    assert end["at"] >= time.time() - 60
     assert record.status is JobStatus.DONE and record.exit_code == 0
     assert len(codex_runs(argv_log, "orphan-1")) == 1
 

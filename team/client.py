@@ -1,0 +1,159 @@
+"""The team's client side, for the adapters (the MCP server, the CLI): one connection to the
+team's Redis, opened on first use, and every call's failure said plainly.
+
+What a call changes, it changes only once Redis answered: an unreachable Redis is an error
+(`TeamUnavailable`, naming the address without its password) and nothing was written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from docket import Docket
+from redis.exceptions import RedisError
+
+from jobstore import JobStoreError, RunOptions
+from team.keys import REDIS_AWAY, RedisClient, TeamKeys
+from team.queue import enqueue
+from team.settings import check_name
+from team.streams import read_output
+from team.view import (
+    TAIL_BYTES,
+    ProgressCallback,
+    TeamJob,
+    TeamOutput,
+    cancel_team_job,
+    list_team_jobs,
+    read_team_job,
+    read_team_output,
+    wait_for_team_job,
+)
+
+T = TypeVar("T")
+# What a call to Redis raises when it did not happen: Redis away, or refusing (an ACL, a full memory).
+_FAILED_CALL: tuple[type[BaseException], ...] = (*REDIS_AWAY, RedisError)
+
+
+class TeamUnavailable(JobStoreError):
+    """The team's Redis did not answer (or refused the call): nothing was changed."""
+
+
+def redis_address(url: str) -> str:
+    """Where Redis is, for a message: host and port, never the password the URL may hold."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme == "memory":
+        return url
+    return f"{parts.scheme}://{parts.hostname or '?'}" + (f":{port}" if port else "")
+
+
+class TeamClient:
+    """The team's queue and jobs as one machine's adapter sees them."""
+
+    def __init__(self, url: str, keys: TeamKeys | None = None) -> None:
+        self.url = url
+        self.keys = keys or TeamKeys()
+        self._stack: AsyncExitStack | None = None
+        self._docket: Docket | None = None
+        self._redis: RedisClient | None = None
+        self._opening = asyncio.Lock()
+
+    @property
+    def address(self) -> str:
+        return redis_address(self.url)
+
+    async def __aenter__(self) -> TeamClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        stack, self._stack, self._docket, self._redis = self._stack, None, None, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def _connection(self) -> tuple[Docket, RedisClient]:
+        async with self._opening:
+            if self._docket is None or self._redis is None:
+                stack = AsyncExitStack()
+                try:
+                    docket = await stack.enter_async_context(Docket(name=self.keys.docket_name, url=self.url))
+                    redis = await stack.enter_async_context(docket.redis())
+                except BaseException:
+                    await stack.aclose()
+                    raise
+                self._stack, self._docket, self._redis = stack, docket, redis
+            return self._docket, self._redis
+
+    async def _call(self, what: str, call: Callable[[Docket, RedisClient], Awaitable[T]]) -> T:
+        try:
+            docket, redis = await self._connection()
+            return await call(docket, redis)
+        except _FAILED_CALL as exc:
+            raise TeamUnavailable(
+                f"{what}: the team's Redis at {self.address} did not answer ({exc}); nothing was changed"
+            ) from None
+
+    async def enqueue(self, options: RunOptions, host: str | None = None) -> TeamJob:
+        """Put a checked run on the team's queue (for the machine `host` when given); the job."""
+        if host is not None:
+            check_name("host", host)
+
+        async def put(docket: Docket, redis: RedisClient) -> TeamJob:
+            return await read_team_job(
+                redis, self.keys, await enqueue(docket, options, host=host, keys=self.keys)
+            )
+
+        return await self._call("not queued", put)
+
+    async def job(self, team_job_id: str) -> TeamJob:
+        return await self._call(
+            f"team job {team_job_id}", lambda _, redis: read_team_job(redis, self.keys, team_job_id)
+        )
+
+    async def jobs(self, limit: int, status: str | None = None, cwd: str | None = None) -> list[TeamJob]:
+        return await self._call(
+            "team jobs", lambda _, redis: list_team_jobs(redis, self.keys, limit, status, cwd)
+        )
+
+    async def output(self, team_job_id: str, max_bytes: int = TAIL_BYTES) -> TeamOutput:
+        """The end of the job's output (read from its owner's copy in Redis, about `max_bytes`)."""
+        return await self._call(
+            f"team job {team_job_id}",
+            lambda _, redis: read_team_output(redis, self.keys, team_job_id, max_bytes),
+        )
+
+    async def output_from(self, team_job_id: str, offset: int) -> list[tuple[int, bytes]]:
+        """The job's output from byte `offset` on, as (offset, bytes) pieces (team.streams)."""
+        return await self._call(
+            f"team job {team_job_id}",
+            lambda _, redis: read_output(redis, team_job_id, offset, keys=self.keys),
+        )
+
+    async def wait(
+        self, team_job_id: str, timeout: float, on_progress: ProgressCallback | None = None
+    ) -> tuple[TeamJob, float]:
+        """The job once it ends or `timeout` seconds pass, and the seconds waited."""
+        return await self._call(
+            f"team job {team_job_id}",
+            lambda _, redis: wait_for_team_job(
+                redis, self.keys, team_job_id, timeout, on_progress=on_progress
+            ),
+        )
+
+    async def cancel(self, team_job_id: str) -> tuple[TeamJob, bool, str]:
+        """Ask for the job's cancel: (the job, whether this call asked, what happens)."""
+        return await self._call(
+            f"team job {team_job_id}", lambda _, redis: cancel_team_job(redis, self.keys, team_job_id)
+        )
