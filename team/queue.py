@@ -1,7 +1,8 @@
 """Putting a job on the team's queue: its options, validated here and again by the worker.
 
 What travels is the options by name (never argv): the worker that takes the job rebuilds
-codex's command from them through its own store, as a local start does.
+codex's command from them through its own store, as a local start does. The job goes to one
+machine's queue (`team.routing`): the one named, else a live one that has its folder.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import uuid
 from docket import Docket
 
 from jobstore import RunOptions
-from team.settings import check_name
+from team.keys import TeamKeys
+from team.routing import route_job
+from team.settings import check_name, check_redis_url, redis_errors_explained
 from team.worker import codex_team_job
 
 
@@ -19,9 +22,22 @@ def new_team_job_id() -> str:
     return "t" + uuid.uuid4().hex
 
 
-async def enqueue(docket: Docket, options: RunOptions, team_job_id: str | None = None) -> str:
-    """Queue a codex run for any worker of the team; the team job id (Docket's task key)."""
+async def enqueue(
+    docket: Docket,
+    options: RunOptions,
+    *,
+    host: str | None = None,
+    team_job_id: str | None = None,
+    keys: TeamKeys | None = None,
+) -> str:
+    """Queue a codex run on machine `host`, or (None) on a live machine that serves its cwd; the
+    team job id (Docket's task key). `team.routing.NoMachine` (nothing queued) when none can."""
     team_job_id = check_name("a team job id", team_job_id or new_team_job_id())
+    if host is not None:
+        check_name("host", host)
+    if not docket.url.startswith("memory://"):  # the unit tests' in-process Redis
+        check_redis_url(docket.url)
     values = {name: getattr(options, name) for name in RunOptions.names()}
-    await docket.add(codex_team_job, key=team_job_id)(team_job_id, values)
+    with redis_errors_explained(docket.url):
+        await route_job(docket, keys or TeamKeys(), codex_team_job, team_job_id, values, host)
     return team_job_id
