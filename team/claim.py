@@ -48,7 +48,8 @@ class Claim:
 # One step: a claim already there wins (a redelivery learns the owner); an end already there
 # (recorded lost or cancelled before any machine took it) is returned; a job routed to another
 # machine since (team.routing re-routed it) is left to that one; the team's limit is checked
-# against the claimed jobs without an end; then the claim is set and the route goes.
+# against the claimed jobs without an end (SMEMBERS: memory:// has no SCARD in Lua; the set
+# holds only the jobs running now); then the claim is set and the route goes.
 _CLAIM = """
 local owner = redis.call('GET', KEYS[1])
 if owner then return {'owned', owner} end
@@ -58,7 +59,7 @@ local routed = redis.call('HGET', KEYS[3], ARGV[1])
 if routed and routed ~= ARGV[3] then return {'elsewhere', routed} end
 local raw_limit = redis.call('GET', KEYS[5])
 local limit = raw_limit and tonumber(raw_limit)
-if limit and redis.call('SCARD', KEYS[4]) >= limit then return {'full', raw_limit} end
+if limit and #redis.call('SMEMBERS', KEYS[4]) >= limit then return {'full', raw_limit} end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])

@@ -75,6 +75,8 @@ def run_worker(store: JobStore, args: argparse.Namespace) -> int:
         raise InvalidInput(f"--lease-seconds must be between 1 and {MAX_LEASE_SECONDS:g}")
     roots = check_repo_roots(args.repo)
     max_policy = Settings.from_env().max_policy  # refused here when the variable is not a policy
+    with redis_errors_explained(url):  # a wrong password or address: one line, nothing made
+        asyncio.run(_ping(url))
     store.ensure()
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     with redis_errors_explained(url):
@@ -98,6 +100,13 @@ def run_team_limit(store: JobStore, args: argparse.Namespace) -> int:
         now = asyncio.run(_team_limit(url, args.limit is not None, limit))
     print(f"team limit: {now if now is not None else 'off'}")
     return 0
+
+
+async def _ping(url: str) -> None:
+    from redis.asyncio import Redis
+
+    async with Redis.from_url(url) as redis:
+        await redis.ping()
 
 
 async def _team_limit(url: str, change: bool, limit: int | None) -> int | None:

@@ -15,6 +15,7 @@ Behaviour is chosen by words in the prompt:
                sleep=S seconds, else 60): a job that ends when the test says, not after a delay
 A million lines: lines=1000000. A job silent after its start: sleep=S (one item.started, then quiet).
 Environment: FAKE_CODEX_VERSION (default 0.169.0), FAKE_CODEX_ARGV_LOG (append argv as JSON),
+FAKE_CODEX_TIME_LOG (append each turn's start and end time, as JSON),
 FAKE_CODEX_SLEEP=N (sleep=N for every run), FAKE_CODEX_LENIENT=1 (accept a prompt not after `--`,
 as other servers pass it: the benchmarks' reference).
 Run with `python -IS` (see `install`): only the standard library, imported when needed, so a run
@@ -115,6 +116,24 @@ def main() -> int:
         print("fake codex: prompt must follow --", file=sys.stderr)
         return 2
 
+    stamp("start", prompt)
+    try:
+        return turn(prompt, thread_id, review, last_message_path)
+    finally:
+        stamp("end", prompt)
+
+
+def stamp(event: str, prompt: str) -> None:
+    """FAKE_CODEX_TIME_LOG: one JSON line at the turn's start and at its end (wall clock, so that
+    processes of different stores and PID namespaces compare)."""
+    path = os.environ.get("FAKE_CODEX_TIME_LOG")
+    if path:
+        with open(path, "a") as f:
+            line = {"event": event, "time": time.time(), "pid": os.getpid(), "prompt": prompt}
+            f.write(to_json(line) + "\n")
+
+
+def turn(prompt: str, thread_id: str, review: bool, last_message_path: str | None) -> int:
     if "silent" in prompt:
         time.sleep(float(number_after("sleep=", prompt) or 300))
     emit({"type": "thread.started", "thread_id": thread_id})
