@@ -7,6 +7,7 @@ Behaviour is chosen by words in the prompt:
   noturn       exit 0 without finishing the turn
   child        start a `sleep 300` grandchild in a session of its own, then wait
   lines=N      print N extra agent-message lines
+  ticks=N      print N agent-message lines 0.1 s apart, each `tick <time written, time.time()>`
   garbage      print non-JSON, invalid UTF-8 and NUL bytes
   bigline=N    after turn.started, print N MiB of "x" without a newline (the line ends only when
                the turn goes on: combine with sleep=S to keep it unfinished while the job runs)
@@ -150,6 +151,14 @@ def turn(prompt: str, thread_id: str, review: bool, last_message_path: str | Non
     for i in range(int(number_after("lines=", prompt) or 0)):
         emit(
             {"type": "item.completed", "item": {"id": f"l{i}", "type": "agent_message", "text": f"line {i}"}}
+        )
+    for _ in range(int(number_after("ticks=", prompt) or 0)):  # a reader's lag, measured by the line
+        time.sleep(0.1)
+        emit(
+            {
+                "type": "item.completed",
+                "item": {"id": "t", "type": "agent_message", "text": f"tick {time.time()}"},
+            }
         )
     nap = number_after("sleep=", prompt) or os.environ.get("FAKE_CODEX_SLEEP")
     if "silent" in prompt:
