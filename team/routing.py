@@ -17,7 +17,9 @@ A machine that stops serving (its worker died or stopped, its machine died) befo
 routed to it: every worker looks at the routed jobs at each lease renewal. A job pinned with
 `host=` is recorded `lost` with its reason; one routed by repository is routed again to another
 live machine that has the folder (added to its Docket first, then the route switched in one
-step that checks the old host and that no claim exists), else recorded `lost` with its reason.
+step that checks the old host and that no claim exists; a worker given it before the switch
+finds it routed to a machine not serving and waits for the switch: `TeamWorker._run_once`),
+else recorded `lost` with its reason.
 Whoever switches or records first is the only one: each step checks what it changes.
 """
 

@@ -152,6 +152,15 @@ class TeamWorker:
             taken = await self._until_redis_answers(
                 f"team job {team_job_id}", lambda: claim_job(self.redis, self.keys, team_job_id, self.mine)
             )
+            serves = functools.partial(self.redis.exists, self.keys.serves(taken.detail))
+            if taken.outcome is Outcome.ELSEWHERE and not await self._until_redis_answers(
+                f"team job {team_job_id}", serves
+            ):
+                # Routed to a machine that stopped serving: a watcher is routing it again, and
+                # adds it to the new machine's queue (perhaps this one's) before it switches the
+                # route. Dropping this delivery then would leave the job routed with no message.
+                await asyncio.sleep(LIMIT_RETRY_SECONDS)
+                continue
             if taken.outcome is not Outcome.FULL:
                 break
             # At the team's limit: the job waits here, taken from Docket but not claimed, so it

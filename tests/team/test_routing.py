@@ -195,3 +195,23 @@ async def test_a_taken_job_is_never_routed_again_nor_lost(
     await memory_redis.delete(KEYS.serves("a"))
     assert await reroute_orphans(memory_docket, memory_redis, KEYS, codex_team_job, "w") == {}
     assert await read_end(memory_redis, KEYS, team_job_id) is None
+
+
+async def test_a_delivery_for_a_job_being_routed_again_waits_for_the_switch(
+    store: JobStore, memory_redis: RedisClient, workdir: Path, argv_log: Path
+) -> None:
+    # A watcher adds the job to this machine's queue before it switches the route from the machine
+    # that stopped serving: the delivery must wait for the switch, not drop the job.
+    worker = TeamWorker(store, memory_redis, HostLease("a", "boot-a", 5.0), recheck_seconds=0.2)
+    await advertise(memory_redis, KEYS, serving("b", str(workdir)), 5.0)
+    await memory_redis.hset(KEYS.routed, "t-moving", "gone")
+    moving = asyncio.ensure_future(worker.run_job("t-moving", {"prompt": "moving-1", "cwd": str(workdir)}))
+    await asyncio.sleep(0.6)
+    assert not moving.done()
+    await memory_redis.hset(KEYS.routed, "t-moving", "a")  # the switch
+    assert await asyncio.wait_for(moving, 20) == "done"
+    assert len(codex_runs(argv_log, "moving-1")) == 1
+    # Routed to a machine that serves: this delivery is stale and leaves the job to it.
+    await memory_redis.hset(KEYS.routed, "t-there", "b")
+    assert await worker.run_job("t-there", {"prompt": "there-1", "cwd": str(workdir)}) == "routed to b"
+    assert codex_runs(argv_log, "there-1") == []

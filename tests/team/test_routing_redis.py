@@ -15,6 +15,7 @@ import pytest
 from docket import Docket
 
 from jobstore import RunOptions
+from team.claim import read_claim
 from team.cli import main as cli_main
 from team.keys import RedisClient, TeamKeys, text
 from team.lease import read_end_fields
@@ -92,7 +93,8 @@ async def test_a_job_routed_to_a_machine_that_dies_before_taking_it(
             died = time.monotonic()
             ends = await Ends().wait(redis_url, [busy, moved, pinned], timeout=40)
             took = time.monotonic() - died
-            moved_to = (await started_claim(redis, moved)).host_id
+            moved_claim = await read_claim(redis, KEYS, moved)
+            moved_end = await read_end_fields(redis, KEYS, moved)
             pinned_end = await read_end_fields(redis, KEYS, pinned)
             assert await routed(redis) == {}
     finally:
@@ -100,9 +102,10 @@ async def test_a_job_routed_to_a_machine_that_dies_before_taking_it(
             if machine is not None:
                 machine.stop()
     assert witness is not None
-    assert ends == {busy: "lost", moved: "done", pinned: "lost"}, witness.log.read_text()
+    logs = witness.log.read_text() + doomed.log.read_text()
+    assert ends == {busy: "lost", moved: "done", pinned: "lost"}, (moved_end, logs)
     assert took < 30
-    assert moved_to == "machine-w"
+    assert moved_claim is not None and moved_claim.host_id == "machine-w"
     assert pinned_end is not None and "machine machine-doomed stopped serving" in str(pinned_end["reason"])
     assert len(codex_runs(argv_log, "moved-1.")) == 1
     assert codex_runs(argv_log, "pinned-1.") == []
