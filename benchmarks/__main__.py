@@ -1,11 +1,12 @@
 """Run every benchmark and print one table per area, then a summary.
 
-    python -m benchmarks [--quick] [--only server,store,tui] [--explore] [--keep]
+    python -m benchmarks [--quick] [--only server,store,tui,team] [--explore] [--keep]
                          [--tui-baseline REV|none] [--json PATH] [--markdown PATH]
 
 Needs: the project installed in the running interpreter's environment, node + npm (the
 reference server is installed from npm into a temp folder; BENCH_REFERENCE_DIR=<dir> reuses
-one), tmux (for codex-tui). Everything runs on this machine: MCP over stdio, no sockets.
+one), tmux (for codex-tui), redis-server (for the team's queue). Everything runs on this machine: MCP
+over stdio; the team's Redis listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks import bench_server, bench_store, bench_tui
+from benchmarks import bench_server, bench_store, bench_team, bench_tui
 from benchmarks._common import (
     PROJECT,
     Context,
@@ -29,7 +30,7 @@ from benchmarks._common import (
     temp_area,
 )
 
-AREAS = ("server", "store", "tui")
+AREAS = ("server", "store", "tui", "team")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="fewer repetitions, 30 concurrent jobs instead of 100"
     )
-    parser.add_argument("--only", default=",".join(AREAS), help="comma-separated: server, store, tui")
+    parser.add_argument("--only", default=",".join(AREAS), help="comma-separated: server, store, tui, team")
     parser.add_argument("--explore", action="store_true", help="also try the proposed changes (slower)")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (stores, logs)")
     parser.add_argument(
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                 elif name == "tui":
                     baseline = None if args.tui_baseline == "none" else args.tui_baseline
                     sections += bench_tui.run(ctx, explore=args.explore, baseline=baseline)
+                elif name == "team":
+                    sections += bench_team.run(ctx)
             except Exception as exc:  # one area failing must not hide the others' figures
                 traceback.print_exc()
                 sections.append((name, [Row.missing(f"{name} benchmarks", "n/a", f"failed: {exc!r}"[:300])]))

@@ -77,7 +77,7 @@ class Row:
             ours,
             unit,
             target or f"<= {max_ratio:g}x",
-            None if ratio is None else ratio <= max_ratio,
+            None if ratio is None or target == "-" else ratio <= max_ratio,  # "-": shown, not judged
             reference=other,
             reference_label=label,
             ratio=ratio,

@@ -7,6 +7,7 @@ never starts codex.
 
 from __future__ import annotations
 
+import enum
 import json
 from dataclasses import asdict, dataclass
 
@@ -50,15 +51,63 @@ class Claim:
         return (self.host_id, self.boot_id) == (other.host_id, other.boot_id)
 
 
-async def claim_job(redis: RedisClient, keys: TeamKeys, team_job_id: str, mine: Claim) -> tuple[bool, Claim]:
-    """Try to own the job: (True, mine) when this call set the claim, else (False, the owner's)."""
-    if await redis.set(keys.claim(team_job_id), mine.to_json(), nx=True):
-        await redis.sadd(keys.claimed, team_job_id)
-        return True, mine
-    owner = await read_claim(redis, keys, team_job_id)
-    if owner is None:  # the claim vanished between the two calls (Redis lost data): try again once
-        return await claim_job(redis, keys, team_job_id, mine)
-    return False, owner
+# One step: a claim already there wins (a redelivery learns the owner); an end already there
+# (recorded lost or cancelled before any machine took it) is returned; a job routed to another
+# machine since (team.routing re-routed it) is left to that one; the team's limit is checked
+# against the claimed jobs without an end (SMEMBERS: memory:// has no SCARD in Lua; the set
+# holds only the jobs running now); then the claim is set and the route goes.
+_CLAIM = """
+local owner = redis.call('GET', KEYS[1])
+if owner then return {'owned', owner} end
+local ended = redis.call('GET', KEYS[2])
+if ended then return {'ended', ended} end
+local routed = redis.call('HGET', KEYS[3], ARGV[1])
+if routed and routed ~= ARGV[3] then return {'elsewhere', routed} end
+local raw_limit = redis.call('GET', KEYS[5])
+local limit = raw_limit and tonumber(raw_limit)
+if limit and #redis.call('SMEMBERS', KEYS[4]) >= limit then return {'full', raw_limit} end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('DEL', KEYS[6])
+return {'won', ARGV[2]}
+"""
+
+
+class Outcome(enum.Enum):
+    WON = "won"  # this call claimed the job: start it
+    OWNED = "owned"  # claimed before (by `owner`): never start it again
+    ENDED = "ended"  # recorded ended before any machine took it (`detail`: the end)
+    ELSEWHERE = "elsewhere"  # routed to another machine since (`detail`: its host id)
+    FULL = "full"  # the team's limit is reached (`detail`: the limit): try again later
+
+
+@dataclass(frozen=True)
+class Taken:
+    outcome: Outcome
+    owner: Claim | None = None  # WON: mine; OWNED: the owner's
+    detail: str = ""
+
+
+async def claim_job(redis: RedisClient, keys: TeamKeys, team_job_id: str, mine: Claim) -> Taken:
+    """Try to own the job (at most one caller ever does); what this call found."""
+    reply = await redis.eval(
+        _CLAIM,
+        6,
+        keys.claim(team_job_id),
+        keys.end(team_job_id),
+        keys.routed,
+        keys.claimed,
+        keys.team_limit,
+        keys.route(team_job_id),
+        team_job_id,
+        mine.to_json(),
+        mine.host_id,
+    )
+    outcome, value = Outcome(text(reply[0])), text(reply[1]) or ""
+    if outcome in (Outcome.WON, Outcome.OWNED):
+        return Taken(outcome, Claim.from_json(value))
+    return Taken(outcome, detail=value)
 
 
 async def record_started(redis: RedisClient, keys: TeamKeys, team_job_id: str, owner: Claim) -> None:

@@ -17,13 +17,20 @@ from collections.abc import Callable
 
 from jobstore import InvalidInput, JobStore, Settings, is_job_id
 from jobstore.cli.main import main as store_main
-from team.settings import ENV_REDIS, check_name, check_redis_url, redis_url_from_env
+from team.settings import (
+    ENV_REDIS,
+    check_name,
+    check_redis_url,
+    redis_errors_explained,
+    redis_url_from_env,
+)
 
 # A command of the store's CLI: what it runs with the store and its parsed arguments.
 Command = Callable[[JobStore, argparse.Namespace], int]
 
 MAX_CONCURRENCY = 1000
 MAX_LEASE_SECONDS = 600.0
+MAX_TEAM_LIMIT = 100_000
 
 
 def add_worker_command(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
@@ -42,26 +49,93 @@ def add_worker_command(command: Callable[[str, str], argparse.ArgumentParser]) -
         metavar="SECONDS",
         help="how long this machine counts as alive without renewing (default 5)",
     )
+    p.add_argument(
+        "--repo",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a repository root this machine serves: jobs whose folder is in it come here (repeatable)",
+    )
+    q = command("team-limit", "show or set how many team jobs may run at once, team-wide (on Redis)")
+    q.add_argument("limit", nargs="?", metavar="N|off", help="the new limit, or off for none")
+    q.add_argument("--redis", metavar="URL", help=f"the team's Redis (default: ${ENV_REDIS})")
 
 
-def run_worker(store: JobStore, args: argparse.Namespace) -> int:
+def _redis_url(args: argparse.Namespace) -> str:
     url = check_redis_url(args.redis) if args.redis is not None else redis_url_from_env()
     if url is None:
         raise InvalidInput(f"no Redis for the team's queue: pass --redis URL or set ${ENV_REDIS}")
+    return url
+
+
+def run_worker(store: JobStore, args: argparse.Namespace) -> int:
+    from team.routing import check_repo_roots
+
+    url = _redis_url(args)
     host_id = check_name("--host-id", args.host_id)
     if not 1 <= args.concurrency <= MAX_CONCURRENCY:
         raise InvalidInput(f"--concurrency must be between 1 and {MAX_CONCURRENCY}")
     if not 1.0 <= args.lease_seconds <= MAX_LEASE_SECONDS:
         raise InvalidInput(f"--lease-seconds must be between 1 and {MAX_LEASE_SECONDS:g}")
+    roots = check_repo_roots(args.repo)
     max_policy = Settings.from_env().max_policy  # refused here when the variable is not a policy
+    with redis_errors_explained(url):  # a wrong password or address: one line, nothing made
+        asyncio.run(_ping(url))
     store.ensure()
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    asyncio.run(_serve(store, url, host_id, args.concurrency, args.lease_seconds, max_policy))
+    with redis_errors_explained(url):
+        asyncio.run(_serve(store, url, host_id, args.concurrency, args.lease_seconds, max_policy, roots))
     return 0
 
 
+def run_team_limit(store: JobStore, args: argparse.Namespace) -> int:
+    """`codex-async team-limit [N|off]`: the team-wide limit, stored in Redis, read by every
+    worker's claim (team.claim), so it holds across machines and needs no restart."""
+    url = _redis_url(args)
+    limit: int | None = None
+    if args.limit is not None and args.limit != "off":
+        try:
+            limit = int(args.limit)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= MAX_TEAM_LIMIT:
+            raise InvalidInput(f"the team limit must be a number from 1 to {MAX_TEAM_LIMIT}, or off")
+    with redis_errors_explained(url):
+        now = asyncio.run(_team_limit(url, args.limit is not None, limit))
+    print(f"team limit: {now if now is not None else 'off'}")
+    return 0
+
+
+async def _ping(url: str) -> None:
+    from redis.asyncio import Redis
+
+    async with Redis.from_url(url) as redis:
+        await redis.ping()
+
+
+async def _team_limit(url: str, change: bool, limit: int | None) -> int | None:
+    from redis.asyncio import Redis
+
+    from team.keys import TeamKeys, text
+
+    keys = TeamKeys()
+    async with Redis.from_url(url) as redis:
+        if change and limit is None:
+            await redis.delete(keys.team_limit)
+        elif change:
+            await redis.set(keys.team_limit, str(limit))
+        value = text(await redis.get(keys.team_limit))
+    return int(value) if value is not None else None
+
+
 async def _serve(
-    store: JobStore, url: str, host_id: str, concurrency: int, lease_seconds: float, max_policy: str
+    store: JobStore,
+    url: str,
+    host_id: str,
+    concurrency: int,
+    lease_seconds: float,
+    max_policy: str,
+    roots: tuple[str, ...],
 ) -> None:
     from docket import Docket
 
@@ -70,9 +144,12 @@ async def _serve(
     from team.worker import TeamWorker
 
     keys = TeamKeys()
-    async with Docket(name=keys.docket_name, url=url) as docket, docket.redis() as redis:
+    # This machine's own Docket: the jobs routed to it (team.routing).
+    async with Docket(name=keys.host_docket_name(host_id), url=url) as docket, docket.redis() as redis:
         lease = HostLease(host_id, read_boot_id(), lease_seconds)
-        worker = TeamWorker(store, redis, lease, keys=keys, max_policy=max_policy, keeper_redis_url=url)
+        worker = TeamWorker(
+            store, redis, lease, keys=keys, max_policy=max_policy, keeper_redis_url=url, roots=roots
+        )
         # SIGTERM: finish the jobs running here first (a service manager's stop); SIGINT (Ctrl-C)
         # leaves at once, the jobs' runners going on, to be re-attached within the lease.
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, worker.stop)
@@ -115,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     return store_main(
         argv,
         extend=add_team_commands,
-        more_commands={"worker": run_worker},
+        more_commands={"worker": run_worker, "team-limit": run_team_limit},
         wrap_commands={name: on_the_team(name) for name in TEAM_READS},
     )
 

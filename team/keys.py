@@ -28,8 +28,37 @@ class TeamKeys:
 
     @property
     def docket_name(self) -> str:
-        """Docket's own name: its keys are `<docket_name>:...`."""
+        """The team's Docket, which callers open to reach the team (enqueue): its keys are
+        `<docket_name>:...`. Jobs themselves go to a machine's own Docket (`host_docket_name`)."""
         return f"{self.namespace}:queue"
+
+    def host_docket_name(self, host_id: str) -> str:
+        """One machine's Docket: the jobs routed to it (team.routing), read by its workers only."""
+        return f"{self.namespace}:host:{host_id}"
+
+    def serves(self, host_id: str) -> str:
+        """What a machine's worker serves (repository roots, concurrency, jobs running): expires
+        with the lease unless renewed, so only live, taking workers are routed to."""
+        return f"{self.namespace}:serves:{host_id}"
+
+    @property
+    def hosts(self) -> str:
+        """The set of host ids that ever served (the ones whose `serves` key is gone are skipped)."""
+        return f"{self.namespace}:hosts"
+
+    @property
+    def routed(self) -> str:
+        """Hash: team job id -> the host it is routed to, until a worker takes (claims) it."""
+        return f"{self.namespace}:routed"
+
+    def route(self, team_job_id: str) -> str:
+        """How a routed job may be routed again (pinned or by repository, its cwd and options)."""
+        return f"{self.namespace}:route:{team_job_id}"
+
+    @property
+    def team_limit(self) -> str:
+        """The team-wide limit of jobs running at once (absent: no limit beyond each worker's)."""
+        return f"{self.namespace}:team-limit"
 
     def claim(self, team_job_id: str) -> str:
         """Who took the job (host, boot, local job id): set once, never replaced by another host."""

@@ -86,6 +86,17 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 en
 {xadd_state_lua(3)}
 return 1
 """
+# The same for a job no machine took (team.routing): only while it is unclaimed and still routed
+# to the machine found gone (ARGV[11]); its route goes with it.
+_RECORD_UNTAKEN_END = f"""
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('HGET', KEYS[3], ARGV[11]) ~= ARGV[12] then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
+redis.call('HDEL', KEYS[3], ARGV[11])
+redis.call('DEL', KEYS[4])
+{xadd_state_lua(3)}
+return 1
+"""
 
 
 async def is_alive(redis: RedisClient, keys: TeamKeys, owner: Claim) -> bool:
@@ -100,19 +111,44 @@ async def record_end(
     status: JobStatus,
     by: str,
     exit_code: int | None = None,
+    *,
+    reason: str | None = None,
+    untaken_on: str | None = None,
 ) -> tuple[bool, str]:
-    """Record the job's end (with codex's exit code when the local store has one) unless one is
-    recorded: (True, status) when this call wrote it, else (False, the end already there)."""
+    """Record the job's end (with codex's exit code when the local store has one, and why, when
+    known) unless one is recorded: (True, status) when this call wrote it, else (False, the end
+    already there). `untaken_on`: only if no machine took the job and it is still routed there."""
     fields: dict[str, object] = {"status": status.value, "by": by, "at": round(time.time(), 3)}
     if exit_code is not None:
         fields["exit_code"] = exit_code
+    if reason is not None:
+        fields["reason"] = reason
     end = json.dumps(fields, sort_keys=True)
     change = state_entry(team_job_id, status.value, by)
+    if untaken_on is not None:
+        routing = [keys.claim(team_job_id), keys.routed, keys.route(team_job_id)]
+        won = bool(
+            await redis.eval(
+                _RECORD_UNTAKEN_END,
+                5,
+                keys.end(team_job_id),
+                *routing,
+                keys.states,
+                end,
+                str(ENDED_KEEP_SECONDS),
+                *change,
+                team_job_id,
+                untaken_on,
+            )
+        )
+        return won, status.value if won else (await read_end(redis, keys, team_job_id) or "")
     won = bool(
         await redis.eval(
             _RECORD_END, 2, keys.end(team_job_id), keys.states, end, str(ENDED_KEEP_SECONDS), *change
         )
     )
+    # A job ended before any machine took it (a cancel while it waited) is routed no more.
+    await redis.hdel(keys.routed, team_job_id)
     await redis.srem(keys.claimed, team_job_id)
     await redis.expire(keys.claim(team_job_id), ENDED_KEEP_SECONDS)
     await redis.expire(keys.job(team_job_id), ENDED_KEEP_SECONDS)  # what was asked goes with it
@@ -124,8 +160,14 @@ async def record_end(
 
 async def read_end(redis: RedisClient, keys: TeamKeys, team_job_id: str) -> str | None:
     """The job's recorded end status, or None while it has none."""
+    fields = await read_end_fields(redis, keys, team_job_id)
+    return None if fields is None else str(fields["status"])
+
+
+async def read_end_fields(redis: RedisClient, keys: TeamKeys, team_job_id: str) -> dict[str, object] | None:
+    """The job's recorded end (status, by, exit_code, reason when known), or None."""
     value = text(await redis.get(keys.end(team_job_id)))
-    return None if value is None else str(json.loads(value)["status"])
+    return None if value is None else dict(json.loads(value))
 
 
 async def settle_if_owner_gone(redis: RedisClient, keys: TeamKeys, team_job_id: str, by: str) -> bool:

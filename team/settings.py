@@ -6,13 +6,14 @@ on the loopback interface; anything reachable from other machines must be `redis
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from urllib.parse import urlsplit
 
-from jobstore import InvalidInput, echoed
+from jobstore import InvalidInput, JobStoreError, echoed
 
 ENV_REDIS = "CODEX_ASYNC_REDIS"
 _SCHEMES = ("redis", "rediss")
@@ -68,3 +69,51 @@ def check_name(what: str, value: object) -> str:
             f"not {echoed(value)}"
         )
     return value
+
+
+class TeamRedisError(JobStoreError):
+    """The team's Redis refused us or could not be reached: one line, no traceback, no password."""
+
+
+def redis_place(url: str) -> str:
+    """Where a Redis URL points, without its user or password (for messages and logs)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{parts.hostname or '?'}{f':{port}' if port else ''}"
+
+
+def _leaves(error: BaseException) -> Iterator[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        for each in error.exceptions:
+            yield from _leaves(each)
+    else:
+        yield error
+
+
+@contextlib.contextmanager
+def redis_errors_explained(url: str) -> Iterator[None]:
+    """Redis's refusals (wrong password, a rule of its ACL, TLS, nothing listening) as one
+    `TeamRedisError` line naming the server but never the password."""
+    from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
+
+    try:
+        yield
+    except (RedisError, OSError, BaseExceptionGroup) as exc:
+        place = redis_place(url)
+        for leaf in _leaves(exc):
+            if isinstance(leaf, AuthenticationError):
+                raise TeamRedisError(
+                    f"Redis at {place} refused the credentials (wrong user name or password, or the "
+                    f"user is disabled): check ${ENV_REDIS} or --redis"
+                ) from None
+            if isinstance(leaf, NoPermissionError):
+                raise TeamRedisError(
+                    f"Redis at {place} does not let this user do what the team needs ({leaf}): give it "
+                    "the ACL rules in SECURITY.md"
+                ) from None
+            if isinstance(leaf, (RedisError, OSError)):
+                raise TeamRedisError(f"cannot use Redis at {place}: {leaf}") from None
+        raise

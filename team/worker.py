@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -37,7 +38,7 @@ from jobstore import (
     permissiveness,
 )
 from team.cancel import is_cancel_requested
-from team.claim import Claim, claim_job, read_claim, record_started
+from team.claim import Claim, Outcome, claim_job, read_claim, record_started
 from team.keeper import ensure_keeper
 from team.keys import REDIS_AWAY, RedisClient, TeamKeys, text
 from team.lease import (
@@ -48,6 +49,7 @@ from team.lease import (
     settle_if_owner_gone,
     settle_lost_jobs,
 )
+from team.routing import Serving, advertise, reroute_orphans
 from team.settings import check_name
 from team.streams import OutputCopier
 
@@ -57,6 +59,8 @@ T = TypeVar("T")
 RETRY_SECONDS = 0.25
 # How often a watched job's new output is copied to its stream (what a reader's lag is).
 COPY_SECONDS = 0.2
+# How often a job waiting for the team's limit tries its claim again.
+LIMIT_RETRY_SECONDS = 0.25
 
 # Docket workers by name, so that the task (a plain function Docket calls) finds its machine's.
 _WORKERS: dict[str, TeamWorker] = {}
@@ -85,6 +89,7 @@ class TeamWorker:
         threads: int = 32,
         max_policy: str = NO_POLICY_CAP,
         keeper_redis_url: str | None = None,
+        roots: tuple[str, ...] = (),
     ) -> None:
         self.store = store
         self.redis = redis
@@ -97,6 +102,11 @@ class TeamWorker:
         # Set: a keeper (team.keeper) is started with the jobs, to outlive this process; None in
         # tests on memory://, where there is no Redis another process could reach.
         self.keeper_redis_url = keeper_redis_url
+        # The repository roots this machine serves (`--repo`, resolved): jobs routed by their
+        # folder come here only if it is one of these or inside one (team.routing).
+        self.roots = roots
+        self.concurrency = 1  # set by serve: what the advertisement tells routers
+        self._docket: Docket | None = None  # this machine's Docket, while serving
         self._runs: dict[str, asyncio.Future[str]] = {}  # team job id -> its one run in this process
         self._local_ids: dict[str, str] = {}  # team job id -> local job id, while it is watched
         self._cancelling: set[str] = set()
@@ -139,11 +149,38 @@ class TeamWorker:
         return await asyncio.shield(run)
 
     async def _run_once(self, team_job_id: str, options: dict[str, object]) -> str:
-        won, owner = await self._until_redis_answers(
-            f"team job {team_job_id}", lambda: claim_job(self.redis, self.keys, team_job_id, self.mine)
-        )
-        if won:
+        while True:
+            taken = await self._until_redis_answers(
+                f"team job {team_job_id}", lambda: claim_job(self.redis, self.keys, team_job_id, self.mine)
+            )
+            serves = functools.partial(self.redis.exists, self.keys.serves(taken.detail))
+            if taken.outcome is Outcome.ELSEWHERE and not await self._until_redis_answers(
+                f"team job {team_job_id}", serves
+            ):
+                # Routed to a machine that stopped serving: a watcher is routing it again, and
+                # adds it to the new machine's queue (perhaps this one's) before it switches the
+                # route. Dropping this delivery then would leave the job routed with no message.
+                await asyncio.sleep(LIMIT_RETRY_SECONDS)
+                continue
+            if taken.outcome is not Outcome.FULL:
+                break
+            # At the team's limit: the job waits here, taken from Docket but not claimed, so it
+            # does not count; a cancel asked meanwhile ends it unstarted.
+            asked = await self._until_redis_answers(
+                f"team job {team_job_id}", lambda: is_cancel_requested(self.redis, self.keys, team_job_id)
+            )
+            if asked:
+                return await self._end(team_job_id, JobStatus.CANCELLED)
+            await asyncio.sleep(LIMIT_RETRY_SECONDS)
+        if taken.outcome is Outcome.WON:
             return await self._start(team_job_id, options)
+        if taken.outcome is Outcome.ENDED:
+            return str(json.loads(taken.detail)["status"])
+        if taken.outcome is Outcome.ELSEWHERE:
+            log.info("team job %s: routed to %s since; not taken here", team_job_id, taken.detail)
+            return f"routed to {taken.detail}"
+        owner = taken.owner
+        assert owner is not None
         if owner.same_machine(self.mine):
             if owner.job_id is not None:
                 log.info(
@@ -323,14 +360,22 @@ class TeamWorker:
                 reattached.append(team_job_id)
         return reattached
 
+    def serving(self) -> Serving:
+        """What this machine advertises: its roots, its concurrency, the team jobs it runs now."""
+        return Serving(self.mine.host_id, self.mine.boot_id, self.roots, self.concurrency, len(self._runs))
+
     async def keep_lease(self) -> None:
-        """Renew the lease, check cancel keys, record gone machines' jobs lost: forever."""
+        """Renew the lease and the advertisement, check cancel keys, record gone machines' jobs
+        lost and route again the jobs of machines that stopped serving before taking them: forever."""
         while True:
             try:
                 await self.lease.renew(self.redis, self.keys)
+                if not self._stopping.is_set():  # a stopping worker is routed no more jobs
+                    await advertise(self.redis, self.keys, self.serving(), self.lease.seconds)
                 await self.check_cancels()
                 for lost in await settle_lost_jobs(self.redis, self.keys, by=self.lease.host_id):
                     log.warning("team job %s: its machine's lease expired, recorded lost", lost)
+                await self.reroute_orphans()
             except InvalidInput:
                 raise
             except asyncio.CancelledError:
@@ -341,10 +386,20 @@ class TeamWorker:
                 continue
             await asyncio.sleep(self.lease.renew_every)
 
+    async def reroute_orphans(self) -> None:
+        if self._docket is None:
+            return
+        moved = await reroute_orphans(self._docket, self.redis, self.keys, codex_team_job, self.lease.host_id)
+        for team_job_id, where in moved.items():
+            log.warning("team job %s: its machine stopped serving before taking it: %s", team_job_id, where)
+
     async def serve(self, docket: Docket, *, concurrency: int = 10, until_finished: bool = False) -> None:
-        """Take the team's jobs from `docket` until cancelled (or, `until_finished`, until the
-        queue is empty: for tests and one-shot runs)."""
+        """Take the jobs routed to this machine from `docket` (its own: `TeamKeys.host_docket_name`)
+        until cancelled (or, `until_finished`, until the queue is empty: for tests and one-shot runs)."""
         await self.lease.renew(self.redis, self.keys)  # refused at once if the host id is taken
+        self.concurrency = concurrency
+        self._docket = docket
+        await advertise(self.redis, self.keys, self.serving(), self.lease.seconds)
         name = f"{self.lease.host_id}#{id(self)}"
         _WORKERS[name] = self
         docket.register(codex_team_job)
@@ -369,6 +424,7 @@ class TeamWorker:
                 each.cancel()
             await asyncio.gather(queue, *machine, return_exceptions=True)
             _WORKERS.pop(name, None)
+            self._docket = None
 
     def stop(self) -> None:
         """Stop taking jobs; `serve` returns once the jobs running here have ended and their ends
@@ -376,6 +432,9 @@ class TeamWorker:
         self._stopping.set()
 
     async def _finish_running_jobs(self, queue: asyncio.Future[None]) -> None:
+        # Its advertisement is renewed no more (keep_lease): within a lease, the jobs routed here
+        # and not taken (queued, or waiting for the team's limit) are routed elsewhere; a worker
+        # started again sooner takes them itself.
         queue.cancel()  # Docket takes no more; the runs it started are shielded and go on
         await asyncio.gather(queue, return_exceptions=True)
         while self._runs:

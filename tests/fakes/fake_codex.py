@@ -7,6 +7,7 @@ Behaviour is chosen by words in the prompt:
   noturn       exit 0 without finishing the turn
   child        start a `sleep 300` grandchild in a session of its own, then wait
   lines=N      print N extra agent-message lines
+  ticks=N      print N agent-message lines 0.1 s apart, each `tick <time written, time.time()>`
   garbage      print non-JSON, invalid UTF-8 and NUL bytes
   bigline=N    after turn.started, print N MiB of "x" without a newline (the line ends only when
                the turn goes on: combine with sleep=S to keep it unfinished while the job runs)
@@ -15,6 +16,7 @@ Behaviour is chosen by words in the prompt:
                sleep=S seconds, else 60): a job that ends when the test says, not after a delay
 A million lines: lines=1000000. A job silent after its start: sleep=S (one item.started, then quiet).
 Environment: FAKE_CODEX_VERSION (default 0.169.0), FAKE_CODEX_ARGV_LOG (append argv as JSON),
+FAKE_CODEX_TIME_LOG (append each turn's start and end time, as JSON),
 FAKE_CODEX_SLEEP=N (sleep=N for every run), FAKE_CODEX_LENIENT=1 (accept a prompt not after `--`,
 as other servers pass it: the benchmarks' reference).
 Run with `python -IS` (see `install`): only the standard library, imported when needed, so a run
@@ -115,6 +117,24 @@ def main() -> int:
         print("fake codex: prompt must follow --", file=sys.stderr)
         return 2
 
+    stamp("start", prompt)
+    try:
+        return turn(prompt, thread_id, review, last_message_path)
+    finally:
+        stamp("end", prompt)
+
+
+def stamp(event: str, prompt: str) -> None:
+    """FAKE_CODEX_TIME_LOG: one JSON line at the turn's start and at its end (wall clock, so that
+    processes of different stores and PID namespaces compare)."""
+    path = os.environ.get("FAKE_CODEX_TIME_LOG")
+    if path:
+        with open(path, "a") as f:
+            line = {"event": event, "time": time.time(), "pid": os.getpid(), "prompt": prompt}
+            f.write(to_json(line) + "\n")
+
+
+def turn(prompt: str, thread_id: str, review: bool, last_message_path: str | None) -> int:
     if "silent" in prompt:
         time.sleep(float(number_after("sleep=", prompt) or 300))
     emit({"type": "thread.started", "thread_id": thread_id})
@@ -131,6 +151,14 @@ def main() -> int:
     for i in range(int(number_after("lines=", prompt) or 0)):
         emit(
             {"type": "item.completed", "item": {"id": f"l{i}", "type": "agent_message", "text": f"line {i}"}}
+        )
+    for _ in range(int(number_after("ticks=", prompt) or 0)):  # a reader's lag, measured by the line
+        time.sleep(0.1)
+        emit(
+            {
+                "type": "item.completed",
+                "item": {"id": "t", "type": "agent_message", "text": f"tick {time.time()}"},
+            }
         )
     nap = number_after("sleep=", prompt) or os.environ.get("FAKE_CODEX_SLEEP")
     if "silent" in prompt:

@@ -4,16 +4,24 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from docket import Docket
 
 from team.claim import Claim, read_claim
@@ -63,11 +71,65 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A throwaway CA and a server certificate it signed, for 127.0.0.1 (PEM files)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+    @classmethod
+    def make(cls, folder: Path) -> TlsFiles:
+        folder.mkdir(exist_ok=True)
+        now = datetime.datetime.now(datetime.UTC)
+        span = (now - datetime.timedelta(minutes=5), now + datetime.timedelta(hours=1))
+
+        def certificate(
+            subject: str, key: ec.EllipticCurvePrivateKey, issuer: str
+        ) -> x509.CertificateBuilder:
+            return (
+                x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+                .public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(span[0])
+                .not_valid_after(span[1])
+            )
+
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca = (
+            certificate("test team CA", ca_key, "test team CA")
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
+        server_key = ec.generate_private_key(ec.SECP256R1())
+        loopback = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+        server = (
+            certificate("127.0.0.1", server_key, "test team CA")
+            .add_extension(loopback, critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        files = cls(folder / "ca.pem", folder / "server.pem", folder / "server-key.pem")
+        files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        files.cert.write_bytes(server.public_bytes(serialization.Encoding.PEM))
+        files.key.write_bytes(
+            server_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        return files
+
+
 class RedisServer:
     """A redis-server of the test's own: 127.0.0.1 only, a free port, AOF on, in a tmp folder;
-    killed and started again on the same port and folder (its AOF replayed) when a test says."""
+    killed and started again on the same port and folder (its AOF replayed) when a test says.
+    `config`: lines of a config file (e.g. ACL users); `tls`: TLS only, no plain port."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, config: Sequence[str] = (), tls: TlsFiles | None = None) -> None:
         server = shutil.which("redis-server")
         if server is None:
             pytest.fail(
@@ -75,8 +137,20 @@ class RedisServer:
             )
         folder.mkdir()
         self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.argv = [server, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(folder)]
+        self.tls = tls
+        self.argv = [server]
+        if config:
+            (folder / "redis.conf").write_text("".join(f"{line}\n" for line in config))
+            self.argv.append(str(folder / "redis.conf"))
+        if tls is None:
+            self.url = f"redis://127.0.0.1:{self.port}/0"
+            self.argv += ["--port", str(self.port)]
+        else:
+            self.url = f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={tls.ca}"
+            self.argv += ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"]
+            self.argv += ["--tls-cert-file", str(tls.cert), "--tls-key-file", str(tls.key)]
+            self.argv += ["--tls-ca-cert-file", str(tls.ca)]
+        self.argv += ["--bind", "127.0.0.1", "--dir", str(folder)]
         self.argv += ["--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--daemonize", "no"]
         self.process = self.start()
 
@@ -91,9 +165,14 @@ class RedisServer:
 
     def _answers(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as plain:
+                sock = plain
+                if self.tls is not None:
+                    context = ssl.create_default_context(cafile=str(self.tls.ca))
+                    sock = context.wrap_socket(plain, server_hostname="127.0.0.1")
                 sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                # NOAUTH: up, with its default user off (an ACL test's server).
+                return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False
 

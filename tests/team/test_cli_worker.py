@@ -27,6 +27,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
         (["--host-id", "a b", "--redis", "redis://127.0.0.1:1"], "--host-id must be"),
         (["--host-id", "a", "--redis", "redis://127.0.0.1:1", "--concurrency", "0"], "--concurrency"),
         (["--host-id", "a", "--redis", "redis://127.0.0.1:1", "--lease-seconds", "0.1"], "--lease-seconds"),
+        (["--host-id", "a", "--redis", "redis://127.0.0.1:1", "--repo", "/no/such/repo"], "not a folder"),
     ],
 )
 def test_bad_input_is_refused(
@@ -92,3 +93,29 @@ def test_other_commands_do_not_load_redis(tmp_path: Path) -> None:
         [sys.executable, "-c", code, str(tmp_path / "store")], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["team-limit", "0", "--redis", "redis://127.0.0.1:1"], "from 1 to"),
+        (["team-limit", "many", "--redis", "redis://127.0.0.1:1"], "from 1 to"),
+        (["team-limit", "2", "--redis", "redis://10.0.0.7:6379"], "use rediss://"),
+        (["team-limit"], "no Redis for the team's queue"),
+    ],
+)
+def test_team_limit_refuses_bad_input(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str], says: str
+) -> None:
+    monkeypatch.delenv("CODEX_ASYNC_REDIS", raising=False)
+    code, err = run(capsys, *argv)
+    assert code == 2 and says in err
+
+
+def test_nothing_listening_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    code, err = run(
+        capsys, "--store", str(store), "worker", "--host-id", "a", "--redis", "redis://127.0.0.1:1"
+    )
+    assert code == 1 and "cannot use Redis at redis://127.0.0.1:1" in err
+    assert len(err.strip().splitlines()) == 1 and not store.exists()

@@ -26,6 +26,7 @@ from team.lease import (
     settle_lost_jobs,
 )
 from team.queue import enqueue
+from team.routing import advertise, host_docket
 from team.worker import TeamWorker
 from tests.conftest import stop_everything
 from tests.team.conftest import codex_runs, started_claim
@@ -82,12 +83,14 @@ async def test_redelivery_through_docket_reattaches(
 
     machine_a.run_job = counted  # type: ignore[method-assign]
     run = RunOptions.checked(prompt="queued-1", cwd=str(workdir))
-    team_job_id = await enqueue(memory_docket, run)
-    await machine_a.serve(memory_docket, until_finished=True)
-    assert await read_end(memory_redis, KEYS, team_job_id) == "done"
-    # The same task added again after it ran (what a redelivery looks like to the worker).
-    await enqueue(memory_docket, run, team_job_id)
-    await machine_a.serve(memory_docket, until_finished=True)
+    await advertise(memory_redis, KEYS, machine_a.serving(), 5.0)
+    team_job_id = await enqueue(memory_docket, run, host="machine-a")
+    async with host_docket(memory_docket, KEYS, "machine-a") as own:
+        await machine_a.serve(own, until_finished=True)
+        assert await read_end(memory_redis, KEYS, team_job_id) == "done"
+        # The same task added again after it ran (what a redelivery looks like to the worker).
+        await enqueue(memory_docket, run, host="machine-a", team_job_id=team_job_id)
+        await machine_a.serve(own, until_finished=True)
     assert deliveries == [team_job_id, team_job_id]
     assert len(codex_runs(argv_log, "queued-1")) == 1
     assert len(machine_a.store.job_ids()) == 1

@@ -11,12 +11,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import psutil
 import pytest
 from docket import Docket
+from redis import Redis as SyncRedis
 
 from jobstore import JobStatus, JobStore, RunOptions
 from team.cancel import request_cancel
@@ -36,9 +37,18 @@ class Machine:
     """A worker process and its own store (a stand-in for a machine)."""
 
     def __init__(
-        self, tmp_path: Path, host_id: str, redis_url: str, fake_codex: Path, *, own_pids: bool = False
+        self,
+        tmp_path: Path,
+        host_id: str,
+        redis_url: str,
+        fake_codex: Path,
+        *,
+        repos: Sequence[Path] = (),
+        own_pids: bool = False,
+        concurrency: int = CONCURRENCY,
     ) -> None:
         self.host_id = host_id
+        self.redis_url = redis_url
         self.store = JobStore(tmp_path / f"store-{host_id}", max_jobs=5, codex_bin=str(fake_codex))
         self.log = tmp_path / f"worker-{host_id}.log"
         self.env = {**os.environ, "CODEX_BIN": str(fake_codex), "CODEX_ASYNC_HOME": str(self.store.root)}
@@ -47,9 +57,21 @@ class Machine:
         namespace = ["unshare", "--pid", "--fork", "--mount-proc"] if own_pids else []
         self.argv = [*namespace, sys.executable, "-m", "team", "worker", "--redis", redis_url]
         self.argv += ["--host-id", host_id]
-        self.argv += ["--store", str(self.store.root), "--concurrency", str(CONCURRENCY)]
+        self.argv += ["--store", str(self.store.root), "--concurrency", str(concurrency)]
         self.argv += ["--lease-seconds", "5"]
+        for repo in repos:
+            self.argv += ["--repo", str(repo)]
         self.process = self._spawn()
+        self.wait_serving()
+
+    def wait_serving(self, timeout: float = 20) -> None:
+        """Until its worker advertises what it serves (jobs are routed to it from then on)."""
+        deadline = time.monotonic() + timeout
+        with SyncRedis.from_url(self.redis_url) as redis:
+            while not redis.exists(KEYS.serves(self.host_id)):
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    pytest.fail(f"{self.host_id} never served: {self.log.read_text()}")
+                time.sleep(0.05)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         with self.log.open("a") as log:
@@ -113,8 +135,12 @@ def keepers_of(host_id: str) -> list[psutil.Process]:
 
 
 @pytest.fixture
-def machines(tmp_path: Path, redis_url: str, fake_codex: Path, argv_log: Path) -> Iterator[list[Machine]]:
-    both = [Machine(tmp_path, name, redis_url, fake_codex) for name in ("machine-a", "machine-b")]
+def machines(
+    tmp_path: Path, redis_url: str, fake_codex: Path, argv_log: Path, workdir: Path
+) -> Iterator[list[Machine]]:
+    both = [
+        Machine(tmp_path, name, redis_url, fake_codex, repos=[workdir]) for name in ("machine-a", "machine-b")
+    ]
     yield both
     for machine in both:
         machine.stop()
@@ -231,7 +257,7 @@ async def test_a_worker_killed_mid_job_and_not_restarted_still_records_the_truth
 async def test_two_workers_of_one_host_id_share_one_keeper(
     tmp_path: Path, redis_url: str, fake_codex: Path, workdir: Path, argv_log: Path
 ) -> None:
-    twins = [Machine(tmp_path, "machine-twin", redis_url, fake_codex) for _ in range(2)]
+    twins = [Machine(tmp_path, "machine-twin", redis_url, fake_codex, repos=[workdir]) for _ in range(2)]
     try:
         async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
             ids = [
@@ -298,7 +324,7 @@ async def test_redis_killed_for_two_seconds_runs_no_job_twice(
 async def test_jobs_of_a_machine_that_died_end_lost_exactly_once(
     tmp_path: Path, redis_url: str, fake_codex: Path, workdir: Path, argv_log: Path
 ) -> None:
-    doomed = Machine(tmp_path, "machine-doomed", redis_url, fake_codex, own_pids=True)
+    doomed = Machine(tmp_path, "machine-doomed", redis_url, fake_codex, repos=[workdir], own_pids=True)
     witnesses: list[Machine] = []
     try:
         async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
@@ -362,7 +388,7 @@ def _codex_of(marker: str) -> list[psutil.Process]:
 async def test_lost_exactly_once_among_racing_connections(redis_url: str) -> None:
     async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
         # A machine that claimed a job and whose lease is gone (it never renewed one).
-        await claim_job(redis, KEYS, "t-orphan", Claim("machine-dead", "boot-x", "local-1"))
+        await claim_job(redis, KEYS, "t-orphan", Claim("machine-dead", "boot-x", "local-1"))  # unrouted
 
         async def watcher(n: int) -> bool:
             async with Docket(name=KEYS.docket_name, url=redis_url) as own, own.redis() as connection:
