@@ -12,15 +12,14 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 from docket import Docket
 from redis.exceptions import RedisError
 
-from jobstore import JobStoreError, RunOptions
+from jobstore import RunOptions
 from team.keys import REDIS_AWAY, RedisClient, TeamKeys
 from team.queue import enqueue
-from team.settings import check_name
+from team.settings import TeamRedisError, check_name, redis_place
 from team.streams import read_output
 from team.view import (
     TAIL_BYTES,
@@ -35,24 +34,13 @@ from team.view import (
 )
 
 T = TypeVar("T")
-# What a call to Redis raises when it did not happen: Redis away, or refusing (an ACL, a full memory).
-_FAILED_CALL: tuple[type[BaseException], ...] = (*REDIS_AWAY, RedisError)
+# What a call to Redis raises when it did not happen: Redis away, or refusing (an ACL, a full
+# memory), also as the one line `redis_errors_explained` makes of it.
+_FAILED_CALL: tuple[type[BaseException], ...] = (*REDIS_AWAY, RedisError, TeamRedisError)
 
 
-class TeamUnavailable(JobStoreError):
+class TeamUnavailable(TeamRedisError):
     """The team's Redis did not answer (or refused the call): nothing was changed."""
-
-
-def redis_address(url: str) -> str:
-    """Where Redis is, for a message: host and port, never the password the URL may hold."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if parts.scheme == "memory":
-        return url
-    return f"{parts.scheme}://{parts.hostname or '?'}" + (f":{port}" if port else "")
 
 
 class TeamClient:
@@ -68,7 +56,7 @@ class TeamClient:
 
     @property
     def address(self) -> str:
-        return redis_address(self.url)
+        return self.url if self.url.startswith("memory://") else redis_place(self.url)
 
     async def __aenter__(self) -> TeamClient:
         return self

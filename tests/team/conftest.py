@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -200,3 +201,16 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
+
+
+@pytest.fixture
+def machine_a(
+    tmp_path: Path, redis_url: str, fake_codex: Path, argv_log: Path, workdir: Path
+) -> Iterator[Any]:
+    """One worker process with a store of its own ("machine-a"), serving `workdir`: the jobs
+    started there go to it."""
+    from tests.team.test_team_redis import Machine  # the tests' stand-in for a machine
+
+    machine = Machine(tmp_path, "machine-a", redis_url, fake_codex, repos=[workdir])
+    yield machine
+    machine.stop()

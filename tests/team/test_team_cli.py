@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -19,13 +18,6 @@ import pytest
 from jobstore import JobStore, RunOptions
 from team.client import TeamClient
 from tests.team.test_team_redis import Machine
-
-
-@pytest.fixture
-def worker(tmp_path: Path, redis_url: str, fake_codex: Path, argv_log: Path) -> Iterator[Machine]:
-    machine = Machine(tmp_path, "machine-a", redis_url, fake_codex)
-    yield machine
-    machine.stop()
 
 
 async def codex_async(store: Path, *argv: str, redis: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -47,7 +39,7 @@ def rendered_lines(printed: str) -> list[str]:
 
 
 async def test_list_show_and_follow_read_the_team_as_the_worker_reads_its_job(
-    worker: Machine, redis_url: str, store: JobStore, workdir: Path
+    machine_a: Machine, redis_url: str, store: JobStore, workdir: Path
 ) -> None:
     async with TeamClient(redis_url) as team:
         job = await team.enqueue(
@@ -62,7 +54,7 @@ async def test_list_show_and_follow_read_the_team_as_the_worker_reads_its_job(
     assert shown.returncode == 0, shown.stderr
     record = json.loads(shown.stdout[: shown.stdout.index("\n}") + 2])
     assert (record["status"], record["host"], record["exit_code"]) == ("done", "machine-a", 0)
-    there = await codex_async(worker.store.root, "show", record["local_job_id"], "--tail", "1000")
+    there = await codex_async(machine_a.store.root, "show", record["local_job_id"], "--tail", "1000")
     expected = rendered_lines(there.stdout)
     assert len(expected) > 40 and rendered_lines(shown.stdout) == expected
     assert followed.stdout.splitlines()[:-1] == expected  # every line once, in order

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,6 @@ from tests.mcp_server.mcp_helpers import call_error, call_ok, server_env, stdio_
 from tests.mcp_server.test_tasks import check_result, check_task_fields, task_client
 from tests.team.conftest import codex_runs
 from tests.team.test_team_redis import Machine
-
-
-@pytest.fixture
-def worker(tmp_path: Path, redis_url: str, fake_codex: Path, argv_log: Path) -> Iterator[Machine]:
-    machine = Machine(tmp_path, "machine-a", redis_url, fake_codex)
-    yield machine
-    machine.stop()
 
 
 @pytest.fixture
@@ -59,7 +51,7 @@ SAME_FIELDS += ("output_lines", "commands", "commands_total", "file_changes", "u
 
 
 async def test_a_team_job_runs_on_the_workers_machine_and_reads_as_there(
-    worker: Machine,
+    machine_a: Machine,
     team_env: dict[str, str],
     store: JobStore,
     workdir: Path,
@@ -88,8 +80,8 @@ async def test_a_team_job_runs_on_the_workers_machine_and_reads_as_there(
     assert store.job_ids() == []  # nothing ran, nothing was written in the server's own store
     assert any(f"team job {job_id}" in message for message in progress), progress
     local_job_id = polled["local_job_id"]
-    assert worker.store.get(local_job_id).client == f"team:{job_id}"
-    async with stdio_session(local_env(worker, fake_codex, tmp_path)) as there:
+    assert machine_a.store.get(local_job_id).client == f"team:{job_id}"
+    async with stdio_session(local_env(machine_a, fake_codex, tmp_path)) as there:
         local_poll = await call_ok(there, "codex_poll", {"job_id": local_job_id, "tail_lines": 40})
         local_wait = await call_ok(there, "codex_wait", {"job_id": local_job_id, "timeout_seconds": 5})
     assert polled["output_lines"] > 30 and "\ufffd" in polled["output"]  # invalid bytes, made visible
@@ -104,15 +96,15 @@ async def test_a_team_job_runs_on_the_workers_machine_and_reads_as_there(
 
 
 async def test_a_cancel_through_the_team_stops_the_whole_tree(
-    worker: Machine, team_env: dict[str, str], workdir: Path
+    machine_a: Machine, team_env: dict[str, str], workdir: Path
 ) -> None:
     async with stdio_session(team_env) as session:
         job_id = (
             await call_ok(session, "codex_start", {"prompt": "child team-cancel", "cwd": str(workdir)})
         )["job_id"]
         running = await poll_until(session, job_id, lambda r: r["status"] == "running")
-        local = worker.store.get(running["local_job_id"])
-        record = wait_until(lambda: (r := worker.store.get(local.job_id)).codex_pid and r)
+        local = machine_a.store.get(running["local_job_id"])
+        record = wait_until(lambda: (r := machine_a.store.get(local.job_id)).codex_pid and r)
         runner = psutil.Process(record.pid)
         descendants = wait_until(lambda: len(runner.children(recursive=True)) >= 3 and runner.children(True))
         tree = [runner, *descendants]
@@ -122,7 +114,7 @@ async def test_a_cancel_through_the_team_stops_the_whole_tree(
         ended = await call_ok(session, "codex_wait", {"job_id": job_id, "timeout_seconds": 30})
         assert ended["status"] == "cancelled" and ended["finished"]
         wait_until(lambda: not [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE])
-        assert worker.store.get(local.job_id).status is JobStatus.CANCELLED
+        assert machine_a.store.get(local.job_id).status is JobStatus.CANCELLED
         again = await call_ok(session, "codex_cancel", {"job_id": job_id})
         assert again["changed"] is False and "already ended" in again["message"]
 
@@ -176,7 +168,7 @@ async def test_an_unreachable_redis_is_said_and_nothing_starts(
 
 
 async def test_a_codex_task_is_a_team_job_any_server_answers(
-    worker: Machine, team_env: dict[str, str], workdir: Path
+    machine_a: Machine, team_env: dict[str, str], workdir: Path
 ) -> None:
     async with task_client(team_env) as tasks:
         created = await tasks.start("codex", {"prompt": "sleep=1 team-task", "cwd": str(workdir)})

@@ -18,6 +18,7 @@ from team.keys import RedisClient, TeamKeys
 from team.lease import HostLease
 from team.queue import enqueue
 from team.registry import read_enqueued
+from team.routing import Serving, advertise, host_docket
 from team.streams import OutputCopier
 from team.view import (
     TeamJob,
@@ -39,9 +40,18 @@ async def team(memory_docket: Docket) -> AsyncIterator[TeamClient]:
 
 
 @pytest.fixture
-async def worker(argv_log: Path, store: JobStore, memory_redis: RedisClient) -> TeamWorker:
-    machine = TeamWorker(store, memory_redis, HostLease("machine-a", "boot-a", 5.0), recheck_seconds=0.2)
+async def own_docket(memory_docket: Docket) -> AsyncIterator[Docket]:
+    """machine-a's own queue, where the jobs routed to it wait (team.routing)."""
+    async with host_docket(memory_docket, KEYS, "machine-a") as own:
+        yield own
+
+
+@pytest.fixture
+async def worker(argv_log: Path, store: JobStore, memory_redis: RedisClient, workdir: Path) -> TeamWorker:
+    lease = HostLease("machine-a", "boot-a", 5.0)
+    machine = TeamWorker(store, memory_redis, lease, recheck_seconds=0.2, roots=(str(workdir),))
     await machine.lease.renew(memory_redis, KEYS)
+    await advertise(memory_redis, KEYS, machine.serving(), lease.seconds)  # jobs in workdir go to it
     return machine
 
 
@@ -50,18 +60,20 @@ def run(workdir: Path, prompt: str) -> RunOptions:
 
 
 async def snapshot(redis: RedisClient) -> dict[bytes, object]:
-    """Every key of the team's own (Docket's aside) and its value: what a read must leave as it was."""
+    """Every key of the team's own (Docket's queues aside) and its value: what a read must leave as it was."""
     found: dict[bytes, object] = {}
     for key in sorted(await redis.keys(f"{KEYS.namespace}:*")):
         name = key.decode()
-        if name.startswith(KEYS.docket_name):
+        if name.startswith((KEYS.docket_name, KEYS.host_docket_name(""))):  # Docket's own queues
             continue
         if name.startswith(KEYS.output("")) or name == KEYS.states:
             found[key] = await redis.xrange(key)
         elif name == KEYS.jobs:
             found[key] = await redis.zrange(key, 0, -1, withscores=True)
-        elif name == KEYS.claimed:
+        elif name in (KEYS.claimed, KEYS.hosts):
             found[key] = sorted(await redis.smembers(key))
+        elif name == KEYS.routed:
+            found[key] = await redis.hgetall(key)
         else:
             found[key] = await redis.get(key)
     return found
@@ -70,6 +82,7 @@ async def snapshot(redis: RedisClient) -> dict[bytes, object]:
 async def test_enqueue_records_the_job_and_it_reads_queued(
     team: TeamClient, memory_redis: RedisClient, workdir: Path
 ) -> None:
+    await advertise(memory_redis, KEYS, Serving("machine-b", "boot-b", (), 2), 5.0)
     job = await team.enqueue(run(workdir, "hello team"), host="machine-b")
     assert job.status is JobStatus.QUEUED and not job.is_terminal
     assert job.team_job_id.startswith("t") and job.host is None and job.local_job_id is None
@@ -107,7 +120,7 @@ async def test_an_unreachable_redis_is_said_plainly_and_changes_nothing(workdir:
 async def test_a_job_read_from_queued_to_done_with_its_owners_output(
     team: TeamClient,
     worker: TeamWorker,
-    memory_docket: Docket,
+    own_docket: Docket,
     memory_redis: RedisClient,
     workdir: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -115,7 +128,7 @@ async def test_a_job_read_from_queued_to_done_with_its_owners_output(
     monkeypatch.setattr(streams, "CHUNK_BYTES", 1024)  # many entries: the tail reads pages
     monkeypatch.setattr(streams, "READ_PAGE", 5)
     queued = await team.enqueue(run(workdir, "lines=300 the answer"))
-    await worker.serve(memory_docket, until_finished=True)
+    await worker.serve(own_docket, until_finished=True)
     done = await team.job(queued.team_job_id)
     assert done.status is JobStatus.DONE and done.exit_code == 0
     assert done.host == "machine-a" and done.ended_by == "machine-a" and done.local_job_id is not None
@@ -136,10 +149,14 @@ async def test_a_job_read_from_queued_to_done_with_its_owners_output(
 
 
 async def test_reading_never_writes(
-    team: TeamClient, worker: TeamWorker, memory_docket: Docket, memory_redis: RedisClient, workdir: Path
+    team: TeamClient,
+    worker: TeamWorker,
+    own_docket: Docket,
+    memory_redis: RedisClient,
+    workdir: Path,
 ) -> None:
     ended = await team.enqueue(run(workdir, "ended"))
-    await worker.serve(memory_docket, until_finished=True)
+    await worker.serve(own_docket, until_finished=True)
     queued = await team.enqueue(run(workdir, "queued"))
     before = await snapshot(memory_redis)
     for job in (ended, queued):
@@ -153,10 +170,10 @@ async def test_reading_never_writes(
 
 
 async def test_a_running_job_whose_machine_is_gone_reads_lost_unrecorded(
-    worker: TeamWorker, memory_docket: Docket, memory_redis: RedisClient, workdir: Path
+    worker: TeamWorker, own_docket: Docket, memory_docket: Docket, memory_redis: RedisClient, workdir: Path
 ) -> None:
     team_job_id = await enqueue(memory_docket, run(workdir, "sleep=30"))
-    serving = asyncio.ensure_future(worker.serve(memory_docket))
+    serving = asyncio.ensure_future(worker.serve(own_docket))
     try:
         await started_claim(memory_redis, team_job_id)
         running = await read_team_job(memory_redis, KEYS, team_job_id)
@@ -171,7 +188,7 @@ async def test_a_running_job_whose_machine_is_gone_reads_lost_unrecorded(
 
 
 async def test_wait_reports_progress_and_returns_at_the_end(
-    team: TeamClient, worker: TeamWorker, memory_docket: Docket, workdir: Path
+    team: TeamClient, worker: TeamWorker, own_docket: Docket, workdir: Path
 ) -> None:
     job = await team.enqueue(run(workdir, "sleep=1.5"))
     seen: list[tuple[JobStatus, float]] = []
@@ -179,7 +196,7 @@ async def test_wait_reports_progress_and_returns_at_the_end(
     async def progress(now: TeamJob, elapsed: float) -> None:
         seen.append((now.status, elapsed))
 
-    serving = asyncio.ensure_future(worker.serve(memory_docket))
+    serving = asyncio.ensure_future(worker.serve(own_docket))
     try:
         ended, waited = await team.wait(job.team_job_id, 30, progress)
     finally:
@@ -194,7 +211,7 @@ async def test_wait_reports_progress_and_returns_at_the_end(
 async def test_a_cancel_lands_once_and_a_queued_job_never_starts(
     team: TeamClient,
     worker: TeamWorker,
-    memory_docket: Docket,
+    own_docket: Docket,
     memory_redis: RedisClient,
     workdir: Path,
     argv_log: Path,
@@ -204,7 +221,7 @@ async def test_a_cancel_lands_once_and_a_queued_job_never_starts(
     assert changed and "never starts" in message
     _, again, message = await team.cancel(queued.team_job_id)
     assert not again and "asked already" in message
-    await worker.serve(memory_docket, until_finished=True)
+    await worker.serve(own_docket, until_finished=True)
     ended = await team.job(queued.team_job_id)
     assert ended.status is JobStatus.CANCELLED and ended.local_job_id is None
     assert "cancelled-before-start" not in argv_log.read_text() if argv_log.exists() else True
@@ -217,6 +234,7 @@ async def test_the_list_filters_by_status_and_folder_newest_first(
 ) -> None:
     other = tmp_path / "other"
     other.mkdir()
+    await advertise(memory_redis, KEYS, Serving("machine-a", "boot-a", (str(tmp_path),), 2), 5.0)
     first = await team.enqueue(run(workdir, "one"))
     second = await team.enqueue(RunOptions.checked(prompt="two", cwd=str(other)))
     await cancel_team_job(memory_redis, KEYS, first.team_job_id)  # asked only: still queued
