@@ -6,7 +6,7 @@ while this machine has started team jobs with no end in Redis it (1) extends the
 and (2) reads those jobs in the local store and records each one's end (`record_end`, the same
 single SET NX the worker uses: whoever is first writes it). It exits once none is left.
 
-One keeper per host id on a machine: it holds an abstract Unix socket named after the host id,
+One keeper per host id and store on a machine: it holds an abstract Unix socket named after both,
 which the kernel frees when it dies; a second keeper finds the name taken and leaves. It dies with
 its machine (nothing keeps it then: the lease lapses and the others record `lost`, once).
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import io
 import logging
 import os
@@ -47,25 +48,28 @@ POLL_SECONDS = 1.0
 GIVE_UP_AFTER_SECONDS = 60.0
 
 
-def socket_name(keys: TeamKeys, host_id: str) -> bytes:
-    """The abstract socket a machine's keeper holds (Linux: no file, freed when it dies)."""
-    return f"\0{keys.namespace}:keeper:{host_id}".encode()
+def socket_name(keys: TeamKeys, host_id: str, store_root: Path) -> bytes:
+    """The abstract socket a machine's keeper holds (Linux: no file, freed when it dies). Named
+    after the store too: abstract names are machine-wide, and another store on this machine (of
+    another team, or a test run beside this one) may use the same host id."""
+    store = hashlib.sha256(os.path.realpath(store_root).encode()).hexdigest()[:16]
+    return f"\0{keys.namespace}:keeper:{host_id}:{store}".encode()
 
 
-def is_running(keys: TeamKeys, host_id: str) -> bool:
+def is_running(keys: TeamKeys, host_id: str, store_root: Path) -> bool:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         try:
-            probe.connect(socket_name(keys, host_id))
+            probe.connect(socket_name(keys, host_id, store_root))
         except OSError:
             return False
         return True
 
 
-def hold_name(keys: TeamKeys, host_id: str) -> socket.socket | None:
+def hold_name(keys: TeamKeys, host_id: str, store_root: Path) -> socket.socket | None:
     """This machine's keeper name, held; None when another keeper holds it."""
     held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        held.bind(socket_name(keys, host_id))
+        held.bind(socket_name(keys, host_id, store_root))
         held.listen(16)
     except OSError:
         held.close()
@@ -85,7 +89,7 @@ def ensure_keeper(store_root: Path, lease: HostLease, redis_url: str, keys: Team
     Two workers starting one at the same moment: the second finds the name held and leaves."""
     with _STARTING:
         started = _STARTED.get(lease.host_id)
-        if (started is not None and started.poll() is None) or is_running(keys, lease.host_id):
+        if (started is not None and started.poll() is None) or is_running(keys, lease.host_id, store_root):
             return
         _STARTED[lease.host_id] = _start_keeper(store_root, lease, redis_url, keys)
 
@@ -179,7 +183,7 @@ class Keeper:
         answered = loop.time()
         while True:
             if held.fileno() < 0:  # let go on a last look that found a job (or Redis cut short)
-                reheld = hold_name(self.keys, self.lease.host_id)
+                reheld = hold_name(self.keys, self.lease.host_id, self.store.root)
                 if reheld is None:  # a new keeper took over
                     return
                 held = reheld
@@ -227,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     except InvalidInput as exc:
         log.error("%s", exc)
         return 2
-    held = hold_name(keys, host_id)
+    held = hold_name(keys, host_id, Path(args.store))
     if held is None:
         return 0  # this machine's keeper runs already
     lease = HostLease(host_id, read_boot_id(), args.lease_seconds)

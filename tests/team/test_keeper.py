@@ -52,10 +52,13 @@ async def test_records_the_end_and_leaves(
         # A claim of this machine naming no job of this store: skipped, never holds the keeper.
         await claim_job(redis, KEYS, "t-bogus", Claim("machine-k", "boot-1", "../../etc"))
         await lease.renew(redis, KEYS)
-        held = hold_name(KEYS, "machine-k")
-        assert held is not None and hold_name(KEYS, "machine-k") is None  # one keeper per host id
+        held = hold_name(KEYS, "machine-k", store.root)
+        assert held is not None and hold_name(KEYS, "machine-k", store.root) is None  # one per host id
+        other = hold_name(KEYS, "machine-k", store.root.parent / "another-store")  # another store's
+        assert other is not None
+        other.close()
         await asyncio.wait_for(Keeper(store, redis, lease, KEYS).run(held), timeout=30)
-        assert not is_running(KEYS, "machine-k")  # its name let go as it left
+        assert not is_running(KEYS, "machine-k", store.root)  # its name let go as it left
         assert await read_end(redis, KEYS, "t-kept") == "done"
         assert store.get(record.job_id).status is JobStatus.DONE
         # The job's output copied whole to its stream before its end was recorded.

@@ -88,7 +88,7 @@ async def test_a_job_routed_to_a_machine_that_dies_before_taking_it(
             await asyncio.sleep(1)  # time for a worker to take them, were it able to
             assert await routed(redis) == {moved: "machine-doomed", pinned: "machine-doomed"}
             witness = Machine(tmp_path, "machine-w", redis_url, fake_codex, repos=[workdir])
-            await started_keepers(doomed.host_id)
+            await started_keepers(doomed)
             doomed.die()
             died = time.monotonic()
             ends = await Ends().wait(redis_url, [busy, moved, pinned], timeout=40)
@@ -182,7 +182,7 @@ async def test_a_killed_workers_job_keeps_its_place_until_it_ends(
         async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
             first = await enqueue(docket, run("sleep=6 place-1.", workdir))
             await started_claim(redis, first)
-            await started_keepers(a.host_id)
+            await started_keepers(a)
             a.process.kill()  # SIGKILL: codex runs on, its end recorded by the keeper
             a.process.wait()
             b = Machine(tmp_path, "machine-b", redis_url, fake_codex, repos=[workdir])

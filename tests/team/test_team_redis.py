@@ -92,7 +92,7 @@ class Machine:
         self.process.wait(10)
 
     def keepers(self) -> list[psutil.Process]:
-        return keepers_of(self.host_id)
+        return keepers_of(self.host_id, self.store.root)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -110,28 +110,33 @@ class Machine:
             keeper.kill()
 
 
-async def started_keepers(host_id: str, timeout: float = 10) -> list[psutil.Process]:
-    """The keepers of this host id once one runs (its worker starts it as it starts a job)."""
+async def started_keepers(machine: Machine, timeout: float = 10) -> list[psutil.Process]:
+    """The machine's keepers once one runs (its worker starts it as it starts a job)."""
     deadline = time.monotonic() + timeout
-    while not (found := keepers_of(host_id)):
-        assert time.monotonic() < deadline, f"no keeper of {host_id}"
+    while not (found := machine.keepers()):
+        assert time.monotonic() < deadline, f"no keeper of {machine.host_id}"
         await asyncio.sleep(0.05)
     # Time for a second one to show, were there any (one started at the same moment by another
     # worker finds the name held and leaves as soon as it has started).
     await asyncio.sleep(3)
-    return keepers_of(host_id) or found
+    return machine.keepers() or found
 
 
-def keepers_of(host_id: str) -> list[psutil.Process]:
-    """The keeper processes of this host id alive now (in any PID namespace)."""
+def keepers_of(host_id: str, store: Path) -> list[psutil.Process]:
+    """The keeper processes of this host id and store alive now (in any PID namespace; another
+    test run on this machine may use the same host id with its own stores)."""
     found = []
     for proc in psutil.process_iter(["cmdline", "status"]):
         cmdline = proc.info.get("cmdline") or []
         if proc.info.get("status") == psutil.STATUS_ZOMBIE or "team.keeper" not in cmdline:
             continue
-        if cmdline[cmdline.index("--host-id") + 1 : cmdline.index("--host-id") + 2] == [host_id]:
+        if _after(cmdline, "--host-id") == host_id and _after(cmdline, "--store") == str(store):
             found.append(proc)
     return found
+
+
+def _after(cmdline: list[str], flag: str) -> str | None:
+    return cmdline[cmdline.index(flag) + 1] if flag in cmdline[:-1] else None
 
 
 @pytest.fixture
@@ -239,7 +244,7 @@ async def test_a_worker_killed_mid_job_and_not_restarted_still_records_the_truth
     async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
         # Longer than the lease (5 s): without its keeper, the other machine would record it lost.
         team_job_id, job_id, owner = await start_one(docket, redis, machines, "sleep=8 orphan-1", workdir)
-        (keeper,) = await started_keepers(owner.host_id)
+        (keeper,) = await started_keepers(owner)
         owner.process.kill()  # not started again
         owner.process.wait()
         ends = await Ends().wait(redis_url, [team_job_id], timeout=40)
@@ -266,7 +271,7 @@ async def test_two_workers_of_one_host_id_share_one_keeper(
             ]
             for each in ids:
                 await started_claim(redis, each)
-            keepers = await started_keepers("machine-twin")
+            keepers = await started_keepers(twins[0])
             ends = await Ends().wait(redis_url, ids, timeout=60)
             _, alive = psutil.wait_procs(keepers, timeout=10)
     finally:
@@ -342,7 +347,7 @@ async def test_jobs_of_a_machine_that_died_end_lost_exactly_once(
                 await asyncio.sleep(0.05)
             witnesses = [Machine(tmp_path, f"witness-{n}", redis_url, fake_codex) for n in range(2)]
             # Its keeper runs inside the machine's namespace, so it dies with it.
-            (keeper,) = await started_keepers(doomed.host_id)
+            (keeper,) = await started_keepers(doomed)
             (init,) = psutil.Process(doomed.process.pid).children()
             assert _pid_namespace(keeper.pid) == _pid_namespace(init.pid) != _pid_namespace(os.getpid())
             doomed.die()
