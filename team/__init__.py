@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from team.client import TeamClient, TeamUnavailable
     from team.keys import TeamKeys
     from team.queue import enqueue
-    from team.view import TeamJob, TeamOutput
+    from team.streams import StateChange
+    from team.view import OutputFollow, TeamJob, TeamOutput, line_starts
 
 # Public names loaded on first use (they import redis or Docket), and the module of each.
 _LOADED_ON_USE = {
@@ -45,6 +46,9 @@ _LOADED_ON_USE = {
     "TeamUnavailable": "team.client",
     "TeamJob": "team.view",
     "TeamOutput": "team.view",
+    "OutputFollow": "team.view",
+    "StateChange": "team.streams",
+    "line_starts": "team.view",
     "TeamKeys": "team.keys",
     "enqueue": "team.queue",
     "request_cancel": "team.cancel",
@@ -62,6 +66,8 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "ENV_REDIS",
+    "OutputFollow",
+    "StateChange",
     "TeamClient",
     "TeamJob",
     "TeamKeys",
@@ -70,6 +76,7 @@ __all__ = [
     "check_name",
     "check_redis_url",
     "enqueue",
+    "line_starts",
     "redis_url_from_env",
     "request_cancel",
 ]

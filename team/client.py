@@ -1,5 +1,5 @@
-"""The team's client side, for the adapters (the MCP server, the CLI): one connection to the
-team's Redis, opened on first use, and every call's failure said plainly.
+"""The team's client side, for the adapters (the MCP server, the CLI, codex-tui): one connection
+to the team's Redis, opened on first use, and every call's failure said plainly.
 
 What a call changes, it changes only once Redis answered: an unreachable Redis is an error
 (`TeamUnavailable`, naming the address without its password) and nothing was written.
@@ -20,13 +20,14 @@ from jobstore import RunOptions
 from team.keys import REDIS_AWAY, RedisClient, TeamKeys
 from team.queue import enqueue
 from team.settings import TeamRedisError, check_name, redis_place
-from team.streams import read_output
+from team.streams import StateChange, read_output, tail_states
 from team.view import (
     TAIL_BYTES,
     ProgressCallback,
     TeamJob,
     TeamOutput,
     cancel_team_job,
+    latest_state_id,
     list_team_jobs,
     read_team_job,
     read_team_output,
@@ -40,15 +41,24 @@ _FAILED_CALL: tuple[type[BaseException], ...] = (*REDIS_AWAY, RedisError, TeamRe
 
 
 class TeamUnavailable(TeamRedisError):
-    """The team's Redis did not answer (or refused the call): nothing was changed."""
+    """The team's Redis did not answer (or refused the call): nothing was changed. `cause`:
+    what the connection said (no address, no password), for a line of its own."""
+
+    def __init__(self, message: str, *, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class TeamClient:
     """The team's queue and jobs as one machine's adapter sees them."""
 
-    def __init__(self, url: str, keys: TeamKeys | None = None) -> None:
+    def __init__(self, url: str, keys: TeamKeys | None = None, *, read_seconds: float | None = None) -> None:
         self.url = url
         self.keys = keys or TeamKeys()
+        # A read not answered within this (beyond a blocking read's own wait) is TeamUnavailable:
+        # a Redis that hangs (stopped, a dropped route) is said like one that refuses. Writes
+        # (enqueue, cancel) wait for their answer: one given up on may have landed.
+        self.read_seconds = read_seconds
         self._stack: AsyncExitStack | None = None
         self._docket: Docket | None = None
         self._redis: RedisClient | None = None
@@ -90,7 +100,26 @@ class TeamClient:
             return await call(docket, redis)
         except _FAILED_CALL as exc:
             raise TeamUnavailable(
-                f"{what}: the team's Redis at {self.address} did not answer ({exc}); nothing was changed"
+                f"{what}: the team's Redis at {self.address} did not answer ({exc}); nothing was changed",
+                cause=str(exc),
+            ) from None
+
+    async def _read(
+        self, what: str, call: Callable[[Docket, RedisClient], Awaitable[T]], blocks: float = 0.0
+    ) -> T:
+        """A call that only reads: given up on after `read_seconds` (plus `blocks`, the time it
+        waits on purpose) when the client has a limit."""
+        if self.read_seconds is None:
+            return await self._call(what, call)
+        limit = self.read_seconds + blocks
+        try:
+            async with asyncio.timeout(limit):
+                return await self._call(what, call)
+        except TimeoutError:
+            cause = f"no answer within {limit:g}s"
+            raise TeamUnavailable(
+                f"{what}: the team's Redis at {self.address} did not answer ({cause}); nothing was changed",
+                cause=cause,
             ) from None
 
     async def enqueue(self, options: RunOptions, host: str | None = None) -> TeamJob:
@@ -106,27 +135,40 @@ class TeamClient:
         return await self._call("not queued", put)
 
     async def job(self, team_job_id: str) -> TeamJob:
-        return await self._call(
+        return await self._read(
             f"team job {team_job_id}", lambda _, redis: read_team_job(redis, self.keys, team_job_id)
         )
 
     async def jobs(self, limit: int, status: str | None = None, cwd: str | None = None) -> list[TeamJob]:
-        return await self._call(
+        return await self._read(
             "team jobs", lambda _, redis: list_team_jobs(redis, self.keys, limit, status, cwd)
         )
 
     async def output(self, team_job_id: str, max_bytes: int = TAIL_BYTES) -> TeamOutput:
         """The end of the job's output (read from its owner's copy in Redis, about `max_bytes`)."""
-        return await self._call(
+        return await self._read(
             f"team job {team_job_id}",
             lambda _, redis: read_team_output(redis, self.keys, team_job_id, max_bytes),
         )
 
     async def output_from(self, team_job_id: str, offset: int) -> list[tuple[int, bytes]]:
         """The job's output from byte `offset` on, as (offset, bytes) pieces (team.streams)."""
-        return await self._call(
+        return await self._read(
             f"team job {team_job_id}",
             lambda _, redis: read_output(redis, team_job_id, offset, keys=self.keys),
+        )
+
+    async def latest_change_id(self) -> str:
+        """The id of the team's newest state change ("0-0" for none): read `changes` after it."""
+        return await self._read("team changes", lambda _, redis: latest_state_id(redis, self.keys))
+
+    async def changes(self, after_id: str, block_seconds: float) -> list[StateChange]:
+        """The team's state changes (a job started or ended, on which machine) after `after_id`,
+        oldest first; waits up to `block_seconds` for one when there is none yet ([] then)."""
+        return await self._read(
+            "team changes",
+            lambda _, redis: tail_states(redis, after_id, keys=self.keys, block_seconds=block_seconds),
+            blocks=block_seconds,
         )
 
     async def wait(

@@ -15,7 +15,7 @@ from jobstore import InvalidInput, JobStatus, output_lines, render_line
 from jobstore.cli.follow import EXIT_DONE, EXIT_ENDED_BADLY, EXIT_INTERRUPTED, POLL_SECONDS, print_rendered
 from jobstore.cli.output import Column, say, say_json, say_json_line, say_output_line, table, terminal_width
 from team.client import TeamClient
-from team.view import TeamJob
+from team.view import OutputFollow, TeamJob
 
 LIST_COLUMNS = (
     Column("JOB"),
@@ -80,15 +80,12 @@ async def follow(team: TeamClient, args: argparse.Namespace) -> int:
     tail = await team.output(job.team_job_id)
     # Whole lines only: one codex is still writing comes with what follows it.
     print_rendered([each for line in tail.whole_lines for each in render_line(line)][-wanted:], args)
-    offset, pending = tail.complete_until, b""
+    following = OutputFollow(tail.complete_until)
     while True:
         ended = job.is_terminal  # read before the output: all of it was copied before the end
-        for _, data in await team.output_from(job.team_job_id, offset + len(pending)):
-            pending += data
-        cut = len(pending) if ended else pending.rfind(b"\n") + 1
-        if cut:
-            print_rendered([each for line in output_lines(pending[:cut]) for each in render_line(line)], args)
-            offset, pending = offset + cut, pending[cut:]
+        _, whole = following.take(await team.output_from(job.team_job_id, following.read_from), ended=ended)
+        if whole:
+            print_rendered([each for line in output_lines(whole) for each in render_line(line)], args)
         if ended:
             break
         await asyncio.sleep(POLL_SECONDS)

@@ -20,7 +20,7 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from jobstore import (
     JobNotFound,
@@ -123,6 +123,7 @@ class TeamOutput:
     from_offset: int  # where the first line starts in the owner's file
     complete_until: int  # where the last complete line ends (a follower goes on from there)
     partial_last: bool = False  # the last line has no newline yet (codex is writing it)
+    starts: list[int] = field(default_factory=list)  # where each line starts in the owner's file
 
     @property
     def whole_lines(self) -> list[str]:
@@ -139,6 +140,31 @@ class TeamOutput:
         for line in self.lines:
             summary.feed_line(line)
         return summary
+
+
+class OutputFollow:
+    """Following a team job's output by offset (`TeamClient.output_from`): what came is held
+    until its line is whole (codex may be writing it), then handed out once, in file order.
+    Start it where a tail's whole lines end (`TeamOutput.complete_until`)."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset  # where the next line handed out starts
+        self._pending = b""
+
+    @property
+    def read_from(self) -> int:
+        """The offset to read on from (what is held is not read again)."""
+        return self.offset + len(self._pending)
+
+    def take(self, pieces: Sequence[tuple[int, bytes]], *, ended: bool) -> tuple[int, bytes]:
+        """Add what was read; (the offset it starts at, the whole lines now complete). `ended`:
+        the job has ended, its last line will get no newline: hand it out too."""
+        for _, data in pieces:
+            self._pending += data
+        cut = len(self._pending) if ended else self._pending.rfind(b"\n") + 1
+        start, whole = self.offset, self._pending[:cut]
+        self.offset, self._pending = start + cut, self._pending[cut:]
+        return start, whole
 
 
 def _end_fields(value: str | None) -> dict[str, object] | None:
@@ -263,8 +289,21 @@ async def read_team_output(
     """The end of the job's output as its owner copied it (whole lines only)."""
     offset, data = await read_output_tail(redis, team_job_id, max_bytes, keys=keys)
     lines = output_lines(data, from_line_start=offset == 0)
+    starts = line_starts(offset, data, from_line_start=offset == 0)
     partial = bool(data) and not data.endswith(b"\n")
-    return TeamOutput(lines, offset, offset + data.rfind(b"\n") + 1, partial and bool(lines))
+    complete_until = offset + data.rfind(b"\n") + 1
+    return TeamOutput(lines, offset, complete_until, partial and bool(lines), starts)
+
+
+def line_starts(offset: int, data: bytes, *, from_line_start: bool = True) -> list[int]:
+    """Where each of `output_lines(data, from_line_start=...)` starts in the owner's file, for
+    `data` read from `offset` (a reader dedupes and places lines by these)."""
+    starts = [offset] if data and data != b"\n" else []
+    at = data.find(b"\n")
+    while 0 <= at < len(data) - 1:
+        starts.append(offset + at + 1)
+        at = data.find(b"\n", at + 1)
+    return starts if from_line_start else starts[1:]
 
 
 async def latest_state_id(redis: RedisClient, keys: TeamKeys) -> str:

@@ -1,7 +1,8 @@
 """`codex-tui` / `python -m tui`: watch, follow, start and cancel codex jobs.
 
-The one place the UI's configuration is assembled: jobstore's `Settings` (the environment)
-and the command line make a `TuiConfig`; nothing else in tui reads the environment.
+The one place the UI's configuration is assembled: jobstore's `Settings` (the environment),
+the team's Redis address (`CODEX_ASYNC_REDIS`) and the command line make a `TuiConfig`;
+nothing else in tui reads the environment.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from jobstore import InvalidInput, Settings
+from team import ENV_REDIS, check_redis_url, redis_url_from_env
 from tui import __version__
 from tui.config import NOTIFY_CHOICES, TuiConfig
 
@@ -43,6 +45,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "notification through notify-send (desktop)",
     )
     parser.add_argument(
+        "--team",
+        action="store_true",
+        help="open on the team's jobs (the queue on Redis: every machine's jobs, their output live); "
+        "needs --redis or $CODEX_ASYNC_REDIS",
+    )
+    parser.add_argument(
+        "--redis",
+        default=None,
+        metavar="URL",
+        help="the team's Redis (default: $CODEX_ASYNC_REDIS); with it, T switches to the team's jobs",
+    )
+    parser.add_argument(
         "--demo",
         action="store_true",
         help="open the UI on a fresh temporary store where a SIMULATED codex (no model, no network) "
@@ -62,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def config_from_args(args: argparse.Namespace, settings: Settings) -> TuiConfig:
+def config_from_args(args: argparse.Namespace, settings: Settings, redis_url: str | None = None) -> TuiConfig:
     """The settings, with what the command line says instead."""
     if args.store is not None:
         settings = replace(settings, store_root=args.store)
@@ -74,7 +88,18 @@ def config_from_args(args: argparse.Namespace, settings: Settings) -> TuiConfig:
         spinner=not args.no_spinner,
         rescan_seconds=3.0 if args.no_watch else 15.0,
         notify_end=args.notify,
+        redis_url=redis_url,
+        team_first=args.team,
     )
+
+
+def team_redis_url(args: argparse.Namespace) -> str | None:
+    """The team's Redis: `--redis`, else $CODEX_ASYNC_REDIS (checked); InvalidInput when
+    `--team` has none or the address is refused."""
+    url = check_redis_url(args.redis) if args.redis is not None else redis_url_from_env()
+    if args.team and url is None:
+        raise InvalidInput(f"--team needs the team's Redis: give --redis URL or set {ENV_REDIS}")
+    return url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,7 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.demo:
         return run_demo(args, settings)
-    config = config_from_args(args, settings)
+    try:
+        redis_url = team_redis_url(args)
+    except InvalidInput as exc:
+        print(f"codex-tui: {exc}", file=sys.stderr)
+        return 2
+    config = config_from_args(args, settings, redis_url)
     from tui.app import CodexTuiApp  # Textual loads only when the UI runs
 
     CodexTuiApp(config).run()

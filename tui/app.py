@@ -57,6 +57,10 @@ class CodexTuiApp(App[None]):
     def get_default_screen(self) -> Screen[None]:
         return JobsScreen(self.store, self.config)
 
+    def on_mount(self) -> None:
+        if self.config.team_first:  # `codex-tui --team`: the team's jobs over this machine's
+            self.jobs_screen.action_team()
+
     @property
     def jobs_screen(self) -> JobsScreen:
         screen = self.screen_stack[0]
@@ -65,7 +69,14 @@ class CodexTuiApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        if screen is not self.jobs_screen and hasattr(screen, "system_commands"):
+            yield from screen.system_commands()  # the team view's own
+            return
         jobs = self.jobs_screen
+        if self.config.redis_url is not None:
+            yield SystemCommand(
+                "Team jobs", "Every machine's jobs, from the team's Redis (T)", jobs.action_team
+            )
         yield SystemCommand("New job", "Start a codex job in the store (n)", jobs.action_new_job)
         yield SystemCommand(
             "Cancel the selected job",

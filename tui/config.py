@@ -56,5 +56,21 @@ class TuiConfig:
     watch_debounce_ms: int = 200
     watch_step_ms: int = 20
 
+    # The team's Redis (checked: team.check_redis_url); None: no team view.
+    redis_url: str | None = None
+    # Open on the team view (`--team`) rather than this machine's jobs.
+    team_first: bool = False
+    # The team view: how many of the newest team jobs it lists, how often it lists them again
+    # (the state stream tells starts and ends at once; an enqueue or a cancel asked, only a
+    # listing; 0: never), how long a read of the state stream blocks, how often a running job's
+    # output is read, and how long it waits before trying an unreachable Redis again.
+    team_limit: int = 100
+    team_relist_seconds: float = 3.0
+    team_block_seconds: float = 1.0
+    team_output_seconds: float = 0.2
+    team_retry_seconds: float = 2.0
+    # A read of the team's Redis not answered within this is said as Redis not answering.
+    team_read_seconds: float = 5.0
+
     def open_store(self) -> JobStore:
         return JobStore.from_settings(self.settings)

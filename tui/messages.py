@@ -7,12 +7,17 @@ worker that fails posts none of these: see `tui.workers` for what happens then.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from jobstore import SessionInfo
 from tui.jobs import JobRow
 from tui.watcher import StoreChanges
+
+if TYPE_CHECKING:  # the team's modules load redis: only when the team view opens
+    from team import TeamJob
+    from tui.output_source import OutputChunk
 
 # ------------------------------------------------------------------ from the watcher
 
@@ -140,3 +145,43 @@ class TalkToJob(Message):
 
     job_id: str
     what: str
+
+
+# ------------------------------------------------------------------ the team view's workers
+
+
+@dataclass
+class TeamJobsRead(Message):
+    """The team's newest jobs, newest first, as Redis has them now."""
+
+    jobs: list[TeamJob]
+
+
+@dataclass
+class TeamUnreachable(Message):
+    """The team's Redis did not answer (`cause`: what the connection said); the reader tries
+    again in `retry_seconds`. What is shown stays, said to be as last read."""
+
+    cause: str
+    retry_seconds: float
+
+
+@dataclass
+class TeamOutputRead(Message):
+    """Lines of the shown team job's output (`generation`: which showing asked); `job`: the
+    job as read with them (None: not read again); `problem`: why a read failed (tried again)."""
+
+    generation: int
+    chunk: OutputChunk | None
+    job: TeamJob | None = None
+    problem: str | None = None
+
+
+@dataclass
+class TeamCancelFinished(Message):
+    """`TeamClient.cancel` answered: the job as it is now (None: the call failed), what happens."""
+
+    team_job_id: str
+    job: TeamJob | None
+    message: str
+    ok: bool

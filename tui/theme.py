@@ -28,6 +28,7 @@ ROLES: dict[str, tuple[str, str]] = {
     "key": ("text-accent", "bold"),  # keys in the help
     "notice": ("text-warning", ""),  # a state worth noticing: no store yet, a filter on
     "error-text": ("text-error", ""),  # an error message (not a status: "error" is one)
+    "muted": ("text-muted", ""),  # what is worth a glance only: where the team's Redis is
 }
 
 

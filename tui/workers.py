@@ -35,6 +35,9 @@ class Task(StrEnum):
     FINAL = "final"
     OUTPUT = "output"
     WATCH = "watcher"
+    TEAM = "team"  # the team view's reader of the state stream and listings
+    TEAM_OUTPUT = "team output"
+    TEAM_CANCEL = "team cancel"
 
 
 def failure_text(what: str, error: BaseException | None) -> str:

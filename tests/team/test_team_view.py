@@ -5,6 +5,8 @@ bad input refused with nothing written, and reading that never writes."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,8 +23,10 @@ from team.registry import read_enqueued
 from team.routing import Serving, advertise, host_docket
 from team.streams import OutputCopier
 from team.view import (
+    OutputFollow,
     TeamJob,
     cancel_team_job,
+    line_starts,
     list_team_jobs,
     read_team_job,
     read_team_output,
@@ -256,6 +260,7 @@ async def test_the_tail_reads_the_run_that_ends_the_stream(memory_redis: RedisCl
         await memory_redis.xadd(key, {"offset": str(offset), "data": data})
     tail = await read_team_output(memory_redis, KEYS, "t-tail", max_bytes=1 << 20)
     assert tail.from_offset == 10 and tail.lines == ["line one", "two", "three"]
+    assert tail.starts == [14, 23, 27]  # where each line starts in the owner's file
 
 
 async def test_output_copier_pages_match_the_tail(
@@ -272,3 +277,66 @@ async def test_output_copier_pages_match_the_tail(
         content = output.read(0, output.size())
     offset, data = await streams.read_output_tail(memory_redis, "t-pages", 2000, keys=KEYS)
     assert content.endswith(data) and offset == len(content) - len(data) and len(data) >= 2000
+
+
+async def test_changes_wait_for_the_next_start_or_end_and_read_nothing_else(
+    team: TeamClient, worker: TeamWorker, memory_docket: Docket, memory_redis: RedisClient, workdir: Path
+) -> None:
+    first = await team.enqueue(run(workdir, "first"))
+    await worker.serve(memory_docket, until_finished=True)
+    after = await team.latest_change_id()
+    assert [(c.team_job_id, c.status) for c in await team.changes("0-0", 0.1)] == [
+        (first.team_job_id, "started"),
+        (first.team_job_id, "done"),
+    ]
+    before = await snapshot(memory_redis)
+    started = time.monotonic()
+    assert await team.changes(after, 0.3) == []  # nothing new: it waited, then said so
+    assert 0.25 <= time.monotonic() - started < 3
+    assert await snapshot(memory_redis) == before
+    second = await team.enqueue(run(workdir, "second"))
+    waiting = asyncio.ensure_future(team.changes(after, 10))
+    await worker.serve(memory_docket, until_finished=True)
+    changes = await waiting
+    assert (changes[0].team_job_id, changes[0].status, changes[0].host) == (
+        second.team_job_id,
+        "started",
+        "machine-a",
+    )
+    assert await team.latest_change_id() != after
+
+
+async def test_an_unreachable_redis_has_no_changes_to_tell() -> None:
+    async with TeamClient("redis://127.0.0.1:1/0") as unreachable:
+        with pytest.raises(TeamUnavailable, match="team changes: the team's Redis"):
+            await unreachable.changes("0-0", 0.1)
+        with pytest.raises(TeamUnavailable):
+            await unreachable.latest_change_id()
+
+
+def test_output_follow_hands_out_whole_lines_once_in_order_and_says_where_each_starts() -> None:
+    assert line_starts(7, b"a\n\nbc\nd") == [7, 9, 10, 13]
+    assert line_starts(7, b"a\n\nbc\nd", from_line_start=False) == [9, 10, 13]
+    assert line_starts(7, b"a\n") == [7] and line_starts(7, b"\n") == line_starts(7, b"") == []
+    following = OutputFollow(100)
+    assert following.take([(100, b"one\ntw")], ended=False) == (100, b"one\n")
+    assert following.read_from == 106  # what is held is not read again
+    assert following.take([], ended=False) == (104, b"")
+    assert following.take([(106, b"o\nthr"), (110, b"ee")], ended=False) == (104, b"two\n")
+    assert following.take([], ended=True) == (108, b"three")  # the end: the last line, unfinished
+    assert following.read_from == following.offset == 113
+
+
+async def test_a_redis_that_never_answers_is_unavailable_after_the_read_limit() -> None:
+    # A port that takes connections and never answers: a stopped Redis, a dropped route.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        async with TeamClient(url, read_seconds=0.3) as team:
+            for read in (team.jobs(5), team.changes("0-0", 0.2), team.output_from("t1", 0)):
+                started = time.monotonic()
+                with pytest.raises(TeamUnavailable, match=r"did not answer \(no answer within") as said:
+                    await read
+                assert 0.25 < time.monotonic() - started < 3
+                assert said.value.cause.startswith("no answer within")

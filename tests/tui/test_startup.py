@@ -26,6 +26,10 @@ DEFERRED_MODULES = (
     "tui.screens.confirm",
     "tui.screens.help",
     "textual.widgets._rich_log",
+    # The team view and what it reads Redis with: only once it is opened.
+    "tui.screens.team",
+    "redis",
+    "docket",
 )
 
 

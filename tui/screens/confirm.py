@@ -10,6 +10,22 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from jobstore import terminal_safe
+from tui import format as fmt
+
+
+def job_question(verb: str, job_id: str, status: str, prompt: str, cwd: str, consequence: str) -> Text:
+    """What a confirmation dialog asks of a job: the job (its prompt's first line, its folder)
+    and what the action does to it."""
+    message = Text()
+    message.append(f"{verb} job ")
+    message.append(fmt.safe(job_id), style="bold")
+    message.append(f" ({status})?\n\n")
+    message.append(fmt.one_line(prompt, 160), style="italic")
+    message.append(f"\n{terminal_safe(cwd)}", style="dim")
+    message.append(f"\n\n{consequence}", style="dim")
+    return message
+
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [

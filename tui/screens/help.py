@@ -23,6 +23,28 @@ FILTER_HELP = (
 )
 
 
+_OUTPUT_SCROLL_KEYS: list[BindingType] = [
+    Binding("up,k / down,j", "", "Scroll (pauses following)"),
+    Binding("pageup / pagedown", "", "Scroll a page (earlier lines are read as you go)"),
+    Binding("home, g", "", "The output's first line"),
+    Binding("end, f, G", "", "Follow the end again"),
+]
+_TABLE_KEYS: list[BindingType] = [
+    Binding("up,k / down,j", "", "Move"),
+    Binding("enter", "", "Focus the output (esc: back)"),
+    Binding("g / G", "", "First / last job"),
+]
+_EVERYWHERE = Binding("ctrl+p", "command_palette", "Command palette")
+
+
+TEAM_HELP = (
+    "The team view reads the team's Redis and never writes to it (a cancel, asked first, is the one "
+    "write): the newest team jobs of every machine, updated as jobs start and end, and the selected "
+    "job's output as its machine copies it. Earlier output than the end read here is on that machine: "
+    "codex-async show LOCAL_ID there."
+)
+
+
 def _key_display(key: str) -> str:
     names = {"question_mark": "?", "slash": "/", "escape": "esc", "ctrl+p": "ctrl+p"}
     return ", ".join(names.get(k.strip(), k.strip()) for k in key.split(","))
@@ -49,34 +71,19 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss_help", "Close", show=False),
     ]
 
-    def __init__(self, sections: list[tuple[str, list[BindingType]]]) -> None:
+    def __init__(self, sections: list[tuple[str, list[BindingType]]], note: str = FILTER_HELP) -> None:
         super().__init__()
         self.sections = sections
+        self.note = note
 
     @classmethod
     def for_bindings(cls, bindings: Iterable[BindingType]) -> HelpScreen:
         """The keys of the jobs screen (`bindings`), of its widgets and of the dialogs."""
         return cls(
             [
-                ("Everywhere", [*bindings, Binding("ctrl+p", "command_palette", "Command palette")]),
-                (
-                    "Jobs table",
-                    [
-                        Binding("up,k / down,j", "", "Move"),
-                        Binding("enter", "", "Focus the output (esc: back)"),
-                        Binding("g / G", "", "First / last job"),
-                    ],
-                ),
-                (
-                    "Output",
-                    [
-                        Binding("up,k / down,j", "", "Scroll (pauses following)"),
-                        Binding("pageup / pagedown", "", "Scroll a page (earlier lines are read as you go)"),
-                        Binding("home, g", "", "The output's first line"),
-                        Binding("end, f, G", "", "Follow the end again"),
-                        *OutputView.BINDINGS,
-                    ],
-                ),
+                ("Everywhere", [*bindings, _EVERYWHERE]),
+                ("Jobs table", _TABLE_KEYS),
+                ("Output", [*_OUTPUT_SCROLL_KEYS, *OutputView.BINDINGS]),
                 (
                     "Sessions",
                     [Binding("enter", "", "Open the turn's job"), Binding("t", "", "Continue the session")],
@@ -86,10 +93,23 @@ class HelpScreen(ModalScreen[None]):
             ]
         )
 
+    @classmethod
+    def for_team(cls, bindings: Iterable[BindingType]) -> HelpScreen:
+        """The keys of the team screen (`bindings`), of its widgets and of the dialogs."""
+        return cls(
+            [
+                ("Everywhere", [*bindings, _EVERYWHERE]),
+                ("Team jobs table", _TABLE_KEYS),
+                ("Output (the team's copy in Redis, its end)", _OUTPUT_SCROLL_KEYS),
+                ("Dialogs", [Binding("y / n, esc", "", "Confirm / decline")]),
+            ],
+            TEAM_HELP,
+        )
+
     def compose(self) -> ComposeResult:
         with Vertical(id="help-dialog", classes="dialog"), VerticalScroll():
             yield Static(binding_rows(self.sections, palette_of(self.app).style("key")))
-            yield Static(Text(FILTER_HELP, style="dim"))
+            yield Static(Text(self.note, style="dim"))
 
     def on_mount(self) -> None:
         dialog = self.query_one("#help-dialog")

@@ -430,11 +430,6 @@ def _cannot_talk(job_id: str, row: JobRow | None, done: str) -> str:
 def _confirmation(verb: str, job_id: str, row: JobRow, consequence: str) -> Text:
     """What a confirmation dialog asks: the job (its prompt's first line, its folder) and
     what the action does to it."""
-    message = Text()
-    message.append(f"{verb} job ")
-    message.append(job_id, style="bold")
-    message.append(f" ({row.status})?\n\n")
-    message.append(fmt.one_line(row.first_line, 160), style="italic")
-    message.append(f"\n{terminal_safe(row.cwd)}", style="dim")
-    message.append(f"\n\n{consequence}", style="dim")
-    return message
+    from tui.screens.confirm import job_question  # a dialog: loaded when first asked
+
+    return job_question(verb, job_id, row.status, row.first_line, row.cwd, consequence)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
 from textual.events import Resize
@@ -47,7 +47,7 @@ from tui.messages import (
 )
 from tui.model import JobsModel, ReadQueue
 from tui.screens.job_actions import AnswerRead, CodexSessionFetched, JobActions
-from tui.screens.keys import JOBS_SCREEN_KEYS
+from tui.screens.keys import JOBS_SCREEN_KEYS, TEAM_KEY
 from tui.watcher import StoreWatcher
 from tui.widgets.diff_view import DiffView
 from tui.widgets.footer import FittedFooter
@@ -180,6 +180,8 @@ class JobsScreen(Screen[None]):
         Talking to a job is offered while the selected job can take it."""
         if self.app.screen is not self:
             return False
+        if action == TEAM_KEY:
+            return self.config.redis_url is not None
         return action not in _TALK_ACTIONS or self._job_takes(action)
 
     def _job_takes(self, action: str) -> bool:
@@ -444,7 +446,23 @@ class JobsScreen(Screen[None]):
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen  # a dialog: see tui.screens.job_actions
 
-        self.app.push_screen(HelpScreen.for_bindings(self.BINDINGS))
+        self.app.push_screen(HelpScreen.for_bindings(self.offered_bindings()))
+
+    def offered_bindings(self) -> list[BindingType]:
+        """The screen's keys, the team's only with the team's Redis configured."""
+        return [
+            each
+            for each in self.BINDINGS
+            if self.config.redis_url is not None
+            or not (isinstance(each, Binding) and each.action == TEAM_KEY)
+        ]
+
+    def action_team(self) -> None:
+        """The team's jobs (a screen over this one: T there comes back)."""
+        if self.config.redis_url is not None:
+            from tui.screens.team import TeamScreen  # loads redis and Docket: only when opened
+
+            self.app.push_screen(TeamScreen(self.config))
 
     def action_rescan(self, *, full: bool = True) -> None:
         self.jobs_pane.rescan(full=full)

@@ -1,4 +1,4 @@
-"""The keys of the jobs screen, in the order the footer and the help show them."""
+"""The keys of the jobs screen and of the team screen, in the order the footer and the help show them."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ JOBS_SCREEN_KEYS: list[BindingType] = [
     Binding("s", "toggle_view", "Sessions", tooltip="Switch between jobs and sessions"),
     Binding("d", "toggle_diff", "Diff", tooltip="Output, or what the job changed in its repository"),
     Binding("t", "continue_session", "Continue", tooltip="Continue the selected session"),
+    # Offered (footer, help) only with the team's Redis configured (the screen's check_action).
+    Binding("T", "team", "Team", tooltip="The team's jobs, every machine's (from its Redis)"),
     Binding(
         "escape",
         "back",
@@ -49,4 +51,16 @@ JOBS_SCREEN_KEYS: list[BindingType] = [
         tooltip="Back: clear the filter, leave the output or sessions",
     ),
     Binding("ctrl+r", "rescan_now", "Rescan", show=False, tooltip="Compare everything shown with the store"),
+]
+
+TEAM_KEY = "team"  # the jobs screen's action to the team view, offered only with a Redis
+
+TEAM_SCREEN_KEYS: list[BindingType] = [
+    Binding("q", "app.quit", "Quit", tooltip="Quit (jobs keep running)"),
+    Binding("question_mark", "help", "Keys", key_display="?", tooltip="This list of keys"),
+    Binding("c", "cancel_job", "Cancel", tooltip="Cancel the selected team job on its machine (asks first)"),
+    Binding("T", "local", "This machine", tooltip="Back to this machine's jobs"),
+    Binding("f", "follow", "Follow output", show=False, tooltip="Follow the output's end again"),
+    Binding("escape", "back", "Back", show=False, tooltip="Back from the output to the team's jobs"),
+    Binding("ctrl+r", "relist", "Read again", show=False, tooltip="List the team's jobs from Redis now"),
 ]

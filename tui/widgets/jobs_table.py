@@ -52,8 +52,8 @@ _DROPPED_BELOW: tuple[tuple[int, frozenset[str]], ...] = (
 )
 
 
-class JobsTable(DataTable[Text]):
-    """All jobs (that pass the filter), newest first."""
+class JobRowsTable(DataTable[Text]):
+    """A table with a job a row (its id the row's key), moved through with j/k/g/G."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -61,6 +61,18 @@ class JobsTable(DataTable[Text]):
         Binding("g", "scroll_top", "First job", show=False),
         Binding("G", "scroll_bottom", "Last job", show=False),
     ]
+
+    def action_scroll_top(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_scroll_bottom(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+
+
+class JobsTable(JobRowsTable):
+    """All jobs (that pass the filter), newest first."""
 
     @dataclass
     class NewAbove(Message):
@@ -146,14 +158,14 @@ class JobsTable(DataTable[Text]):
         if old is None:
             return
         for index, (new, before) in enumerate(zip(cells, old, strict=True)):
-            if COLUMNS[index][0] not in self._hidden and not _same(new, before):
+            if COLUMNS[index][0] not in self._hidden and not same_cell(new, before):
                 self.update_cell(job_id, self._column_keys[index], new)
         self._cells[job_id] = cells
         self._track(row, now)
 
     def _set_cell(self, job_id: str, index: int, cell: Text) -> None:
         cells = self._cells[job_id]
-        if not _same(cell, cells[index]):
+        if not same_cell(cell, cells[index]):
             if COLUMNS[index][0] not in self._hidden:
                 self.update_cell(job_id, self._column_keys[index], cell)
             self._cells[job_id] = (*cells[:index], cell, *cells[index + 1 :])
@@ -358,21 +370,14 @@ class JobsTable(DataTable[Text]):
             self._clear_caches()  # column widths are cached with the rendered rows
             self.refresh(layout=True)
 
-    def action_scroll_top(self) -> None:
-        if self.row_count:
-            self.move_cursor(row=0)
-
-    def action_scroll_bottom(self) -> None:
-        if self.row_count:
-            self.move_cursor(row=self.row_count - 1)
-
 
 def _without_job_prefix(reason: str, job_id: str) -> str:
     prefix = f"job {job_id}: "
     return reason[len(prefix) :] if reason.startswith(prefix) else reason
 
 
-def _same(a: Text, b: Text) -> bool:
+def same_cell(a: Text, b: Text) -> bool:
+    """Whether two cells look the same (Text's == compares no style)."""
     return a.plain == b.plain and a.style == b.style and a.spans == b.spans
 
 

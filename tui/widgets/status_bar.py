@@ -19,14 +19,16 @@ class _Keep(Enum):
 
 
 KEEP = _Keep.KEEP  # set_state: leave this part as it is
+_LOCAL_VIEWS = (("jobs", "Jobs"), ("sessions", "Sessions"))
 
 
 class StatusBar(Static):
     """Always visible: the counts of jobs in each status."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, views: tuple[tuple[str, str], ...] = _LOCAL_VIEWS, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.view = "jobs"
+        self.views = views  # (name, label) of each view the screen switches between
+        self.view = views[0][0]
         self.counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
         self.total = 0
         self.shown = 0
@@ -34,6 +36,7 @@ class StatusBar(Static):
         self.progress: tuple[int, int] | None = None  # (loaded, total) while loading
         self.store_missing = False
         self.frame: int | None = None  # spinner frame while jobs run
+        self.notice: tuple[str, str] | None = None  # (text, its role in tui.theme) said last
 
     def set_state(
         self,
@@ -45,6 +48,7 @@ class StatusBar(Static):
         loading: tuple[int, int] | None | _Keep = KEEP,
         store_missing: bool | None = None,
         frame: int | None | _Keep = KEEP,
+        notice: tuple[str, str] | None | _Keep = KEEP,
     ) -> None:
         """Change what is given; `loading` and `frame` take None to clear them."""
         if view is not None:
@@ -62,6 +66,8 @@ class StatusBar(Static):
             self.store_missing = store_missing
         if frame is not KEEP:
             self.frame = frame
+        if notice is not KEEP:
+            self.notice = notice
         self.update(self._render_text(), layout=False)
 
     def _render_text(self) -> Text:
@@ -95,7 +101,7 @@ class StatusBar(Static):
         if brand:
             head.append(" codex-tui ", style="bold reverse")
         head.append(" ")
-        for name, label in (("jobs", "Jobs"), ("sessions", "Sessions")):
+        for name, label in self.views:
             head.append(label, style="bold underline" if self.view == name else "dim")
             head.append(" ")
         head.append("│", style="dim")
@@ -116,6 +122,10 @@ class StatusBar(Static):
             loaded, total = self.progress
             tail.append("  │ ", style="dim")
             tail.append(f"loading {loaded:,}/{total:,}", style="italic")
+        elif self.notice is not None:
+            text, role = self.notice
+            tail.append("  │ ", style="dim")
+            tail.append(fmt.safe(text), style=palette.style(role))
         elif self.filter_text:
             tail.append("  │ ", style="dim")
             tail.append(
