@@ -23,6 +23,7 @@ from jobstore import JobStatus, JobStore, RunOptions
 from team.client import TeamClient
 from team.keys import RedisClient, TeamKeys
 from team.lease import HostLease
+from team.routing import Serving, advertise, host_docket
 from team.worker import TeamWorker
 from tests.tui.test_tui_pilot import notifications, wait_for
 from tests.tui.tui_demo import tui_config
@@ -98,15 +99,19 @@ async def team(memory_docket: Docket) -> AsyncIterator[TeamClient]:
 
 @pytest.fixture
 async def serving(
-    argv_log: Path, store: JobStore, memory_docket: Docket, memory_redis: RedisClient
+    argv_log: Path, store: JobStore, memory_docket: Docket, memory_redis: RedisClient, workdir: Path
 ) -> AsyncIterator[TeamWorker]:
-    """machine-a's worker, in this process, taking the team's jobs until the test ends."""
-    worker = TeamWorker(store, memory_redis, HostLease("machine-a", "boot-a", 30.0), recheck_seconds=0.2)
+    """machine-a's worker, in this process, serving `workdir` and taking the jobs routed to it
+    (from its own queue) until the test ends."""
+    lease = HostLease("machine-a", "boot-a", 30.0)
+    worker = TeamWorker(store, memory_redis, lease, recheck_seconds=0.2, roots=(str(workdir),))
     await worker.lease.renew(memory_redis, KEYS)
-    task = asyncio.ensure_future(worker.serve(memory_docket))
-    yield worker
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await advertise(memory_redis, KEYS, worker.serving(), lease.seconds)
+    async with host_docket(memory_docket, KEYS, "machine-a") as own:
+        task = asyncio.ensure_future(worker.serve(own))
+        yield worker
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def until(pilot: Any, condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
@@ -201,8 +206,9 @@ async def test_an_unreachable_redis_is_said_plainly_and_the_ui_still_answers(tmp
 
 
 async def test_t_switches_between_this_machines_jobs_and_the_teams(
-    tmp_path: Path, team: TeamClient, memory_docket: Docket, workdir: Path
+    tmp_path: Path, team: TeamClient, memory_docket: Docket, memory_redis: RedisClient, workdir: Path
 ) -> None:
+    await advertise(memory_redis, KEYS, Serving("machine-a", "boot-a", (str(workdir),), 2), 5.0)
     job = await team.enqueue(run(workdir, "listed"))
     app = CodexTuiApp(team_config(tmp_path, memory_docket.url, team_first=False))
     async with app.run_test(size=SIZE) as pilot:

@@ -23,7 +23,7 @@ async def test_the_team_view_shows_both_machines_and_follows_a_running_job_live(
     workdir: Path,
     tmp_path: Path,
 ) -> None:
-    followed_dir = tmp_path / "followed"
+    followed_dir = workdir / "followed"  # in the repository both machines serve
     followed_dir.mkdir()
     async with TeamClient(redis_url) as team:
         # More jobs at once than one machine takes (3 each): both machines run some.

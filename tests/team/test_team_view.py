@@ -280,10 +280,10 @@ async def test_output_copier_pages_match_the_tail(
 
 
 async def test_changes_wait_for_the_next_start_or_end_and_read_nothing_else(
-    team: TeamClient, worker: TeamWorker, memory_docket: Docket, memory_redis: RedisClient, workdir: Path
+    team: TeamClient, worker: TeamWorker, own_docket: Docket, memory_redis: RedisClient, workdir: Path
 ) -> None:
     first = await team.enqueue(run(workdir, "first"))
-    await worker.serve(memory_docket, until_finished=True)
+    await worker.serve(own_docket, until_finished=True)
     after = await team.latest_change_id()
     assert [(c.team_job_id, c.status) for c in await team.changes("0-0", 0.1)] == [
         (first.team_job_id, "started"),
@@ -296,7 +296,7 @@ async def test_changes_wait_for_the_next_start_or_end_and_read_nothing_else(
     assert await snapshot(memory_redis) == before
     second = await team.enqueue(run(workdir, "second"))
     waiting = asyncio.ensure_future(team.changes(after, 10))
-    await worker.serve(memory_docket, until_finished=True)
+    await worker.serve(own_docket, until_finished=True)
     changes = await waiting
     assert (changes[0].team_job_id, changes[0].status, changes[0].host) == (
         second.team_job_id,
