@@ -143,8 +143,9 @@ class Git:
         only that many bytes are read and git is stopped after them (not an error)."""
         return self._run(list(args), limit).decode("utf-8", "replace")
 
-    def run_bytes(self, *args: str) -> bytes:
-        return self._run(list(args), None)
+    def run_bytes(self, *args: str, limit: int | None = None) -> bytes:
+        """git's output as bytes; with `limit`, as `run`: at most that many bytes plus one."""
+        return self._run(list(args), limit)
 
     def run_allowing(self, exit_codes: frozenset[int], *args: str) -> tuple[int, str]:
         """git's exit code and output, where an exit code in `exit_codes` is an answer, not a

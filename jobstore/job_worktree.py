@@ -240,10 +240,7 @@ def apply_worktree(layout: StoreLayout, record: JobRecord, recorded: WorktreeDif
     repo = _person_repo(record)
     folder = layout.worktree_git_dir(_owner(record))
     area = SnapshotArea(folder, repo, _COMMIT_ENV, lambda: False, index_name="apply-index")
-    fsio.remove_if_exists(area.index)
-    with contextlib.suppress(FileNotFoundError):
-        shutil.copy2(repo.index, area.index)  # its stat cache spares hashing the person's unchanged files
-    person_now = area.snapshot(2**62).tree  # nothing left out: the merge must see every file
+    person_now = _snapshot_person_now(area)
     git = area.git
     base = git.run("commit-tree", recorded.start_tree, "-m", "start").strip()
     ours = git.run("commit-tree", person_now, "-p", base, "-m", "the person's tree").strip()
@@ -255,7 +252,23 @@ def apply_worktree(layout: StoreLayout, record: JobRecord, recorded: WorktreeDif
     applied = Applied([], [], record.worktree_branch, record.worktree_path)
     if status == 1:
         return dataclasses.replace(applied, conflicts=sorted({name for name in fields[1:] if name}))
-    merged = fields[0].strip()
+    changed = _write_merged(area, person_now, fields[0].strip())
+    return dataclasses.replace(applied, changed=changed)
+
+
+def _snapshot_person_now(area: SnapshotArea) -> str:
+    """The person's working tree as it is now, as a tree in `area` (whose index then holds it)."""
+    fsio.remove_if_exists(area.index)
+    with contextlib.suppress(FileNotFoundError):
+        shutil.copy2(area.repo.index, area.index)  # its stat cache spares hashing unchanged files
+    return area.snapshot(2**62).tree  # nothing left out: the merge must see every file
+
+
+def _write_merged(area: SnapshotArea, person_now: str, merged: str) -> list[str]:
+    """Write into the person's working tree the files that differ between `person_now` and
+    `merged` (checked out from our index, deletions never through a symlinked folder): the
+    names changed. Their index is never written."""
+    git = area.git
     listed = git.run("diff-tree", "-r", "-z", "--no-renames", "--name-status", person_now, merged)
     parts = [part for part in listed.split("\0") if part]
     changes = list(zip(parts[0::2], parts[1::2], strict=False))
@@ -265,9 +278,81 @@ def apply_worktree(layout: StoreLayout, record: JobRecord, recorded: WorktreeDif
         git.run("checkout-index", "--force", "--", *written[first : first + _NAMES_PER_COMMAND])
     for letter, name in changes:
         if letter == "D":
-            _remove_inside(repo.top, name)
+            _remove_inside(area.repo.top, name)
     fsio.remove_if_exists(area.index)
-    return dataclasses.replace(applied, changed=[name for _, name in changes])
+    return [name for _, name in changes]
+
+
+def worktree_patch(
+    layout: StoreLayout, record: JobRecord, recorded: WorktreeDiff, max_bytes: int
+) -> bytes | None:
+    """The job's change (start → end) as a patch another machine can apply without our
+    objects: `git diff --binary --full-index`, made in the job's private git folder (which
+    holds both trees). None when it is longer than `max_bytes`. Raises GitFailed/OSError/
+    InvalidInput when it cannot be made."""
+    if not recorded.start_tree or not recorded.end_tree:
+        raise InvalidInput(f"job {record.job_id} has no recorded change ({recorded.error or 'no end'})")
+    repo = _person_repo(record)
+    area = SnapshotArea(layout.worktree_git_dir(_owner(record)), repo, {}, lambda: False)
+    # No renames: a patch of adds and deletes applies the same whatever rename detection finds.
+    patch = area.git.run_bytes(
+        "diff",
+        "--no-color",
+        "--binary",
+        "--full-index",
+        "--no-renames",
+        recorded.start_tree,
+        recorded.end_tree,
+        limit=max_bytes,
+    )
+    return None if len(patch) > max_bytes else patch
+
+
+def apply_patch(folder: Path, repo: RepositoryPaths, patch: bytes) -> tuple[list[str], list[str]]:
+    """Apply a published patch (see `worktree_patch`) to the person's working tree as it is
+    now, as `apply_worktree` merges: in a private git folder (`folder`, ours; the person's
+    objects only borrowed), onto a snapshot of their tree, three-way where the patch's
+    preimages are known here, then only the changed files written. (changed, conflicts):
+    on a conflict nothing is written. git refuses paths outside the tree, into `.git`, or
+    through a symlink in the snapshot. Raises GitFailed/OSError when it cannot be tried."""
+    area = SnapshotArea(folder, repo, _COMMIT_ENV, lambda: False)
+    area.create()
+    try:
+        person_now = _snapshot_person_now(area)
+        patch_file = folder / "change.patch"
+        fsio.write_bytes_atomic(patch_file, patch, durable=False)
+        names = _patch_files(area, patch_file)
+        if _apply_to_index(area, person_now, patch_file, None):
+            return _write_merged(area, person_now, area.git.run("write-tree").strip()), []
+        # Which files do not apply: each tried alone (nothing is written either way).
+        conflicts = [name for name in names if not _apply_to_index(area, person_now, patch_file, name)]
+        return [], conflicts or names
+    finally:
+        fsio.remove_tree(folder)
+
+
+def _patch_files(area: SnapshotArea, patch_file: Path) -> list[str]:
+    listed = area.git.run("apply", "--numstat", "-z", str(patch_file))
+    # `--numstat -z`: "added\tdeleted\tpath\0" (no renames in our patches).
+    return sorted({entry.split("\t", 2)[-1] for entry in listed.split("\0") if entry.count("\t") >= 2})
+
+
+def _apply_to_index(area: SnapshotArea, person_now: str, patch_file: Path, only: str | None) -> bool:
+    """Apply the patch (or only one file of it) to our index, which first holds `person_now`;
+    whether it applied without a conflict."""
+    area.git.run("read-tree", person_now)
+    include = [] if only is None else [f"--include={_glob_literal(only)}"]
+    status, _ = area.git.run_allowing(
+        frozenset({1}), "apply", "--cached", "--3way", "--whitespace=nowarn", *include, str(patch_file)
+    )
+    if status != 0:
+        return False
+    return not area.git.run("ls-files", "--unmerged", "-z", limit=1)
+
+
+def _glob_literal(name: str) -> str:
+    """`name` as a pattern of `git apply --include` that matches only itself."""
+    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in name)
 
 
 def remove_worktree(layout: StoreLayout, record: JobRecord) -> list[str]:

@@ -120,6 +120,12 @@ class StoreLayout:
         session's turns in it, and the applies live there; it goes when the worktree does."""
         return self.worktrees_dir / f"{check_job_id(job_id)}.git"
 
+    @functools.cached_property
+    def applied_patches_dir(self) -> Path:
+        """Where changes published by other machines (a team's worktree jobs) are applied from:
+        one private git folder per change while it is applied, and a mark once it was."""
+        return self.root / "applied-patches"
+
     @property
     def settings_file(self) -> Path:
         return self.root / "settings.json"

@@ -37,12 +37,14 @@ import dataclasses
 import itertools
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jobstore import fsio
 from jobstore.app_server_schema import has_app_server
 from jobstore.codex_cli import (
     CodexInfo,
@@ -54,6 +56,7 @@ from jobstore.codex_cli import (
 from jobstore.echo import echoed
 from jobstore.errors import InvalidInput, JobNotFound, JobStoreError, UnreadableRecord
 from jobstore.events import RenderedLine, Summary, render_line
+from jobstore.git import repository_paths
 from jobstore.ids import check_job_id
 from jobstore.layout import FileKind, StoreFile, StoreLayout
 from jobstore.options import ASKING_POLICIES, ReviewOptions, RunOptions, check_absolute_path
@@ -77,12 +80,15 @@ from jobstore.watch import JobWakeup
 
 if TYPE_CHECKING:
     from jobstore.job_worktree import Applied
+    from jobstore.worktree_diff import WorktreeDiff
 
 __all__ = ["CancelOutcome", "JobStore", "SessionInfo", "TalkOutcome", "UnreadableRecord", "check_limit"]
 
 MAX_LIST_LIMIT = 10_000
 MAX_TAIL_LINES = 10_000
 _SUMMARY_REBUILD_LINES = 2_000
+# What may name a change applied from another machine (a team job id): a plain file name.
+_CHANGE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def check_limit(name: str, value: object, maximum: int) -> int:
@@ -508,6 +514,43 @@ class JobStore:
             if applied.clean:
                 record.applied_at = now_iso()
             return applied
+
+    def worktree_patch(self, job_id: str, max_bytes: int) -> tuple[WorktreeDiff, bytes | None]:
+        """An ended worktree job's recorded change, and the same change as a patch another
+        machine applies without this one's objects (None: longer than `max_bytes`). Raises
+        InvalidInput (no change recorded), GitFailed or OSError."""
+        from jobstore.job_worktree import worktree_patch
+        from jobstore.worktree_diff import read_worktree_diff
+
+        record = self.get(job_id)
+        recorded = read_worktree_diff(self, job_id)
+        if not record.worktree or record.worktree_path is None or recorded is None:
+            raise InvalidInput(f"job {job_id} made no worktree: it has no change to publish")
+        return recorded, worktree_patch(self.layout, record, recorded, max_bytes)
+
+    def apply_patch(self, key: str, cwd: str, patch: bytes) -> tuple[list[str], list[str]]:
+        """Apply a change made on another machine (`worktree_patch` there) to the working tree
+        holding `cwd`, as `apply` does: uncommitted, nothing written on a conflict, the person's
+        `.git` only read. `key` (a name, e.g. a team job id) is applied once on this machine.
+        (changed, conflicts)."""
+        from jobstore.job_worktree import apply_patch
+
+        if not _CHANGE_KEY.fullmatch(key):
+            raise InvalidInput(f"{echoed(key)} cannot name a change")
+        repo = repository_paths(cwd)
+        if repo is None:
+            raise InvalidInput(f"cwd {echoed(cwd)} is not in a git working tree here: nothing to apply to")
+        places = self.layout.applied_patches_dir
+        fsio.ensure_dir(places)
+        fsio.make_private(places)
+        mark = places / f"{key}.applied"
+        with fsio.file_lock(places / f"{key}.lock"):
+            if os.path.lexists(mark):
+                raise InvalidInput(f"{key} was applied already on this machine ({mark})")
+            changed, conflicts = apply_patch(places / key, repo, patch)
+            if not conflicts:
+                fsio.write_bytes_atomic(mark, f"{now_iso()} {repo.top}\n".encode())
+        return changed, conflicts
 
     def discard(self, job_id: str) -> list[str]:
         """Remove an ended worktree job's worktree and branch (only the ones it made); returns

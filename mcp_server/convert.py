@@ -64,7 +64,8 @@ from mcp_server.settings import ServerSettings
 from mcp_server.waiting import WaitOutcome
 
 if TYPE_CHECKING:  # the team's types, for annotations only: `team` is loaded on a team's server alone
-    from team import TeamJob, TeamOutput
+    from jobstore import WorktreeDiff
+    from team import TeamApplied, TeamJob, TeamOutput
 
 PROMPT_PREVIEW_CHARS = 300
 LIST_PROMPT_CHARS = 120
@@ -244,8 +245,11 @@ def job_view(store: JobStore, record: JobRecord, tail_lines: int, *, include_dif
 
 def worktree_diff_view(store: JobStore, job_id: str) -> WorktreeDiffView | None:
     recorded = read_worktree_diff(store, job_id)
-    if recorded is None:
-        return None
+    return None if recorded is None else diff_view(recorded)
+
+
+def diff_view(recorded: WorktreeDiff) -> WorktreeDiffView:
+    """A recorded diff as a tool shows it (a local job's, or a team job's as its machine published it)."""
     cut = len(recorded.diff) > MAX_DIFF_CHARS
     return WorktreeDiffView(
         repo=recorded.repo,
@@ -324,6 +328,33 @@ def apply_result(job_id: str, applied: Applied) -> ApplyResult:
         conflicts=applied.conflicts,
         branch=applied.branch,
         worktree=applied.worktree,
+        message=message,
+    )
+
+
+def team_apply_result(team_job_id: str, applied: TeamApplied) -> ApplyResult:
+    """codex_apply of a team job: its change as published, applied to this machine's working tree."""
+    change = applied.change
+    branch = f"codex/{change.local_job_id}"
+    where = f"{change.host}:{change.recorded.repo}"
+    if applied.clean:
+        message = (
+            f"applied here in {applied.cwd}: {len(applied.changed)} file(s) changed in the working tree, "
+            f"uncommitted (team job {team_job_id}, made on {change.host})"
+        )
+    else:
+        message = (
+            f"not applied: the change conflicts with the working tree in {', '.join(applied.conflicts)}; "
+            f"nothing was changed. Its branch {branch} and worktree are on {change.host}: merge it "
+            f"there by hand, or edit the files here and call codex_apply again"
+        )
+    return ApplyResult(
+        job_id=team_job_id,
+        applied=applied.clean,
+        changed_files=applied.changed,
+        conflicts=applied.conflicts,
+        branch=branch,
+        worktree=where,
         message=message,
     )
 
@@ -514,8 +545,10 @@ def _team_job_view(
     )
 
 
-def team_poll_view(job: TeamJob, output: TeamOutput, tail_lines: int) -> TeamPollView:
-    return _team_job_view(TeamPollView, job, output, tail_lines, None)
+def team_poll_view(
+    job: TeamJob, output: TeamOutput, tail_lines: int, diff: WorktreeDiffView | None = None
+) -> TeamPollView:
+    return _team_job_view(TeamPollView, job, output, tail_lines, None, worktree_diff=diff)
 
 
 def team_wait_result(job: TeamJob, output: TeamOutput, waited_seconds: float) -> TeamWaitResult:

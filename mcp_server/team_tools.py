@@ -12,8 +12,11 @@ What each tool does on a team's server:
 - `codex_list`: the team's jobs, newest first.
 - Refused with an error saying why (`TeamRefusals`), never done on this machine's store by
   mistake: `codex_review` and `codex_sessions` (not on the team's queue yet; sessions live on each
-  machine), and steer, interrupt, answer, apply and discard of a team job (its runner and its
-  worktree are on its machine: run `codex-async` there with its local job id).
+  machine), and steer, interrupt, answer and discard of a team job (its runner and its worktree
+  are on its machine: run `codex-async` there with its local job id).
+- `codex_poll` with `include_diff`, `codex_apply`: a worktree team job's change as its machine
+  published it when it ended (team.change): read, or applied to this machine's working tree of
+  the job's cwd (a team shares paths), as a local job's is.
 """
 
 from __future__ import annotations
@@ -57,8 +60,11 @@ from mcp_server.arguments import (
     WorktreeArg,
 )
 from mcp_server.convert import (
+    apply_result,
     cancel_result,
+    diff_view,
     job_view,
+    team_apply_result,
     team_batch_result,
     team_cancel_result,
     team_codex_result,
@@ -74,6 +80,7 @@ from mcp_server.errors import in_thread, tool_errors
 from mcp_server.lifespan import InjectedSettings, InjectedState, InjectedStore
 from mcp_server.runs import checked_run
 from mcp_server.schemas import (
+    ApplyResult,
     BatchResult,
     CancelResult,
     CodexResult,
@@ -81,6 +88,7 @@ from mcp_server.schemas import (
     TeamListResult,
     TeamPollView,
     TeamWaitResult,
+    WorktreeDiffView,
 )
 from mcp_server.settings import ServerSettings
 from mcp_server.tools import StatusFilterArg
@@ -163,7 +171,7 @@ async def codex_poll(
 ) -> TeamPollView:
     """Show a job now, without waiting: status, exit code, times, the machine it runs on,
     session, codex's last message, the end of its output (readable lines), commands run,
-    files changed and token usage (include_diff: for a job of this machine only).
+    files changed and token usage (include_diff: a team job's diff as its machine published it).
     To wait for the end instead, call codex_wait."""
     if not is_team_job(job_id):
         local = await in_thread(
@@ -172,12 +180,42 @@ async def codex_poll(
         return team_poll_view_of(local)
     with tool_errors():
         job = await team.job(job_id)
-        if include_diff:
-            raise InvalidInput(
-                f"include_diff: team job {job_id}'s diff is on its machine ({job.host or 'not started'}): "
-                f"run `codex-async diff {job.local_job_id or '<its local job id>'}` there"
-            )
-        return team_poll_view(job, await team.output(job_id), tail_lines)
+        diff = await team_diff(team, job) if include_diff else None
+        return team_poll_view(job, await team.output(job_id), tail_lines, diff)
+
+
+async def team_diff(team: TeamClient, job: TeamJob) -> WorktreeDiffView:
+    """A team job's diff as its machine published it (a worktree job's, as it ended)."""
+    change = await team.change(job.team_job_id)
+    if change is not None:
+        return diff_view(change.recorded)
+    if not job.is_terminal:
+        return WorktreeDiffView(
+            repo=job.cwd,
+            ended=False,
+            files=[],
+            other_jobs=[],
+            diff="",
+            truncated=False,
+            error="a worktree team job's diff is published by its machine when it ends",
+        )
+    raise InvalidInput(
+        f"include_diff: team job {job.team_job_id} published no diff (only a worktree job does); "
+        f"on its machine ({job.host or 'not started'}): "
+        f"`codex-async diff {job.local_job_id or '<its local job id>'}`"
+    )
+
+
+@tool(annotations={"title": "Apply a worktree job's change", "readOnlyHint": False, "idempotentHint": False})
+async def codex_apply(job_id: JobIdArg, *, store: InjectedStore, team: InjectedTeam) -> ApplyResult:
+    """Bring an ended worktree job's change into its repository's working tree on this machine as
+    uncommitted changes (the uncommitted work there is kept). A team job's change is the one its
+    machine published: it is applied to the working tree of the job's cwd here. If it conflicts,
+    nothing is changed and the answer names the files. A job is applied once (per machine)."""
+    if not is_team_job(job_id):
+        return apply_result(job_id, await in_thread(store.apply, job_id))
+    with tool_errors():
+        return team_apply_result(job_id, await team.apply(store, job_id))
 
 
 @tool(annotations={"title": "Wait for a codex job", "readOnlyHint": True})
@@ -305,7 +343,16 @@ async def codex_batch(
 
 TEAM_TOOLS = {
     each.__name__: each
-    for each in (codex_start, codex_poll, codex_wait, codex_list, codex_cancel, codex, codex_batch)
+    for each in (
+        codex_start,
+        codex_poll,
+        codex_wait,
+        codex_list,
+        codex_cancel,
+        codex,
+        codex_batch,
+        codex_apply,
+    )
 }
 
 # Tools that do not reach across machines yet, and why (said instead of acting on this store).
@@ -316,12 +363,12 @@ NOT_ON_THE_TEAM = {
     "machine that ran it (`codex-async sessions` there); continue one with codex_start(prompt, cwd, "
     "session_id=..., host=<that machine>)",
 }
-# Tools that act on one job's runner or worktree: for a team job, on its machine only.
+# Tools that act on one job's runner or worktree: for a team job, on its machine only. (Discard
+# too: the worktree and branch are the job's machine's; its published change stays readable.)
 ON_THE_JOBS_MACHINE = {
     "codex_steer": "steer",
     "codex_interrupt": "interrupt",
     "codex_answer": "answer",
-    "codex_apply": "apply",
     "codex_discard": "discard",
 }
 

@@ -11,6 +11,7 @@ whole tree); Redis carries what machines must agree on, each in one module:
 - `lease`: which machines are alive; a job whose machine is gone ends `lost`, once;
 - `cancel`: a cancel that outlives a dropped connection;
 - `streams`: each job's output and the team's state changes, copied to Redis;
+- `change`: a worktree job's change, published as it ends, read and applied anywhere;
 - `view`: a team job as any machine reads it (queued, running, its end; its output; a wait);
 - `queue`: putting a job on the team's queue (validated options, never argv);
 - `worker`: the Docket task and the loop that runs jobs through the local store;
@@ -34,6 +35,7 @@ from team.settings import ENV_REDIS, check_name, check_redis_url, redis_url_from
 
 if TYPE_CHECKING:
     from team.cancel import request_cancel
+    from team.change import TeamApplied, TeamChange
     from team.client import TeamClient, TeamUnavailable
     from team.keys import TeamKeys
     from team.queue import enqueue
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
 
 # Public names loaded on first use (they import redis or Docket), and the module of each.
 _LOADED_ON_USE = {
+    "TeamApplied": "team.change",
+    "TeamChange": "team.change",
     "TeamClient": "team.client",
     "TeamUnavailable": "team.client",
     "TeamJob": "team.view",
@@ -68,6 +72,8 @@ __all__ = [
     "ENV_REDIS",
     "OutputFollow",
     "StateChange",
+    "TeamApplied",
+    "TeamChange",
     "TeamClient",
     "TeamJob",
     "TeamKeys",

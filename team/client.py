@@ -16,7 +16,8 @@ from typing import TypeVar
 from docket import Docket
 from redis.exceptions import RedisError
 
-from jobstore import RunOptions
+from jobstore import InvalidInput, JobStore, RunOptions
+from team.change import TeamApplied, TeamChange, apply_change, read_change
 from team.keys import REDIS_AWAY, RedisClient, TeamKeys
 from team.queue import enqueue
 from team.settings import TeamRedisError, check_name, redis_place
@@ -187,3 +188,23 @@ class TeamClient:
         return await self._call(
             f"team job {team_job_id}", lambda _, redis: cancel_team_job(redis, self.keys, team_job_id)
         )
+
+    async def change(self, team_job_id: str) -> TeamChange | None:
+        """The job's change as its machine published it as it ended (None: none published)."""
+        return await self._call(
+            f"team job {team_job_id}", lambda _, redis: read_change(redis, self.keys, team_job_id)
+        )
+
+    async def apply(self, store: JobStore, team_job_id: str) -> TeamApplied:
+        """Apply the ended worktree job's published change to this machine's working tree of its
+        folder, through `store`'s private git folders (nothing is read from the job's machine)."""
+        job = await self.job(team_job_id)
+        if not job.is_terminal:
+            raise InvalidInput(f"team job {team_job_id} is {job.status}: apply it once it has ended")
+        change = await self.change(team_job_id)
+        if change is None:
+            raise InvalidInput(
+                f"team job {team_job_id} published no change: it did not run in a worktree "
+                "(or its machine ended before publishing it)"
+            )
+        return await asyncio.to_thread(apply_change, store, change, job.cwd)

@@ -34,6 +34,7 @@ import threading
 from pathlib import Path
 
 from jobstore import InvalidInput, JobStatus, JobStore, JobStoreError
+from team.change import publish_change
 from team.claim import Claim, read_claim
 from team.keys import REDIS_AWAY, RedisClient, TeamKeys, text
 from team.lease import ENDED_KEEP_SECONDS, HostLease, read_boot_id, record_end
@@ -158,11 +159,21 @@ class Keeper:
             if not record.is_terminal:
                 running[team_job_id] = job_id
                 continue
+            await self._publish_change(team_job_id, job_id)  # before the end: a reader finds both
             _, recorded = await record_end(
                 self.redis, self.keys, team_job_id, record.status, self.lease.host_id, record.exit_code
             )
             log.info("team job %s: ended %s (recorded: %s)", team_job_id, record.status.value, recorded)
         return running
+
+    async def _publish_change(self, team_job_id: str, job_id: str) -> None:
+        """The ended worktree job's change, as the worker publishes it. Redis away: raised."""
+        try:
+            await publish_change(self.store, self.redis, self.keys, team_job_id, job_id, self.lease.host_id)
+        except REDIS_AWAY:
+            raise
+        except Exception as exc:  # the end is recorded regardless; the diff stays on this machine
+            log.warning("team job %s: change not published: %s", team_job_id, exc)
 
     async def _copy_output(self, team_job_id: str, job_id: str, *, ended: bool) -> None:
         """Copy the job's new output to its stream (the worker's copier: from the stream's end);

@@ -80,6 +80,10 @@ class TeamKeys:
         """The job's output, copied from its owner's local output.txt (team.streams)."""
         return f"{self.namespace}:output:{team_job_id}"
 
+    def change(self, team_job_id: str) -> str:
+        """A worktree job's change, published by its machine as it ends (team.change)."""
+        return f"{self.namespace}:change:{team_job_id}"
+
     def job(self, team_job_id: str) -> str:
         """What was asked at enqueue (its options, the host asked for, when): team.registry."""
         return f"{self.namespace}:job:{team_job_id}"

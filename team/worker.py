@@ -38,6 +38,7 @@ from jobstore import (
     permissiveness,
 )
 from team.cancel import is_cancel_requested
+from team.change import publish_change
 from team.claim import Claim, Outcome, claim_job, read_claim, record_started
 from team.keeper import ensure_keeper
 from team.keys import REDIS_AWAY, RedisClient, TeamKeys, text
@@ -245,6 +246,7 @@ class TeamWorker:
                         record = await self._in_thread(self.store.settle, job_id)
                     copying.cancel()
                     await self._copy_last(copier)  # all of the output is there before the end is
+                    await self._publish_change(team_job_id, job_id)  # and its change, if any
                     return await self._end(team_job_id, record.status, record.exit_code)
                 try:
                     await self._cancel_if_requested(team_job_id)
@@ -275,6 +277,18 @@ class TeamWorker:
             )
         except Exception as exc:  # the end is recorded all the same
             log.warning("team job %s: output not copied: %s", copier.team_job_id, exc)
+
+    async def _publish_change(self, team_job_id: str, job_id: str) -> None:
+        """The ended worktree job's change, published (Redis waited for) before its end is."""
+        try:
+            await self._until_redis_answers(
+                f"team job {team_job_id} change",
+                lambda: publish_change(
+                    self.store, self.redis, self.keys, team_job_id, job_id, self.lease.host_id
+                ),
+            )
+        except Exception as exc:  # the end is recorded all the same; the diff stays on this machine
+            log.warning("team job %s: change not published: %s", team_job_id, exc)
 
     async def _await_owner(self, team_job_id: str) -> str:
         """Another machine owns the job: its recorded end, or `lost` once its lease is gone."""

@@ -52,3 +52,28 @@ def test_a_cancel_while_the_worktree_is_made_stops_git_and_codex_never_starts(
     assert not store.layout.worktree_git_dir(job_id).exists()
     assert BRANCH + job_id not in git(large_tree, "branch", "--list")
     assert str(store.layout.worktree_dir(job_id)) not in git(large_tree, "worktree", "list")
+
+
+def test_a_published_patch_applies_into_a_hostile_repository_running_none_of_its_programs(
+    store: JobStore,
+    hostile: Path,  # noqa: F811
+    markers: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    job = store.start(
+        RunOptions(prompt="write=a.txt write=new.y write=new.z", cwd=str(hostile), worktree=True)
+    )
+    assert store.wait(job.job_id, timeout=60).status == JobStatus.DONE
+    _, patch = store.worktree_patch(job.job_id, 8 * 1024 * 1024)
+    assert patch is not None
+    store.discard(job.job_id)  # only the patch is left: the apply cannot use the job's objects
+    objects_before = fingerprint(hostile / ".git" / "objects")
+    index_before = (hostile / ".git" / "index").read_bytes()
+
+    changed, conflicts = JobStore(tmp_path / "other").apply_patch("team-hostile", str(hostile), patch)
+
+    assert conflicts == [] and sorted(changed) == ["a.txt", "new.y", "new.z"]
+    assert (hostile / "new.y").read_text() == "written by the job: new.y\n"
+    assert os.listdir(markers) == []
+    assert fingerprint(hostile / ".git" / "objects") == objects_before
+    assert (hostile / ".git" / "index").read_bytes() == index_before

@@ -192,3 +192,44 @@ async def test_a_codex_task_is_a_team_job_any_server_answers(
         await other.request("tasks/cancel", long["taskId"])
         ended = await other.until(long["taskId"], lambda t: t["status"] != "working")
         assert ended["status"] == "cancelled"
+
+
+async def test_a_worktree_team_jobs_diff_and_apply_reach_another_machine_through_redis(
+    machine_a: Machine, team_env: dict[str, str], store: JobStore, workdir: Path
+) -> None:
+    from tests.worktree_repo import UNCOMMITTED_NOTES, person_repository
+
+    repo = person_repository(workdir / "repo")  # the path the team shares: served by machine-a
+    index_before = (repo / ".git" / "index").read_bytes()
+    async with stdio_session(team_env) as session:
+        started = await call_ok(
+            session,
+            "codex_start",
+            {"prompt": "write=made.py write=notes.txt", "cwd": str(repo), "worktree": True},
+        )
+        job_id = started["job_id"]
+        waited = await call_ok(session, "codex_wait", {"job_id": job_id, "timeout_seconds": 30})
+        assert waited["status"] == "done", waited
+        local_id = waited["local_job_id"]
+        # The worker's worktree, branch and private git folder go: only the published patch is left.
+        machine_a.store.discard(local_id)
+        assert not machine_a.store.layout.worktree_git_dir(local_id).exists()
+        assert not (repo / "made.py").exists()
+
+        polled = await call_ok(session, "codex_poll", {"job_id": job_id, "include_diff": True})
+        diff = polled["worktree_diff"]
+        assert diff["ended"] and sorted(diff["files"], key=str) == sorted(
+            [{"path": "made.py", "kind": "A"}, {"path": "notes.txt", "kind": "M"}], key=str
+        )
+        assert "+written by the job: made.py" in diff["diff"] and diff["error"] is None
+
+        applied = await call_ok(session, "codex_apply", {"job_id": job_id})
+        assert applied["applied"] and sorted(applied["changed_files"]) == ["made.py", "notes.txt"]
+        assert applied["branch"] == f"codex/{local_id}" and applied["worktree"].startswith("machine-a:")
+        again = await call_error(session, "codex_apply", {"job_id": job_id})
+        refused = await call_error(session, "codex_discard", {"job_id": job_id})
+    assert (repo / "made.py").read_text() == "written by the job: made.py\n"
+    assert (repo / "notes.txt").read_text() == UNCOMMITTED_NOTES + "written by the job: notes.txt\n"
+    assert (repo / ".git" / "index").read_bytes() == index_before
+    assert "applied already" in again
+    assert "machine that runs it" in refused and local_id not in store.job_ids()
