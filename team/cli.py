@@ -156,8 +156,9 @@ async def _serve(
         await worker.serve(docket, concurrency=concurrency)
 
 
-# The built-in commands that read the team instead when given a Redis (--redis or $CODEX_ASYNC_REDIS).
-TEAM_READS = ("list", "show", "follow")
+# The built-in commands that act on the team instead when given a Redis (--redis or
+# $CODEX_ASYNC_REDIS): all read it; `apply` writes this machine's working tree.
+TEAM_READS = ("list", "show", "follow", "diff", "apply")
 
 
 def add_team_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
@@ -181,7 +182,7 @@ def on_the_team(name: str) -> Callable[[Command], Command]:
                 return local(store, args)
             from team.commands import run_team_command  # redis and Docket: loaded only now
 
-            return run_team_command(name, url, args)
+            return run_team_command(name, url, args, store)
 
         return run
 

@@ -1,6 +1,8 @@
-"""`codex-async list`, `show` and `follow` over the team (`--redis URL` or `CODEX_ASYNC_REDIS`):
-the team's jobs read from Redis (team.view), printed through the CLI's own output (its tables,
-every stored string made terminal-safe; `--json` escaped), exit codes as for a local job.
+"""`codex-async list`, `show`, `follow`, `diff` and `apply` over the team (`--redis URL` or
+`CODEX_ASYNC_REDIS`): the team's jobs read from Redis (team.view), printed through the CLI's own
+output (its tables, every stored string made terminal-safe; `--json` escaped), exit codes as for a
+local job. `apply` writes this machine's working tree of the job's folder, from the change its
+machine published (team.change), through this machine's store.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from jobstore import InvalidInput, JobStatus, output_lines, render_line
+from jobstore import InvalidInput, JobStatus, JobStore, output_lines, render_line
 from jobstore.cli.follow import EXIT_DONE, EXIT_ENDED_BADLY, EXIT_INTERRUPTED, POLL_SECONDS, print_rendered
 from jobstore.cli.output import Column, say, say_json, say_json_line, say_output_line, table, terminal_width
+from jobstore.cli.worktree import EXIT_CONFLICT, say_diff
 from team.client import TeamClient
 from team.view import OutputFollow, TeamJob
 
@@ -97,13 +100,62 @@ async def follow(team: TeamClient, args: argparse.Namespace) -> int:
     return EXIT_DONE if job.status == JobStatus.DONE else EXIT_ENDED_BADLY
 
 
+async def diff(team: TeamClient, args: argparse.Namespace) -> int:
+    """The worktree job's diff, as its machine published it when the job ended."""
+    job = await team.job(args.job_id)
+    change = await team.change(job.team_job_id)
+    if change is None:
+        if not job.is_terminal:
+            say(f"team job {job.team_job_id} has not ended: its diff is published when it does")
+            return 0
+        raise InvalidInput(
+            f"team job {job.team_job_id} published no diff: it did not run in a worktree (for a job in "
+            f"the person's tree, run `codex-async diff {job.local_job_id or 'ITS_JOB_ID'}` on {job.host})"
+        )
+    return say_diff(
+        f"team job {job.team_job_id}", change.recorded, args, team_job_id=job.team_job_id, host=job.host
+    )
+
+
+async def apply(team: TeamClient, args: argparse.Namespace, store: JobStore) -> int:
+    """The ended worktree job's change brought into this machine's working tree of its folder."""
+    applied = await team.apply(store, args.job_id)
+    change = applied.change
+    if args.json:
+        say_json(
+            {
+                "team_job_id": change.team_job_id,
+                "host": change.host,
+                "cwd": applied.cwd,
+                "applied": applied.clean,
+                "changed_files": applied.changed,
+                "conflicts": applied.conflicts,
+            }
+        )
+    elif applied.clean:
+        say(f"applied team job {change.team_job_id}: {len(applied.changed)} file(s) changed, uncommitted")
+        for name in applied.changed:
+            say(f"  {name}")
+    else:
+        say(
+            f"not applied: team job {change.team_job_id}'s change conflicts in {', '.join(applied.conflicts)}"
+        )
+        say(
+            "nothing was changed; resolve those files and apply again, or apply it on its machine: "
+            + change.own_machine_command("apply")
+        )
+    return 0 if applied.clean else EXIT_CONFLICT
+
+
 TeamCommand = Callable[[TeamClient, argparse.Namespace], Awaitable[int]]
-TEAM_COMMANDS: dict[str, TeamCommand] = {"list": list_jobs, "show": show, "follow": follow}
+TEAM_COMMANDS: dict[str, TeamCommand] = {"list": list_jobs, "show": show, "follow": follow, "diff": diff}
 
 
-def run_team_command(name: str, url: str, args: argparse.Namespace) -> int:
+def run_team_command(name: str, url: str, args: argparse.Namespace, store: JobStore) -> int:
     async def run() -> int:
         async with TeamClient(url) as team:
+            if name == "apply":  # the one that writes here: through this machine's store
+                return await apply(team, args, store)
             return await TEAM_COMMANDS[name](team, args)
 
     try:

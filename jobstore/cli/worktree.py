@@ -7,7 +7,7 @@ import argparse
 from jobstore.cli.output import say, say_json
 from jobstore.errors import InvalidInput
 from jobstore.store import JobStore
-from jobstore.worktree_diff import read_worktree_diff
+from jobstore.worktree_diff import WorktreeDiff, read_worktree_diff
 
 # `apply`'s exit code when the change conflicts (nothing was changed).
 EXIT_CONFLICT = 5
@@ -19,11 +19,16 @@ def diff(store: JobStore, args: argparse.Namespace) -> int:
     recorded = read_worktree_diff(store, args.job_id)
     if recorded is None:
         raise InvalidInput(f"job {args.job_id} recorded no diff: its folder is in no git repository")
+    return say_diff(f"job {args.job_id}", recorded, args)
+
+
+def say_diff(job: str, recorded: WorktreeDiff, args: argparse.Namespace, **more: object) -> int:
+    """A recorded diff as `diff` prints it (`--json`: its record, its text and `more`)."""
     if args.json:
-        say_json({**recorded.to_dict(), "diff": recorded.diff})
+        say_json({**more, **recorded.to_dict(), "diff": recorded.diff})
         return 0
     if not recorded.ended:
-        say(f"job {args.job_id} has not ended: its diff is recorded when it does")
+        say(f"{job} has not ended: its diff is recorded when it does")
         return 0
     for problem in (recorded.error, recorded.notice):
         if problem:

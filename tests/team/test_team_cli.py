@@ -15,7 +15,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from jobstore import JobStore, RunOptions
+from jobstore import JobStatus, JobStore, RunOptions
 from team.client import TeamClient
 from tests.team.test_team_redis import Machine
 
@@ -103,3 +103,50 @@ def test_the_mcp_server_loads_redis_only_with_a_team(tmp_path: Path, with_team: 
     )
     loaded, client = out.stdout.strip().splitlines()[-1].rsplit(" ", 1)
     assert (loaded, client) == (("['docket', 'redis']", "True") if with_team else ("[]", "False"))
+
+
+async def test_diff_and_apply_of_a_team_job_reach_this_machines_working_tree(
+    machine_a: Machine, redis_url: str, store: JobStore, workdir: Path
+) -> None:
+    from tests.worktree_repo import UNCOMMITTED_NOTES, person_repository
+
+    repo = person_repository(workdir / "repo")  # the path the team shares: served by machine-a
+    index_before = (repo / ".git" / "index").read_bytes()
+    async with TeamClient(redis_url) as team:
+        asked = [
+            RunOptions.checked(prompt=f"write=made-{n}.py write=notes.txt", cwd=str(repo), worktree=True)
+            for n in (1, 2)
+        ]
+        jobs = [await team.enqueue(options) for options in asked]
+        ended = [(await team.wait(job.team_job_id, 60))[0] for job in jobs]
+    assert [job.status for job in ended] == [JobStatus.DONE, JobStatus.DONE]
+    first, second = (job.team_job_id for job in ended)
+    for job in ended:  # nothing of the worker's side is left: only the published changes
+        assert job.local_job_id is not None
+        machine_a.store.discard(job.local_job_id)
+
+    shown = await codex_async(store.root, "diff", first, redis=redis_url)
+    assert shown.returncode == 0, shown.stderr
+    assert "+written by the job: made-1.py" in shown.stdout and "notes.txt" in shown.stdout
+    printed = await codex_async(store.root, "--json", "diff", first, "--redis", redis_url)
+    as_json = json.loads(printed.stdout)
+    assert (as_json["team_job_id"], as_json["host"]) == (first, "machine-a")
+    assert sorted(name for _, name in as_json["files"]) == ["made-1.py", "notes.txt"]
+
+    applied = await codex_async(store.root, "apply", first, redis=redis_url)
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout.splitlines()[0] == f"applied team job {first}: 2 file(s) changed, uncommitted"
+    assert (repo / "made-1.py").read_text() == "written by the job: made-1.py\n"
+    assert (repo / "notes.txt").read_text() == UNCOMMITTED_NOTES + "written by the job: notes.txt\n"
+    assert (repo / ".git" / "index").read_bytes() == index_before
+    again = await codex_async(store.root, "apply", first, redis=redis_url)
+    assert again.returncode == 2 and "applied already" in again.stderr
+    # The second job appended the same line to notes.txt as the first: on top of the first's, it
+    # conflicts there. Nothing changes, and the answer names the file and the way out.
+    before = {path.name: path.read_bytes() for path in repo.iterdir() if path.is_file()}
+    conflicted = await codex_async(store.root, "apply", second, redis=redis_url)
+    assert conflicted.returncode == 5, conflicted.stderr
+    assert f"not applied: team job {second}'s change conflicts in notes.txt" in conflicted.stdout
+    assert "on machine-a" in conflicted.stdout
+    assert {path.name: path.read_bytes() for path in repo.iterdir() if path.is_file()} == before
+    assert store.job_ids() == []  # the local store made no job of it
