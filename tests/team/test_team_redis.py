@@ -21,6 +21,7 @@ from redis import Redis as SyncRedis
 
 from jobstore import JobStatus, JobStore, RunOptions
 from team.cancel import request_cancel
+from team.change import read_change
 from team.claim import Claim, claim_job, read_claim
 from team.keys import RedisClient, TeamKeys
 from team.lease import read_end, settle_if_owner_gone
@@ -215,10 +216,10 @@ async def test_a_cancel_sent_while_pubsub_is_down_lands(
 
 
 async def start_one(
-    docket: Docket, redis: RedisClient, machines: list[Machine], prompt: str, workdir: Path
+    docket: Docket, redis: RedisClient, machines: list[Machine], prompt: str, workdir: Path, **options: object
 ) -> tuple[str, str, Machine]:
     """Put one job on the queue; once started: its team job id, its local job id, its machine."""
-    team_job_id = await enqueue(docket, RunOptions.checked(prompt=prompt, cwd=str(workdir)))
+    team_job_id = await enqueue(docket, RunOptions.checked(prompt=prompt, cwd=str(workdir), **options))
     claim = await started_claim(redis, team_job_id)
     assert claim.job_id is not None
     owner = next(machine for machine in machines if machine.host_id == claim.host_id)
@@ -241,18 +242,26 @@ async def test_a_worker_killed_mid_job_and_restarted_records_the_truthful_end(
 async def test_a_worker_killed_mid_job_and_not_restarted_still_records_the_truthful_end(
     machines: list[Machine], redis_url: str, workdir: Path, argv_log: Path
 ) -> None:
+    from tests.worktree_repo import person_repository
+
+    repo = person_repository(workdir / "repo")
     async with Docket(name=KEYS.docket_name, url=redis_url) as docket, docket.redis() as redis:
         # Longer than the lease (5 s): without its keeper, the other machine would record it lost.
-        team_job_id, job_id, owner = await start_one(docket, redis, machines, "sleep=8 orphan-1", workdir)
+        # A worktree job: its change is published by the keeper too, before the end it records.
+        prompt = "sleep=8 write=kept.py orphan-1"
+        team_job_id, job_id, owner = await start_one(docket, redis, machines, prompt, repo, worktree=True)
         (keeper,) = await started_keepers(owner)
         owner.process.kill()  # not started again
         owner.process.wait()
         ends = await Ends().wait(redis_url, [team_job_id], timeout=40)
         end = json.loads(await redis.get(KEYS.end(team_job_id)))
         record = owner.store.get(job_id)
+        change = await read_change(redis, KEYS, team_job_id)
         keeper.wait(10)  # nothing of its machine left unended: it leaves on its own
         assert not keeper.is_running()
     assert ends[team_job_id] == "done", (owner.store.root / "team-keeper.log").read_text()
+    assert change is not None and (change.host, change.local_job_id) == (owner.host_id, job_id)
+    assert [path for _, path in change.recorded.files] == ["kept.py"] and change.patch
     assert end == {"status": "done", "by": owner.host_id, "exit_code": record.exit_code, "at": end["at"]}
     assert end["at"] >= time.time() - 60
     assert record.status is JobStatus.DONE and record.exit_code == 0
