@@ -30,6 +30,7 @@ from tests.conftest import stop_everything
 from tests.team.conftest import RedisServer, codex_runs, started_claim
 
 KEYS = TeamKeys()
+TEAM_LIMIT = 3
 JOBS = 20
 CONCURRENCY = 3
 
@@ -55,7 +56,9 @@ class Machine:
         self.env = {**os.environ, "CODEX_BIN": str(fake_codex), "CODEX_ASYNC_HOME": str(self.store.root)}
         # own_pids: a PID namespace of its own (root; CI runs as root), whose init is the worker:
         # SIGKILL of it kills every process of the "machine" at once, runners and codex included.
-        namespace = ["unshare", "--pid", "--fork", "--mount-proc"] if own_pids else []
+        # --kill-child: unshare's own death (a test's cleanup) takes the machine with it.
+        self.own_pids = own_pids
+        namespace = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"] if own_pids else []
         self.argv = [*namespace, sys.executable, "-m", "team", "worker", "--redis", redis_url]
         self.argv += ["--host-id", host_id]
         self.argv += ["--store", str(self.store.root), "--concurrency", str(concurrency)]
@@ -97,7 +100,11 @@ class Machine:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            # In a PID namespace, the worker is unshare's child (its init): unshare does not pass
+            # SIGTERM on, so the worker is asked itself.
+            asked = psutil.Process(self.process.pid).children() if self.own_pids else [self.process]
+            for each in asked:
+                each.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
@@ -169,10 +176,27 @@ class Ends:
                 await asyncio.sleep(0.02)
 
 
+@pytest.fixture
+def machines_of_their_own(
+    tmp_path: Path, redis_url: str, fake_codex: Path, argv_log: Path, workdir: Path
+) -> Iterator[list[Machine]]:
+    """Two machines, each a worker in a PID namespace of its own (as root: CI runs as root)."""
+    both = [
+        Machine(tmp_path, name, redis_url, fake_codex, repos=[workdir], own_pids=True)
+        for name in ("machine-a", "machine-b")
+    ]
+    yield both
+    for machine in both:
+        machine.stop()
+
+
 async def test_twenty_jobs_on_two_machines_each_started_once(
-    machines: list[Machine], redis_url: str, workdir: Path, argv_log: Path
+    machines_of_their_own: list[Machine], redis_url: str, workdir: Path, argv_log: Path
 ) -> None:
+    machines = machines_of_their_own
     async with Docket(name=KEYS.docket_name, url=redis_url) as docket:
+        async with docket.redis() as redis:
+            await redis.set(KEYS.team_limit, str(TEAM_LIMIT))  # as `codex-async team-limit 3` does
         ids = [
             await enqueue(docket, RunOptions.checked(prompt=f"sleep=0.5 team-job-{n}.", cwd=str(workdir)))
             for n in range(JOBS)
@@ -191,8 +215,8 @@ async def test_twenty_jobs_on_two_machines_each_started_once(
         mine = [owner.job_id for owner in owners if owner is not None and owner.host_id == machine.host_id]
         assert sorted(mine) == sorted(machine.store.job_ids())
         assert all(machine.store.get(job_id).status is JobStatus.DONE for job_id in machine.store.job_ids())
-    # Never more jobs at once than the two workers take (each its --concurrency).
-    assert 0 < ends_seen.most_at_once <= 2 * CONCURRENCY
+    # Never more jobs at once than the team's limit, across both machines (each takes more).
+    assert TEAM_LIMIT < 2 * CONCURRENCY and 0 < ends_seen.most_at_once <= TEAM_LIMIT
 
 
 async def test_a_cancel_sent_while_pubsub_is_down_lands(
