@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -31,6 +32,8 @@ Command = Callable[[JobStore, argparse.Namespace], int]
 MAX_CONCURRENCY = 1000
 MAX_LEASE_SECONDS = 600.0
 MAX_TEAM_LIMIT = 100_000
+# A worker left with Ctrl-C (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
 
 
 def add_worker_command(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
@@ -153,7 +156,16 @@ async def _serve(
         # SIGTERM: finish the jobs running here first (a service manager's stop); SIGINT (Ctrl-C)
         # leaves at once, the jobs' runners going on, to be re-attached within the lease.
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, worker.stop)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, _leave_at_once)
         await worker.serve(docket, concurrency=concurrency)
+
+
+def _leave_at_once() -> None:
+    """Ctrl-C: leave now, as a SIGKILL would, whatever Redis does (a cleanup that waited for
+    Redis would wait as long as an outage). The runners and the keeper are detached and go on."""
+    logging.getLogger("codex_async.team").warning("interrupted: leaving at once; the jobs run on")
+    logging.shutdown()  # the log says why before the process is gone
+    os._exit(EXIT_INTERRUPTED)
 
 
 # The built-in commands that act on the team instead when given a Redis (--redis or

@@ -1,11 +1,12 @@
-"""The team's worker: a Docket task that runs a team job through this machine's own store.
+"""The team's worker: a Docket task that admits a team job to this machine's own store, and the
+worker process that watches the job to its end (so no Docket task lasts as long as a codex turn).
 
 A delivery of `codex_team_job` carries the job's options as plain values, never argv: they are
 checked again here (`RunOptions.checked`) and the local store builds codex's command from them,
 exactly as for a local start. Each delivery first claims the job (`claim`): the first one starts
 it, any later one (Docket redelivers after a worker died or Redis restarted) never starts codex
-again. It re-attaches instead: to the local job when this machine owns it, or to the recorded
-end when another live machine does; a job whose machine's lease is gone ends `lost` (`lease`).
+again. It re-attaches instead to the local job when this machine owns it, and leaves the job to
+its owner when another machine does; a job whose machine's lease is gone ends `lost` (`lease`).
 
 Around the task, `TeamWorker.serve` keeps the machine's lease, listens for cancel nudges, looks
 at its jobs' cancel keys every lease renewal (a missed nudge only delays a cancel), and records
@@ -22,10 +23,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from docket import CurrentWorker, Docket, Worker
+from docket import CurrentExecution, CurrentWorker, Docket, Execution, Worker
+from docket.dependencies import AdmissionBlocked
 
 from jobstore import (
     NO_POLICY_CAP,
@@ -63,17 +66,51 @@ COPY_SECONDS = 0.2
 # How often a job waiting for the team's limit tries its claim again.
 LIMIT_RETRY_SECONDS = 0.25
 
+# How soon a job this worker has no free place for is offered to it again (Docket reschedules it).
+PLACE_RETRY_SECONDS = 0.5
+# Stopping: how long Docket's queue may take to let go of the deliveries it holds, and how long
+# a Redis call (the last ends, the lease) is waited for, before Redis counts as away.
+STOP_PATIENCE_SECONDS = 5.0
+
 # Docket workers by name, so that the task (a plain function Docket calls) finds its machine's.
 _WORKERS: dict[str, TeamWorker] = {}
+
+
+class Later(Exception):
+    """The job cannot be admitted now (no free place here, the team's limit, a route being
+    switched): its delivery is offered again after `delay` seconds."""
+
+    def __init__(self, why: str, delay: float) -> None:
+        super().__init__(why)
+        self.why = why
+        self.delay = delay
 
 
 async def codex_team_job(
     team_job_id: str,
     options: dict[str, object],
     worker: Worker = CurrentWorker(),  # noqa: B008 - Docket's way of injecting it
+    execution: Execution = CurrentExecution(),  # noqa: B008 - the same
 ) -> str:
-    """Docket's task: run the team job on this worker's machine (at most once); its end status."""
-    return await _WORKERS[worker.name].run_job(team_job_id, options)
+    """Docket's task: admit the team job on this worker's machine (at most once) and return;
+    the worker process itself watches it to its end, so that Docket's drain after a Redis error
+    (it waits for every task it runs) never waits for a codex turn."""
+    try:
+        return await _WORKERS[worker.name].admit(team_job_id, options)
+    except Later as later:
+        # Docket's admission control: the delivery is acknowledged and scheduled again, so a
+        # waiting job holds neither a Docket slot nor up a drain.
+        raise AdmissionBlocked(execution, later.why, retry_delay=timedelta(seconds=later.delay)) from None
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """What a delivery came to: `said` (what the Docket task returns); the job's watch here, or
+    the other machine that owns it."""
+
+    said: str
+    watch: asyncio.Future[str] | None = None
+    owner: str | None = None
 
 
 class TeamWorker:
@@ -91,6 +128,7 @@ class TeamWorker:
         max_policy: str = NO_POLICY_CAP,
         keeper_redis_url: str | None = None,
         roots: tuple[str, ...] = (),
+        concurrency: int = 1,
     ) -> None:
         self.store = store
         self.redis = redis
@@ -106,13 +144,18 @@ class TeamWorker:
         # The repository roots this machine serves (`--repo`, resolved): jobs routed by their
         # folder come here only if it is one of these or inside one (team.routing).
         self.roots = roots
-        self.concurrency = 1  # set by serve: what the advertisement tells routers
+        # The most team jobs admitted here at once (serve sets it; what the advertisement says).
+        self.concurrency = concurrency
         self._docket: Docket | None = None  # this machine's Docket, while serving
-        self._runs: dict[str, asyncio.Future[str]] = {}  # team job id -> its one run in this process
-        self._local_ids: dict[str, str] = {}  # team job id -> local job id, while it is watched
+        self._admissions: dict[str, asyncio.Future[Admitted]] = {}  # one admission per job at once
+        self._reserved: set[str] = set()  # admissions holding a place before their watch does
+        self._watches: dict[str, asyncio.Future[str]] = {}  # team job id -> its watch to the end
+        self._local_ids: dict[str, str] = {}  # team job id -> local job id, once started
         self._cancelling: set[str] = set()
         self._background: set[asyncio.Future[Any]] = set()  # kept: the loop holds tasks weakly
         self._stopping = asyncio.Event()
+        # Set while stopping with Redis away: what still waits for Redis before a job runs gives up.
+        self._giving_up = asyncio.Event()
         # The store's calls block (a wait, a cancel's grace): threads of the worker's own, so
         # that many watched jobs never starve a start or a cancel of the loop's default pool.
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="team-job")
@@ -131,74 +174,124 @@ class TeamWorker:
                 log.warning("%s: Redis is away (%s); trying again", what, exc)
                 await asyncio.sleep(RETRY_SECONDS)
 
+    async def _before_start(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """`call` tried again while Redis is away, unless a stopping worker gives up on Redis
+        (then CancelledError: nothing was started, the delivery stays Docket's to hand out again)."""
+        trying = asyncio.ensure_future(self._until_redis_answers(what, call))
+        giving_up = asyncio.ensure_future(self._giving_up.wait())
+        try:
+            await asyncio.wait([trying, giving_up], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            giving_up.cancel()
+        if not trying.done():
+            trying.cancel()
+            raise asyncio.CancelledError(f"{what}: stopping while Redis is away")
+        return trying.result()
+
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def places_taken(self) -> int:
+        """The team jobs admitted here and not ended (each holds one of `concurrency` places)."""
+        return len(self._watches) + len(self._reserved)
+
     # ------------------------------------------------------------ one job
 
-    async def run_job(self, team_job_id: str, options: Mapping[str, object]) -> str:
-        """Run the team job here unless it was claimed already; its end status either way."""
-        check_name("a team job id", team_job_id)
-        run = self._runs.get(team_job_id)
-        if run is None:  # a second delivery to this process waits for the first, never starts again
-            run = asyncio.ensure_future(self._run_once(team_job_id, dict(options)))
-            self._runs[team_job_id] = run
-            run.add_done_callback(lambda _: self._runs.pop(team_job_id, None))
-        # Shielded: a Docket-side cancel of the task must not orphan a running job's watch.
-        return await asyncio.shield(run)
+    async def admit(self, team_job_id: str, options: Mapping[str, object]) -> str:
+        """Admit the job here (claim it, start it, its watch left running) unless it was claimed
+        already; what came of it. `Later` when it cannot be admitted now."""
+        return (await self._admission(team_job_id, options)).said
 
-    async def _run_once(self, team_job_id: str, options: dict[str, object]) -> str:
+    async def run_job(self, team_job_id: str, options: Mapping[str, object]) -> str:
+        """Admit the job (waiting here while it cannot be), then its end status: its watch's, or
+        the owner's when another machine runs it."""
         while True:
-            taken = await self._until_redis_answers(
-                f"team job {team_job_id}", lambda: claim_job(self.redis, self.keys, team_job_id, self.mine)
-            )
-            serves = functools.partial(self.redis.exists, self.keys.serves(taken.detail))
-            if taken.outcome is Outcome.ELSEWHERE and not await self._until_redis_answers(
-                f"team job {team_job_id}", serves
-            ):
-                # Routed to a machine that stopped serving: a watcher is routing it again, and
-                # adds it to the new machine's queue (perhaps this one's) before it switches the
-                # route. Dropping this delivery then would leave the job routed with no message.
-                await asyncio.sleep(LIMIT_RETRY_SECONDS)
-                continue
-            if taken.outcome is not Outcome.FULL:
+            try:
+                admitted = await self._admission(team_job_id, options)
                 break
-            # At the team's limit: the job waits here, taken from Docket but not claimed, so it
-            # does not count; a cancel asked meanwhile ends it unstarted.
-            asked = await self._until_redis_answers(
-                f"team job {team_job_id}", lambda: is_cancel_requested(self.redis, self.keys, team_job_id)
+            except Later as later:
+                await asyncio.sleep(later.delay)
+        if admitted.watch is not None:
+            return await asyncio.shield(admitted.watch)
+        if admitted.owner is not None:
+            return await self._await_owner(team_job_id)
+        return admitted.said
+
+    async def _admission(self, team_job_id: str, options: Mapping[str, object]) -> Admitted:
+        check_name("a team job id", team_job_id)
+        watch = self._watches.get(team_job_id)
+        if watch is not None:  # delivered again while watched here: never a second watch
+            return Admitted("running here", watch)
+        admission = self._admissions.get(team_job_id)
+        if admission is None:  # a second delivery meanwhile waits for the first, never starts again
+            admission = asyncio.ensure_future(self._admit(team_job_id, dict(options)))
+            self._admissions[team_job_id] = admission
+            admission.add_done_callback(lambda _: self._admissions.pop(team_job_id, None))
+        # Shielded: a claim cut off after Redis wrote it would leave the job claimed, never started.
+        return await asyncio.shield(admission)
+
+    def _own(self, team_job_id: str, work: Coroutine[Any, Any, str]) -> asyncio.Future[str]:
+        """The job's watch, run by this process (not by a Docket task): it holds its place till
+        the job's end is recorded."""
+        watch = asyncio.ensure_future(work)
+        self._watches[team_job_id] = watch
+        watch.add_done_callback(lambda _: self._watches.pop(team_job_id, None))
+        return watch
+
+    async def _admit(self, team_job_id: str, options: dict[str, object]) -> Admitted:
+        if self.places_taken() >= self.concurrency:
+            raise Later(f"all {self.concurrency} places of {self.mine.host_id} taken", PLACE_RETRY_SECONDS)
+        what = f"team job {team_job_id}"
+        # Held from here, given to the watch in the same step (`_own`): places are never oversold.
+        self._reserved.add(team_job_id)
+        try:
+            taken = await self._before_start(
+                what, lambda: claim_job(self.redis, self.keys, team_job_id, self.mine)
             )
-            if asked:
-                return await self._end(team_job_id, JobStatus.CANCELLED)
-            await asyncio.sleep(LIMIT_RETRY_SECONDS)
-        if taken.outcome is Outcome.WON:
-            return await self._start(team_job_id, options)
-        if taken.outcome is Outcome.ENDED:
-            return str(json.loads(taken.detail)["status"])
-        if taken.outcome is Outcome.ELSEWHERE:
-            log.info("team job %s: routed to %s since; not taken here", team_job_id, taken.detail)
-            return f"routed to {taken.detail}"
-        owner = taken.owner
-        assert owner is not None
-        if owner.same_machine(self.mine):
+            if taken.outcome is Outcome.ELSEWHERE:
+                serves = functools.partial(self.redis.exists, self.keys.serves(taken.detail))
+                if not await self._before_start(what, serves):
+                    # Routed to a machine that stopped serving: a watcher is routing it again,
+                    # and adds it to the new machine's queue (perhaps this one's) before it
+                    # switches the route. Dropping this delivery would leave it with no message.
+                    raise Later(f"routed to {taken.detail}, which stopped serving", LIMIT_RETRY_SECONDS)
+                log.info("team job %s: routed to %s since; not taken here", team_job_id, taken.detail)
+                return Admitted(f"routed to {taken.detail}")
+            if taken.outcome is Outcome.FULL:
+                # At the team's limit: not claimed, so it does not count; a cancel asked
+                # meanwhile ends it unstarted.
+                asked = functools.partial(is_cancel_requested, self.redis, self.keys, team_job_id)
+                if await self._before_start(what, asked):
+                    return Admitted(await self._end(team_job_id, JobStatus.CANCELLED))
+                raise Later(f"the team's limit ({taken.detail}) is reached", LIMIT_RETRY_SECONDS)
+            if taken.outcome is Outcome.WON:
+                return Admitted("started here", self._own(team_job_id, self._start(team_job_id, options)))
+            if taken.outcome is Outcome.ENDED:
+                return Admitted(str(json.loads(taken.detail)["status"]))
+            owner = taken.owner
+            assert owner is not None
+            if not owner.same_machine(self.mine):
+                # Its end is the owner's to record, or `lost` by the lease watchers if it dies.
+                log.info("team job %s: delivered again, owned by %s", team_job_id, owner.host_id)
+                return Admitted(f"owned by {owner.host_id}", owner=owner.host_id)
             if owner.job_id is not None:
                 log.info(
                     "team job %s: delivered again, re-attaching to local job %s", team_job_id, owner.job_id
                 )
-                return await self._watch(team_job_id, owner.job_id)
+                return Admitted(
+                    "running here", self._own(team_job_id, self._watch(team_job_id, owner.job_id))
+                )
             # Claimed by an earlier worker process of this machine that died before it named
             # the local job: whether codex started cannot be told, so it is not started again.
-            return await self._end(team_job_id, JobStatus.LOST)
-        log.info("team job %s: delivered again, owned by %s", team_job_id, owner.host_id)
-        return await self._await_owner(team_job_id)
+            return Admitted(await self._end(team_job_id, JobStatus.LOST))
+        finally:
+            self._reserved.discard(team_job_id)
 
     async def _start(self, team_job_id: str, options: dict[str, object]) -> str:
-        asked = await self._until_redis_answers(
-            f"team job {team_job_id}", lambda: is_cancel_requested(self.redis, self.keys, team_job_id)
-        )
-        if asked:
+        asked = functools.partial(is_cancel_requested, self.redis, self.keys, team_job_id)
+        if await self._before_start(f"team job {team_job_id}", asked):
             return await self._end(team_job_id, JobStatus.CANCELLED)
         try:
             run_options = self._within_cap(RunOptions.checked(**options))
@@ -210,6 +303,8 @@ class TeamWorker:
         except Exception:  # a claimed job must end somewhere, not sit claimed under a live lease
             log.exception("team job %s: not started", team_job_id)
             return await self._end(team_job_id, JobStatus.ERROR)
+        # Known before Redis is: a stop waits for this job's local end whatever Redis does.
+        self._local_ids[team_job_id] = record.job_id
         started = Claim(self.mine.host_id, self.mine.boot_id, record.job_id, started_at=time.time())
         await self._until_redis_answers(
             f"team job {team_job_id}", lambda: record_started(self.redis, self.keys, team_job_id, started)
@@ -368,15 +463,19 @@ class TeamWorker:
             owner = await read_claim(self.redis, self.keys, team_job_id)
             if owner is None or not owner.same_machine(self.mine) or owner.job_id is None:
                 continue
-            if team_job_id not in self._runs:
+            if (
+                team_job_id not in self._watches
+            ):  # running already: each holds a place, over the limit if need be
                 log.info("team job %s: re-attaching to job %s after a restart", team_job_id, owner.job_id)
-                self._spawn(self.run_job(team_job_id, {}))
+                self._own(team_job_id, self._watch(team_job_id, owner.job_id))
                 reattached.append(team_job_id)
         return reattached
 
     def serving(self) -> Serving:
         """What this machine advertises: its roots, its concurrency, the team jobs it runs now."""
-        return Serving(self.mine.host_id, self.mine.boot_id, self.roots, self.concurrency, len(self._runs))
+        return Serving(
+            self.mine.host_id, self.mine.boot_id, self.roots, self.concurrency, self.places_taken()
+        )
 
     async def keep_lease(self) -> None:
         """Renew the lease and the advertisement, check cancel keys, record gone machines' jobs
@@ -409,7 +508,8 @@ class TeamWorker:
 
     async def serve(self, docket: Docket, *, concurrency: int = 10, until_finished: bool = False) -> None:
         """Take the jobs routed to this machine from `docket` (its own: `TeamKeys.host_docket_name`)
-        until cancelled (or, `until_finished`, until the queue is empty: for tests and one-shot runs)."""
+        until cancelled (or, `until_finished`, until the queue is empty and the jobs taken ended:
+        for tests and one-shot runs)."""
         await self.lease.renew(self.redis, self.keys)  # refused at once if the host id is taken
         self.concurrency = concurrency
         self._docket = docket
@@ -430,38 +530,78 @@ class TeamWorker:
             done, _ = await asyncio.wait([queue, stop, *machine], return_when=asyncio.FIRST_COMPLETED)
             for each in done:
                 each.result()
+            if queue in done:  # until_finished: the jobs it admitted are watched to their ends
+                while self._watches:
+                    await asyncio.gather(*list(self._watches.values()), return_exceptions=True)
             if stop in done:
                 await self._finish_running_jobs(queue)
         finally:
             stop.cancel()
             for each in (queue, *machine):
                 each.cancel()
-            await asyncio.gather(queue, *machine, return_exceptions=True)
+            # Bounded: a Redis that accepts connections and answers nothing (stopped) must not
+            # keep a leaving worker; what is left is cancelled again as the loop closes.
+            await asyncio.wait([queue, *machine], timeout=STOP_PATIENCE_SECONDS)
             _WORKERS.pop(name, None)
             self._docket = None
 
     def stop(self) -> None:
         """Stop taking jobs; `serve` returns once the jobs running here have ended and their ends
-        are recorded (the lease renewed meanwhile, so no other machine calls them lost)."""
+        are recorded (the lease renewed meanwhile, so no other machine calls them lost) or, with
+        Redis away, left to the keeper."""
         self._stopping.set()
 
     async def _finish_running_jobs(self, queue: asyncio.Future[None]) -> None:
         # Its advertisement is renewed no more (keep_lease): within a lease, the jobs routed here
-        # and not taken (queued, or waiting for the team's limit) are routed elsewhere; a worker
-        # started again sooner takes them itself.
-        queue.cancel()  # Docket takes no more; the runs it started are shielded and go on
-        await asyncio.gather(queue, return_exceptions=True)
-        while self._runs:
-            log.info("stopping: waiting for %d running team job(s) to end", len(self._runs))
-            await asyncio.gather(*list(self._runs.values()), return_exceptions=True)
-        await self._until_redis_answers("stopping", lambda: self.lease.release(self.redis, self.keys))
+        # and not taken (queued, or waiting for a place) are routed elsewhere; a worker started
+        # again sooner takes them itself.
+        queue.cancel()  # Docket takes no more; the deliveries it holds are admitted, or given up
+        await asyncio.wait([queue], timeout=STOP_PATIENCE_SECONDS)
+        if not queue.done():  # admissions wait for Redis: they give up, their messages stay queued
+            self._giving_up.set()
+            queue.cancel()
+            await asyncio.wait([queue], timeout=STOP_PATIENCE_SECONDS)
+        while self._watches:
+            log.info("stopping: waiting for %d running team job(s) to end", len(self._watches))
+            await asyncio.wait(list(self._watches.values()), timeout=self.recheck_seconds)
+            if self._watches and await self._all_ended_locally() and not await self._redis_answers():
+                # Their ends are on this machine's store; its keeper records them once Redis is back.
+                log.warning(
+                    "stopping: Redis is away; the ends of team job(s) %s are left to the keeper",
+                    ", ".join(sorted(self._watches)),
+                )
+                return
+        try:
+            await asyncio.wait_for(self.lease.release(self.redis, self.keys), STOP_PATIENCE_SECONDS)
+        except REDIS_AWAY as exc:  # it lapses on its own (TimeoutError is an OSError)
+            log.warning("stopping: the lease was not let go (%r); it lapses", exc)
+
+    async def _all_ended_locally(self) -> bool:
+        """Whether every job watched here has ended in the local store (a job not started yet,
+        or being started, has not)."""
+        for team_job_id in list(self._watches):
+            job_id = self._local_ids.get(team_job_id)
+            if job_id is None or not (await self._in_thread(self.store.get, job_id)).is_terminal:
+                return False
+        return True
+
+    async def _redis_answers(self) -> bool:
+        try:
+            await asyncio.wait_for(self.redis.ping(), STOP_PATIENCE_SECONDS)
+        except REDIS_AWAY:  # TimeoutError is an OSError
+            self._giving_up.set()  # a job not started yet is not started while Redis is away
+            return False
+        return True
 
     async def _take_jobs(self, docket: Docket, name: str, concurrency: int, until_finished: bool) -> None:
         async with Worker(
             docket,
             name=name,
             concurrency=concurrency,
-            # A job's task lives as long as its codex turn; a redelivery is guarded by the claim.
+            # A delivery's task only admits its job (its watch is the worker's): a redelivery
+            # is guarded by the claim.
             redelivery_timeout=timedelta(minutes=5),
+            # Back soon after a Redis outage: the drain before it no longer waits for jobs.
+            reconnection_delay=timedelta(seconds=1),
         ) as worker:
             await (worker.run_until_finished() if until_finished else worker.run_forever())

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -75,13 +75,13 @@ async def test_redelivery_through_docket_reattaches(
     machine_a: TeamWorker, memory_docket: Docket, memory_redis: RedisClient, workdir: Path, argv_log: Path
 ) -> None:
     deliveries: list[str] = []
-    run_job = machine_a.run_job
+    admit = machine_a.admit  # what Docket's task calls
 
-    async def counted(team_job_id: str, values: dict[str, object]) -> str:
+    async def counted(team_job_id: str, values: Mapping[str, object]) -> str:
         deliveries.append(team_job_id)
-        return await run_job(team_job_id, values)
+        return await admit(team_job_id, values)
 
-    machine_a.run_job = counted  # type: ignore[method-assign]
+    machine_a.admit = counted  # type: ignore[method-assign]
     run = RunOptions.checked(prompt="queued-1", cwd=str(workdir))
     await advertise(memory_redis, KEYS, machine_a.serving(), 5.0)
     team_job_id = await enqueue(memory_docket, run, host="machine-a")
@@ -268,7 +268,7 @@ async def test_a_restarted_worker_reattaches_to_its_running_jobs(
     first = asyncio.ensure_future(machine_a.run_job("t-again", options(workdir, "sleep=1 again-1")))
     job_id = await _started(memory_redis, "t-again")
     # The worker process is gone (its run and its watch with it); its detached runner goes on.
-    machine_a._runs["t-again"].cancel()
+    machine_a._watches["t-again"].cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
     # The same machine's next worker process (same host id and boot id), a store of the same folder.
