@@ -226,7 +226,7 @@ class CodexExec:
             # A cache of the output: atomic, but not worth an fsync per update.
             summary = self.summary.to_dict()
             # The runner is the summary's one writer.
-            fsio.write_json_atomic(life.layout.summary(life.job_id), summary, durable=False, one_writer=True)
+            fsio.write_json_atomic(life.layout.summary(life.job_id), summary, durable=False)
             self._summary_dirty = False
             self._summary_written_at = now
         except Exception as exc:

@@ -2,10 +2,8 @@
 
 Records are replaced, never edited in place: write a temporary file next to the
 target, fsync it, rename it over the target. A reader sees the old record or the
-new one, never half of one; a failed write (ENOSPC, EROFS) leaves the old one. A file
-rewritten often by one writer at a time (a job's record, its summary) is written to a
-spare beside it instead, and the two names are swapped: no inode is made or freed per
-write, which on ext4 made every later file creation of the store slower.
+new one, never half of one, even one that opened it many writes ago; a failed write
+(ENOSPC, EROFS) leaves the old one.
 Read-modify-write cycles hold an `flock` on a lock file so that concurrent
 writers in different processes never lose each other's updates.
 
@@ -19,7 +17,6 @@ with O_NOFOLLOW itself.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import json
@@ -204,96 +201,14 @@ def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = True, exclusi
         os.close(dir_fd)
 
 
-def write_json_atomic(path: Path, data: Any, *, durable: bool = True, one_writer: bool = False) -> None:
-    """`data` as JSON in `path`, replaced in one step (see `write_bytes_atomic`); `one_writer`:
-    the caller is the file's only writer now (its lock, or its one owner), and it is written
-    through a spare (see `swap_in_bytes`)."""
+def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
+    """`data` as JSON in `path`, replaced in one step (see `write_bytes_atomic`). Always a new
+    file renamed over the old one: a reader that opened the old one keeps reading all of it,
+    however many writes follow (a file rewritten in place, even a spare swapped in by name,
+    could be emptied under a reader that opened it two writes ago)."""
     # Compact: json's C encoder, not its pure-Python one (which any indent means).
     raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    if one_writer:
-        swap_in_bytes(path, raw, durable=durable)
-    else:
-        write_bytes_atomic(path, raw, durable=durable)
-
-
-_RENAME_EXCHANGE = 2  # linux/fs.h
-_renameat2: Any = None
-_swap_unsupported = False
-
-
-def spare_name(name: str) -> str:
-    """The spare `swap_in_bytes` keeps beside the file `name`: it holds the previous version."""
-    return f".{name}.spare"
-
-
-def swap_in_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Replace `path` with `data` in one step, like `write_bytes_atomic`, without making or
-    freeing an inode: `data` goes into the spare beside it (kept from the last write), which
-    then trades names with `path` (renameat2's RENAME_EXCHANGE, atomic: a reader sees the
-    old file or the new one). Only one writer at a time may do this to a file (the spare is
-    shared); `write_bytes_atomic` is used where the kernel cannot swap, the file does not
-    exist yet, or the spare is not a plain private file of ours with one link."""
-    global _swap_unsupported
-    if _swap_unsupported:
-        write_bytes_atomic(path, data, durable=durable)
-        return
-    spare = spare_name(path.name)
-    try:
-        dir_fd = open_folder(path.parent)
-    except OSError as exc:
-        raise StoreWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        try:
-            fd = os.open(
-                spare, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE, dir_fd=dir_fd
-            )
-        except OSError:
-            fd = -1
-        if fd >= 0:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_nlink != 1:
-                os.close(fd)  # planted or linked elsewhere: never written into
-                fd = -1
-        if fd < 0:
-            with contextlib.suppress(OSError):
-                os.unlink(spare, dir_fd=dir_fd)
-            write_bytes_atomic(path, data, durable=durable)
-            return
-        try:
-            os.ftruncate(fd, 0)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            if durable:
-                os.fsync(fd)
-        except OSError as exc:
-            raise StoreWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        finally:
-            os.close(fd)
-        if not _exchange(dir_fd, spare, path.name):
-            try:
-                os.replace(spare, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-            except OSError as exc:
-                raise StoreWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        os.close(dir_fd)
-
-
-def _exchange(dir_fd: int, a: str, b: str) -> bool:
-    """Swap the names `a` and `b` in the folder; False if `b` does not exist or the kernel or
-    file system cannot swap (then never tried again)."""
-    global _renameat2, _swap_unsupported
-    if _renameat2 is None:
-        _renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", False)
-    if not _renameat2:
-        _swap_unsupported = True
-        return False
-    if _renameat2(dir_fd, os.fsencode(a), dir_fd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-        _swap_unsupported = True
-    return False
+    write_bytes_atomic(path, raw, durable=durable)
 
 
 def create_empty(path: Path) -> None:

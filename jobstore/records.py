@@ -181,7 +181,7 @@ class Records:
 
     def write(self, record: JobRecord) -> None:
         """Write the record; the caller holds the job's lock (its one writer)."""
-        fsio.write_json_atomic(self.layout.meta(record.job_id), record.to_dict(), one_writer=True)
+        fsio.write_json_atomic(self.layout.meta(record.job_id), record.to_dict())
 
     @contextlib.contextmanager
     def locked(self, job_id: str) -> Iterator[JobRecord]:

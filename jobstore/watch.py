@@ -114,8 +114,7 @@ class JobWakeup(Wakeup):
 
     def __init__(self, job_dir: Path, record_name: str = "meta.json") -> None:
         super().__init__()
-        # The record is swapped in (its name and its spare's, ".meta.json.spare", both move)
-        # or replaced by a temporary file of the same stem.
+        # The record is replaced by a temporary file of the same stem, renamed over it.
         self._record_name = record_name
         self._record_stem = f".{record_name}."
         if not self.watch_path(job_dir, FOLDER_CHANGES, folder=True):
@@ -124,7 +123,7 @@ class JobWakeup(Wakeup):
     def clear_changes(self) -> bool:
         """Like `clear()`, and whether what woke us may change what a waiter reads of the job:
         its record replaced, its folder moved or removed, one of its processes gone, or
-        events lost. The runner's other files (summary, logs, spares) change often and
+        events lost. The runner's other files (summary, logs) change often and
         change neither."""
         events = self._inotify.read()
         exited = self._forget_exited()

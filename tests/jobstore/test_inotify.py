@@ -56,14 +56,14 @@ def test_a_job_waiter_wakes_for_its_record_not_for_the_runner_s_other_files(tmp_
 
     job = tmp_path / "job"
     job.mkdir()
-    fsio.write_json_atomic(job / "meta.json", {"n": 0}, one_writer=True)
+    fsio.write_json_atomic(job / "meta.json", {"n": 0})
     with JobWakeup(job) as wakeup:
-        fsio.write_json_atomic(job / "summary.json", {"s": 1}, one_writer=True)
-        fsio.write_json_atomic(job / "summary.json", {"s": 2}, one_writer=True)
+        fsio.write_json_atomic(job / "summary.json", {"s": 1})
+        fsio.write_json_atomic(job / "summary.json", {"s": 2})
         (job / "runner.log").write_text("note\n")
         assert wakeup.wait(5)
         assert not wakeup.clear_changes()  # nothing a waiter reads changed
-        fsio.write_json_atomic(job / "meta.json", {"n": 1}, one_writer=True)  # through its spare
+        fsio.write_json_atomic(job / "meta.json", {"n": 1})
         assert wakeup.wait(5) and wakeup.clear_changes()
         fsio.write_json_atomic(job / "meta.json", {"n": 2})  # a temporary file renamed over it
         assert wakeup.wait(5) and wakeup.clear_changes()

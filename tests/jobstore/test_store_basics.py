@@ -481,3 +481,19 @@ def test_a_record_as_a_dict_is_all_of_it_and_apart_from_it() -> None:
     data["extra"]["marker"] = "changed"
     assert record.question == {"kind": "command", "details": {"argv": ["ls"]}}
     assert record.extra == {"marker": "m"}
+
+
+def test_a_reader_that_opened_the_record_reads_all_of_it_whatever_is_written_meanwhile(
+    tmp_path: Path,
+) -> None:
+    # A reader holds its open file across several writes (a server reading while the runner
+    # records pids and the session): what it reads is one whole version, never an emptied file.
+    from jobstore import fsio
+
+    record = tmp_path / "meta.json"
+    fsio.write_json_atomic(record, {"n": 0, "pad": "x" * 1000})
+    with open(record, "rb") as held:
+        for n in range(1, 4):
+            fsio.write_json_atomic(record, {"n": n, "pad": "y" * 1000})
+        assert json.loads(held.read()) == {"n": 0, "pad": "x" * 1000}
+    assert json.loads(record.read_bytes())["n"] == 3

@@ -161,7 +161,6 @@ def test_on_a_full_disk_the_runner_keeps_the_end_and_records_it_when_it_can(
         "        return real(path, data, durable=durable, **kw)\n"
         "    return write\n"
         "fsio.write_bytes_atomic = failing(fsio.write_bytes_atomic)\n"
-        "fsio.swap_in_bytes = failing(fsio.swap_in_bytes)\n"
     )
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), str(hook)]))
     codex = disk_filling_codex(tmp_path / "bin", go)
@@ -191,9 +190,8 @@ def test_a_cancel_on_a_full_disk_works_and_says_so(
 
         return full_disk
 
-    # This process's writes only, both ways a file is replaced.
+    # This process's writes only.
     monkeypatch.setattr(fsio, "write_bytes_atomic", failing(fsio.write_bytes_atomic))
-    monkeypatch.setattr(fsio, "swap_in_bytes", failing(fsio.swap_in_bytes))
     outcome = store.cancel(job.job_id)
     assert outcome.changed and outcome.record.status == JobStatus.CANCELLED
     assert "fail" not in outcome.message and "cancelled" in outcome.message
