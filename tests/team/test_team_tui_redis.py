@@ -38,7 +38,9 @@ async def test_the_team_view_shows_both_machines_and_follows_a_running_job_live(
         while True:
             jobs = {job.team_job_id: job for job in await team.jobs(20)}
             ran = {jobs[each.team_job_id].host for each in quick if jobs[each.team_job_id].is_terminal}
-            if ran == HOSTS and jobs[followed.team_job_id].status is JobStatus.RUNNING:
+            # Every quick job ended (one waiting for a place reads host "any"); the followed one runs.
+            ended = all(jobs[each.team_job_id].is_terminal for each in quick)
+            if ended and ran == HOSTS and jobs[followed.team_job_id].status is JobStatus.RUNNING:
                 break
             assert time.monotonic() < deadline, f"both machines never ran jobs: {ran}"
             await asyncio.sleep(0.1)
