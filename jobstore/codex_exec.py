@@ -206,9 +206,14 @@ class CodexExec:
             self.summary.feed_line(line)
             if line.strip() and not line.lstrip().startswith("{"):
                 self.last_raw_line = line.strip()[:500]
-            if self.summary.session_id and self.summary.session_id != before:
+            session_id = self.summary.session_id
+            if session_id and session_id != before:
+                # In the session index at once; in the record with its next write (the
+                # summary's, or the job's end): a short job's start and end cost one write less.
                 try:
-                    life.port.record_session_id(self.summary.session_id)
+                    if session_id != life.record.session_id:
+                        life.port.index_session(session_id)
+                    life.defer(session_id=session_id)
                 except Exception as exc:
                     log(f"cannot record session id: {exc}")
             self._summary_dirty = True
@@ -233,6 +238,11 @@ class CodexExec:
             log(f"cannot write summary: {exc}")
             self._summary_written_at = now  # try again after the usual pause
             return now + SUMMARY_EVERY_SECONDS
+        if not force:  # at the cleanup, the job's end writes them
+            try:
+                life.write_deferred()
+            except Exception as exc:
+                log(f"cannot record {', '.join(life.deferred)}: {exc}")
         return None
 
     # ------------------------------------------------------------------- stop

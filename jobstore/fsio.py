@@ -263,6 +263,69 @@ def append_line(path: Path, line: str) -> None:
         raise StoreWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
+def link_marker(source: Path, path: Path) -> None:
+    """Mark `path` with a hard link of the store's one empty marker file `source` (made on first
+    use): a slot or queue marker then has no inode of its own, so taking and giving back a slot
+    neither creates nor frees one. On ext4 without a journal every inode freed in the last
+    minutes is skipped, one by one, by each new file's allocation: a burst of jobs paid for the
+    inodes of every job before it. An existing marker is fine; a source too linked to take
+    more falls back to a file of the marker's own."""
+    try:
+        with folder(source.parent) as source_fd, folder(path.parent) as dir_fd:
+            try:
+                st = os.stat(source.name, dir_fd=source_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                create_empty(source)
+                st = os.stat(source.name, dir_fd=source_fd, follow_symlinks=False)
+            if not stat.S_ISREG(st.st_mode):
+                raise StoreRefused(f"refusing {source}: it is not a plain file. Remove it (`rm -r {source}`)")
+            check_private(source, st)
+            try:
+                os.link(
+                    source.name, path.name, src_dir_fd=source_fd, dst_dir_fd=dir_fd, follow_symlinks=False
+                )
+            except FileExistsError:
+                return
+            except OSError as exc:
+                if exc.errno != errno.EMLINK:
+                    raise
+                create_empty(path)
+    except OSError as exc:
+        raise StoreWriteError(f"cannot create {path}: {exc.strerror or exc}") from exc
+
+
+@contextlib.contextmanager
+def folder_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on the store folder `path` itself for the block: a lock that
+    needs no file (and no inode) of its own."""
+    try:
+        fd = open_folder(path)
+    except OSError as exc:
+        raise StoreWriteError(f"cannot lock {path}: {exc.strerror or exc}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+@contextlib.contextmanager
+def lock_if_present(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on the lock file `path` for the block if it exists; never create it."""
+    try:
+        fd = open_file(path, os.O_RDWR)
+    except FileNotFoundError:
+        yield
+        return
+    except OSError as exc:
+        raise StoreWriteError(f"cannot open lock {path}: {exc.strerror or exc}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive flock on `path` (created if missing) for the block."""

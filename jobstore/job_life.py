@@ -105,6 +105,7 @@ class JobLife:
         # record that has none (a job admitted by an earlier release).
         self.marker_secret = marker_secret_of(record) or new_marker_secret()
         self.outcome: Outcome | None = None  # decided once, before any cleanup
+        self.deferred: dict[str, object] = {}  # fields for the record's next write (see `defer`)
 
     @property
     def marker_env(self) -> dict[str, str]:
@@ -127,14 +128,27 @@ class JobLife:
             extra={**self.record.extra, MARKER_FIELD: self.marker_secret},
         )
 
+    def defer(self, **fields: object) -> None:
+        """Fields the record gets with its next write (its end, at the latest; the follow
+        step writes them when its summary is due): a write fewer per job where a moment's
+        delay misleads no reader."""
+        self.deferred.update(fields)
+
+    def write_deferred(self) -> None:
+        """Write the deferred fields now, if any wait."""
+        if self.deferred:
+            self.write(None)
+
     def write(self, status: JobStatus | None, **fields: object) -> None:
-        """Write to the job's record; if someone deleted or damaged it meanwhile, put back
-        what this life knows, so the job's end is never lost."""
+        """Write to the job's record (with the deferred fields); if someone deleted or damaged
+        it meanwhile, put back what this life knows, so the job's end is never lost."""
+        fields = {**self.deferred, **fields}
         try:
             if status is None:
                 self.record = self.port.update(**fields)
             else:
                 self.record = self.port.transition(status, **fields) or self.record
+            self.deferred = {}
             return
         except UnreadableRecord as exc:
             log(f"job record damaged ({exc}); restoring it")
@@ -144,6 +158,7 @@ class JobLife:
             self.record.status = status
             self.record.finished_at = self.record.finished_at or now_iso()
         self.port.restore(self.record)
+        self.deferred = {}
         if status is not None and status.is_terminal:
             self.port.release_slot()
 

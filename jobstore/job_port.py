@@ -56,14 +56,9 @@ class JobPort:
     def release_slot(self) -> None:
         self._records.release_slot(self.job_id)
 
-    def record_session_id(self, session_id: str) -> None:
-        """The codex session the job runs in, in its record and in the session index."""
-        check_session_id(session_id)
-        with self._records.locked(self.job_id) as record:
-            known = record.session_id
-            record.session_id = session_id
-        if known != session_id:
-            self._sessions.append(session_id, self.job_id)
+    def index_session(self, session_id: str) -> None:
+        """The job in the session index of `session_id` (its record gets the id from the caller)."""
+        self._sessions.append(check_session_id(session_id), self.job_id)
 
     def schedule(self) -> list[str]:
         """Start queued jobs while the store has free slots (the job's end freed one)."""

@@ -13,10 +13,11 @@
   jobs/<job_id>/snapshot/        the snapshots' own git folder, index and objects, while the job runs
   jobs/<job_id>/cancel           present once a cancel was asked for
   jobs/<job_id>/messages/        steer, interrupt, answer: one file a message, in order (messages.py)
-  jobs/<job_id>/lock             flock for read-modify-write of meta.json
+  jobs/<job_id>/lock             flock of a job's record by earlier versions (now: the job's folder)
   jobs/.new-<job_id>/            a job being assembled; renamed into place with its record
   queue/<job_id>                 a job waiting for a slot (FIFO by id)
   running/<job_id>               a job holding one of the store's slots
+  marker                         the one empty file every queue and slot marker is a hard link of
   sessions/<session_id>          job ids of a codex session's turns, one a line
   settings.json                  the store's settings (the job limit), obeyed by every process
   jobs.index                     every job's id, one a line, in creation order (job_index.py)
@@ -133,6 +134,10 @@ class StoreLayout:
     @property
     def job_index(self) -> Path:
         return self.root / "jobs.index"
+
+    @property
+    def marker_source(self) -> Path:
+        return self.root / "marker"
 
     @property
     def scheduler_lock(self) -> Path:

@@ -184,10 +184,19 @@ class Records:
         fsio.write_json_atomic(self.layout.meta(record.job_id), record.to_dict())
 
     @contextlib.contextmanager
+    def job_lock(self, job_id: str) -> Iterator[None]:
+        """The job's record's one writer at a time: an flock on the job's folder (no lock file,
+        no inode of its own), and on the `lock` file that earlier versions made, where it
+        exists, so that a runner of such a version still running takes turns with us."""
+        folder, legacy = self.layout.job_dir(job_id), self.layout.job_lock(job_id)
+        with fsio.folder_lock(folder), fsio.lock_if_present(legacy):
+            yield
+
+    @contextlib.contextmanager
     def locked(self, job_id: str) -> Iterator[JobRecord]:
         """Read-modify-write: the record, locked against other writers; written back after
         if the block changed it."""
-        with fsio.file_lock(self.layout.job_lock(job_id)):
+        with self.job_lock(job_id):
             record = self.read(job_id)
             before = record.to_dict()
             yield record
@@ -223,7 +232,7 @@ class Records:
     def restore(self, record: JobRecord) -> bool:
         """Put back a record whose meta.json was deleted or damaged under a live job.
         A readable record is never overwritten. Returns whether it was written."""
-        with fsio.file_lock(self.layout.job_lock(record.job_id)):
+        with self.job_lock(record.job_id):
             try:
                 self.read(record.job_id)
                 return False
@@ -234,11 +243,11 @@ class Records:
     # ------------------------------------------------------------------ markers
 
     def mark_queued(self, job_id: str) -> None:
-        fsio.create_empty(self.layout.queued_marker(job_id))
+        fsio.link_marker(self.layout.marker_source, self.layout.queued_marker(job_id))
 
     def mark_running(self, job_id: str) -> None:
         """Take a slot: the job leaves the queue."""
-        fsio.create_empty(self.layout.running_marker(job_id))
+        fsio.link_marker(self.layout.marker_source, self.layout.running_marker(job_id))
         fsio.remove_if_exists(self.layout.queued_marker(job_id))
 
     def unmark_queued(self, job_id: str) -> None:

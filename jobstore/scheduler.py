@@ -186,7 +186,7 @@ class Scheduler:
 
     def _settle_one(self, job_id: str) -> JobRecord:
         self.records.read(job_id)  # an unreadable job (not ours, a symlink) is never locked or written
-        with fsio.file_lock(self.layout.job_lock(job_id)):
+        with self.records.job_lock(job_id):
             record = self.records.read(job_id)
             if not self.is_lost(record):
                 return record
