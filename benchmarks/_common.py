@@ -228,6 +228,21 @@ def ms(seconds: float) -> float:
     return seconds * 1000.0
 
 
+def file_create_cost(folder: Path, count: int = 40) -> float:
+    """CPU seconds (median) to create one empty file in `folder` now. On ext4 without a journal
+    (this machine's and CI's) the allocator skips, one by one, every inode freed in the last
+    minutes, so this swings with what ran before; a store creates ~10 files a job and the
+    reference none. The files are kept (freeing them would add to what later creates skip)."""
+    probe = folder / f"create-probe-{secrets.token_hex(3)}"
+    probe.mkdir()
+    samples = []
+    for i in range(count):
+        started = time.process_time()
+        os.close(os.open(probe / str(i), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        samples.append(time.process_time() - started)
+    return median(samples)
+
+
 # --------------------------------------------------------------------------- temp area, cleanup
 
 
