@@ -206,3 +206,30 @@ def test_a_running_jobs_record_has_its_session_id_before_its_end(store: JobStore
     finally:
         ended = store.cancel(job.job_id, wait=10).record
         assert ended.is_terminal
+
+
+def test_a_runner_that_fails_after_codex_announced_its_session_records_the_session_id(
+    tmp_path: Path, fake_codex: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Loaded by the runner's interpreter (its PYTHONPATH): the runner breaks right after it read
+    # codex's session id, before any record write brought the deferred id to the record.
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(
+        "cmdline = open('/proc/self/cmdline', 'rb').read()\n"
+        "if b'jobstore.runner' in cmdline or b'jobstore.zygote' in cmdline:\n"
+        "    from jobstore import codex_exec\n"
+        "    consume = codex_exec.CodexExec._consume\n"
+        "    def breaking_consume(self, life, lines):\n"
+        "        consume(self, life, lines)\n"
+        "        if life.deferred:\n"
+        "            raise RuntimeError('the runner broke')\n"
+        "    codex_exec.CodexExec._consume = breaking_consume\n"
+    )
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")]))
+    )
+    store = JobStore(tmp_path / "store", max_jobs=2, codex_bin=str(fake_codex), cancel_grace=1)
+    final = store.wait(run(store, workdir, "hello").job_id, 20)
+    assert final.status == JobStatus.ERROR and "the runner broke" in (final.error or "")
+    assert final.session_id == thread_id_printed(store, final.job_id)
