@@ -111,8 +111,10 @@ def main(argv: list[str] | None = None) -> int:
                 # codex's end was known before this failure: record that, not the failure.
                 runner.record_end(runner.outcome)
             else:
-                # Record why, so the job never reads as running or done after a runner failure.
-                port.transition(JobStatus.ERROR, error=f"the job's runner failed: {exc}")
+                # Record why, so the job never reads as running or done after a runner failure;
+                # with what waited for the record's next write (codex's session id).
+                deferred = runner.life.deferred if runner.life is not None else {}
+                port.transition(JobStatus.ERROR, **{**deferred, "error": f"the job's runner failed: {exc}"})
         finally:
             port.schedule()
         return 1

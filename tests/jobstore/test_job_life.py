@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from jobstore import JobRecord, JobStatus, JobStore, RunOptions, Settings
+from jobstore import JobRecord, JobStatus, JobStore, RunOptions, Settings, StoreWriteError
 from jobstore.job_life import CANCELLED_BEFORE_CODEX, CancelRequest, JobLife, Outcome, walk
 from jobstore.job_port import JobPort
 from jobstore.record import now_iso
 from tests.helpers import wait_until
 
 JOB_ID = "01aaaaaaaaaaaa"
+SESSION_ID = "0199a5b2-1c3d-7e4f-8a9b-0c1d2e3f4a5b"
 DONE = Outcome(JobStatus.DONE, 0, None)
 
 
@@ -172,3 +173,56 @@ def test_a_cancel_while_the_folder_is_prepared_means_codex_never_starts(
     job_argv = json.loads(store.layout.command(job.job_id).read_text())["argv"][1:]
     assert runs and job_argv not in runs  # the store probed codex, but codex never ran for the job
     assert store.layout.output(job.job_id).read_bytes() == b""
+
+
+def stored(life: JobLife) -> JobLife:
+    """The life's record written to its store, as the starter leaves it."""
+    life.layout.job_dir(JOB_ID).mkdir(parents=True)
+    assert life.port.restore(life.record)
+    return life
+
+
+def test_deferred_fields_land_with_the_next_write(life: JobLife) -> None:
+    stored(life)
+    meta = life.layout.meta(JOB_ID)
+    life.defer(session_id=SESSION_ID)
+    assert life.port.read().session_id is None  # deferring writes nothing
+    life.write(None, codex_pid=4242)
+    on_disk = life.port.read()
+    assert (on_disk.session_id, on_disk.codex_pid) == (SESSION_ID, 4242)
+    assert life.deferred == {}
+    written = os.stat(meta).st_ino  # each write renames a new file into place
+    life.write_deferred()  # nothing waits: nothing is written
+    assert os.stat(meta).st_ino == written
+
+
+def test_deferred_fields_land_with_the_jobs_end(life: JobLife) -> None:
+    stored(life)
+    life.defer(session_id=SESSION_ID)
+    life.write(JobStatus.DONE, exit_code=0)
+    on_disk = life.port.read()
+    assert (on_disk.status, on_disk.exit_code, on_disk.session_id) == (JobStatus.DONE, 0, SESSION_ID)
+    assert life.deferred == {}
+
+
+def test_deferred_fields_are_kept_for_the_retry_of_a_failed_write(
+    life: JobLife, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored(life)
+    real_update = life.port.update
+    failures = [StoreWriteError("cannot write meta.json: No space left on device")]
+
+    def update_failing_once(**fields: object) -> JobRecord:
+        if failures:
+            raise failures.pop()
+        return real_update(**fields)
+
+    monkeypatch.setattr(life.port, "update", update_failing_once)
+    life.defer(session_id=SESSION_ID)
+    with pytest.raises(StoreWriteError):
+        life.write_deferred()
+    assert life.deferred == {"session_id": SESSION_ID}
+    assert life.port.read().session_id is None
+    life.write_deferred()
+    assert life.port.read().session_id == SESSION_ID
+    assert life.deferred == {}
