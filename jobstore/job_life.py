@@ -147,7 +147,11 @@ class JobLife:
             if status is None:
                 self.record = self.port.update(**fields)
             else:
-                self.record = self.port.transition(status, **fields) or self.record
+                moved = self.port.transition(status, **fields)
+                if moved is None and self.deferred:
+                    # The job ended elsewhere first (that end stands): what waited still lands.
+                    moved = self.port.update(**self.deferred)
+                self.record = moved or self.record
             self.deferred = {}
             return
         except UnreadableRecord as exc:
