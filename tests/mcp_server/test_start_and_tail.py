@@ -43,6 +43,11 @@ async def test_codex_start_answers_at_once_and_says_when_the_session_id_comes(
         if job["session_id"] is None:  # codex had not printed its first event yet
             assert "session_id is null until codex starts its session" in job["next"]
         polled = await wait_for_session(session, job["job_id"])
+        # Read from codex's first event at once; in the job's record with its next write (the
+        # runner's summary, half a second on): the same id.
+        with anyio.fail_after(10):
+            while store.get(job["job_id"]).session_id is None:
+                await anyio.sleep(0.05)
         assert polled["session_id"] == store.get(job["job_id"]).session_id
         await call_ok(session, "codex_cancel", {"job_id": job["job_id"]})
 
