@@ -130,6 +130,8 @@ def _fmt(value: float | None, unit: str) -> str:
         return f"{value:.0f} MB"
     if unit == "/s":
         return f"{value:,.0f} /s"
+    if unit == "µs":
+        return f"{value:.0f} µs"
     return f"{value:g} {unit}".strip()
 
 
