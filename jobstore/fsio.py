@@ -295,6 +295,16 @@ def link_marker(source: Path, path: Path) -> None:
 
 
 @contextlib.contextmanager
+def _held(fd: int) -> Iterator[None]:
+    """An exclusive flock on the open `fd` for the block; the fd is closed after (which releases it)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
 def folder_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive flock on the store folder `path` itself for the block: a lock that
     needs no file (and no inode) of its own."""
@@ -302,11 +312,8 @@ def folder_lock(path: Path) -> Iterator[None]:
         fd = open_folder(path)
     except OSError as exc:
         raise StoreWriteError(f"cannot lock {path}: {exc.strerror or exc}") from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with _held(fd):
         yield
-    finally:
-        os.close(fd)  # closing releases the flock
 
 
 @contextlib.contextmanager
@@ -319,11 +326,8 @@ def lock_if_present(path: Path) -> Iterator[None]:
         return
     except OSError as exc:
         raise StoreWriteError(f"cannot open lock {path}: {exc.strerror or exc}") from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with _held(fd):
         yield
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -333,11 +337,8 @@ def file_lock(path: Path) -> Iterator[None]:
         fd = open_file(path, os.O_RDWR | os.O_CREAT)
     except OSError as exc:
         raise StoreWriteError(f"cannot open lock {path}: {exc.strerror or exc}") from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with _held(fd):
         yield
-    finally:
-        os.close(fd)  # closing releases the flock
 
 
 def try_lock_folder(fd: int) -> bool:
